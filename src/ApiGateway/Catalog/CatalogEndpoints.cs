@@ -1,0 +1,69 @@
+using System.Text;
+using NoEtl.ApiGateway.Http;
+using NoEtl.Grains;
+
+namespace NoEtl.ApiGateway.Catalog;
+
+public static class CatalogEndpoints
+{
+    public static void MapCatalogEndpoints(this IEndpointRouteBuilder app)
+    {
+        var catalog = app.MapGroup("/api/catalog");
+
+        catalog.MapPost("/register", async (HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request);
+            if (body is null)
+                return error!;
+            var content = body.RequiredString("content");
+            var resourceType = body.String("resource_type");
+            if (body.HasErrors)
+                return body.Errors();
+            return await grains.GetGrain<ICatalogGrain>(0).Register(DecodeContent(content), resourceType).ToHttp();
+        });
+
+        catalog.MapPost("/list", async (HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
+            if (body is null)
+                return error!;
+            var resourceType = body.String("resource_type");
+            var path = body.String("path");
+            if (body.HasErrors)
+                return body.Errors();
+            return await grains.GetGrain<ICatalogGrain>(0).List(resourceType, path).ToHttp();
+        });
+
+        catalog.MapPost("/resource", async (HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request);
+            if (body is null)
+                return error!;
+            var catalogId = body.Id("catalog_id");
+            var path = body.String("path");
+            var version = body.Raw("version") is { } v && v.ToString() == "latest" ? null : body.Int("version", 1);
+            if (catalogId is null && path is null)
+                body.Add("missing", "catalog_id", "catalog_id or path is required");
+            if (body.HasErrors)
+                return body.Errors();
+            return await grains.GetGrain<ICatalogGrain>(0).Resource(catalogId, path, version).ToHttp();
+        });
+    }
+
+    /// <summary>The CLI sends base64; other callers send plain YAML. Base64 is tried first, as NoETL does.</summary>
+    public static string DecodeContent(string content)
+    {
+        var buffer = new byte[content.Length];
+        if (!Convert.TryFromBase64String(content.Trim(), buffer, out var written))
+            return content;
+        try
+        {
+            var decoded = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(buffer, 0, written);
+            return decoded.Contains(':') ? decoded : content;
+        }
+        catch (DecoderFallbackException)
+        {
+            return content;
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using NoEtl.ApiGateway.Http;
+using NoEtl.Grains;
+
+namespace NoEtl.ApiGateway.Executions;
+
+public static class ExecutionEndpoints
+{
+    public static void MapExecutionEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/execute", async (HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request);
+            if (body is null)
+                return error!;
+            var path = body.String("path");
+            var catalogId = body.Id("catalog_id");
+            var version = body.Raw("version") is { } v && v.ToString() == "latest" ? null : body.Int("version", 1);
+            var resourceKind = body.String("resource_kind");
+            var workload = body.Object("payload", "workload");
+            var parent = body.Id("parent_execution_id");
+            if (path is null && catalogId is null)
+                body.Add("missing", "path", "path or catalog_id is required");
+            if (body.HasErrors)
+                return body.Errors();
+            var start = new StartExecution(path, catalogId, version, workload?.ToJsonString() ?? "{}", parent);
+            return await grains.GetGrain<IExecutionDirectoryGrain>(0).Execute(start, resourceKind).ToHttp();
+        });
+
+        var executions = app.MapGroup("/api/executions");
+
+        executions.MapGet("/", (IGrainFactory grains, int? page, int? page_size) =>
+        {
+            var size = page_size ?? 100;
+            var number = page ?? 1;
+            if (number < 1 || size < 1 || size > 200)
+                return Task.FromResult(RequestBody.Problem("value_error", ["query", "page_size"], "page >= 1 and 1 <= page_size <= 200"));
+            if ((number - 1) * size > 5000)
+                return Task.FromResult(RequestBody.Problem("value_error", ["query", "page"], "offset must not exceed 5000"));
+            return grains.GetGrain<IExecutionDirectoryGrain>(0).List(number, size).ToHttp();
+        });
+
+        executions.MapGet("/{id}", Detail);
+        executions.MapGet("/{id}/events", Detail);
+
+        executions.MapGet("/{id}/status", (string id, IGrainFactory grains) =>
+            WithExecution(id, executionId => grains.GetGrain<IExecutionGrain>(executionId).Status()));
+
+        executions.MapGet("/{id}/cancellation-check", (string id, IGrainFactory grains) =>
+            WithExecution(id, executionId => grains.GetGrain<IExecutionGrain>(executionId).CancellationCheck()));
+
+        executions.MapPost("/{id}/cancel", async (string id, HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
+            if (body is null)
+                return error!;
+            var reason = body.String("reason") ?? "User requested cancellation";
+            var cascade = body.Bool("cascade", true);
+            if (body.HasErrors)
+                return body.Errors();
+            return await WithExecution(id, executionId => grains.GetGrain<IExecutionGrain>(executionId).Cancel(reason, cascade));
+        });
+    }
+
+    private static Task<IResult> Detail(
+        string id, IGrainFactory grains, int? page, int? page_size, long? since_event_id, string? event_type, bool? include_events)
+    {
+        var size = page_size ?? 100;
+        if (size is < 10 or > 500 || page is < 1)
+            return Task.FromResult(RequestBody.Problem("value_error", ["query", "page_size"], "page >= 1 and 10 <= page_size <= 500"));
+        var eventPage = new EventPage(page ?? 1, size, since_event_id, event_type, include_events ?? true);
+        return WithExecution(id, executionId => grains.GetGrain<IExecutionDirectoryGrain>(0).Detail(executionId, eventPage));
+    }
+
+    /// <summary>Path ids must be integers; anything else is a 422 before any grain is touched.</summary>
+    private static async Task<IResult> WithExecution(string id, Func<long, Task<Reply>> call) =>
+        long.TryParse(id, out var executionId)
+            ? await call(executionId).ToHttp()
+            : RequestBody.Problem("int_parsing", ["path", "execution_id"], "execution_id must be an integer");
+}

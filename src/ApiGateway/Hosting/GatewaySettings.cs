@@ -1,0 +1,38 @@
+using Npgsql;
+
+namespace NoEtl.ApiGateway.Hosting;
+
+/// <summary>
+/// How the gateway finds silos. It never reads or writes <c>noetl.*</c>: with PostgreSQL membership it connects
+/// as a discovery-only role that the database itself forbids from the noetl schema.
+/// </summary>
+public sealed class GatewaySettings
+{
+    public bool UseLocalhostClustering { get; init; }
+    public int LocalhostGatewayPort { get; init; } = 30000;
+    public string DiscoveryConnectionString { get; init; } = "";
+    public string ClusterId { get; init; } = "noetl";
+    public string ServiceId { get; init; } = "noetl";
+
+    public const string DefaultDiscoveryConnectionString =
+        "Host=127.0.0.1;Port=55432;Database=noetl;Username=noetl_gateway;Password=noetl_gateway";
+
+    public static GatewaySettings From(IConfiguration configuration)
+    {
+        var discovery = new NpgsqlConnectionStringBuilder(
+            configuration.GetConnectionString("Discovery") ?? configuration["NOETL_DISCOVERY_DATABASE_URL"] ?? DefaultDiscoveryConnectionString)
+        {
+            ApplicationName = "noetl-gateway",
+            SearchPath = "orleans", // the ADO.NET gateway-list provider queries unqualified tables
+            MaxPoolSize = 2,
+        };
+        return new GatewaySettings
+        {
+            UseLocalhostClustering = string.Equals(configuration["NOETL_CLUSTERING"], "localhost", StringComparison.OrdinalIgnoreCase),
+            LocalhostGatewayPort = configuration.GetValue("ORLEANS_GATEWAY_PORT", 30000),
+            DiscoveryConnectionString = discovery.ConnectionString,
+            ClusterId = configuration["ORLEANS_CLUSTER_ID"] ?? "noetl",
+            ServiceId = configuration["ORLEANS_SERVICE_ID"] ?? "noetl",
+        };
+    }
+}

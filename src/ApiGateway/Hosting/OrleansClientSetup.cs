@@ -1,0 +1,33 @@
+using Orleans.Configuration;
+
+namespace NoEtl.ApiGateway.Hosting;
+
+public static class OrleansClientSetup
+{
+    public static WebApplicationBuilder AddNoEtlClusterClient(this WebApplicationBuilder builder, GatewaySettings settings)
+    {
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = settings.ClusterId;
+                o.ServiceId = settings.ServiceId;
+            });
+            if (settings.UseLocalhostClustering)
+            {
+                client.UseLocalhostClustering(settings.LocalhostGatewayPort, settings.ServiceId, settings.ClusterId);
+            }
+            else
+            {
+                client.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = "Npgsql";
+                    o.ConnectionString = settings.DiscoveryConnectionString;
+                });
+                // A silo that died is dropped from the gateway list quickly instead of after the default minute.
+                client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+            }
+        });
+        return builder;
+    }
+}

@@ -1,0 +1,165 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NoEtl.Grains;
+
+namespace NoEtl.ApiGateway.Http;
+
+/// <summary>
+/// Reads a JSON request body leniently (unknown fields ignored, ids as numbers or numeric strings) and collects
+/// every field error, answered as FastAPI's 422 <c>{"detail":[{"type","loc","msg"}]}</c>.
+/// </summary>
+public sealed class RequestBody
+{
+    private readonly List<JsonObject> _errors;
+    private readonly string[] _location;
+
+    private RequestBody(JsonObject fields, List<JsonObject>? errors = null, string[]? location = null)
+    {
+        Fields = fields;
+        _errors = errors ?? [];
+        _location = location ?? ["body"];
+    }
+
+    public JsonObject Fields { get; }
+
+    public bool HasErrors => _errors.Count > 0;
+
+    /// <summary>Parses the body; an empty body counts as <c>{}</c> when <paramref name="allowEmpty"/>.</summary>
+    public static async Task<(RequestBody? Body, IResult? Error)> ReadAsync(HttpRequest request, bool allowEmpty = false)
+    {
+        JsonNode? node;
+        try
+        {
+            using var reader = new StreamReader(request.Body);
+            var text = await reader.ReadToEndAsync(request.HttpContext.RequestAborted);
+            if (string.IsNullOrWhiteSpace(text))
+                return allowEmpty ? (new RequestBody([]), null) : (null, Problem("missing", [], "Request body is required"));
+            node = JsonNode.Parse(text);
+        }
+        catch (JsonException e)
+        {
+            return (null, Problem("json_invalid", [], $"Invalid JSON: {e.Message}"));
+        }
+        return node is JsonObject fields
+            ? (new RequestBody(fields), null)
+            : (null, Problem("model_attributes_type", [], "Request body must be a JSON object"));
+    }
+
+    public IResult Errors() => Results.Json(new JsonObject { ["detail"] = new JsonArray([.. _errors]) }, statusCode: StatusCodes.Status422UnprocessableEntity);
+
+    public static IResult Problem(string type, string[] location, string message) =>
+        Results.Json(new JsonObject { ["detail"] = new JsonArray(Error(type, location, message)) }, statusCode: StatusCodes.Status422UnprocessableEntity);
+
+    public JsonNode? Raw(params string[] names) => names.Select(n => Fields[n]).FirstOrDefault(v => v is not null);
+
+    public string? String(params string[] names) => ReadString(names, required: false);
+
+    public string RequiredString(params string[] names) => ReadString(names, required: true) ?? "";
+
+    public long? Id(params string[] names) => ReadId(names, required: false);
+
+    public long RequiredId(params string[] names) => ReadId(names, required: true) ?? 0;
+
+    public int? Int(string name, int? min = null, int? max = null)
+    {
+        if (Fields[name] is not { } node)
+            return null;
+        if (node is JsonValue value && value.TryGetValue<int>(out var number)
+            || node is JsonValue text && text.TryGetValue<string>(out var s) && int.TryParse(s, out number))
+        {
+            if (number < (min ?? int.MinValue) || number > (max ?? int.MaxValue))
+                Add("value_error", name, $"must be between {min} and {max}");
+            return number;
+        }
+        Add("int_type", name, "Input should be a valid integer");
+        return null;
+    }
+
+    public bool Bool(string name, bool fallback)
+    {
+        switch (Fields[name])
+        {
+            case null:
+                return fallback;
+            case JsonValue value when value.TryGetValue<bool>(out var flag):
+                return flag;
+            default:
+                Add("bool_type", name, "Input should be a valid boolean");
+                return fallback;
+        }
+    }
+
+    public JsonObject? Object(params string[] names)
+    {
+        var node = Raw(names);
+        if (node is null or JsonObject)
+            return node as JsonObject;
+        Add("dict_type", names[0], "Input should be a valid dictionary");
+        return null;
+    }
+
+    public JsonArray? Array(string name)
+    {
+        var node = Fields[name];
+        if (node is null or JsonArray)
+            return node as JsonArray;
+        Add("list_type", name, "Input should be a valid list");
+        return null;
+    }
+
+    public void Add(string type, string field, string message) =>
+        _errors.Add(Error(type, [.. _location, .. field.Split('.')], message));
+
+    /// <summary>A reader for an object inside this body (a batch item) whose errors land in this body's list.</summary>
+    public RequestBody Nested(JsonObject fields, params string[] location) => new(fields, _errors, [.. _location, .. location]);
+
+    /// <summary>Ids arrive as JSON numbers or numeric strings (NoETL's two dialects).</summary>
+    public static long? ParseId(JsonNode? node) => node switch
+    {
+        JsonValue v when v.TryGetValue<long>(out var n) => n,
+        JsonValue v when v.TryGetValue<string>(out var s) && long.TryParse(s, out var n) => n,
+        _ => null,
+    };
+
+    private string? ReadString(string[] names, bool required)
+    {
+        var node = Raw(names);
+        if (node is null)
+        {
+            if (required)
+                Add("missing", names[0], "Field required");
+            return null;
+        }
+        if (node is JsonValue value && value.GetValueKind() == JsonValueKind.String)
+        {
+            var text = value.GetValue<string>();
+            if (required && string.IsNullOrWhiteSpace(text))
+                Add("string_too_short", names[0], "Field must not be empty");
+            return text;
+        }
+        Add("string_type", names[0], "Input should be a valid string");
+        return null;
+    }
+
+    private long? ReadId(string[] names, bool required)
+    {
+        var node = Raw(names);
+        if (node is null)
+        {
+            if (required)
+                Add("missing", names[0], "Field required");
+            return null;
+        }
+        var id = ParseId(node);
+        if (id is null)
+            Add("int_parsing", names[0], "Input should be an integer id (number or numeric string)");
+        return id;
+    }
+
+    private static JsonObject Error(string type, string[] location, string message) => new()
+    {
+        ["type"] = type,
+        ["loc"] = new JsonArray([.. location.Select(l => (JsonNode)l)]),
+        ["msg"] = message,
+    };
+}

@@ -1,0 +1,71 @@
+using NoEtl.ApiGateway.Http;
+using NoEtl.Grains;
+
+namespace NoEtl.ApiGateway.Internal;
+
+/// <summary>The system pool's surface: outbox claims and acknowledgements, and event projection.</summary>
+public static class InternalEndpoints
+{
+    public static void MapInternalEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/internal").AddEndpointFilter<InternalTokenGate>();
+        var outbox = group.MapGroup("/outbox");
+
+        outbox.MapPost("/claim", async (HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
+            if (body is null)
+                return error!;
+            var limit = body.Int("limit", 1, 1000) ?? 100;
+            var waitMs = body.Int("wait_ms", 0, 60_000) ?? 0;
+            if (body.HasErrors)
+                return body.Errors();
+            return await grains.GetGrain<IOutboxGrain>(0).Claim(limit, waitMs).ToHttp();
+        });
+
+        outbox.MapPost("/mark-published", async (HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request);
+            if (body is null)
+                return error!;
+            var ids = body.Array("outbox_ids");
+            var parsed = ids?.Select(RequestBody.ParseId).ToList() ?? [];
+            if (ids is null || ids.Count == 0)
+                body.Add("too_short", "outbox_ids", "List should have at least 1 item");
+            else if (parsed.Any(id => id is null))
+                body.Add("int_parsing", "outbox_ids", "Every outbox id must be an integer");
+            if (body.HasErrors)
+                return body.Errors();
+            return await grains.GetGrain<IOutboxGrain>(0).MarkPublished([.. parsed.Select(id => id!.Value)]).ToHttp();
+        });
+
+        outbox.MapPost("/mark-failed", async (HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request);
+            if (body is null)
+                return error!;
+            var outboxId = body.RequiredId("outbox_id");
+            var message = body.RequiredString("error");
+            var attempts = body.Int("attempts", 1, int.MaxValue) ?? 1;
+            var maxDelay = body.Int("max_delay_seconds", 1, int.MaxValue) ?? 300;
+            if (body.HasErrors)
+                return body.Errors();
+            return await grains.GetGrain<IOutboxGrain>(0).MarkFailed(outboxId, message, attempts, maxDelay).ToHttp();
+        });
+
+        outbox.MapGet("/pending-count", (IGrainFactory grains) => grains.GetGrain<IOutboxGrain>(0).PendingCount().ToHttp());
+
+        group.MapPost("/events/project", async (HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request);
+            if (body is null)
+                return error!;
+            var events = body.Array("events");
+            if (events is null || events.Count == 0)
+                body.Add("too_short", "events", "List should have at least 1 item");
+            if (body.HasErrors)
+                return body.Errors();
+            return await grains.GetGrain<IExecutionDirectoryGrain>(0).Project(events!.ToJsonString()).ToHttp();
+        });
+    }
+}

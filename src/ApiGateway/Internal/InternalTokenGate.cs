@@ -1,0 +1,47 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace NoEtl.ApiGateway.Internal;
+
+/// <summary>
+/// The gate of <c>/api/internal/*</c> exactly as NoETL defines it (noetl-api.md §2): the expected token is read
+/// per request; unset → 503 (misconfigured server); missing, malformed or wrong bearer → 403. Never 401.
+/// </summary>
+public sealed class InternalTokenGate(IConfiguration configuration) : IEndpointFilter
+{
+    public const string TokenVariable = "NOETL_INTERNAL_API_TOKEN";
+
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var expected = (configuration[TokenVariable] ?? Environment.GetEnvironmentVariable(TokenVariable))?.Trim();
+        if (string.IsNullOrEmpty(expected))
+            return Deny(StatusCodes.Status503ServiceUnavailable,
+                $"Internal API not configured: {TokenVariable} env var unset on the server. Set it to enable /api/internal/*.");
+
+        var header = context.HttpContext.Request.Headers.Authorization.ToString();
+        if (string.IsNullOrEmpty(header))
+            return Deny(StatusCodes.Status403Forbidden, "Internal API requires Authorization header with Bearer token.");
+
+        var space = header.IndexOf(' ');
+        var scheme = space < 0 ? header : header[..space];
+        var token = space < 0 ? "" : header[(space + 1)..].Trim();
+        if (!scheme.Equals("bearer", StringComparison.OrdinalIgnoreCase) || token.Length == 0)
+            return Deny(StatusCodes.Status403Forbidden, "Internal API requires 'Bearer <token>' Authorization scheme.");
+
+        if (!TokensEqual(token, expected))
+            return Deny(StatusCodes.Status403Forbidden, "Invalid service-account token for /api/internal/*.");
+
+        return await next(context);
+    }
+
+    /// <summary>
+    /// Constant time by construction: both sides are hashed to fixed-length digests first, so neither the length
+    /// nor the position of the first differing character changes how long the comparison takes.
+    /// </summary>
+    public static bool TokensEqual(string presented, string expected) =>
+        CryptographicOperations.FixedTimeEquals(
+            SHA256.HashData(Encoding.UTF8.GetBytes(presented)),
+            SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
+
+    private static IResult Deny(int status, string message) => Results.Json(new { detail = message }, statusCode: status);
+}

@@ -1,0 +1,21 @@
+namespace NoEtl.Grains;
+
+/// <summary>
+/// Stateless entry points that are not owned by one execution: minting new executions,
+/// listing, reading event pages, and routing claims by <c>event_id</c> to the owning grain.
+/// </summary>
+[Alias("noetl.IExecutionDirectoryGrain")]
+public interface IExecutionDirectoryGrain : IGrainWithIntegerKey
+{
+    [Alias("Execute")] Task<Reply> Execute(StartExecution request, string? resourceKind);
+
+    [Alias("List")] Task<Reply> List(int page, int pageSize);
+
+    [Alias("Detail")] Task<Reply> Detail(long executionId, EventPage page);
+
+    /// <summary>Finds the execution that owns the <c>command.issued</c> event <paramref name="eventId"/>, or null.</summary>
+    [Alias("LocateCommand")] Task<long?> LocateCommand(long eventId);
+
+    /// <summary>The internal projection route: groups envelopes by execution and hands each group to its grain.</summary>
+    [Alias("Project")] Task<Reply> Project(string eventsJson);
+}

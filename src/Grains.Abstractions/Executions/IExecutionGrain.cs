@@ -1,0 +1,28 @@
+namespace NoEtl.Grains;
+
+/// <summary>
+/// One execution, keyed by <c>execution_id</c>: the single writer of its events, command rows,
+/// execution projection and outbox rows. Its state lives in memory and is rebuilt from <c>noetl.event</c>.
+/// </summary>
+[Alias("noetl.IExecutionGrain")]
+public interface IExecutionGrain : IGrainWithIntegerKey
+{
+    [Alias("Start")] Task<Reply> Start(StartExecution request, long catalogId, string path, int version);
+
+    [Alias("Claim")] Task<Reply> Claim(long eventId, string workerId, string? localityJson);
+
+    [Alias("GetCommand")] Task<Reply> GetCommand(long eventId);
+
+    [Alias("Append")] Task<Reply> Append(WorkerEvent workerEvent);
+
+    [Alias("AppendBatch")] Task<Reply> AppendBatch(IReadOnlyList<WorkerEvent> events, string? workerId, string? idempotencyKey);
+
+    /// <summary>Inserts already-formed envelopes (the internal projection path); returns how many were new.</summary>
+    [Alias("Project")] Task<int> Project(string envelopesJson);
+
+    [Alias("Status")] Task<Reply> Status();
+
+    [Alias("CancellationCheck")] Task<Reply> CancellationCheck();
+
+    [Alias("Cancel")] Task<Reply> Cancel(string reason, bool cascade);
+}

@@ -1,0 +1,22 @@
+using Orleans.Concurrency;
+
+namespace NoEtl.Grains;
+
+/// <summary>
+/// The singleton (key 0) in front of <c>noetl.outbox</c>: claims for the system-pool publisher,
+/// acknowledgements, and a wake-up signal from execution grains so long-polls return as soon as rows commit.
+/// </summary>
+[Alias("noetl.IOutboxGrain")]
+public interface IOutboxGrain : IGrainWithIntegerKey
+{
+    [Alias("Claim")] Task<Reply> Claim(int limit, int waitMs);
+
+    [Alias("MarkPublished")] Task<Reply> MarkPublished(IReadOnlyList<long> outboxIds);
+
+    [Alias("MarkFailed")] Task<Reply> MarkFailed(long outboxId, string error, int attempts, int maxDelaySeconds);
+
+    [Alias("PendingCount")] Task<Reply> PendingCount();
+
+    /// <summary>Execution grains call this after committing outbox rows.</summary>
+    [Alias("RowsCommitted"), OneWay] Task RowsCommitted();
+}

@@ -1,0 +1,160 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Npgsql;
+using NpgsqlTypes;
+using NoEtl.Grains.Persistence;
+using Orleans.Concurrency;
+
+namespace NoEtl.Grains.Catalog;
+
+[StatelessWorker]
+public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids) : Grain, ICatalogGrain
+{
+    // NoETL's kind alias table: the YAML's kind wins over the request's resource_type.
+    private static readonly Dictionary<string, string> KindAliases = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["playbook"] = "playbook", ["playbooks"] = "playbook",
+        ["credential"] = "credential", ["secret"] = "credential",
+        ["mcp"] = "mcp", ["agent"] = "agent", ["agents"] = "agent", ["memory"] = "memory",
+    };
+
+    public async Task<Reply> Register(string content, string? resourceType)
+    {
+        JsonObject document;
+        try
+        {
+            document = PlaybookDocument.LoadYaml(content);
+        }
+        catch (PlaybookFormatException e)
+        {
+            return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.content", e.Message)]));
+        }
+
+        var declaredKind = FirstString(document["kind"]) ?? resourceType ?? "playbook";
+        if (!KindAliases.TryGetValue(declaredKind, out var kind))
+            return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.kind", $"unknown resource kind '{declaredKind}'")]));
+
+        var path = FirstString(document["metadata"]?["path"], document["path"], document["metadata"]?["name"], document["name"]) ?? "unknown";
+        var payload = document;
+        if (kind is "playbook" or "agent")
+        {
+            var parsed = Playbook.Parse(document);
+            if (parsed.Playbook is null)
+                return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(parsed.Errors.Select(e => (e.Path, e.Message))));
+            payload = parsed.Playbook.Document;
+            path = parsed.Playbook.Path;
+        }
+
+        return await DatabaseCall.Run(async () =>
+        {
+            await using var connection = await database.OpenConnectionAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using (var lockPath = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext($1))", connection, transaction))
+            {
+                lockPath.Parameters.AddWithValue(path);
+                await lockPath.ExecuteNonQueryAsync();
+            }
+
+            var catalogId = ids.Next();
+            await using var insert = new NpgsqlBatch(connection, transaction)
+            {
+                BatchCommands =
+                {
+                    new NpgsqlBatchCommand(
+                        "INSERT INTO noetl.resource (name, meta) VALUES ($1, jsonb_build_object('executable', $1 IN ('playbook', 'agent'))) ON CONFLICT (name) DO NOTHING")
+                    {
+                        Parameters = { new() { Value = kind } },
+                    },
+                    new NpgsqlBatchCommand(
+                        """
+                        INSERT INTO noetl.catalog (catalog_id, path, version, kind, content, payload, meta)
+                        SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, jsonb_build_object('registered_at', now())
+                          FROM noetl.catalog WHERE path = $2
+                        RETURNING version
+                        """)
+                    {
+                        Parameters =
+                        {
+                            new() { Value = catalogId },
+                            new() { Value = path },
+                            new() { Value = kind },
+                            new() { Value = content },
+                            new() { Value = payload.ToJsonString(), NpgsqlDbType = NpgsqlDbType.Jsonb },
+                        },
+                    },
+                },
+            };
+            await using var reader = await insert.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            var version = Convert.ToInt32(reader.GetValue(0));
+            await reader.DisposeAsync();
+            await transaction.CommitAsync();
+
+            return JsonReplies.Ok(new JsonObject
+            {
+                ["status"] = "success",
+                ["message"] = $"Resource '{path}' version '{version}' registered.",
+                ["path"] = path,
+                ["version"] = version,
+                ["catalog_id"] = catalogId.ToString(),
+                ["kind"] = kind,
+            });
+        });
+    }
+
+    public Task<Reply> List(string? resourceType, string? path) => DatabaseCall.Run(async () =>
+    {
+        await using var command = database.CreateCommand(
+            $"""
+            SELECT {EntryColumns} FROM noetl.catalog
+             WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR path = $2)
+             ORDER BY created_at DESC, catalog_id DESC
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = NormalizeKind(resourceType) ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = path ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        var entries = new JsonArray();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            entries.Add(ReadEntry(reader));
+        return JsonReplies.Ok(new JsonObject { ["entries"] = entries });
+    });
+
+    public Task<Reply> Resource(long? catalogId, string? path, int? version) => DatabaseCall.Run(async () =>
+    {
+        await using var command = database.CreateCommand(
+            $"""
+            SELECT {EntryColumns} FROM noetl.catalog
+             WHERE ($1::bigint IS NULL OR catalog_id = $1)
+               AND ($2::text IS NULL OR path = $2)
+               AND ($3::int IS NULL OR version = $3)
+             ORDER BY version DESC LIMIT 1
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = catalogId ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        command.Parameters.Add(new NpgsqlParameter { Value = path ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = version ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync() ? JsonReplies.Ok(ReadEntry(reader)) : JsonReplies.NotFound("Catalog entry not found");
+    });
+
+    private const string EntryColumns = "catalog_id, path, version, kind, content, layout::text, payload::text, meta::text, created_at";
+
+    private static JsonObject ReadEntry(NpgsqlDataReader reader) => new()
+    {
+        ["catalog_id"] = reader.GetInt64(0).ToString(),
+        ["path"] = reader.GetString(1),
+        ["version"] = (int)reader.GetInt16(2),
+        ["kind"] = reader.GetString(3),
+        ["content"] = reader.IsDBNull(4) ? null : reader.GetString(4),
+        ["layout"] = reader.IsDBNull(5) ? null : JsonNode.Parse(reader.GetString(5)),
+        ["payload"] = reader.IsDBNull(6) ? null : JsonNode.Parse(reader.GetString(6)),
+        ["meta"] = reader.IsDBNull(7) ? null : JsonNode.Parse(reader.GetString(7)),
+        ["created_at"] = reader.GetDateTime(8).ToString("O"),
+    };
+
+    private static string? NormalizeKind(string? kind) =>
+        kind is null ? null : KindAliases.GetValueOrDefault(kind, kind.ToLowerInvariant());
+
+    private static string? FirstString(params JsonNode?[] candidates) =>
+        candidates.OfType<JsonValue>().Select(v => v.TryGetValue<string>(out var s) ? s : null)
+            .FirstOrDefault(s => !string.IsNullOrWhiteSpace(s));
+}

@@ -1,0 +1,36 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Npgsql;
+
+namespace NoEtl.Grains.Catalog;
+
+/// <summary>A registered playbook version as an execution needs it.</summary>
+public sealed record CatalogPlaybook(long CatalogId, string Path, int Version, string Kind, Playbook Playbook);
+
+/// <summary>
+/// Catalog rows never change once written (a new registration is a new version with a new id),
+/// so parsed playbooks are cached per silo by <c>catalog_id</c> for the life of the process.
+/// </summary>
+public sealed class PlaybookCache(NpgsqlDataSource database)
+{
+    private readonly ConcurrentDictionary<long, CatalogPlaybook> _byId = new();
+
+    public async Task<CatalogPlaybook?> GetAsync(long catalogId)
+    {
+        if (_byId.TryGetValue(catalogId, out var cached))
+            return cached;
+        await using var command = database.CreateCommand(
+            "SELECT path, version, kind, payload::text FROM noetl.catalog WHERE catalog_id = $1");
+        command.Parameters.AddWithValue(catalogId);
+        await using var reader = await command.ExecuteReaderAsync();
+        if (!await reader.ReadAsync())
+            return null;
+        var document = JsonNode.Parse(reader.GetString(3))!.AsObject();
+        var parsed = Playbook.Parse(document);
+        if (parsed.Playbook is null)
+            throw new InvalidOperationException(
+                $"catalog entry {catalogId} no longer parses: {string.Join("; ", parsed.Errors.Select(e => $"{e.Path}: {e.Message}"))}");
+        var entry = new CatalogPlaybook(catalogId, reader.GetString(0), reader.GetInt16(1), reader.GetString(2), parsed.Playbook);
+        return _byId.GetOrAdd(catalogId, entry);
+    }
+}

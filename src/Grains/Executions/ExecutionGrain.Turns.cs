@@ -1,0 +1,264 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using NoEtl.Grains.Commands;
+using NoEtl.Grains.Persistence;
+
+namespace NoEtl.Grains.Executions;
+
+// How a turn is assembled: worker events and engine decisions become rows, each row is folded into the
+// in-memory state as it is added, and the whole turn is committed at once.
+public sealed partial class ExecutionGrain
+{
+    private readonly record struct Accepted(long EventId, int Generated, bool Duplicate = false, Reply? Rejection = null)
+    {
+        public static Accepted Reject(Reply reply) => new(0, 0, Rejection: reply);
+    }
+
+    private Accepted Accept(WorkerEvent workerEvent, Turn turn, JsonObject? batchMeta)
+    {
+        if (JsonReplies.ParseOrNull(workerEvent.PayloadJson) is not JsonObject payload)
+            return Accepted.Reject(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.payload", "payload must be an object")])));
+        if (WorkerEvents.Validate(payload) is { } problem)
+            return Accepted.Reject(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.payload", problem)])));
+
+        var requestMeta = JsonReplies.ParseObject(workerEvent.MetaJson);
+        var commandId = WorkerEvents.CommandId(payload, requestMeta);
+        var name = workerEvent.Name;
+        if (commandId is { } idempotent && WorkerEvents.IdempotentNames.Contains(name)
+            && _firstWorkerEvent.TryGetValue((name, workerEvent.Step, idempotent), out var existing))
+            return new Accepted(existing, 0, Duplicate: true);
+
+        var command = commandId is { } id ? _commands.GetValueOrDefault(id) : null;
+        if (name == "command.claimed" && command?.WorkerId is { } holder)
+        {
+            return holder == workerEvent.WorkerId
+                ? new Accepted(0, 0, Duplicate: true)
+                : Accepted.Reject(new Reply(ReplyStatus.Conflict, JsonReplies.Detail($"Command already claimed by {holder}")));
+        }
+
+        var status = WorkerEvents.StatusFromName(name);
+        var eventId = NextEventId();
+        var meta = requestMeta?.DeepClone().AsObject() ?? [];
+        meta["actionable"] = workerEvent.Actionable;
+        meta["informative"] = workerEvent.Informative;
+        meta["worker_id"] = workerEvent.WorkerId;
+        meta["command_id"] = commandId;
+        meta["persisted_event_id"] = eventId;
+        if (batchMeta is not null)
+            foreach (var (key, value) in batchMeta)
+                meta[key] = value?.DeepClone();
+
+        var now = ExecutionLog.NowUtc();
+        var row = new EventRow(eventId, name, workerEvent.Step, command?.ToolKind, status, payload,
+            WorkerEvents.BuildResult(payload, status), meta, WorkerEvents.Error(payload), workerEvent.WorkerId, commandId,
+            command?.EventId, now);
+        turn.Events.Add(row);
+        if (command is not null)
+            ProjectCommand(command, row, turn);
+        var logged = Fold(row);
+
+        var generated = 0;
+        if (workerEvent.Actionable && Orchestrator.IsTrigger(name))
+            generated = Record(Orchestrator.Decide(_catalog!.Playbook, _state!, logged), turn, eventId, name);
+        turn.Execution = Projection();
+        return new Accepted(eventId, generated);
+    }
+
+    /// <summary>The <c>noetl.command</c> updates NoETL derives from worker events; a status never moves backwards.</summary>
+    private static void ProjectCommand(CommandRecord command, EventRow row, Turn turn)
+    {
+        var now = row.CreatedAt;
+        switch (row.EventType)
+        {
+            case "command.started" when command.CompletedAt is null:
+                command.Status = "RUNNING";
+                command.StartedAt ??= now;
+                turn.CommandChanges.Add(new CommandChange(command.CommandId, "RUNNING", null, null, now, null, null, null, row.EventId));
+                break;
+            case "command.claimed":
+                command.Status = "CLAIMED";
+                command.WorkerId = row.WorkerId;
+                command.ClaimedAt = now;
+                turn.CommandChanges.Add(new CommandChange(command.CommandId, "CLAIMED", row.WorkerId, now, null, null, null, null, row.EventId));
+                break;
+            case "command.completed" or "command.failed" or "command.cancelled":
+                var status = row.EventType switch { "command.completed" => "COMPLETED", "command.failed" => "FAILED", _ => "CANCELLED" };
+                command.Status = status;
+                command.CompletedAt ??= now;
+                turn.CommandChanges.Add(new CommandChange(command.CommandId, status, null, null, null, now, row.Result, row.Error, row.EventId));
+                break;
+        }
+    }
+
+    /// <summary>Turns an engine decision into rows; returns the number of commands issued.</summary>
+    private int Record(Decision decision, Turn turn, long? parentEventId, string triggeredBy)
+    {
+        var generated = 0;
+        var now = ExecutionLog.NowUtc();
+        foreach (var emission in decision.Emissions)
+        {
+            switch (emission)
+            {
+                case EmitEvent emitted:
+                    var row = new EventRow(NextEventId(), emitted.EventType, emitted.NodeName, null, emitted.Status, emitted.Context,
+                        emitted.Result, emitted.Meta, emitted.Error, null, null, parentEventId, now);
+                    turn.Events.Add(row);
+                    Fold(row);
+                    break;
+                case IssueCommand issued:
+                    IssueCommand(issued, turn, parentEventId, triggeredBy, now);
+                    generated++;
+                    break;
+            }
+        }
+        if (turn.Events.Count > 0)
+            turn.Execution = Projection();
+        return generated;
+    }
+
+    private void IssueCommand(IssueCommand issued, Turn turn, long? parentEventId, string triggeredBy, DateTime now)
+    {
+        var commandId = ids.Next();
+        var eventId = NextEventId();
+        var context = new JsonObject
+        {
+            ["tool_config"] = issued.ToolConfig.DeepClone(),
+            ["input"] = issued.Input.DeepClone(),
+            ["render_context"] = issued.RenderContext.DeepClone(),
+            ["spec"] = issued.Spec?.DeepClone(),
+        };
+        var meta = new JsonObject
+        {
+            ["command_id"] = commandId,
+            ["step"] = issued.Step,
+            ["tool_kind"] = issued.ToolKind,
+            ["max_attempts"] = 3,
+            ["attempt"] = 1,
+            ["execution_id"] = ExecutionId.ToString(),
+            ["catalog_id"] = _catalog!.CatalogId.ToString(),
+            ["actionable"] = true,
+            ["triggered_by"] = triggeredBy,
+            ["issued_by_silo"] = silo.SiloAddress.ToString(), // which shard owned the execution, for operators
+        };
+        foreach (var (key, value) in issued.Meta)
+            meta[key] = value?.DeepClone();
+
+        var row = new EventRow(eventId, "command.issued", issued.Step, issued.ToolKind, "PENDING", context, null, meta, null, null,
+            commandId, parentEventId, now);
+        turn.Events.Add(row);
+        turn.NewCommands.Add(new NewCommandRow(commandId, eventId, issued.Step, issued.ToolKind, context, meta, now));
+        turn.Outbox.Add(new OutboxRow(eventId, $"{options.CommandSubject}.{Pool}.{ExecutionId}", new JsonObject
+        {
+            ["execution_id"] = ExecutionId,
+            ["event_id"] = eventId,
+            ["command_id"] = commandId,
+            ["step"] = issued.Step,
+            ["server_url"] = options.ServerUrl,
+        }));
+        _commands[commandId] = new CommandRecord(commandId, eventId, issued.Step, issued.ToolKind, context, meta, 1);
+        _commandByEvent[eventId] = commandId;
+        Fold(row);
+    }
+
+    /// <summary>Commands of <c>system/*</c> playbooks go to the system pool only (noetl-api.md §2.7).</summary>
+    private string Pool => _catalog!.Path.TrimStart('/').StartsWith("system/", StringComparison.Ordinal) ? "system" : "shared";
+
+    private LoggedEvent Fold(EventRow row)
+    {
+        var logged = new LoggedEvent(row.EventId, row.EventType, row.NodeName, row.Status, row.Context, row.Result, row.Meta,
+            row.CommandId, row.Error);
+        _state!.Apply(logged);
+        _lastEventId = Math.Max(_lastEventId, row.EventId);
+        _lastEventType = row.EventType;
+        _lastNodeName = row.NodeName;
+        if (_terminalEventType is null && TerminalEventTypes.Contains(row.EventType))
+        {
+            _terminalEventType = row.EventType;
+            _endTime = row.CreatedAt;
+        }
+        if (row.CommandId is { } commandId && WorkerEvents.IdempotentNames.Contains(row.EventType))
+            _firstWorkerEvent.TryAdd((row.EventType, row.NodeName ?? "", commandId), row.EventId);
+        return logged;
+    }
+
+    /// <summary>Event ids order the log, so they must grow within an execution even across silos' clocks.</summary>
+    private long NextEventId() => Math.Max(ids.Next(), _lastEventId + 1);
+
+    private ExecutionProjection Projection() =>
+        new(StatusText, _lastEventId, _lastEventType, _lastNodeName, _startTime, _endTime, _state!.Error);
+
+    private async Task<Reply?> CommitAsync(Turn turn)
+    {
+        try
+        {
+            await _log.CommitAsync(turn, _catalog!.CatalogId, _parentExecutionId);
+        }
+        catch (Exception e)
+        {
+            // The folds of this turn are in memory only: drop the activation so the next call rebuilds from the log.
+            DeactivateOnIdle();
+            LogCommitFailed(e, ExecutionId);
+            if (DatabaseUnavailable.CodeOf(e) is { } code)
+                return DatabaseUnavailable.Reply(code);
+            throw;
+        }
+        if (turn.Outbox.Count > 0)
+            GrainFactory.GetGrain<IOutboxGrain>(0).RowsCommitted().Ignore();
+        return null;
+    }
+
+    private JsonObject ClaimResponse(CommandRecord command, long eventId, JsonObject? reclaim)
+    {
+        var meta = command.Meta.DeepClone().AsObject();
+        meta["worker_id"] = command.WorkerId;
+        if (reclaim is not null)
+            foreach (var key in new[] { "reclaimed", "reclaimed_from_worker", "reclaimed_reason" })
+                meta[key] = reclaim[key]?.DeepClone();
+        return new JsonObject
+        {
+            ["status"] = "ok",
+            ["event_id"] = eventId,
+            ["execution_id"] = ExecutionId,
+            ["node_id"] = command.Step,
+            ["node_name"] = command.Step,
+            ["action"] = command.ToolKind,
+            ["context"] = command.Context.DeepClone(),
+            ["meta"] = meta,
+        };
+    }
+
+    private async Task<HolderLiveness?> ReadLivenessAsync(string workerId)
+    {
+        await using var command = database.CreateCommand(
+            "SELECT status, EXTRACT(EPOCH FROM now() - heartbeat)::float8 FROM noetl.runtime WHERE kind = 'worker_pool' AND name = $1");
+        command.Parameters.AddWithValue(workerId);
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync() ? new HolderLiveness(reader.GetString(0), reader.GetDouble(1)) : null;
+    }
+
+    private async Task<List<long>> ChildrenAsync()
+    {
+        await using var command = database.CreateCommand("SELECT execution_id FROM noetl.execution WHERE parent_execution_id = $1");
+        command.Parameters.AddWithValue(ExecutionId);
+        var children = new List<long>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            children.Add(reader.GetInt64(0));
+        return children;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} started from {Path} v{Version} with {Commands} command(s)")]
+    private partial void LogStarted(long executionId, string path, int version, int commands);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Execution {ExecutionId} rebuilt from {Events} events and {Commands} commands")]
+    private partial void LogRebuilt(long executionId, int events, int commands);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId}: command {CommandId} reclaimed by {WorkerId} from {PreviousWorker} ({Reason})")]
+    private partial void LogReclaimed(long executionId, long commandId, string workerId, string? previousWorker, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} cancelled ({Count} including children)")]
+    private partial void LogCancelled(long executionId, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId}: commit failed; the activation will be rebuilt from the log")]
+    private partial void LogCommitFailed(Exception exception, long executionId);
+}

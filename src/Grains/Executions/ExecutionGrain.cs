@@ -1,0 +1,364 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NoEtl.Grains.Catalog;
+using NoEtl.Grains.Commands;
+using NoEtl.Grains.Hosting;
+using NoEtl.Grains.Persistence;
+using Orleans.Placement;
+
+namespace NoEtl.Grains.Executions;
+
+/// <summary>
+/// The single writer of one execution. Placement hashes the execution id over the silos, so executions
+/// spread evenly and deterministically (Orleans' default placement would pile new grains on one silo).
+/// Every turn folds its events into the in-memory state and commits them in one transaction; if the commit
+/// fails the activation is dropped, so the next call rebuilds the state from what the log really holds.
+/// </summary>
+[HashBasedPlacement]
+public sealed partial class ExecutionGrain(
+    NpgsqlDataSource database,
+    SnowflakeIds ids,
+    PlaybookCache playbooks,
+    ServerOptions options,
+    ILocalSiloDetails silo,
+    ILogger<ExecutionGrain> logger) : Grain, IExecutionGrain
+{
+    private static readonly HashSet<string> TerminalEventTypes =
+        ["playbook.completed", "playbook.failed", "workflow.completed", "workflow.failed", "execution.cancelled"];
+
+    private readonly Dictionary<long, CommandRecord> _commands = [];
+    private readonly Dictionary<long, long> _commandByEvent = [];
+    private readonly Dictionary<(string Name, string Step, long CommandId), long> _firstWorkerEvent = [];
+    private ExecutionLog _log = null!;
+    private CatalogPlaybook? _catalog;
+    private ExecutionState? _state;
+    private long? _parentExecutionId;
+    private long _lastEventId;
+    private string? _lastEventType;
+    private string? _lastNodeName;
+    private DateTime _startTime;
+    private DateTime? _endTime;
+    private string? _terminalEventType;
+
+    private long ExecutionId => this.GetPrimaryKeyLong();
+    private bool Exists => _state is not null;
+    private bool IsTerminal => _terminalEventType is not null;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _log = new ExecutionLog(database, ExecutionId);
+        var events = await _log.ReadEventsAsync();
+        if (events.Count == 0)
+            return;
+        var initialized = events.FirstOrDefault(e => e.EventType == "playbook.initialized")
+            ?? throw new InvalidOperationException($"execution {ExecutionId} has events but no playbook.initialized");
+        var catalogId = WorkerEvents.ReadId(initialized.Context?["catalog_id"])
+            ?? throw new InvalidOperationException($"execution {ExecutionId}: playbook.initialized lacks catalog_id");
+        _catalog = await playbooks.GetAsync(catalogId)
+            ?? throw new InvalidOperationException($"execution {ExecutionId}: catalog entry {catalogId} is gone");
+        _parentExecutionId = WorkerEvents.ReadId(initialized.Context?["parent_execution_id"]);
+        _startTime = initialized.CreatedAt;
+        _state = new ExecutionState(_catalog.Playbook);
+        foreach (var row in events)
+            Fold(row);
+        foreach (var command in await _log.ReadCommandsAsync())
+        {
+            _commands[command.CommandId] = command;
+            _commandByEvent[command.EventId] = command.CommandId;
+        }
+        LogRebuilt(ExecutionId, events.Count, _commands.Count);
+    }
+
+    public async Task<Reply> Start(StartExecution request, long catalogId, string path, int version)
+    {
+        if (Exists)
+            return new Reply(ReplyStatus.Conflict, JsonReplies.Detail("already_started", $"execution {ExecutionId} already exists"));
+        _catalog = await playbooks.GetAsync(catalogId);
+        if (_catalog is null)
+            return JsonReplies.NotFound($"Executable catalog entry not found: {path}");
+
+        var workload = JsonReplies.ParseObject(request.WorkloadJson) ?? [];
+        _parentExecutionId = request.ParentExecutionId;
+        _startTime = ExecutionLog.NowUtc();
+        _state = new ExecutionState(_catalog.Playbook);
+
+        var turn = new Turn();
+        var decision = Orchestrator.Start(_catalog.Playbook, ExecutionId, catalogId, path, version, workload, request.ParentExecutionId);
+        var generated = Record(decision, turn, parentEventId: null, triggeredBy: "execute");
+        var failure = await CommitAsync(turn);
+        if (failure is not null)
+            return failure;
+
+        LogStarted(ExecutionId, path, version, generated);
+        return JsonReplies.Ok(new JsonObject
+        {
+            ["execution_id"] = ExecutionId.ToString(),
+            ["status"] = "started",
+            ["commands_generated"] = generated,
+        });
+    }
+
+    public async Task<Reply> Claim(long eventId, string workerId, string? localityJson)
+    {
+        if (!Exists || !_commandByEvent.TryGetValue(eventId, out var commandId))
+            return JsonReplies.NotFound($"command not found: {eventId}");
+        var command = _commands[commandId];
+        var now = DateTime.UtcNow;
+
+        HolderLiveness? holder = null;
+        if (ClaimPolicy.NeedsHolderLiveness(command, workerId, now, options))
+        {
+            try { holder = await ReadLivenessAsync(command.WorkerId!); }
+            catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code) { return DatabaseUnavailable.Reply(code); }
+        }
+
+        var decision = ClaimPolicy.Decide(command, IsTerminal, workerId, now, options, holder);
+        switch (decision.Verdict)
+        {
+            case ClaimVerdict.Terminal:
+                return new Reply(ReplyStatus.Conflict, JsonReplies.Detail("already_terminal",
+                    IsTerminal ? $"Execution {ExecutionId} is terminal ({_terminalEventType})" : $"Command {commandId} is {command.Status}"));
+            case ClaimVerdict.Held:
+                var extra = new JsonObject { ["worker_id"] = command.WorkerId };
+                if (decision.HolderRunning)
+                    extra["worker_status"] = "running";
+                return new Reply(ReplyStatus.Conflict,
+                    JsonReplies.Detail("active_claim", $"Command {commandId} is claimed by {command.WorkerId}", extra),
+                    options.ClaimRetryAfterSeconds);
+            case ClaimVerdict.Repeat:
+                return JsonReplies.Ok(ClaimResponse(command, eventId, null));
+        }
+
+        var previousHolder = command.WorkerId;
+        var meta = new JsonObject
+        {
+            ["command_id"] = commandId,
+            ["worker_id"] = workerId,
+            ["actionable"] = false,
+            ["informative"] = true,
+        };
+        if (JsonReplies.ParseOrNull(localityJson) is JsonObject locality)
+            meta["locality"] = locality;
+        if (decision.ReclaimReason is { } reason)
+        {
+            meta["reclaimed"] = true;
+            meta["reclaimed_from_worker"] = previousHolder;
+            meta["reclaimed_reason"] = reason;
+        }
+
+        var turn = new Turn();
+        var claimedAt = ExecutionLog.NowUtc();
+        var row = new EventRow(NextEventId(), "command.claimed", command.Step, command.ToolKind, "RUNNING",
+            new JsonObject { ["command_id"] = commandId },
+            new JsonObject { ["status"] = "RUNNING", ["context"] = new JsonObject { ["command_id"] = commandId } },
+            meta, null, workerId, commandId, eventId, claimedAt);
+        turn.Events.Add(row);
+        turn.CommandChanges.Add(new CommandChange(commandId, "CLAIMED", workerId, claimedAt, null, null, null, null, row.EventId));
+        Fold(row);
+        var failure = await CommitAsync(turn);
+        if (failure is not null)
+            return failure;
+
+        command.Status = "CLAIMED";
+        command.WorkerId = workerId;
+        command.ClaimedAt = claimedAt;
+        if (decision.ReclaimReason is not null)
+            LogReclaimed(ExecutionId, commandId, workerId, previousHolder, decision.ReclaimReason);
+        return JsonReplies.Ok(ClaimResponse(command, eventId, decision.ReclaimReason is null ? null : meta));
+    }
+
+    public Task<Reply> GetCommand(long eventId)
+    {
+        if (!Exists || !_commandByEvent.TryGetValue(eventId, out var commandId))
+            return Task.FromResult(JsonReplies.NotFound($"command not found: {eventId}"));
+        var command = _commands[commandId];
+        return Task.FromResult(JsonReplies.Ok(new JsonObject
+        {
+            ["execution_id"] = ExecutionId,
+            ["node_id"] = command.Step,
+            ["node_name"] = command.Step,
+            ["action"] = command.ToolKind,
+            ["context"] = command.Context.DeepClone(),
+            ["meta"] = command.Meta.DeepClone(),
+            ["status"] = command.Status,
+        }));
+    }
+
+    public async Task<Reply> Append(WorkerEvent workerEvent)
+    {
+        if (!Exists)
+            return JsonReplies.NotFound($"Execution not found: {ExecutionId}");
+        var turn = new Turn();
+        var outcome = Accept(workerEvent, turn, batchMeta: null);
+        if (outcome.Rejection is not null)
+            return outcome.Rejection;
+        if (outcome.Duplicate)
+            return JsonReplies.Ok(new JsonObject { ["status"] = "ok", ["event_id"] = outcome.EventId, ["commands_generated"] = 0 });
+        var failure = await CommitAsync(turn);
+        if (failure is not null)
+            return failure;
+        return JsonReplies.Ok(new JsonObject { ["status"] = "ok", ["event_id"] = outcome.EventId, ["commands_generated"] = outcome.Generated });
+    }
+
+    public async Task<Reply> AppendBatch(IReadOnlyList<WorkerEvent> events, string? workerId, string? idempotencyKey)
+    {
+        if (!Exists)
+            return JsonReplies.NotFound($"Execution not found: {ExecutionId}");
+        var requestId = ids.Next();
+        var batchMeta = new JsonObject { ["batch_request_id"] = requestId.ToString(), ["idempotency_key"] = idempotencyKey };
+        var turn = new Turn();
+        var outcomes = new List<Accepted>();
+        foreach (var workerEvent in events)
+        {
+            var outcome = Accept(workerEvent with { WorkerId = workerEvent.WorkerId ?? workerId }, turn, batchMeta);
+            if (outcome.Rejection is not null)
+            {
+                // Nothing of the batch is kept: rebuild from the log rather than unwind the folds.
+                DeactivateOnIdle();
+                return outcome.Rejection;
+            }
+            outcomes.Add(outcome);
+        }
+        var failure = await CommitAsync(turn);
+        if (failure is not null)
+            return failure;
+        var eventIds = new JsonArray();
+        foreach (var outcome in outcomes)
+            eventIds.Add(outcome.EventId);
+        return new Reply(ReplyStatus.Accepted, new JsonObject
+        {
+            ["status"] = "accepted",
+            ["request_id"] = requestId.ToString(),
+            ["event_ids"] = eventIds,
+            ["commands_generated"] = outcomes.Sum(o => o.Generated),
+            ["queue_depth"] = 0,
+            ["duplicate"] = false,
+            ["idempotency_key"] = idempotencyKey,
+        }.ToJsonString());
+    }
+
+    public async Task<int> Project(string envelopesJson)
+    {
+        await using var command = database.CreateCommand(
+            """
+            INSERT INTO noetl.event (event_id, execution_id, catalog_id, parent_event_id, parent_execution_id, event_type, node_id,
+                                     node_name, node_type, status, duration, context, result, meta, error, stack_trace,
+                                     tenant_id, organization_id, created_at)
+            SELECT (e->>'event_id')::bigint, $1, COALESCE((e->>'catalog_id')::bigint, $2), (e->>'parent_event_id')::bigint,
+                   (e->>'parent_execution_id')::bigint, e->>'event_type', e->>'node_id', e->>'node_name', e->>'node_type',
+                   e->>'status', (e->>'duration')::double precision, COALESCE(e->'context', e->'payload'), e->'result', e->'meta',
+                   e->>'error', e->>'stack_trace', COALESCE(e->>'tenant_id', 'default'), COALESCE(e->>'organization_id', 'default'),
+                   COALESCE((e->>'timestamp')::timestamp, (e->>'created_at')::timestamp, (now() AT TIME ZONE 'utc'))
+              FROM jsonb_array_elements($3::jsonb) AS e
+            ON CONFLICT (execution_id, event_id) DO NOTHING
+            """);
+        command.Parameters.AddWithValue(ExecutionId);
+        command.Parameters.Add(new NpgsqlParameter { Value = _catalog?.CatalogId ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+        command.Parameters.AddWithValue(envelopesJson);
+        var inserted = await command.ExecuteNonQueryAsync();
+        if (inserted > 0 && Exists)
+            DeactivateOnIdle(); // the log changed under us: rebuild from it, in event order, on the next call
+        return inserted;
+    }
+
+    public Task<Reply> Status()
+    {
+        if (!Exists)
+            return Task.FromResult(JsonReplies.NotFound("Execution not found"));
+        var state = _state!;
+        var end = _endTime;
+        var duration = ((end ?? DateTime.UtcNow) - _startTime).TotalSeconds;
+        var completedSteps = new JsonArray();
+        foreach (var step in state.CompletedSteps)
+            completedSteps.Add(step);
+        return Task.FromResult(JsonReplies.Ok(new JsonObject
+        {
+            ["execution_id"] = ExecutionId.ToString(),
+            ["path"] = _catalog!.Path,
+            ["status"] = StatusText,
+            ["current_step"] = state.CurrentStep,
+            ["completed_steps"] = completedSteps,
+            ["failed"] = StatusText is "FAILED",
+            ["completed"] = IsTerminal,
+            ["completion_inferred"] = false,
+            ["error"] = state.Error,
+            ["variables"] = state.Variables.DeepClone(),
+            ["start_time"] = _startTime.ToString("O") + "Z",
+            ["end_time"] = end is null ? null : end.Value.ToString("O") + "Z",
+            ["duration_seconds"] = Math.Round(duration, 3),
+            ["duration_human"] = Durations.Human(duration),
+            ["parent_execution_id"] = _parentExecutionId?.ToString(),
+        }));
+    }
+
+    public Task<Reply> CancellationCheck()
+    {
+        if (!Exists)
+            return Task.FromResult(JsonReplies.NotFound("Execution not found"));
+        var status = StatusText;
+        return Task.FromResult(JsonReplies.Ok(new JsonObject
+        {
+            ["execution_id"] = ExecutionId.ToString(),
+            ["status"] = status,
+            ["event_type"] = _lastEventType,
+            ["cancelled"] = status == "CANCELLED",
+            ["completed"] = status == "COMPLETED",
+            ["failed"] = status == "FAILED",
+        }));
+    }
+
+    public async Task<Reply> Cancel(string reason, bool cascade)
+    {
+        if (!Exists)
+            return JsonReplies.NotFound("Execution not found");
+        if (IsTerminal)
+            return JsonReplies.Ok(new JsonObject
+            {
+                ["status"] = "already_completed",
+                ["execution_id"] = ExecutionId.ToString(),
+                ["cancelled_executions"] = new JsonArray(),
+                ["message"] = $"Execution {ExecutionId} already finished ({StatusText})",
+            });
+
+        var turn = new Turn();
+        var row = new EventRow(NextEventId(), "execution.cancelled", "cancel", null, "CANCELLED", null,
+            new JsonObject { ["status"] = "CANCELLED" },
+            new JsonObject { ["reason"] = reason, ["cancelled_by"] = "api", ["cascade"] = cascade, ["actionable"] = true },
+            reason, null, null, null, ExecutionLog.NowUtc());
+        turn.Events.Add(row);
+        Fold(row);
+        turn.Execution = Projection();
+        var failure = await CommitAsync(turn);
+        if (failure is not null)
+            return failure;
+
+        var cancelled = new JsonArray { ExecutionId.ToString() };
+        if (cascade)
+        {
+            foreach (var child in await ChildrenAsync())
+            {
+                var childReply = await GrainFactory.GetGrain<IExecutionGrain>(child).Cancel(reason, cascade);
+                if (childReply.Status == ReplyStatus.Ok && JsonNode.Parse(childReply.Body)?["cancelled_executions"] is JsonArray nested)
+                    foreach (var id in nested)
+                        cancelled.Add(id?.DeepClone());
+            }
+        }
+        LogCancelled(ExecutionId, cancelled.Count);
+        return JsonReplies.Ok(new JsonObject
+        {
+            ["status"] = "cancelled",
+            ["execution_id"] = ExecutionId.ToString(),
+            ["cancelled_executions"] = cancelled,
+            ["message"] = $"Cancelled {cancelled.Count} execution(s)",
+        });
+    }
+
+    private string StatusText => _state!.Status switch
+    {
+        ExecutionStatus.Completed => "COMPLETED",
+        ExecutionStatus.Failed => "FAILED",
+        ExecutionStatus.Cancelled => "CANCELLED",
+        _ => "RUNNING",
+    };
+}

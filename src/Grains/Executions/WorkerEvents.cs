@@ -1,0 +1,99 @@
+using System.Text.Json.Nodes;
+
+namespace NoEtl.Grains.Executions;
+
+/// <summary>NoETL's rules for turning a posted worker event into a stored row (noetl-api.md §1.1 (3)).</summary>
+public static class WorkerEvents
+{
+    private static readonly HashSet<string> ResultKeys = ["status", "reference", "context", "command_id"];
+
+    /// <summary>Event names whose repeat for the same command is answered with the first event (idempotency).</summary>
+    public static readonly HashSet<string> IdempotentNames =
+        ["call.done", "call.error", "step.exit", "command.started", "command.completed", "command.failed"];
+
+    public const int MaxErrorLength = 2000;
+    public const int MaxResultContextBytes = 102_400;
+
+    /// <summary>Returns a message when the payload breaks the reference-only rules; null when it is acceptable.</summary>
+    public static string? Validate(JsonObject payload)
+    {
+        if (payload.ContainsKey("_internal_data"))
+            return "payload must not contain '_internal_data'";
+        if (!payload.TryGetPropertyValue("result", out var result) || result is null)
+            return null;
+        if (result is not JsonObject resultObject)
+            return "payload.result must be an object";
+        var unknown = resultObject.Select(p => p.Key).Where(k => !ResultKeys.Contains(k)).ToList();
+        if (unknown.Count > 0)
+            return $"payload.result may only contain status, reference, context, command_id; found {string.Join(", ", unknown)}";
+        foreach (var key in new[] { "reference", "context" })
+            if (resultObject[key] is { } value and not JsonObject)
+                return $"payload.result.{key} must be an object";
+        return null;
+    }
+
+    /// <summary>NoETL's <c>_status_from_event_name</c>.</summary>
+    public static string StatusFromName(string name) =>
+        name.Contains("error") || name.Contains("failed") ? "FAILED"
+        : name.Contains("done") || name.Contains("exit") || name.Contains("completed") ? "COMPLETED"
+        : "RUNNING";
+
+    /// <summary>The first numeric command id among the places NoETL looks.</summary>
+    public static long? CommandId(JsonObject payload, JsonObject? meta) =>
+        new[]
+        {
+            payload["command_id"], meta?["command_id"], payload["context"]?["command_id"],
+            payload["result"]?["command_id"], payload["result"]?["context"]?["command_id"],
+        }.Select(ReadId).FirstOrDefault(id => id is not null);
+
+    /// <summary>Accepts ids as JSON numbers or numeric strings.</summary>
+    public static long? ReadId(JsonNode? node)
+    {
+        if (node is not JsonValue value)
+            return null;
+        if (value.TryGetValue<long>(out var number))
+            return number;
+        if (value.TryGetValue<double>(out var real) && real == Math.Floor(real) && Math.Abs(real) < 9e18)
+            return (long)real;
+        return value.TryGetValue<string>(out var text) && long.TryParse(text, out var parsed) ? parsed : null;
+    }
+
+    /// <summary>The stored reference-only result <c>{status, reference?, context?}</c> (chk_event_result_shape).</summary>
+    public static JsonObject? BuildResult(JsonObject payload, string eventStatus)
+    {
+        var source = payload["result"] as JsonObject;
+        if (source is null)
+            return null;
+        var result = new JsonObject { ["status"] = NormalizeStatus(source["status"], eventStatus) };
+        if (source["reference"] is JsonObject reference)
+            result["reference"] = reference.DeepClone();
+        if (source["context"] is JsonObject context && System.Text.Encoding.UTF8.GetByteCount(context.ToJsonString()) <= MaxResultContextBytes)
+            result["context"] = context.DeepClone();
+        return result;
+    }
+
+    /// <summary>The first of <c>payload.error</c> / <c>payload.result.error</c>, as text, truncated.</summary>
+    public static string? Error(JsonObject payload)
+    {
+        var node = payload["error"] ?? payload["result"]?["error"] ?? payload["result"]?["context"]?["error"];
+        var text = node switch
+        {
+            null => null,
+            JsonObject o when o["message"] is JsonValue m => m.ToString(),
+            JsonValue v when v.TryGetValue<string>(out var s) => s,
+            _ => node.ToJsonString(),
+        };
+        return text is { Length: > MaxErrorLength } ? text[..MaxErrorLength] : text;
+    }
+
+    private static string NormalizeStatus(JsonNode? status, string fallback)
+    {
+        var text = status is JsonValue v && v.TryGetValue<string>(out var s) ? s : fallback;
+        return text.ToUpperInvariant() switch
+        {
+            "OK" or "SUCCESS" => "COMPLETED",
+            "ERROR" or "FAILED" => "FAILED",
+            var other => other,
+        };
+    }
+}

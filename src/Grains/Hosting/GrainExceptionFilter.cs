@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Logging;
+using NoEtl.Grains.Persistence;
+
+namespace NoEtl.Grains.Hosting;
+
+/// <summary>
+/// Keeps driver exceptions on the silo: they are not serializable, and their text is not for clients.
+/// Database outages become <see cref="DatabaseUnavailableException"/>; anything else is logged here in full
+/// and crosses as a <see cref="GrainFailedException"/>.
+/// </summary>
+public sealed partial class GrainExceptionFilter(ILogger<GrainExceptionFilter> logger) : IIncomingGrainCallFilter
+{
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        try
+        {
+            await context.Invoke();
+        }
+        catch (Exception e) when (e is not (DatabaseUnavailableException or GrainFailedException) && IsOurs(context))
+        {
+            if (DatabaseUnavailable.CodeOf(e) is { } code)
+            {
+                LogUnavailable(e, context.InterfaceName, context.MethodName);
+                throw new DatabaseUnavailableException(code, "The database is unavailable; retry later.");
+            }
+            LogFailed(e, context.InterfaceName, context.MethodName);
+            throw new GrainFailedException($"{context.InterfaceName}.{context.MethodName} failed; see the silo log");
+        }
+    }
+
+    private static bool IsOurs(IIncomingGrainCallContext context) =>
+        context.InterfaceName.StartsWith("noetl.", StringComparison.Ordinal) || context.InterfaceName.StartsWith("NoEtl.", StringComparison.Ordinal);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Interface}.{Method}: database unavailable")]
+    private partial void LogUnavailable(Exception exception, string @interface, string method);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Interface}.{Method} failed")]
+    private partial void LogFailed(Exception exception, string @interface, string method);
+}

@@ -1,0 +1,26 @@
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using NoEtl.Grains.Catalog;
+using NoEtl.Grains.Commands;
+using NoEtl.Grains.Persistence;
+
+namespace NoEtl.Grains.Hosting;
+
+public static class GrainServices
+{
+    /// <summary>
+    /// Everything the grains need from the silo's container. <paramref name="database"/> is the one
+    /// process-wide pool: its size bounds the connections this silo holds, whatever the number of workers.
+    /// </summary>
+    public static IServiceCollection AddNoEtlGrains(
+        this IServiceCollection services, NpgsqlDataSource database, ServerOptions options, int snowflakeNode)
+    {
+        services.AddSingleton(database);
+        services.AddSingleton(options);
+        services.AddSingleton(new SnowflakeIds(snowflakeNode));
+        services.AddSingleton<PlaybookCache>();
+        services.AddSingleton<CommandLocations>();
+        services.AddSingleton<IIncomingGrainCallFilter, GrainExceptionFilter>();
+        return services;
+    }
+}

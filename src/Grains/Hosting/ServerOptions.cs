@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Configuration;
+
+namespace NoEtl.Grains.Hosting;
+
+/// <summary>
+/// Server settings, read from configuration keys named like NoETL's environment variables
+/// (an environment variable <c>NOETL_SERVER_URL</c> arrives as the configuration key of the same name).
+/// </summary>
+public sealed class ServerOptions
+{
+    /// <summary>The URL workers call back (<c>server_url</c> in command notifications).</summary>
+    public string ServerUrl { get; set; } = "http://127.0.0.1:8082";
+
+    /// <summary>Base of command notification subjects: <c>&lt;base&gt;.&lt;pool&gt;.&lt;execution_id&gt;</c>.</summary>
+    public string CommandSubject { get; set; } = "noetl.commands";
+
+    /// <summary>A claim younger than this is never taken over by another worker.</summary>
+    public int ClaimLeaseSeconds { get; set; } = 120;
+
+    /// <summary>A holder whose pool heartbeat is older than this may lose its claim once the lease expired.</summary>
+    public int WorkerHeartbeatStaleSeconds { get; set; } = 30;
+
+    /// <summary>Even a healthy holder loses a claim this old.</summary>
+    public int HealthyWorkerHardTimeoutSeconds { get; set; } = 1800;
+
+    /// <summary><c>Retry-After</c> on a 409 <c>active_claim</c>.</summary>
+    public int ClaimRetryAfterSeconds { get; set; } = 2;
+
+    /// <summary>An IN_FLIGHT outbox row whose claimer vanished becomes claimable again after this.</summary>
+    public int OutboxVisibilityTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Upper bound of an outbox long-poll (<c>wait_ms</c>).</summary>
+    public int OutboxMaxWaitMs { get; set; } = 30_000;
+
+    public static ServerOptions FromConfiguration(IConfiguration configuration)
+    {
+        var options = new ServerOptions();
+        options.ServerUrl = configuration["NOETL_SERVER_URL"] ?? options.ServerUrl;
+        options.CommandSubject = configuration["NATS_SUBJECT"] ?? options.CommandSubject;
+        options.ClaimLeaseSeconds = Int(configuration, "NOETL_COMMAND_CLAIM_LEASE_SECONDS", options.ClaimLeaseSeconds);
+        options.WorkerHeartbeatStaleSeconds = Int(configuration, "NOETL_COMMAND_WORKER_HEARTBEAT_STALE_SECONDS", options.WorkerHeartbeatStaleSeconds);
+        options.HealthyWorkerHardTimeoutSeconds = Int(configuration, "NOETL_COMMAND_CLAIM_HEALTHY_WORKER_HARD_TIMEOUT_SECONDS", options.HealthyWorkerHardTimeoutSeconds);
+        options.ClaimRetryAfterSeconds = Int(configuration, "NOETL_COMMAND_CLAIM_RETRY_AFTER_SECONDS", options.ClaimRetryAfterSeconds);
+        options.OutboxVisibilityTimeoutSeconds = Int(configuration, "NOETL_OUTBOX_VISIBILITY_TIMEOUT_SECONDS", options.OutboxVisibilityTimeoutSeconds);
+        options.OutboxMaxWaitMs = Int(configuration, "NOETL_OUTBOX_MAX_WAIT_MS", options.OutboxMaxWaitMs);
+        return options;
+    }
+
+    private static int Int(IConfiguration configuration, string key, int fallback) =>
+        int.TryParse(configuration[key], out var value) && value >= 0 ? value : fallback;
+}

@@ -1,0 +1,17 @@
+namespace NoEtl.Grains.Persistence;
+
+/// <summary>Runs a database-backed reply, turning "try again later" failures into the 503 contract.</summary>
+public static class DatabaseCall
+{
+    public static async Task<Reply> Run(Func<Task<Reply>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code)
+        {
+            return DatabaseUnavailable.Reply(code);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using NoEtl.Orchestration.Templates;
+
+namespace NoEtl.Orchestration.Engine;
+
+/// <summary>
+/// The flat render context of §2.5 as layered lookups over the state, so evaluating a condition copies nothing.
+/// Precedence, highest first: execution ids, this decision's ctx writes, folded ctx variables, step results, workload keys.
+/// </summary>
+internal sealed class ContextView(ExecutionState state)
+{
+    private readonly JsonObject _writes = [];
+    private readonly Dictionary<string, JsonNode?> _results = new(StringComparer.Ordinal);
+    private JsonObject? _flat;
+    private JsonObject? _envelopes;
+
+    public void Write(string key, JsonNode? value)
+    {
+        _writes[key] = value?.DeepClone();
+        _flat?.Remove(key);
+        _flat?.Add(key, value?.DeepClone());
+    }
+
+    public bool TryGet(string name, out JsonNode? value)
+    {
+        switch (name)
+        {
+            case "execution_id":
+                value = state.ExecutionId.ToString(CultureInfo.InvariantCulture);
+                return true;
+            case "catalog_id":
+                value = state.CatalogId.ToString(CultureInfo.InvariantCulture);
+                return true;
+            case "path":
+                value = state.Path;
+                return true;
+            case "version":
+                value = state.Version;
+                return true;
+            case "steps":
+                value = _envelopes ??= Envelopes();
+                return true;
+        }
+        if (_writes.TryGetPropertyValue(name, out value) || state.Variables.TryGetPropertyValue(name, out value))
+            return true;
+        if (state.Steps.TryGetValue(name, out var step) && step.Completions > 0)
+        {
+            if (!_results.TryGetValue(name, out value))
+                _results[name] = value = WithDataAlias(step.Result);
+            return true;
+        }
+        if (name == "workload")
+        {
+            value = state.Workload;
+            return true;
+        }
+        return state.Workload.TryGetPropertyValue(name, out value);
+    }
+
+    /// <summary>The whole flat map, built once per view; it is also what <c>ctx</c> resolves to.</summary>
+    public JsonObject Flat => _flat ??= Materialize();
+
+    private JsonObject Materialize()
+    {
+        var flat = new JsonObject();
+        foreach (var (key, value) in state.Workload)
+            flat[key] = value?.DeepClone();
+        flat["workload"] = state.Workload.DeepClone();
+        foreach (var step in state.Playbook.Steps.Select(s => state.Step(s.Name)).Where(s => s.Completions > 0))
+            flat[step.Name] = WithDataAlias(step.Result);
+        flat["steps"] = Envelopes();
+        foreach (var (key, value) in state.Variables)
+            flat[key] = value?.DeepClone();
+        foreach (var (key, value) in _writes)
+            flat[key] = value?.DeepClone();
+        flat["execution_id"] = state.ExecutionId.ToString(CultureInfo.InvariantCulture);
+        flat["catalog_id"] = state.CatalogId.ToString(CultureInfo.InvariantCulture);
+        flat["path"] = state.Path;
+        flat["version"] = state.Version;
+        return flat;
+    }
+
+    private JsonObject Envelopes()
+    {
+        var steps = new JsonObject();
+        foreach (var step in state.Playbook.Steps.Select(s => state.Step(s.Name)).Where(s => s.Completions > 0))
+            steps[step.Name] = step.Envelope?.DeepClone();
+        return steps;
+    }
+
+    /// <summary>Results are reachable as <c>name.field</c> and <c>name.data.field</c> (§2.5).</summary>
+    private static JsonNode? WithDataAlias(JsonNode? result)
+    {
+        if (result is not JsonObject obj || obj.ContainsKey("data"))
+            return result?.DeepClone();
+        var aliased = (JsonObject)obj.DeepClone();
+        aliased["data"] = obj.DeepClone();
+        return aliased;
+    }
+}
+
+/// <summary>Template scope over a <see cref="ContextView"/> plus per-evaluation bindings (output, event, iteration variables).</summary>
+internal sealed class EngineScope(ContextView view, IReadOnlyDictionary<string, JsonNode?>? bindings) : TemplateScope
+{
+    public override bool TryGet(string name, out JsonNode? value)
+    {
+        if (bindings is not null && bindings.TryGetValue(name, out value))
+            return true;
+        if (name == "ctx")
+        {
+            value = view.Flat;
+            return true;
+        }
+        return view.TryGet(name, out value);
+    }
+}

@@ -1,0 +1,473 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NoEtl.Orchestration.Playbooks;
+using NoEtl.Orchestration.Templates;
+
+namespace NoEtl.Orchestration.Engine;
+
+/// <summary>
+/// Computes one decision (noetl-dsl.md §2.6). It runs in rounds: a round applies pending step <c>set:</c>s, continues loops,
+/// routes completed steps and checks completion. A loop over an empty collection completes inside the decision, so its
+/// emissions are applied to a private copy of the state and another round routes onward from it.
+/// </summary>
+internal sealed class DecisionBuilder
+{
+    private const int MaxRounds = 256;
+    private static readonly RenderOptions CommandRendering = new(DeferKeychain: true);
+
+    private readonly Playbook _playbook;
+    private readonly WorkflowGraph _graph;
+    private readonly List<Emission> _emissions = [];
+    private ExecutionState _state;
+    private bool _ownsState;
+    private int _applied;
+    private long _syntheticCommandId;
+    private ContextView _view;
+    private bool _completedInline;
+    private bool _dispatchedThisRound;
+
+    // The step being rendered, named in the failure message when a template or loop collection is invalid.
+    private string? _currentStep;
+
+    public DecisionBuilder(Playbook playbook, ExecutionState state, bool ownsState)
+    {
+        _playbook = playbook;
+        _graph = WorkflowGraph.For(playbook);
+        _state = state;
+        _ownsState = ownsState;
+        _view = new ContextView(state);
+    }
+
+    public Decision Start(IReadOnlyList<EmitEvent> initialization)
+    {
+        _emissions.AddRange(initialization);
+        AdvanceState();
+        return Run(() => Dispatch(_playbook.FindStep(Playbook.StartStep)!));
+    }
+
+    public Decision Continue() => Run(null);
+
+    private Decision Run(Action? firstAction)
+    {
+        try
+        {
+            for (var round = 0; round < MaxRounds; round++)
+            {
+                _completedInline = false;
+                _dispatchedThisRound = false;
+                if (round == 0)
+                    firstAction?.Invoke();
+                if (RunRound() is { } finished)
+                    return finished;
+                if (!_completedInline)
+                    return new Decision(_emissions, null);
+                AdvanceState();
+            }
+            return Fail(null, $"routing did not settle within {MaxRounds} rounds (a cycle of empty loops?)");
+        }
+        catch (TemplateException e)
+        {
+            return Fail(_currentStep, $"step '{_currentStep}': template error: {e.Message}");
+        }
+        catch (LoopCollectionException e)
+        {
+            return Fail(_currentStep, e.Message);
+        }
+    }
+
+    /// <summary>One round; returns the final decision when the execution ends in it.</summary>
+    private Decision? RunRound()
+    {
+        if (_state.Steps.Values.Any(s => s.Status == StepStatus.Failed || (s.Loop is { Failed: true } && s.Status == StepStatus.Running)))
+        {
+            // No arcs leave a failed step and nothing new starts; the execution fails once nothing is running any more.
+            return _state.AnyRunning ? new Decision(_emissions, null) : Fail(null, null);
+        }
+        ApplyStepSets();
+        ContinueLoops();
+        Route();
+        if (_completedInline || _dispatchedThisRound || _state.AnyRunning)
+            return null;
+        return Complete();
+    }
+
+    // ---- set: -------------------------------------------------------------------------------------
+
+    /// <summary>Step-level <c>set:</c>, once per completion, persisted as <c>ctx.updated {step, gen, values}</c>.</summary>
+    private void ApplyStepSets()
+    {
+        var due = _playbook.Steps
+            .Where(s => s.Set is not null)
+            .Select(s => (Definition: s, State: _state.Step(s.Name)))
+            .Where(p => p.State.Status == StepStatus.Completed && p.State.SetGeneration < p.State.Completions)
+            .OrderBy(p => p.State.FinishedAt);
+        foreach (var (definition, state) in due)
+        {
+            _currentStep = definition.Name;
+            var values = RenderSet(definition.Set!, OutputScope(definition, state));
+            _emissions.Add(new EmitEvent("ctx.updated", definition.Name, "COMPLETED", Context: new JsonObject
+            {
+                ["step"] = definition.Name,
+                ["gen"] = state.Completions,
+                ["values"] = values,
+            }));
+        }
+    }
+
+    /// <summary>Renders a <c>set:</c> block, strips <c>ctx.</c>/<c>iter.</c>/<c>step.</c> and writes the values into this decision's context.</summary>
+    private JsonObject RenderSet(JsonObject set, EngineScope scope)
+    {
+        var values = new JsonObject();
+        foreach (var (key, template) in set)
+        {
+            var name = StripScope(key);
+            var value = Template.RenderValue(template, scope, RenderOptions.Default);
+            values[name] = value;
+            _view.Write(name, value);
+        }
+        return values;
+    }
+
+    internal static string StripScope(string key)
+    {
+        foreach (var prefix in new[] { "ctx.", "iter.", "step." })
+        {
+            if (key.StartsWith(prefix, StringComparison.Ordinal))
+                return key[prefix.Length..];
+        }
+        return key;
+    }
+
+    /// <summary>The scope a completed step's arcs and sets see: the context plus <c>output</c> and <c>event</c>.</summary>
+    private EngineScope OutputScope(Step definition, StepState state) => new(_view, new Dictionary<string, JsonNode?>
+    {
+        ["output"] = state.Result,
+        ["event"] = new JsonObject { ["name"] = definition.Loop is null ? "call.done" : "loop.done" },
+    });
+
+    // ---- loops ------------------------------------------------------------------------------------
+
+    private void ContinueLoops()
+    {
+        foreach (var definition in _playbook.Steps.Where(s => s.Loop is not null))
+        {
+            var state = _state.Step(definition.Name);
+            if (state is { Status: StepStatus.Running, Loop: { Failed: false } run })
+            {
+                _currentStep = definition.Name;
+                DispatchIterations(definition, run.Items, run.Dispatched, run.Finished);
+            }
+        }
+    }
+
+    /// <summary>Issues iterations from <paramref name="next"/> while the in-flight budget allows (sequential: 1, parallel: max_in_flight or all).</summary>
+    private void DispatchIterations(Step definition, JsonArray items, int next, int finished)
+    {
+        var loop = definition.Loop!;
+        var budget = loop.Mode == LoopMode.Sequential ? 1 : loop.MaxInFlight ?? items.Count;
+        for (; next < items.Count && next - finished < budget; next++)
+        {
+            _emissions.Add(BuildCommand(definition, Iteration(loop, items, next)));
+            _dispatchedThisRound = true;
+        }
+    }
+
+    private static JsonObject Iteration(LoopSpec loop, JsonArray items, int index) => new()
+    {
+        [loop.Iterator] = items[index]?.DeepClone(),
+        ["_index"] = index,
+        ["_total"] = items.Count,
+    };
+
+    /// <summary>Rust <c>evaluate_loop</c>: list as is, mapping as key/value pairs, JSON or comma/newline text, count n as 0..n-1.</summary>
+    private JsonArray LoopItems(Step definition)
+    {
+        var value = Template.RenderValue(definition.Loop!.In, new EngineScope(_view, null), RenderOptions.Default);
+        switch (value)
+        {
+            case JsonArray array:
+                return array;
+            case JsonObject obj:
+                return new JsonArray(obj.Select(p => (JsonNode)new JsonObject { ["key"] = p.Key, ["value"] = p.Value?.DeepClone() }).ToArray());
+            case JsonValue text when text.GetValueKind() == JsonValueKind.String:
+                var s = text.GetValue<string>();
+                if (s.TrimStart().StartsWith('[') && TryParseArray(s) is { } parsed)
+                    return parsed;
+                return new JsonArray(s.Split([',', '\n']).Select(p => p.Trim()).Where(p => p.Length > 0).Select(p => (JsonNode)p).ToArray());
+            case JsonValue number when number.GetValueKind() == JsonValueKind.Number && ExecutionState.ReadLong(number) is { } n:
+                return new JsonArray(Enumerable.Range(0, (int)Math.Clamp(n, 0, int.MaxValue)).Select(i => (JsonNode)i).ToArray());
+            default:
+                var kind = value is null ? "null" : value.GetValueKind().ToString().ToLowerInvariant();
+                throw new LoopCollectionException($"loop step '{definition.Name}': loop.in must evaluate to a collection, got {kind}");
+        }
+    }
+
+    private static JsonArray? TryParseArray(string text)
+    {
+        try
+        {
+            return JsonNode.Parse(text) as JsonArray;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    // ---- routing ----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// An arc S→T is pending while S completed after T was last entered or finished, and T is not running. Sources are routed
+    /// newest completion first; an arc is ignored while S itself can still run again (it is reachable from running steps
+    /// without passing T), so a stale completion never routes. Targets with several forward upstreams wait until every
+    /// upstream that can still reach them has finished.
+    /// </summary>
+    private void Route()
+    {
+        var running = _state.Steps.Values.Where(s => s.Status == StepStatus.Running).Select(s => s.Name).ToList();
+        var dispatch = new List<(Step Target, List<(Step Source, Arc Arc)> Arcs)>();
+        var unmatched = new List<string>();
+        var wanted = new HashSet<string>(StringComparer.Ordinal);
+        var live = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        HashSet<string> LiveExcluding(string target)
+        {
+            if (!live.TryGetValue(target, out var reached))
+                live[target] = reached = _graph.ReachableFrom(running.Concat(dispatch.Select(d => d.Target.Name)), target);
+            return reached;
+        }
+
+        var sources = _playbook.Steps
+            .Select(s => (Definition: s, State: _state.Step(s.Name)))
+            .Where(p => p.State.Status == StepStatus.Completed && p.Definition.Arcs.Count > 0)
+            .OrderByDescending(p => p.State.FinishedAt);
+        foreach (var (source, sourceState) in sources)
+        {
+            var candidates = source.Arcs
+                .Where(a => !_playbook.IsImplicitEnd(a.Step) && IsPending(sourceState, _state.Step(a.Step)))
+                .Where(a => !LiveExcluding(a.Step).Contains(source.Name))
+                .ToList();
+            if (candidates.Count == 0)
+                continue;
+            _currentStep = source.Name;
+            var selected = SelectArcs(source, sourceState);
+            foreach (var arc in candidates)
+            {
+                if (!selected.Contains(arc))
+                {
+                    unmatched.Add(arc.Step);
+                    continue;
+                }
+                wanted.Add(arc.Step);
+                var existing = dispatch.FindIndex(d => d.Target.Name == arc.Step);
+                if (existing >= 0)
+                {
+                    dispatch[existing].Arcs.Add((source, arc));
+                }
+                else if (!IsBlocked(arc.Step, LiveExcluding(arc.Step)))
+                {
+                    dispatch.Add((_playbook.FindStep(arc.Step)!, [(source, arc)]));
+                    live.Clear();
+                }
+            }
+        }
+
+        var reachable = _graph.ReachableFrom(running.Concat(dispatch.Select(d => d.Target.Name)), null);
+        foreach (var target in unmatched.Distinct())
+        {
+            if (!wanted.Contains(target) && !reachable.Contains(target) && _state.Step(target).Status == StepStatus.Pending)
+                _emissions.Add(new EmitEvent("step.skipped", target, "SKIPPED", Context: new JsonObject { ["step"] = target }));
+        }
+        foreach (var (target, arcs) in dispatch)
+        {
+            foreach (var (source, arc) in arcs.Where(a => a.Arc.Set is not null))
+                ApplyArcSet(source, arc);
+            Dispatch(target);
+        }
+    }
+
+    private static bool IsPending(StepState source, StepState target) =>
+        target.Status != StepStatus.Running
+        && (source.Name == target.Name || source.FinishedAt > Math.Max(target.EnteredAt, target.FinishedAt));
+
+    /// <summary>Exclusive: the first arc whose <c>when</c> holds; inclusive: every such arc. Arcs without <c>when</c> always hold.</summary>
+    private HashSet<Arc> SelectArcs(Step source, StepState state)
+    {
+        var scope = OutputScope(source, state);
+        var selected = new HashSet<Arc>(ReferenceEqualityComparer.Instance);
+        foreach (var arc in source.Arcs)
+        {
+            if (arc.When is not null && !Template.EvaluateCondition(arc.When, scope))
+                continue;
+            selected.Add(arc);
+            if (source.Next!.Mode == NextMode.Exclusive)
+                break;
+        }
+        return selected;
+    }
+
+    /// <summary>A fan-in target waits while a forward upstream has not finished since the target's last entry and can still run.</summary>
+    private bool IsBlocked(string target, HashSet<string> live)
+    {
+        var upstreams = _graph.ForwardUpstreams(target);
+        if (upstreams.Count < 2)
+            return false;
+        var targetState = _state.Step(target);
+        return upstreams.Any(u =>
+        {
+            var upstream = _state.Step(u);
+            var settled = upstream.IsDone && upstream.FinishedAt > targetState.EnteredAt;
+            return !settled && live.Contains(u);
+        });
+    }
+
+    private void ApplyArcSet(Step source, Arc arc)
+    {
+        _currentStep = source.Name;
+        var state = _state.Step(source.Name);
+        var values = RenderSet(arc.Set!, OutputScope(source, state));
+        _emissions.Add(new EmitEvent("ctx.updated", source.Name, "COMPLETED", Context: new JsonObject
+        {
+            ["step"] = source.Name,
+            ["arc"] = arc.Step,
+            ["gen"] = state.Completions,
+            ["values"] = values,
+        }));
+    }
+
+    // ---- dispatch ---------------------------------------------------------------------------------
+
+    private void Dispatch(Step target)
+    {
+        _currentStep = target.Name;
+        _dispatchedThisRound = true;
+        if (target.Loop is not { } loop)
+        {
+            _emissions.Add(BuildCommand(target, null));
+            return;
+        }
+        var items = LoopItems(target);
+        _emissions.Add(new EmitEvent("step.enter", target.Name, "RUNNING", Context: new JsonObject
+        {
+            ["iterations_expected"] = items.Count,
+            ["iterator_var"] = loop.Iterator,
+            ["mode"] = loop.Mode == LoopMode.Parallel ? "parallel" : "sequential",
+            ["items"] = items.DeepClone(),
+        }));
+        if (items.Count == 0)
+        {
+            _emissions.Add(new EmitEvent("step.exit", target.Name, "COMPLETED",
+                Context: new JsonObject { ["step"] = target.Name, ["result"] = new JsonArray() },
+                Result: new JsonObject { ["status"] = "COMPLETED", ["context"] = new JsonObject { ["result"] = new JsonArray() } }));
+            _completedInline = true;
+            return;
+        }
+        DispatchIterations(target, items, 0, 0);
+    }
+
+    private IssueCommand BuildCommand(Step step, JsonObject? iteration)
+    {
+        var bindings = iteration?.ToDictionary(p => p.Key, p => p.Value);
+        if (bindings is not null)
+            bindings["iter"] = iteration;
+        var scope = new EngineScope(_view, bindings);
+        var toolConfig = step.Tool is JsonArray pipeline
+            ? new JsonObject { ["kind"] = "task_sequence", ["tasks"] = new JsonArray(pipeline.Select(t => (JsonNode)RenderPipelineTask((JsonObject)t!, scope)).ToArray()) }
+            : (JsonObject)Template.RenderValue(step.Tool, scope, CommandRendering)!;
+        var input = step.Input is null ? [] : Template.RenderValue(step.Input, scope, CommandRendering) as JsonObject ?? [];
+        var renderContext = (JsonObject)_view.Flat.DeepClone();
+        var meta = new JsonObject();
+        if (iteration is not null)
+        {
+            foreach (var (key, value) in bindings!)
+            {
+                renderContext[key] = value?.DeepClone();
+                if (key != "iter")
+                    input[key] = value?.DeepClone();
+            }
+            meta["loop_step"] = step.Name;
+            meta["iteration_index"] = iteration["_index"]!.DeepClone();
+            meta["iteration_total"] = iteration["_total"]!.DeepClone();
+            meta["iterator"] = step.Loop!.Iterator;
+        }
+        return new IssueCommand(step.Name, step.ToolKind, toolConfig, input, renderContext, step.Spec?.DeepClone() as JsonObject, meta);
+    }
+
+    /// <summary>The worker renders a pipeline task's set/input/args/spec/command itself, between tasks.</summary>
+    private static JsonObject RenderPipelineTask(JsonObject task, EngineScope scope)
+    {
+        var rendered = new JsonObject();
+        foreach (var (key, value) in task)
+        {
+            rendered[key] = key is "set" or "input" or "args" or "spec" or "command"
+                ? value?.DeepClone()
+                : Template.RenderValue(value, scope, CommandRendering);
+        }
+        return rendered;
+    }
+
+    // ---- completion -------------------------------------------------------------------------------
+
+    private Decision Complete()
+    {
+        _emissions.Add(new EmitEvent("workflow.completed", "workflow", "completed", Result: Status("completed")));
+        _emissions.Add(new EmitEvent("playbook.completed", _state.Path, "completed", Result: Status("completed")));
+        return new Decision(_emissions, new Completion(false, null, []));
+    }
+
+    /// <summary>Fails the execution. With no <paramref name="error"/>, the failed steps make the message; earlier emissions are dropped for an error.</summary>
+    private Decision Fail(string? step, string? error)
+    {
+        List<string> failedSteps;
+        if (error is null)
+        {
+            failedSteps = [.. _state.FailedSteps];
+            error = $"Failed steps: {string.Join(", ", failedSteps)}";
+        }
+        else
+        {
+            _emissions.RemoveAll(e => e is IssueCommand || e is EmitEvent { EventType: not ("playbook.initialized" or "workflow.initialized") });
+            failedSteps = step is null ? [] : [step];
+        }
+        _emissions.Add(new EmitEvent("workflow.failed", "workflow", "failed", Result: Status("failed"), Error: error));
+        _emissions.Add(new EmitEvent("playbook.failed", _state.Path, "failed", Result: Status("failed"), Error: error));
+        return new Decision(_emissions, new Completion(true, error, failedSteps));
+    }
+
+    private static JsonObject Status(string status) => new() { ["status"] = status };
+
+    // ---- inline state advance ---------------------------------------------------------------------
+
+    /// <summary>Applies the emissions not yet applied to a private copy of the state, with synthetic ids for commands.</summary>
+    private void AdvanceState()
+    {
+        if (!_ownsState)
+        {
+            _state = _state.Clone();
+            _ownsState = true;
+        }
+        for (; _applied < _emissions.Count; _applied++)
+        {
+            var eventId = _state.LastEventId + 1;
+            _state.Apply(_emissions[_applied] switch
+            {
+                EmitEvent e => new LoggedEvent(eventId, e.EventType, e.NodeName, e.Status, e.Context, e.Result, e.Meta, null, e.Error),
+                IssueCommand c => IssuedEvent(eventId, c),
+                _ => throw new InvalidOperationException("unknown emission"),
+            });
+        }
+        _view = new ContextView(_state);
+    }
+
+    private LoggedEvent IssuedEvent(long eventId, IssueCommand command)
+    {
+        var commandId = --_syntheticCommandId;
+        var meta = (JsonObject)command.Meta.DeepClone();
+        meta["step"] = command.Step;
+        meta["command_id"] = commandId;
+        return new LoggedEvent(eventId, "command.issued", command.Step, "PENDING", null, null, meta, commandId, null);
+    }
+}
+
+/// <summary>A loop collection that cannot be iterated; fails the execution.</summary>
+internal sealed class LoopCollectionException(string message) : Exception(message);

@@ -1,0 +1,296 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NoEtl.Orchestration.Playbooks;
+
+namespace NoEtl.Orchestration.Engine;
+
+/// <summary>
+/// The mutable fold of an execution's event log. <see cref="Apply"/> is incremental: each event touches only the step and command it names.
+/// Decisions read this state and never modify it, so the grain must apply every persisted event, including the ones a decision emitted.
+/// </summary>
+public sealed class ExecutionState
+{
+    private Dictionary<string, StepState> _steps;
+    private Dictionary<long, CommandState> _commands;
+    private List<string> _completedOrder;
+    private long _sequence;
+
+    public ExecutionState(Playbook playbook)
+    {
+        Playbook = playbook;
+        _steps = playbook.Steps.ToDictionary(s => s.Name, s => new StepState(s.Name), StringComparer.Ordinal);
+        _commands = [];
+        _completedOrder = [];
+        Path = playbook.Path;
+        Workload = (JsonObject)playbook.Workload.DeepClone();
+    }
+
+    public Playbook Playbook { get; }
+
+    public ExecutionStatus Status { get; private set; } = ExecutionStatus.Running;
+
+    /// <summary>True once <c>playbook.initialized</c> was applied.</summary>
+    public bool IsInitialized { get; private set; }
+
+    public long ExecutionId { get; private set; }
+
+    public long CatalogId { get; private set; }
+
+    public long? ParentExecutionId { get; private set; }
+
+    public string Path { get; private set; }
+
+    public int Version { get; private set; }
+
+    public JsonObject Workload { get; private set; }
+
+    /// <summary>The step most recently entered.</summary>
+    public string? CurrentStep { get; private set; }
+
+    /// <summary>Steps that completed at least once, in first-completion order.</summary>
+    public IReadOnlyList<string> CompletedSteps => _completedOrder;
+
+    public IReadOnlyList<string> FailedSteps =>
+        Playbook.Steps.Where(s => _steps[s.Name].Status == StepStatus.Failed).Select(s => s.Name).ToList();
+
+    /// <summary>Execution-scoped variables: the fold of <c>ctx.updated</c> and worker <c>_context_updates</c>, bare keys.</summary>
+    public JsonObject Variables { get; private set; } = [];
+
+    public string? Error { get; private set; }
+
+    public long LastEventId { get; private set; }
+
+    /// <summary>How many events were applied; also the clock for <see cref="StepState.EnteredAt"/>/<see cref="StepState.FinishedAt"/>.</summary>
+    public long AppliedEvents => _sequence;
+
+    public IReadOnlyDictionary<string, StepState> Steps => _steps;
+
+    public IReadOnlyDictionary<long, CommandState> Commands => _commands;
+
+    public StepState Step(string name) => _steps[name];
+
+    public bool AnyRunning => _steps.Values.Any(s => s.Status == StepStatus.Running);
+
+    public void Apply(LoggedEvent e)
+    {
+        _sequence++;
+        LastEventId = Math.Max(LastEventId, e.EventId);
+        switch (e.EventType)
+        {
+            case "playbook.initialized":
+                Initialize(e.Context);
+                break;
+            case "step.enter":
+                EnterStep(e);
+                break;
+            case "step.skipped":
+                if (StepOf(e.NodeName) is { } skipped && skipped.Status != StepStatus.Running)
+                {
+                    skipped.Status = StepStatus.Skipped;
+                    skipped.FinishedAt = _sequence;
+                }
+                break;
+            case "ctx.updated":
+                UpdateContext(e.Context);
+                break;
+            case "command.issued":
+                IssueCommand(e);
+                break;
+            case "call.done" or "command.completed":
+                FinishCommand(e, succeeded: true);
+                break;
+            case "step.exit":
+                if (CommandIdOf(e) is null)
+                    ExitWithoutCommand(e);
+                else
+                    FinishCommand(e, succeeded: true);
+                break;
+            case "call.error" or "command.failed":
+                FinishCommand(e, succeeded: false);
+                break;
+            case "workflow.completed" or "playbook.completed":
+                Status = ExecutionStatus.Completed;
+                break;
+            case "workflow.failed" or "playbook.failed":
+                Status = ExecutionStatus.Failed;
+                Error ??= e.Error ?? ErrorText(e.Context);
+                break;
+            case "execution.cancelled" or "playbook.cancelled":
+                Status = ExecutionStatus.Cancelled;
+                break;
+        }
+    }
+
+    private void Initialize(JsonObject? context)
+    {
+        IsInitialized = true;
+        if (context is null)
+            return;
+        if (context["workload"] is JsonObject workload)
+            Workload = (JsonObject)workload.DeepClone();
+        if (context["playbook_path"] is JsonValue path && path.GetValueKind() == JsonValueKind.String)
+            Path = path.GetValue<string>();
+        ExecutionId = ReadLong(context["execution_id"]) ?? 0;
+        CatalogId = ReadLong(context["catalog_id"]) ?? 0;
+        ParentExecutionId = ReadLong(context["parent_execution_id"]);
+        Version = (int)(ReadLong(context["version"]) ?? 0);
+    }
+
+    private void EnterStep(LoggedEvent e)
+    {
+        if (StepOf(e.NodeName) is not { } step)
+            return;
+        Enter(step);
+        step.Loop = e.Context?["iterations_expected"] is not null
+            ? new LoopRun(e.Context["items"] is JsonArray items ? (JsonArray)items.DeepClone() : [])
+            : null;
+    }
+
+    private void Enter(StepState step)
+    {
+        step.Status = StepStatus.Running;
+        step.EnteredAt = _sequence;
+        step.Error = null;
+        CurrentStep = step.Name;
+    }
+
+    private void UpdateContext(JsonObject? context)
+    {
+        if (context?["values"] is JsonObject values)
+            Merge(values);
+        if (StepOf((string?)context?["step"]) is { } step && context?["arc"] is null && ReadLong(context?["gen"]) is { } generation)
+            step.SetGeneration = (int)generation;
+    }
+
+    private void Merge(JsonObject values)
+    {
+        foreach (var (key, value) in values)
+            Variables[key] = value?.DeepClone();
+    }
+
+    private void IssueCommand(LoggedEvent e)
+    {
+        var meta = e.Meta;
+        var stepName = (string?)meta?["step"] ?? e.NodeName;
+        if (CommandIdOf(e) is not { } commandId || StepOf(stepName) is not { } step || _commands.ContainsKey(commandId))
+            return;
+        var index = meta?["loop_step"] is not null ? (int?)ReadLong(meta["iteration_index"]) : null;
+        _commands[commandId] = new CommandState(commandId, step.Name, index);
+        if (index is not null && step.Loop is { } loop)
+            loop.Dispatched++;
+        else
+            Enter(step);
+    }
+
+    private void FinishCommand(LoggedEvent e, bool succeeded)
+    {
+        if (CommandIdOf(e) is not { } commandId || !_commands.TryGetValue(commandId, out var command) || command.Outcome != CommandOutcome.Pending)
+            return;
+        command.Outcome = succeeded ? CommandOutcome.Succeeded : CommandOutcome.Failed;
+        var step = _steps[command.Step];
+        if (step.Status != StepStatus.Running)
+            return;
+        var data = succeeded ? UserData(e) : null;
+        var error = succeeded ? null : e.Error ?? ErrorText(e.Context) ?? ErrorText(e.Result) ?? "command failed";
+        if (command.IterationIndex is not { } index || step.Loop is not { } loop)
+        {
+            if (succeeded)
+                Complete(step, data, e.Result ?? (JsonNode?)e.Context?["result"]);
+            else
+                Fail(step, error!);
+            return;
+        }
+        loop.Finished++;
+        if (succeeded)
+        {
+            loop.Record(index, data);
+        }
+        else
+        {
+            loop.Failed = true;
+            step.Error ??= $"iteration {index}: {error}";
+        }
+        if (loop.Failed && loop.InFlight == 0)
+            Fail(step, step.Error!);
+        else if (!loop.Failed && loop.Finished >= loop.Total)
+            Complete(step, loop.Results(), null);
+    }
+
+    /// <summary>An engine-emitted <c>step.exit</c> closes a loop step with no iterations.</summary>
+    private void ExitWithoutCommand(LoggedEvent e)
+    {
+        if (StepOf(e.NodeName) is { Status: StepStatus.Running } step)
+            Complete(step, e.Context?["result"]?.DeepClone() ?? new JsonArray(), e.Result);
+    }
+
+    private void Complete(StepState step, JsonNode? data, JsonNode? envelope)
+    {
+        step.Status = StepStatus.Completed;
+        step.FinishedAt = _sequence;
+        step.Completions++;
+        step.Result = data;
+        step.Envelope = envelope?.DeepClone();
+        if (step.Completions == 1)
+            _completedOrder.Add(step.Name);
+        if (data is JsonObject { } obj && obj["_context_updates"] is JsonObject updates)
+            Merge(updates);
+    }
+
+    private void Fail(StepState step, string error)
+    {
+        step.Status = StepStatus.Failed;
+        step.FinishedAt = _sequence;
+        step.Error = error;
+    }
+
+    /// <summary>Rust <c>extract_user_data</c>: result.context.result.context.data, then result.context.data, then result.context, then the result.</summary>
+    public static JsonNode? UserData(LoggedEvent e)
+    {
+        var result = e.Context?["result"] ?? e.Context?["response"] ?? e.Result;
+        if (result is not JsonObject envelope || envelope["context"] is not JsonObject context)
+            return result?.DeepClone();
+        if (context["result"] is JsonObject inner && inner["context"] is JsonObject innerContext && innerContext.ContainsKey("data"))
+            return innerContext["data"]?.DeepClone();
+        return context.ContainsKey("data") ? context["data"]?.DeepClone() : context.DeepClone();
+    }
+
+    private static long? CommandIdOf(LoggedEvent e) =>
+        e.CommandId ?? ReadLong(e.Meta?["command_id"]) ?? ReadLong(e.Context?["command_id"]);
+
+    private StepState? StepOf(string? name) => name is not null && _steps.TryGetValue(name, out var step) ? step : null;
+
+    private static string? ErrorText(JsonObject? payload) => payload?["error"] switch
+    {
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonObject o when o["message"] is JsonValue m => m.ToString(),
+        JsonNode other => other.ToJsonString(),
+        null => (payload?["result"] as JsonObject)?["error"]?.ToString() ?? ((payload?["result"] as JsonObject)?["context"] as JsonObject)?["error"]?.ToString(),
+    };
+
+    /// <summary>Ids travel as strings or numbers.</summary>
+    internal static long? ReadLong(JsonNode? node)
+    {
+        if (node is not JsonValue value)
+            return null;
+        return value.GetValueKind() switch
+        {
+            JsonValueKind.Number when value.TryGetValue<long>(out var l) => l,
+            JsonValueKind.Number when value.TryGetValue<int>(out var i) => i,
+            JsonValueKind.Number when value.TryGetValue<double>(out var d) => (long)d,
+            JsonValueKind.String when long.TryParse(value.GetValue<string>(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var parsed) => parsed,
+            _ => null,
+        };
+    }
+
+    /// <summary>A copy the decision can advance with its own emissions, for steps that complete inside one decision.</summary>
+    internal ExecutionState Clone()
+    {
+        var copy = (ExecutionState)MemberwiseClone();
+        copy._steps = _steps.ToDictionary(p => p.Key, p => p.Value.Clone(), StringComparer.Ordinal);
+        copy._commands = _commands.ToDictionary(p => p.Key, p => p.Value with { });
+        copy._completedOrder = [.. _completedOrder];
+        copy.Variables = (JsonObject)Variables.DeepClone();
+        return copy;
+    }
+}

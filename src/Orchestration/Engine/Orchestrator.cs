@@ -1,0 +1,66 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using NoEtl.Orchestration.Playbooks;
+
+namespace NoEtl.Orchestration.Engine;
+
+/// <summary>The decision function of the execution grain: pure, deterministic, driven only by the folded log.</summary>
+public static class Orchestrator
+{
+    /// <summary>Events after which the grain must call <see cref="Decide"/>.</summary>
+    public static bool IsTrigger(string eventType) =>
+        eventType is "call.done" or "call.error" or "step.exit" or "command.completed" or "command.failed";
+
+    /// <summary>
+    /// The first turn of an execution: <c>playbook.initialized</c>, <c>workflow.initialized</c>, then the <c>start</c> step
+    /// (its command, or <c>step.enter</c> and the first iterations for a loop). The workload is the playbook's, deep-merged with <paramref name="payloadOverlay"/>.
+    /// </summary>
+    public static Decision Start(Playbook pb, long executionId, long catalogId, string path, int version, JsonObject payloadOverlay, long? parentExecutionId)
+    {
+        var workload = DeepMerge(pb.Workload, payloadOverlay);
+        var initialized = new EmitEvent("playbook.initialized", path, "initialized", Context: new JsonObject
+        {
+            ["workload"] = workload,
+            ["playbook_path"] = path,
+            ["catalog_id"] = catalogId.ToString(CultureInfo.InvariantCulture),
+            ["execution_id"] = executionId.ToString(CultureInfo.InvariantCulture),
+            ["version"] = version,
+            ["parent_execution_id"] = parentExecutionId?.ToString(CultureInfo.InvariantCulture),
+        });
+        var workflowInitialized = new EmitEvent("workflow.initialized", "workflow", "initialized", Result: new JsonObject
+        {
+            ["status"] = "initialized",
+            ["context"] = new JsonObject { ["first_step"] = Playbook.StartStep },
+        });
+        return new DecisionBuilder(pb, new ExecutionState(pb), ownsState: true)
+            .Start([initialized, workflowInitialized]);
+    }
+
+    /// <summary>
+    /// The next turn after <paramref name="trigger"/>, which the grain has already applied to <paramref name="state"/>.
+    /// Non-trigger events and terminal executions yield <see cref="Decision.None"/>; so does a repeated trigger, because
+    /// decisions only react to state the previous decisions have not consumed yet.
+    /// </summary>
+    public static Decision Decide(Playbook pb, ExecutionState state, LoggedEvent trigger)
+    {
+        if (!IsTrigger(trigger.EventType) || state.Status != ExecutionStatus.Running || !state.IsInitialized)
+            return Decision.None;
+        // A step.exit without a command is the engine's own (empty loop); the decision that emitted it already routed on.
+        if (trigger is { EventType: "step.exit", CommandId: null } && trigger.Meta?["command_id"] is null && trigger.Context?["command_id"] is null)
+            return Decision.None;
+        return new DecisionBuilder(pb, state, ownsState: false).Continue();
+    }
+
+    /// <summary>Objects merge key by key (overlay wins); any other overlay value replaces the base.</summary>
+    public static JsonObject DeepMerge(JsonObject baseObject, JsonObject overlay)
+    {
+        var merged = (JsonObject)baseObject.DeepClone();
+        foreach (var (key, value) in overlay)
+        {
+            merged[key] = merged[key] is JsonObject existing && value is JsonObject nested
+                ? DeepMerge(existing, nested)
+                : value?.DeepClone();
+        }
+        return merged;
+    }
+}

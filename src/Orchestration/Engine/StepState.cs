@@ -1,0 +1,87 @@
+using System.Text.Json.Nodes;
+
+namespace NoEtl.Orchestration.Engine;
+
+public enum StepStatus { Pending, Running, Completed, Failed, Skipped }
+
+/// <summary>The folded state of one step. Sequence numbers count applied events, so they order entries and exits.</summary>
+public sealed class StepState
+{
+    internal StepState(string name) => Name = name;
+
+    public string Name { get; }
+
+    public StepStatus Status { get; internal set; }
+
+    /// <summary>Sequence number of the latest entry (step.enter, or command.issued of a plain step); 0 if never entered.</summary>
+    public long EnteredAt { get; internal set; }
+
+    /// <summary>Sequence number of the latest completion, failure or skip; 0 if never finished.</summary>
+    public long FinishedAt { get; internal set; }
+
+    /// <summary>How many times the step completed; numbers the <c>ctx.updated</c> generations of its <c>set:</c>.</summary>
+    public int Completions { get; internal set; }
+
+    /// <summary>The unwrapped user data of the latest completion, kept across re-entry until overwritten.</summary>
+    public JsonNode? Result { get; internal set; }
+
+    /// <summary>The stored result envelope of the latest completion (<c>steps.&lt;name&gt;</c> in templates).</summary>
+    public JsonNode? Envelope { get; internal set; }
+
+    public string? Error { get; internal set; }
+
+    /// <summary>The current fan-out of a loop step, from its latest <c>step.enter</c>.</summary>
+    public LoopRun? Loop { get; internal set; }
+
+    /// <summary>The <c>ctx.updated</c> generation last applied for this step's <c>set:</c>.</summary>
+    public int SetGeneration { get; internal set; }
+
+    public bool IsDone => Status is StepStatus.Completed or StepStatus.Failed or StepStatus.Skipped;
+
+    internal StepState Clone()
+    {
+        var copy = (StepState)MemberwiseClone();
+        copy.Loop = Loop?.Clone();
+        return copy;
+    }
+}
+
+/// <summary>One fan-out of a loop step: the collection, and which iterations were dispatched and finished.</summary>
+public sealed class LoopRun
+{
+    private SortedDictionary<int, JsonNode?> _results = [];
+
+    internal LoopRun(JsonArray items) => Items = items;
+
+    public JsonArray Items { get; }
+
+    public int Total => Items.Count;
+
+    public int Dispatched { get; internal set; }
+
+    public int Finished { get; internal set; }
+
+    public bool Failed { get; internal set; }
+
+    public int InFlight => Dispatched - Finished;
+
+    internal void Record(int index, JsonNode? data) => _results[index] = data;
+
+    /// <summary>Per-iteration user data in index order.</summary>
+    internal JsonArray Results() => new(_results.Values.Select(v => v?.DeepClone()).ToArray());
+
+    internal LoopRun Clone()
+    {
+        var copy = (LoopRun)MemberwiseClone();
+        copy._results = new SortedDictionary<int, JsonNode?>(_results);
+        return copy;
+    }
+}
+
+public enum CommandOutcome { Pending, Succeeded, Failed }
+
+/// <summary>A command seen in <c>command.issued</c>; <see cref="IterationIndex"/> is set for loop iterations.</summary>
+public sealed record CommandState(long CommandId, string Step, int? IterationIndex)
+{
+    public CommandOutcome Outcome { get; internal set; }
+}

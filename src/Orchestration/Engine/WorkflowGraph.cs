@@ -1,0 +1,92 @@
+using System.Runtime.CompilerServices;
+using NoEtl.Orchestration.Playbooks;
+
+namespace NoEtl.Orchestration.Engine;
+
+/// <summary>Static structure of a workflow: successors, and the forward (non-back-edge) upstreams that fan-in barriers wait for.</summary>
+internal sealed class WorkflowGraph
+{
+    private static readonly ConditionalWeakTable<Playbook, WorkflowGraph> Cache = new();
+
+    private readonly Dictionary<string, List<string>> _successors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _forwardUpstreams = new(StringComparer.Ordinal);
+
+    private WorkflowGraph(Playbook playbook)
+    {
+        foreach (var step in playbook.Steps)
+        {
+            _successors[step.Name] = step.Arcs.Select(a => a.Step).Where(t => playbook.FindStep(t) is not null).Distinct().ToList();
+            _forwardUpstreams[step.Name] = [];
+        }
+        var backEdges = FindBackEdges(playbook);
+        foreach (var (source, targets) in _successors)
+        {
+            foreach (var target in targets.Where(t => !backEdges.Contains((source, t))))
+                _forwardUpstreams[target].Add(source);
+        }
+    }
+
+    public static WorkflowGraph For(Playbook playbook) => Cache.GetValue(playbook, p => new WorkflowGraph(p));
+
+    public IReadOnlyList<string> ForwardUpstreams(string step) => _forwardUpstreams[step];
+
+    /// <summary>Back edges of a depth-first walk from <c>start</c> (then from any unvisited step, in workflow order), arcs in order.</summary>
+    private HashSet<(string, string)> FindBackEdges(Playbook playbook)
+    {
+        var backEdges = new HashSet<(string, string)>();
+        var visited = new HashSet<string>(StringComparer.Ordinal);
+        var onStack = new HashSet<string>(StringComparer.Ordinal);
+        var roots = new[] { Playbook.StartStep }.Concat(playbook.Steps.Select(s => s.Name)).Where(_successors.ContainsKey);
+        foreach (var root in roots)
+        {
+            if (!visited.Add(root))
+                continue;
+            onStack.Add(root);
+            var stack = new Stack<(string Node, int Next)>();
+            stack.Push((root, 0));
+            while (stack.Count > 0)
+            {
+                var (node, next) = stack.Pop();
+                var successors = _successors[node];
+                if (next >= successors.Count)
+                {
+                    onStack.Remove(node);
+                    continue;
+                }
+                stack.Push((node, next + 1));
+                var target = successors[next];
+                if (onStack.Contains(target))
+                {
+                    backEdges.Add((node, target));
+                }
+                else if (visited.Add(target))
+                {
+                    onStack.Add(target);
+                    stack.Push((target, 0));
+                }
+            }
+        }
+        return backEdges;
+    }
+
+    /// <summary>Steps reachable from <paramref name="sources"/> (sources included) without entering <paramref name="barrier"/>.</summary>
+    public HashSet<string> ReachableFrom(IEnumerable<string> sources, string? barrier)
+    {
+        var reached = new HashSet<string>(StringComparer.Ordinal);
+        var queue = new Queue<string>();
+        foreach (var source in sources)
+        {
+            if (source != barrier && reached.Add(source))
+                queue.Enqueue(source);
+        }
+        while (queue.Count > 0)
+        {
+            foreach (var next in _successors[queue.Dequeue()])
+            {
+                if (next != barrier && reached.Add(next))
+                    queue.Enqueue(next);
+            }
+        }
+        return reached;
+    }
+}

@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace NoEtl.Orchestration.Playbooks;
+
+/// <summary>Turns playbook YAML into System.Text.Json nodes, typing plain scalars by the YAML 1.2 core schema.</summary>
+public static partial class PlaybookDocument
+{
+    public static JsonObject LoadYaml(string yaml)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException e)
+        {
+            throw new PlaybookFormatException($"Invalid YAML: {e.Message}", e.Start.Line, e.Start.Column, e);
+        }
+        catch (ArgumentException e)
+        {
+            // YamlDotNet reports duplicate mapping keys as ArgumentException without a position.
+            throw new PlaybookFormatException($"Invalid YAML: {e.Message}", 0, 0, e);
+        }
+
+        if (stream.Documents.Count == 0)
+            throw new PlaybookFormatException("The document is empty", 1, 1);
+        var root = stream.Documents[0].RootNode;
+        if (root is not YamlMappingNode mapping)
+            throw new PlaybookFormatException("The document root must be a mapping", root.Start.Line, root.Start.Column);
+        return ConvertMapping(mapping);
+    }
+
+    private static JsonNode? Convert(YamlNode node) => node switch
+    {
+        YamlMappingNode m => ConvertMapping(m),
+        YamlSequenceNode s => new JsonArray(s.Children.Select(Convert).ToArray()),
+        YamlScalarNode scalar => ConvertScalar(scalar),
+        _ => throw new PlaybookFormatException($"Unsupported YAML node {node.NodeType}", node.Start.Line, node.Start.Column),
+    };
+
+    private static JsonObject ConvertMapping(YamlMappingNode mapping)
+    {
+        var result = new JsonObject();
+        foreach (var (key, value) in mapping.Children)
+        {
+            if (key is not YamlScalarNode { Value: { } name })
+                throw new PlaybookFormatException("Mapping keys must be scalars", key.Start.Line, key.Start.Column);
+            if (result.ContainsKey(name))
+                throw new PlaybookFormatException($"Duplicate key '{name}'", key.Start.Line, key.Start.Column);
+            result[name] = Convert(value);
+        }
+        return result;
+    }
+
+    private static JsonNode? ConvertScalar(YamlScalarNode scalar)
+    {
+        var text = scalar.Value ?? "";
+        var tag = scalar.Tag.IsEmpty ? null : scalar.Tag.Value;
+        if (scalar.Style != ScalarStyle.Plain || tag is "tag:yaml.org,2002:str" or "!")
+            return JsonValue.Create(text);
+        return TypePlainScalar(text);
+    }
+
+    /// <summary>YAML 1.2 core schema resolution of an untagged plain scalar.</summary>
+    internal static JsonNode? TypePlainScalar(string text)
+    {
+        switch (text)
+        {
+            case "" or "~" or "null" or "Null" or "NULL":
+                return null;
+            case "true" or "True" or "TRUE":
+                return JsonValue.Create(true);
+            case "false" or "False" or "FALSE":
+                return JsonValue.Create(false);
+        }
+        if (DecimalInt().IsMatch(text))
+        {
+            if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l))
+                return JsonValue.Create(l);
+            return JsonValue.Create(double.Parse(text, CultureInfo.InvariantCulture));
+        }
+        if (text.StartsWith("0o", StringComparison.Ordinal) && OctalDigits().IsMatch(text[2..]))
+            return JsonValue.Create(System.Convert.ToInt64(text[2..], 8));
+        if (text.StartsWith("0x", StringComparison.Ordinal) && HexDigits().IsMatch(text[2..]))
+            return JsonValue.Create(long.Parse(text[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+        // .inf and .nan have no JSON representation, so they stay strings.
+        if (CoreFloat().IsMatch(text))
+            return JsonValue.Create(double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture));
+        return JsonValue.Create(text);
+    }
+
+    [GeneratedRegex(@"^[-+]?[0-9]+$")]
+    private static partial Regex DecimalInt();
+
+    [GeneratedRegex(@"^[0-7]+$")]
+    private static partial Regex OctalDigits();
+
+    [GeneratedRegex(@"^[0-9a-fA-F]+$")]
+    private static partial Regex HexDigits();
+
+    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")]
+    private static partial Regex CoreFloat();
+}

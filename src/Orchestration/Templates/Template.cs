@@ -1,0 +1,203 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace NoEtl.Orchestration.Templates;
+
+/// <summary>Options for <see cref="Template.RenderValue(JsonNode?, TemplateScope, RenderOptions)"/>.</summary>
+/// <param name="DeferKeychain">Leave strings mentioning <c>keychain.</c> unrendered; the worker resolves them.</param>
+public sealed record RenderOptions(bool DeferKeychain = false)
+{
+    public static readonly RenderOptions Default = new();
+}
+
+/// <summary>The Jinja-subset template engine (noetl-dsl.md §3). Parsed templates are cached by their text.</summary>
+public static class Template
+{
+    private static readonly ConcurrentDictionary<string, CompiledTemplate> Cache = new(StringComparer.Ordinal);
+    private static readonly HashSet<string> FalsyConditionOutputs = ["", "false", "0", "no", "none", "null", "off", "{}", "[]"];
+
+    /// <summary>True when <paramref name="text"/> contains <c>{{</c> or <c>{%</c>.</summary>
+    public static bool IsTemplate(string text) =>
+        text.Contains("{{", StringComparison.Ordinal) || text.Contains("{%", StringComparison.Ordinal);
+
+    public static string Render(string template, JsonObject context) => Render(template, TemplateScope.Of(context));
+
+    public static string Render(string template, TemplateScope scope)
+    {
+        var compiled = Compile(template);
+        return Run(template, () => compiled.Render(new Frame(scope)));
+    }
+
+    public static JsonNode? RenderToValue(string template, JsonObject context) => RenderToValue(template, TemplateScope.Of(context));
+
+    /// <summary>
+    /// Renders and types the output (§3.1): <c>{…}</c>/<c>[…]</c> parse as JSON, true/false become bools, integers and floats
+    /// become numbers, <c>null</c>/<c>None</c>/empty become null, anything else stays a string. Text without template syntax is returned untouched.
+    /// </summary>
+    public static JsonNode? RenderToValue(string template, TemplateScope scope)
+    {
+        if (!IsTemplate(template))
+            return JsonValue.Create(template);
+        var compiled = Compile(template);
+        return Run(template, () =>
+        {
+            var frame = new Frame(scope);
+            if (compiled.SingleExpression is { } single && !compiled.HasSurroundingText)
+            {
+                // A lone {{ expr }} yields containers directly: the same as rendering them as JSON and re-parsing.
+                var value = single.Eval(frame);
+                return value is JsonObject or JsonArray ? Values.ToOwnedNode(value) : TypeRendered(Values.Render(value), value, true);
+            }
+            return TypeRendered(compiled.Render(frame), null, false);
+        });
+    }
+
+    private static JsonNode? TypeRendered(string rendered, object? singleValue, bool isSingleExpression)
+    {
+        var trimmed = rendered.Trim();
+        if ((trimmed.StartsWith('{') && trimmed.EndsWith('}')) || (trimmed.StartsWith('[') && trimmed.EndsWith(']')))
+        {
+            if (TryParseJson(trimmed, out var parsed))
+                return parsed;
+            if (isSingleExpression && TryParseJson(Values.ToJson(singleValue, compact: true), out var viaJson))
+                return viaJson;
+            return JsonValue.Create(rendered);
+        }
+        switch (rendered)
+        {
+            case "true" or "True":
+                return JsonValue.Create(true);
+            case "false" or "False":
+                return JsonValue.Create(false);
+            case "" or "null" or "None":
+                return null;
+        }
+        if (long.TryParse(rendered, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var integer))
+            return JsonValue.Create(integer);
+        if (double.TryParse(rendered, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var real)
+            && double.IsFinite(real))
+            return JsonValue.Create(real);
+        return JsonValue.Create(rendered);
+    }
+
+    private static bool TryParseJson(string text, out JsonNode? node)
+    {
+        try
+        {
+            node = JsonNode.Parse(text);
+            return true;
+        }
+        catch (JsonException)
+        {
+            node = null;
+            return false;
+        }
+    }
+
+    public static JsonNode? RenderValue(JsonNode? value, JsonObject context, RenderOptions? options = null) =>
+        RenderValue(value, TemplateScope.Of(context), options ?? RenderOptions.Default);
+
+    /// <summary>Renders every template string inside <paramref name="value"/>, keys included, returning a new tree.</summary>
+    public static JsonNode? RenderValue(JsonNode? value, TemplateScope scope, RenderOptions options)
+    {
+        switch (value)
+        {
+            case JsonObject obj:
+                var renderedObject = new JsonObject();
+                foreach (var (key, child) in obj)
+                {
+                    var renderedKey = IsTemplate(key) && !IsDeferred(key, options) ? Render(key, scope) : key;
+                    renderedObject[renderedKey] = RenderValue(child, scope, options);
+                }
+                return renderedObject;
+            case JsonArray array:
+                return new JsonArray(array.Select(item => RenderValue(item, scope, options)).ToArray());
+            case JsonValue scalar when scalar.GetValueKind() == JsonValueKind.String:
+                var text = scalar.GetValue<string>();
+                return IsTemplate(text) && !IsDeferred(text, options) ? RenderToValue(text, scope) : JsonValue.Create(text);
+            default:
+                return value?.DeepClone();
+        }
+    }
+
+    private static bool IsDeferred(string text, RenderOptions options) =>
+        options.DeferKeychain && text.Contains("keychain.", StringComparison.Ordinal);
+
+    public static bool EvaluateCondition(string condition, JsonObject context) => EvaluateCondition(condition, TemplateScope.Of(context));
+
+    /// <summary>Wraps a bare expression in <c>{{ }}</c>; false iff the output, trimmed and lower-cased, is a falsy word (§2.7).</summary>
+    public static bool EvaluateCondition(string condition, TemplateScope scope)
+    {
+        var template = IsTemplate(condition) ? condition : "{{ " + condition + " }}";
+        var rendered = Render(template, scope).Trim().ToLowerInvariant();
+        return !FalsyConditionOutputs.Contains(rendered);
+    }
+
+    private static CompiledTemplate Compile(string template) =>
+        Cache.TryGetValue(template, out var cached) ? cached : Cache.GetOrAdd(template, CompiledTemplate.Parse);
+
+    private static T Run<T>(string template, Func<T> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (EvaluationError e)
+        {
+            throw new TemplateException(e.Message, template, e.Position);
+        }
+    }
+
+    private sealed class CompiledTemplate
+    {
+        private readonly string _source;
+        private readonly List<TemplateNode>? _nodes;
+        private readonly EvaluationError? _error;
+
+        private CompiledTemplate(string source, List<TemplateNode>? nodes, EvaluationError? error)
+        {
+            _source = source;
+            _nodes = nodes;
+            _error = error;
+            if (nodes is null)
+                return;
+            var outputs = nodes.OfType<OutputNode>().ToList();
+            var onlyWhitespaceAround = nodes.All(n => n is OutputNode || (n is TextNode t && string.IsNullOrWhiteSpace(t.Text)));
+            if (outputs.Count == 1 && onlyWhitespaceAround)
+            {
+                SingleExpression = outputs[0].Expression;
+                HasSurroundingText = nodes.Count > 1;
+            }
+        }
+
+        /// <summary>The expression of a template that is one <c>{{ expr }}</c>, possibly padded with whitespace.</summary>
+        public Expr? SingleExpression { get; }
+
+        public bool HasSurroundingText { get; }
+
+        // Parse failures are cached too, so a broken template is not re-parsed on every render.
+        public static CompiledTemplate Parse(string source)
+        {
+            try
+            {
+                return new CompiledTemplate(source, new Parser(new Lexer(source).Tokenize()).ParseTemplate(), null);
+            }
+            catch (EvaluationError e)
+            {
+                return new CompiledTemplate(source, null, e);
+            }
+        }
+
+        public string Render(Frame frame)
+        {
+            if (_error is not null)
+                throw new EvaluationError(_error.Message, _error.Position);
+            var output = new StringBuilder(_source.Length);
+            IfNode.RenderAll(_nodes!, frame, output);
+            return output.ToString();
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using System.Net;
+using Orleans.Configuration;
+using Orleans.Hosting;
+
+namespace NoEtl.Silo.Hosting;
+
+public static class SiloHosting
+{
+    /// <summary>Clustering, endpoints and reminders for the chosen mode; the grains' own services are added separately.</summary>
+    public static ISiloBuilder ConfigureNoEtlCluster(this ISiloBuilder silo, SiloSettings settings)
+    {
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = settings.ClusterId;
+            o.ServiceId = settings.ServiceId;
+        });
+
+        if (settings.Clustering == ClusteringMode.Localhost)
+        {
+            silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);
+            silo.UseInMemoryReminderService();
+            return silo;
+        }
+
+        silo.UseAdoNetClustering(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = settings.ClusterConnectionString;
+        });
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = settings.ClusterConnectionString;
+        });
+
+        if (settings.Clustering == ClusteringMode.Kubernetes)
+            silo.UseKubernetesHosting(); // pod name/IP and ids from the downward API; membership stays on PostgreSQL
+        else
+            silo.ConfigureEndpoints(IPAddress.Loopback, settings.SiloPort, settings.GatewayPort);
+        return silo;
+    }
+}

@@ -1,0 +1,79 @@
+using Npgsql;
+
+namespace NoEtl.Silo.Hosting;
+
+/// <summary>How this silo joins its cluster. Configuration keys are environment-variable names.</summary>
+public enum ClusteringMode
+{
+    /// <summary>One silo, no database membership (development).</summary>
+    Localhost,
+    /// <summary>ADO.NET membership on PostgreSQL: the default for separate processes.</summary>
+    Postgres,
+    /// <summary>Postgres membership plus Orleans Kubernetes hosting (pod name/IP, pod watching).</summary>
+    Kubernetes,
+}
+
+public sealed class SiloSettings
+{
+    public required string ConnectionString { get; init; }
+    public ClusteringMode Clustering { get; init; }
+    public string ClusterId { get; init; } = "noetl";
+    public string ServiceId { get; init; } = "noetl";
+    public int SiloPort { get; init; } = 11111;
+    public int GatewayPort { get; init; } = 30000;
+
+    /// <summary>
+    /// The most PostgreSQL connections this silo holds, whatever the number of workers: a small pool for
+    /// Orleans membership and reminders (so heartbeats never queue behind grain traffic) and the rest for grains.
+    /// </summary>
+    public int PoolSize { get; init; } = 20;
+
+    public const int ClusterPoolSize = 2;
+
+    /// <summary>How long a request waits for a pooled connection before answering 503 <c>pool_saturated</c>.</summary>
+    public int AcquireTimeoutSeconds { get; init; } = 2;
+
+    public const string DefaultConnectionString =
+        "Host=127.0.0.1;Port=55432;Database=noetl;Username=noetl_server;Password=noetl_server";
+
+    public static SiloSettings From(IConfiguration configuration)
+    {
+        var mode = configuration["NOETL_CLUSTERING"] switch
+        {
+            null or "" => Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST") is null ? ClusteringMode.Postgres : ClusteringMode.Kubernetes,
+            var text when Enum.TryParse<ClusteringMode>(text, ignoreCase: true, out var parsed) => parsed,
+            var text => throw new InvalidOperationException($"NOETL_CLUSTERING must be localhost, postgres or kubernetes, not '{text}'"),
+        };
+        if (mode == ClusteringMode.Kubernetes && Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST") is null)
+            throw new InvalidOperationException("NOETL_CLUSTERING=kubernetes needs KUBERNETES_SERVICE_HOST (Orleans Kubernetes hosting aborts outside a cluster)");
+
+        return new SiloSettings
+        {
+            ConnectionString = configuration.GetConnectionString("Noetl") ?? configuration["NOETL_DATABASE_URL"] ?? DefaultConnectionString,
+            Clustering = mode,
+            ClusterId = configuration["ORLEANS_CLUSTER_ID"] ?? "noetl",
+            ServiceId = configuration["ORLEANS_SERVICE_ID"] ?? "noetl",
+            SiloPort = configuration.GetValue("ORLEANS_SILO_PORT", 11111),
+            GatewayPort = configuration.GetValue("ORLEANS_GATEWAY_PORT", 30000),
+            PoolSize = configuration.GetValue("NOETL_POSTGRES_POOL_MAX", 20),
+            AcquireTimeoutSeconds = configuration.GetValue("NOETL_DB_ACQUIRE_TIMEOUT_SECONDS", 2),
+        };
+    }
+
+    /// <summary>The grains' data source: bounded pool, short acquire timeout, named in pg_stat_activity.</summary>
+    public NpgsqlDataSource CreateDataSource() => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(ConnectionString)
+    {
+        MaxPoolSize = Math.Max(1, PoolSize - ClusterPoolSize),
+        Timeout = AcquireTimeoutSeconds,
+        ApplicationName = "noetl-silo",
+    }.ConnectionString);
+
+    /// <summary>The Orleans providers' connection string (their own pool).</summary>
+    public string ClusterConnectionString => new NpgsqlConnectionStringBuilder(ConnectionString)
+    {
+        MaxPoolSize = ClusterPoolSize,
+        ApplicationName = "noetl-silo-cluster",
+        // The Orleans ADO.NET providers look up their unqualified tables through search_path.
+        SearchPath = "orleans",
+    }.ConnectionString;
+}

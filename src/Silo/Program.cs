@@ -1,0 +1,20 @@
+using NoEtl.Grains.Hosting;
+using NoEtl.Schema;
+using NoEtl.Silo.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+var settings = SiloSettings.From(builder.Configuration);
+var database = settings.CreateDataSource();
+
+// The schema must exist before Orleans starts: membership reads its tables during silo start-up.
+await SchemaMigrator.MigrateAsync(database, new SchemaOptions { DiscoveryRole = builder.Configuration["NOETL_DISCOVERY_ROLE"] ?? "noetl_gateway" });
+var snowflakeNode = int.TryParse(builder.Configuration["NOETL_SNOWFLAKE_NODE_ID"], out var configuredNode)
+    ? configuredNode
+    : await SnowflakeNodeIds.AllocateAsync(database);
+
+builder.Services.AddNoEtlGrains(database, ServerOptions.FromConfiguration(builder.Configuration), snowflakeNode);
+builder.UseOrleans(silo => silo.ConfigureNoEtlCluster(settings));
+
+var app = builder.Build();
+app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
+app.Run();

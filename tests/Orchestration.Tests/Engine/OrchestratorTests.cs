@@ -1,0 +1,375 @@
+using System.Text.Json.Nodes;
+using NoEtl.Orchestration.Engine;
+using NoEtl.Orchestration.Playbooks;
+
+namespace NoEtl.Orchestration.Tests.Engine;
+
+public class OrchestratorTests
+{
+    private const string Header = """
+        apiVersion: noetl.io/v2
+        kind: Playbook
+        metadata:
+          name: demo
+          path: tests/demo
+
+        """;
+
+    private static JsonNode J(string json) => JsonNode.Parse(json)!;
+
+    private static Playbook Parse(string yaml) => Playbook.Parse(PlaybookDocument.LoadYaml(yaml)).Playbook!;
+
+    [Theory]
+    [InlineData("call.done", true)]
+    [InlineData("call.error", true)]
+    [InlineData("step.exit", true)]
+    [InlineData("command.completed", true)]
+    [InlineData("command.failed", true)]
+    [InlineData("command.issued", false)]
+    [InlineData("command.claimed", false)]
+    [InlineData("command.started", false)]
+    [InlineData("step.enter", false)]
+    [InlineData("ctx.updated", false)]
+    public void IsTrigger_matches_the_worker_outcomes(string eventType, bool expected) =>
+        Assert.Equal(expected, Orchestrator.IsTrigger(eventType));
+
+    [Fact]
+    public void Start_emits_initialization_then_the_start_command()
+    {
+        var pb = Parse(Header + """
+            workload:
+              db: {host: localhost, port: 5432}
+              limit: 10
+            workflow:
+              - step: start
+                tool: {kind: postgres, query: "select {{ limit }}", auth: "{{ keychain.pg }}"}
+                input: {host: "{{ db.host }}"}
+                spec: {timeout: 30}
+            """);
+        var decision = Orchestrator.Start(pb, 42, 7, "tests/demo", 3, (JsonObject)J("""{"db": {"port": 6543}, "extra": true}"""), 9);
+
+        Assert.Null(decision.Completion);
+        Assert.Equal(3, decision.Emissions.Count);
+        var initialized = Assert.IsType<EmitEvent>(decision.Emissions[0]);
+        Assert.Equal(("playbook.initialized", "tests/demo", "initialized"), (initialized.EventType, initialized.NodeName, initialized.Status));
+        Assert.Equal(
+            """{"workload":{"db":{"host":"localhost","port":6543},"limit":10,"extra":true},"playbook_path":"tests/demo","catalog_id":"7","execution_id":"42","version":3,"parent_execution_id":"9"}""",
+            initialized.Context!.ToJsonString());
+        var workflow = Assert.IsType<EmitEvent>(decision.Emissions[1]);
+        Assert.Equal(("workflow.initialized", "workflow", "initialized"), (workflow.EventType, workflow.NodeName, workflow.Status));
+        Assert.Equal("""{"status":"initialized","context":{"first_step":"start"}}""", workflow.Result!.ToJsonString());
+
+        var command = Assert.IsType<IssueCommand>(decision.Emissions[2]);
+        Assert.Equal("start", command.Step);
+        Assert.Equal("postgres", command.ToolKind);
+        Assert.Equal("""{"kind":"postgres","query":"select 10","auth":"{{ keychain.pg }}"}""", command.ToolConfig.ToJsonString());
+        Assert.Equal("""{"host":"localhost"}""", command.Input.ToJsonString());
+        Assert.Equal("""{"timeout":30}""", command.Spec!.ToJsonString());
+        Assert.Empty(command.Meta);
+        Assert.Equal("42", (string?)command.RenderContext["execution_id"]);
+        Assert.Equal("7", (string?)command.RenderContext["catalog_id"]);
+        Assert.Equal(10, (long?)command.RenderContext["limit"]);
+        Assert.Equal(6543, (long?)command.RenderContext["workload"]!["db"]!["port"]);
+    }
+
+    [Fact]
+    public void Start_with_a_loop_step_emits_step_enter_and_iterations()
+    {
+        var pb = Parse(Header + """
+            workflow:
+              - step: start
+                loop: {in: [x, y], iterator: letter, spec: {mode: parallel}}
+                tool: {kind: noop, value: "{{ letter }}-{{ iter._index }}"}
+                input: {pos: "{{ _index }}/{{ _total }}"}
+            """);
+        var decision = Orchestrator.Start(pb, 1, 2, "p", 1, [], null);
+
+        var enter = Assert.IsType<EmitEvent>(decision.Emissions[2]);
+        Assert.Equal("step.enter", enter.EventType);
+        Assert.Equal(2, (int?)enter.Context!["iterations_expected"]);
+        Assert.Equal("letter", (string?)enter.Context["iterator_var"]);
+        var commands = decision.Emissions.OfType<IssueCommand>().ToList();
+        Assert.Equal(2, commands.Count);
+        Assert.Equal("""{"kind":"noop","value":"y-1"}""", commands[1].ToolConfig.ToJsonString());
+        Assert.Equal("""{"pos":"1/2","letter":"y","_index":1,"_total":2}""", commands[1].Input.ToJsonString());
+        Assert.Equal("""{"loop_step":"start","iteration_index":1,"iteration_total":2,"iterator":"letter"}""", commands[1].Meta.ToJsonString());
+        Assert.Equal("""{"letter":"y","_index":1,"_total":2}""", commands[1].RenderContext["iter"]!.ToJsonString());
+        Assert.Equal("y", (string?)commands[1].RenderContext["letter"]);
+    }
+
+    [Fact]
+    public void Start_with_an_empty_loop_completes_the_execution()
+    {
+        var pb = Parse(Header + """
+            workflow:
+              - step: start
+                loop: {in: [], iterator: x}
+                tool: {kind: noop}
+            """);
+        var decision = Orchestrator.Start(pb, 1, 2, "p", 1, [], null);
+
+        Assert.Equal(
+            ["playbook.initialized", "workflow.initialized", "step.enter", "step.exit", "workflow.completed", "playbook.completed"],
+            decision.Emissions.Cast<EmitEvent>().Select(e => e.EventType));
+        Assert.False(decision.Completion!.Failed);
+        var completed = (EmitEvent)decision.Emissions[^1];
+        Assert.Equal(("p", "completed"), (completed.NodeName, completed.Status));
+    }
+
+    [Fact]
+    public void Start_render_error_fails_after_initialization()
+    {
+        var pb = Parse(Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop, x: "{{ 1 | nosuchfilter }}"}
+            """);
+        var decision = Orchestrator.Start(pb, 1, 2, "p", 1, [], null);
+
+        Assert.Equal(
+            ["playbook.initialized", "workflow.initialized", "workflow.failed", "playbook.failed"],
+            decision.Emissions.Cast<EmitEvent>().Select(e => e.EventType));
+        Assert.True(decision.Completion!.Failed);
+        Assert.Equal(["start"], decision.Completion.FailedSteps);
+        Assert.StartsWith("step 'start': template error: unknown filter 'nosuchfilter'", decision.Completion.Error);
+        Assert.Equal(decision.Completion.Error, ((EmitEvent)decision.Emissions[^1]).Error);
+        Assert.Equal("""{"status":"failed"}""", ((EmitEvent)decision.Emissions[^1]).Result!.ToJsonString());
+    }
+
+    [Fact]
+    public void Second_command_input_is_rendered_from_the_first_result()
+    {
+        var grain = new GrainSimulator(EngineCases.All[0].Yaml);
+        grain.Done("start", J("""{"value": 5}"""));
+
+        var second = grain.Commands.Single(c => c.Step == "second");
+        Assert.Equal("""{"total":15}""", second.Input.ToJsonString());
+        Assert.Equal(5, (long?)second.RenderContext["start"]!["value"]);
+        Assert.Equal(5, (long?)second.RenderContext["start"]!["data"]!["value"]);
+        Assert.Equal("""{"status":"COMPLETED","context":{"data":{"value":5}}}""", second.RenderContext["steps"]!["start"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void Failure_completion_lists_failed_steps()
+    {
+        var grain = new GrainSimulator(EngineCases.All.Single(c => c.Name.StartsWith("failure waits")).Yaml);
+        grain.Done("start");
+        Assert.Empty(grain.Error("a").Emissions);
+        var final = grain.Done("b");
+
+        Assert.True(final.Completion!.Failed);
+        Assert.Equal("Failed steps: a", final.Completion.Error);
+        Assert.Equal(["a"], final.Completion.FailedSteps);
+        Assert.Equal(["a"], grain.State.FailedSteps);
+        Assert.Equal("boom", grain.State.Step("a").Error);
+        Assert.Equal("Failed steps: a", grain.State.Error);
+    }
+
+    [Fact]
+    public void Sequential_loop_never_has_two_iterations_in_flight_and_collects_results_in_order()
+    {
+        var grain = new GrainSimulator(EngineCases.All.Single(c => c.Name.StartsWith("sequential loop")).Yaml);
+        grain.Done("start");
+        Assert.Equal("""{"kind":"noop","result":"Oslo"}""", grain.Commands.Last().ToolConfig.ToJsonString());
+        grain.Done("visit", J("\"OSLO\""));
+        Assert.Equal("""{"kind":"noop","result":"Lima"}""", grain.Commands.Last().ToolConfig.ToJsonString());
+        grain.Done("visit", J("\"LIMA\""));
+        grain.Done("visit", J("\"PUNE\""));
+
+        Assert.Equal(1, MaxInFlight(grain, "visit"));
+        Assert.Equal("""{"visited":["OSLO","LIMA","PUNE"]}""", grain.Commands.Last().Input.ToJsonString());
+    }
+
+    [Fact]
+    public void Parallel_loop_keeps_at_most_two_in_flight_and_orders_results_by_index()
+    {
+        var engineCase = EngineCases.All.Single(c => c.Name.StartsWith("parallel loop honours"));
+        var grain = new GrainSimulator(engineCase.Yaml);
+        engineCase.Script(grain);
+
+        Assert.Equal(2, MaxInFlight(grain, "start"));
+        var after = grain.Commands.Single(c => c.Step == "after");
+        Assert.Equal("""{"squares":[10,11,12,13,14]}""", after.Input.ToJsonString());
+    }
+
+    private static int MaxInFlight(GrainSimulator grain, string step)
+    {
+        int inFlight = 0, max = 0;
+        foreach (var e in grain.Log.Where(e => e.NodeName == step))
+        {
+            if (e.EventType == "command.issued")
+                max = Math.Max(max, ++inFlight);
+            else if (e.EventType is "call.done" or "call.error")
+                inFlight--;
+        }
+        return max;
+    }
+
+    [Fact]
+    public void Loop_over_a_mapping_yields_key_value_pairs()
+    {
+        var grain = new GrainSimulator(Header + """
+            workload:
+              sizes: {s: 1, m: 2}
+            workflow:
+              - step: start
+                loop: {in: "{{ sizes }}", iterator: size}
+                tool: {kind: noop, label: "{{ size.key }}={{ size.value }}"}
+            """);
+        Assert.Equal("""{"kind":"noop","label":"s=1"}""", grain.Commands[0].ToolConfig.ToJsonString());
+        grain.Done("start");
+        Assert.Equal("""{"kind":"noop","label":"m=2"}""", grain.Commands[1].ToolConfig.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("\"a, b,c\"", """["a","b","c"]""")]
+    [InlineData("\"[1, 2]\"", "[1,2]")]
+    [InlineData("\"{{ 'x\\ny' }}\"", """["x","y"]""")]
+    [InlineData("\"{{ 2 }}\"", "[0,1]")]
+    public void Loop_collections_are_coerced_like_the_rust_engine(string inExpression, string expectedItems)
+    {
+        var grain = new GrainSimulator(Header + $$$"""
+            workflow:
+              - step: start
+                loop: {in: {{{inExpression}}}, iterator: v, spec: {mode: parallel}}
+                tool: {kind: noop}
+            """);
+        var enter = grain.Log.Single(e => e.EventType == "step.enter");
+        Assert.Equal(expectedItems, enter.Context!["items"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void Loop_step_arcs_see_loop_done_and_the_result_list()
+    {
+        var grain = new GrainSimulator(Header + """
+            workflow:
+              - step: start
+                loop: {in: [1, 2], iterator: n}
+                tool: {kind: noop}
+                next:
+                  arcs:
+                    - step: summary
+                      when: "{{ event.name == 'loop.done' and output | length == 2 }}"
+              - step: summary
+                tool: {kind: noop}
+            """);
+        grain.Done("start", J("1"));
+        grain.Done("start", J("2"));
+        Assert.Equal("summary", grain.Commands.Last().Step);
+        Assert.Equal("[1,2]", grain.State.Step("start").Result!.ToJsonString());
+    }
+
+    [Fact]
+    public void Pipeline_becomes_a_task_sequence_with_worker_rendered_fields()
+    {
+        var grain = new GrainSimulator(Header + """
+            workload:
+              url: https://api.test
+            workflow:
+              - step: start
+                tool:
+                  - name: fetch
+                    kind: http
+                    url: "{{ url }}/items"
+                    input: {page: "{{ page }}"}
+                    set: {ctx.n: "{{ output.data.count }}"}
+                  - store:
+                      kind: postgres
+                      command: "insert {{ fetch.rows }}"
+                      auth: "{{ keychain.pg }}"
+            """);
+        var command = grain.Commands.Single();
+        Assert.Equal("task_sequence", command.ToolKind);
+        Assert.Equal(
+            """{"kind":"task_sequence","tasks":[{"name":"fetch","kind":"http","url":"https://api.test/items","input":{"page":"{{ page }}"},"set":{"ctx.n":"{{ output.data.count }}"}},{"kind":"postgres","command":"insert {{ fetch.rows }}","auth":"{{ keychain.pg }}","name":"store"}]}""",
+            command.ToolConfig.ToJsonString());
+    }
+
+    [Fact]
+    public void Workbook_reference_is_resolved_into_the_command()
+    {
+        var grain = new GrainSimulator(Header + """
+            workbook:
+              - name: greet
+                tool: {kind: python, code: "print(1)", input: {greeting: hi, name: base}}
+            workflow:
+              - step: start
+                tool: {kind: workbook, name: greet, input: {name: "{{ who }}"}}
+            """, (JsonObject)J("""{"who": "ada"}"""));
+        var command = grain.Commands.Single();
+        Assert.Equal("python", command.ToolKind);
+        Assert.Equal("""{"kind":"python","code":"print(1)","input":{"greeting":"hi","name":"ada"}}""", command.ToolConfig.ToJsonString());
+    }
+
+    [Fact]
+    public void Step_set_is_applied_once_per_completion_and_visible_as_variables()
+    {
+        var engineCase = EngineCases.All.Single(c => c.Name.StartsWith("counter loop"));
+        var grain = new GrainSimulator(engineCase.Yaml);
+        engineCase.Script(grain);
+
+        Assert.Equal(3, grain.Log.Count(e => e.EventType == "ctx.updated" && e.NodeName == "body"));
+        Assert.Equal(3, (long?)grain.State.Variables["i"]);
+        Assert.Equal([0L, 1L, 2L], grain.Commands.Where(c => c.Step == "body").Select(c => (long)c.Input["i"]!));
+        Assert.Equal(3, (int?)grain.Log.Last(e => e.EventType == "ctx.updated").Context!["gen"]);
+    }
+
+    [Fact]
+    public void Cancelled_execution_decides_nothing()
+    {
+        var grain = new GrainSimulator(EngineCases.All[0].Yaml);
+        grain.Cancel();
+        Assert.Equal(ExecutionStatus.Cancelled, grain.State.Status);
+        Assert.Same(Decision.None, grain.Done("start"));
+    }
+
+    [Fact]
+    public void Events_after_completion_decide_nothing()
+    {
+        var grain = new GrainSimulator(Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop}
+            """);
+        Assert.NotNull(grain.Done("start").Completion);
+        Assert.Same(Decision.None, grain.Completed(grain.CommandOf("start")));
+        Assert.Equal(ExecutionStatus.Completed, grain.State.Status);
+    }
+
+    [Fact]
+    public void State_exposes_progress_for_the_status_page()
+    {
+        var grain = new GrainSimulator(EngineCases.All[0].Yaml, (JsonObject)J("""{"base": 1}"""));
+        grain.Done("start", J("""{"value": 5}"""));
+
+        Assert.Equal(42, grain.State.ExecutionId);
+        Assert.Equal(7, grain.State.CatalogId);
+        Assert.Equal("tests/demo", grain.State.Path);
+        Assert.Equal(1, (long?)grain.State.Workload["base"]);
+        Assert.Equal("second", grain.State.CurrentStep);
+        Assert.Equal(["start"], grain.State.CompletedSteps);
+        Assert.Equal(StepStatus.Running, grain.State.Step("second").Status);
+        Assert.Equal(CommandOutcome.Succeeded, grain.State.Commands[grain.CommandOf("start")].Outcome);
+        Assert.Equal(CommandOutcome.Pending, grain.State.Commands[grain.CommandOf("second")].Outcome);
+        Assert.Equal(ExecutionStatus.Running, grain.State.Status);
+    }
+
+    [Theory]
+    [InlineData("""{"command_id": 1, "result": {"status": "ok", "context": {"data": {"a": 1}}}}""", """{"a":1}""")]
+    [InlineData("""{"command_id": 1, "result": {"status": "ok", "context": {"result": {"context": {"data": [1]}}}}}""", "[1]")]
+    [InlineData("""{"command_id": 1, "result": {"status": "ok", "context": {"rows": 2}}}""", """{"rows":2}""")]
+    [InlineData("""{"command_id": 1, "response": {"x": true}}""", """{"x":true}""")]
+    [InlineData("""{"command_id": 1, "result": 7}""", "7")]
+    public void Call_done_payloads_unwrap_to_user_data(string payload, string expected)
+    {
+        var e = new LoggedEvent(1, "call.done", "s", "COMPLETED", (JsonObject)J(payload), null, null, 1, null);
+        Assert.Equal(expected, ExecutionState.UserData(e)!.ToJsonString());
+    }
+
+    [Fact]
+    public void Deep_merge_overlays_nested_objects()
+    {
+        var merged = Orchestrator.DeepMerge((JsonObject)J("""{"a": {"b": 1, "c": 2}, "d": [1]}"""), (JsonObject)J("""{"a": {"c": 3}, "d": [2], "e": null}"""));
+        Assert.Equal("""{"a":{"b":1,"c":3},"d":[2],"e":null}""", merged.ToJsonString());
+    }
+}
