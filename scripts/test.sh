@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against real services on 127.0.0.1: starts PostgreSQL (installing it from Debian
+# Runs the whole test suite against real services on 127.0.0.1: starts PostgreSQL and NATS (installing them from Debian
 # packages if needed), builds the solution in Release, runs every test project and prints "N passed, N failed".
 # Extra arguments go to `dotnet test` (e.g. --filter "FullyQualifiedName~Claim").
 set -uo pipefail
@@ -7,6 +7,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 bash scripts/pg.sh start || { echo "0 passed, 1 failed"; exit 1; }
+bash scripts/nats.sh start || { echo "0 passed, 1 failed"; exit 1; }
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 if ! dotnet build NoEtl.sln -c Release -nologo -v q; then

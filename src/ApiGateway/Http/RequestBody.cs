@@ -113,14 +113,6 @@ public sealed class RequestBody
     /// <summary>A reader for an object inside this body (a batch item) whose errors land in this body's list.</summary>
     public RequestBody Nested(JsonObject fields, params string[] location) => new(fields, _errors, [.. _location, .. location]);
 
-    /// <summary>Ids arrive as JSON numbers or numeric strings (NoETL's two dialects).</summary>
-    public static long? ParseId(JsonNode? node) => node switch
-    {
-        JsonValue v when v.TryGetValue<long>(out var n) => n,
-        JsonValue v when v.TryGetValue<string>(out var s) && long.TryParse(s, out var n) => n,
-        _ => null,
-    };
-
     private string? ReadString(string[] names, bool required)
     {
         var node = Raw(names);
@@ -150,7 +142,7 @@ public sealed class RequestBody
                 Add("missing", names[0], "Field required");
             return null;
         }
-        var id = ParseId(node);
+        var id = WireIds.Read(node);
         if (id is null)
             Add("int_parsing", names[0], "Input should be an integer id (number or numeric string)");
         return id;

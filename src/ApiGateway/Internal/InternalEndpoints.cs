@@ -29,7 +29,7 @@ public static class InternalEndpoints
             if (body is null)
                 return error!;
             var ids = body.Array("outbox_ids");
-            var parsed = ids?.Select(RequestBody.ParseId).ToList() ?? [];
+            var parsed = ids?.Select(WireIds.Read).ToList() ?? [];
             if (ids is null || ids.Count == 0)
                 body.Add("too_short", "outbox_ids", "List should have at least 1 item");
             else if (parsed.Any(id => id is null))

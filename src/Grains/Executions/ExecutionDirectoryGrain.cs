@@ -149,9 +149,9 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
         var groups = new Dictionary<long, JsonArray>();
         for (var i = 0; i < events.Count; i++)
         {
-            if (events[i] is not JsonObject envelope || WorkerEvents.ReadId(envelope["event_id"]) is null)
+            if (events[i] is not JsonObject envelope || WireIds.Read(envelope["event_id"]) is null)
                 return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([($"body.events.{i}.event_id", "event_id is required (integer)")]));
-            var executionId = WorkerEvents.ReadId(envelope["execution_id"]) ?? 0;
+            var executionId = WireIds.Read(envelope["execution_id"]) ?? 0;
             if (envelope["result"] is { } result && !IsReferenceOnlyResult(result))
                 return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([($"body.events.{i}.result", "result must be {status, reference?, context?}")]));
             if (!groups.TryGetValue(executionId, out var group))

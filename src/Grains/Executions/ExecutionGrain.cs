@@ -53,11 +53,11 @@ public sealed partial class ExecutionGrain(
             return;
         var initialized = events.FirstOrDefault(e => e.EventType == "playbook.initialized")
             ?? throw new InvalidOperationException($"execution {ExecutionId} has events but no playbook.initialized");
-        var catalogId = WorkerEvents.ReadId(initialized.Context?["catalog_id"])
+        var catalogId = WireIds.Read(initialized.Context?["catalog_id"])
             ?? throw new InvalidOperationException($"execution {ExecutionId}: playbook.initialized lacks catalog_id");
         _catalog = await playbooks.GetAsync(catalogId)
             ?? throw new InvalidOperationException($"execution {ExecutionId}: catalog entry {catalogId} is gone");
-        _parentExecutionId = WorkerEvents.ReadId(initialized.Context?["parent_execution_id"]);
+        _parentExecutionId = WireIds.Read(initialized.Context?["parent_execution_id"]);
         _startTime = initialized.CreatedAt;
         _state = new ExecutionState(_catalog.Playbook);
         foreach (var row in events)

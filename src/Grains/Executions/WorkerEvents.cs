@@ -44,19 +44,7 @@ public static class WorkerEvents
         {
             payload["command_id"], meta?["command_id"], payload["context"]?["command_id"],
             payload["result"]?["command_id"], payload["result"]?["context"]?["command_id"],
-        }.Select(ReadId).FirstOrDefault(id => id is not null);
-
-    /// <summary>Accepts ids as JSON numbers or numeric strings.</summary>
-    public static long? ReadId(JsonNode? node)
-    {
-        if (node is not JsonValue value)
-            return null;
-        if (value.TryGetValue<long>(out var number))
-            return number;
-        if (value.TryGetValue<double>(out var real) && real == Math.Floor(real) && Math.Abs(real) < 9e18)
-            return (long)real;
-        return value.TryGetValue<string>(out var text) && long.TryParse(text, out var parsed) ? parsed : null;
-    }
+        }.Select(WireIds.Read).FirstOrDefault(id => id is not null);
 
     /// <summary>The stored reference-only result <c>{status, reference?, context?}</c> (chk_event_result_shape).</summary>
     public static JsonObject? BuildResult(JsonObject payload, string eventStatus)

@@ -18,8 +18,8 @@ internal sealed class ContextView(ExecutionState state)
     public void Write(string key, JsonNode? value)
     {
         _writes[key] = value?.DeepClone();
-        _flat?.Remove(key);
-        _flat?.Add(key, value?.DeepClone());
+        if (_flat is not null)
+            _flat[key] = value?.DeepClone();
     }
 
     public bool TryGet(string name, out JsonNode? value)
@@ -61,7 +61,8 @@ internal sealed class ContextView(ExecutionState state)
     /// <summary>The whole flat map, built once per view; it is also what <c>ctx</c> resolves to.</summary>
     public JsonObject Flat => _flat ??= Materialize();
 
-    private JsonObject Materialize()
+    /// <summary>A fresh copy of the flat map, for a command to own.</summary>
+    public JsonObject Materialize()
     {
         var flat = new JsonObject();
         foreach (var (key, value) in state.Workload)

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using NoEtl.Orchestration.Playbooks;
@@ -129,7 +128,7 @@ internal sealed class DecisionBuilder
         return values;
     }
 
-    internal static string StripScope(string key)
+    private static string StripScope(string key)
     {
         foreach (var prefix in new[] { "ctx.", "iter.", "step." })
         {
@@ -219,9 +218,9 @@ internal sealed class DecisionBuilder
 
     /// <summary>
     /// An arc S→T is pending while S completed after T was last entered or finished, and T is not running. Sources are routed
-    /// newest completion first; an arc is ignored while S itself can still run again (it is reachable from running steps
-    /// without passing T), so a stale completion never routes. Targets with several forward upstreams wait until every
-    /// upstream that can still reach them has finished.
+    /// newest completion first; an arc is ignored while S itself will run again in this pass (it is forward-reachable from a
+    /// running or just-dispatched step without passing T), so a stale completion never routes. Targets with several forward
+    /// upstreams wait until every upstream that can still run in this pass has finished.
     /// </summary>
     private void Route()
     {
@@ -375,7 +374,7 @@ internal sealed class DecisionBuilder
             ? new JsonObject { ["kind"] = "task_sequence", ["tasks"] = new JsonArray(pipeline.Select(t => (JsonNode)RenderPipelineTask((JsonObject)t!, scope)).ToArray()) }
             : (JsonObject)Template.RenderValue(step.Tool, scope, CommandRendering)!;
         var input = step.Input is null ? [] : Template.RenderValue(step.Input, scope, CommandRendering) as JsonObject ?? [];
-        var renderContext = (JsonObject)_view.Flat.DeepClone();
+        var renderContext = _view.Materialize();
         var meta = new JsonObject();
         if (iteration is not null)
         {

@@ -61,9 +61,6 @@ public sealed class ExecutionState
 
     public long LastEventId { get; private set; }
 
-    /// <summary>How many events were applied; also the clock for <see cref="StepState.EnteredAt"/>/<see cref="StepState.FinishedAt"/>.</summary>
-    public long AppliedEvents => _sequence;
-
     public IReadOnlyDictionary<string, StepState> Steps => _steps;
 
     public IReadOnlyDictionary<long, CommandState> Commands => _commands;
@@ -71,6 +68,9 @@ public sealed class ExecutionState
     public StepState Step(string name) => _steps[name];
 
     public bool AnyRunning => _steps.Values.Any(s => s.Status == StepStatus.Running);
+
+    /// <summary>The flat render context of §2.5 (workload keys, <c>workload</c>, step results, ctx variables, ids) as a new object.</summary>
+    public JsonObject BuildRenderContext() => new ContextView(this).Materialize();
 
     public void Apply(LoggedEvent e)
     {
@@ -137,14 +137,16 @@ public sealed class ExecutionState
         Version = (int)(ReadLong(context["version"]) ?? 0);
     }
 
+    /// <summary>
+    /// The engine enters only loop steps with step.enter (plain steps enter with their command.issued). Python workers also send
+    /// step.enter for a running command; those carry no <c>iterations_expected</c> and change nothing.
+    /// </summary>
     private void EnterStep(LoggedEvent e)
     {
-        if (StepOf(e.NodeName) is not { } step)
+        if (StepOf(e.NodeName) is not { } step || e.Context is not { } context || context["iterations_expected"] is null)
             return;
         Enter(step);
-        step.Loop = e.Context?["iterations_expected"] is not null
-            ? new LoopRun(e.Context["items"] is JsonArray items ? (JsonArray)items.DeepClone() : [])
-            : null;
+        step.Loop = new LoopRun(context["items"] is JsonArray items ? (JsonArray)items.DeepClone() : []);
     }
 
     private void Enter(StepState step)
@@ -220,8 +222,8 @@ public sealed class ExecutionState
     /// <summary>An engine-emitted <c>step.exit</c> closes a loop step with no iterations.</summary>
     private void ExitWithoutCommand(LoggedEvent e)
     {
-        if (StepOf(e.NodeName) is { Status: StepStatus.Running } step)
-            Complete(step, e.Context?["result"]?.DeepClone() ?? new JsonArray(), e.Result);
+        if (StepOf(e.NodeName) is { Status: StepStatus.Running, Loop.Total: 0 } step)
+            Complete(step, new JsonArray(), e.Result);
     }
 
     private void Complete(StepState step, JsonNode? data, JsonNode? envelope)

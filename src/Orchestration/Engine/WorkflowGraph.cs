@@ -3,12 +3,17 @@ using NoEtl.Orchestration.Playbooks;
 
 namespace NoEtl.Orchestration.Engine;
 
-/// <summary>Static structure of a workflow: successors, and the forward (non-back-edge) upstreams that fan-in barriers wait for.</summary>
+/// <summary>
+/// Static structure of a workflow. Arcs are split by a depth-first walk from <c>start</c> into back-edges (closing a loop) and
+/// forward arcs. Liveness questions ("can this step still run in this pass?") follow forward arcs only: a back-edge leads to the
+/// next iteration, which must not hold up or invalidate the current one.
+/// </summary>
 internal sealed class WorkflowGraph
 {
     private static readonly ConditionalWeakTable<Playbook, WorkflowGraph> Cache = new();
 
     private readonly Dictionary<string, List<string>> _successors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _forwardSuccessors = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> _forwardUpstreams = new(StringComparer.Ordinal);
 
     private WorkflowGraph(Playbook playbook)
@@ -16,13 +21,17 @@ internal sealed class WorkflowGraph
         foreach (var step in playbook.Steps)
         {
             _successors[step.Name] = step.Arcs.Select(a => a.Step).Where(t => playbook.FindStep(t) is not null).Distinct().ToList();
+            _forwardSuccessors[step.Name] = [];
             _forwardUpstreams[step.Name] = [];
         }
         var backEdges = FindBackEdges(playbook);
         foreach (var (source, targets) in _successors)
         {
             foreach (var target in targets.Where(t => !backEdges.Contains((source, t))))
+            {
+                _forwardSuccessors[source].Add(target);
                 _forwardUpstreams[target].Add(source);
+            }
         }
     }
 
@@ -69,7 +78,7 @@ internal sealed class WorkflowGraph
         return backEdges;
     }
 
-    /// <summary>Steps reachable from <paramref name="sources"/> (sources included) without entering <paramref name="barrier"/>.</summary>
+    /// <summary>Steps reachable over forward arcs from <paramref name="sources"/> (sources included) without entering <paramref name="barrier"/>.</summary>
     public HashSet<string> ReachableFrom(IEnumerable<string> sources, string? barrier)
     {
         var reached = new HashSet<string>(StringComparer.Ordinal);
@@ -81,7 +90,7 @@ internal sealed class WorkflowGraph
         }
         while (queue.Count > 0)
         {
-            foreach (var next in _successors[queue.Dequeue()])
+            foreach (var next in _forwardSuccessors[queue.Dequeue()])
             {
                 if (next != barrier && reached.Add(next))
                     queue.Enqueue(next);

@@ -166,17 +166,21 @@ internal sealed class PlaybookParser(JsonObject document)
             Error(path, "a pipeline item must be a mapping");
             return null;
         }
+        string? label;
         if (task.Count == 1 && !task.ContainsKey("kind") && task.First().Value is JsonObject nested)
         {
-            var (label, _) = task.First();
+            label = task.First().Key;
             task = (JsonObject)nested.DeepClone();
-            task["name"] = label;
         }
         else
         {
             task = (JsonObject)task.DeepClone();
+            label = TryString(task["name"], out var name) ? name : null;
         }
-        return ResolveWorkbook(path, task);
+        var resolved = ResolveWorkbook(path, task);
+        if (resolved is not null && label is not null)
+            resolved["name"] = label;
+        return resolved;
     }
 
     /// <summary>Substitutes <c>{kind: workbook, name: X, input}</c> with task X; the reference's input wins over the task's.</summary>
@@ -228,6 +232,9 @@ internal sealed class PlaybookParser(JsonObject document)
                 arcs.Add(new Arc(single, null, null));
                 break;
             case JsonArray list:
+                // A plain list of names takes every target (Rust legacy form); a list of arcs keeps the exclusive default.
+                if (list.Count > 0 && list.All(item => item is JsonValue && TryString(item, out _)))
+                    mode = NextMode.Inclusive;
                 for (var i = 0; i < list.Count; i++)
                     AddArc($"{path}[{i}]", list[i], arcs);
                 break;

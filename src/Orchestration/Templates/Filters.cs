@@ -23,7 +23,7 @@ internal static class Filters
         "last" => Last(value, position),
         "join" => Join(value, args, position),
         "split" => Split(Text(value, name, position), args),
-        "tojson" => Values.ToJson(value, compact: args.Get(0, "indent", null) is null),
+        "tojson" => args.Get(0, "indent", null) is long indent ? Values.ToIndentedJson(value, (int)indent) : Values.ToJson(value, compact: true),
         "fromjson" => FromJson(Text(value, name, position), position),
         "b64encode" => Convert.ToBase64String(Encoding.UTF8.GetBytes(Values.Render(value))),
         "b64decode" => B64Decode(Text(value, name, position), position),

@@ -89,25 +89,30 @@ internal sealed class Lexer(string source)
     private bool LexTag(string closer, int tagStart)
     {
         var endKind = closer == "}}" ? TokenKind.VariableEnd : TokenKind.BlockEnd;
+        // Like Jinja, the closer only counts outside brackets, so {{ {'a': {'b': 1}} }} works.
+        var depth = 0;
         while (true)
         {
             while (_pos < source.Length && char.IsWhiteSpace(source[_pos]))
                 _pos++;
             if (_pos >= source.Length)
                 throw new EvaluationError($"unclosed tag, expected '{closer}'", tagStart);
-            if (source[_pos] == '-' && At(_pos + 1, closer))
+            if (depth == 0 && source[_pos] == '-' && At(_pos + 1, closer))
             {
                 _tokens.Add(new Token(endKind, closer, null, _pos));
                 _pos += 3;
                 return true;
             }
-            if (At(_pos, closer))
+            if (depth == 0 && At(_pos, closer))
             {
                 _tokens.Add(new Token(endKind, closer, null, _pos));
                 _pos += 2;
                 return false;
             }
-            _tokens.Add(LexExpressionToken());
+            var token = LexExpressionToken();
+            if (token.Kind == TokenKind.Operator)
+                depth += token.Text switch { "(" or "[" or "{" => 1, ")" or "]" or "}" => depth > 0 ? -1 : 0, _ => 0 };
+            _tokens.Add(token);
         }
     }
 

@@ -259,9 +259,7 @@ internal sealed class Arguments(IReadOnlyList<Argument> arguments, Frame frame, 
     }
 
     public object? Required(int index, string name) =>
-        Get(index, name, Undefined.Instance) is var value && value is Undefined && !Has(index, name)
-            ? throw new EvaluationError($"{owner}: missing argument '{name}'", position)
-            : value;
+        Has(index, name) ? Get(index, name, null) : throw new EvaluationError($"{owner}: missing argument '{name}'", position);
 
     private bool Has(int index, string name) =>
         arguments.Any(a => a.Name == name) || (index < arguments.Count && arguments[index].Name is null);

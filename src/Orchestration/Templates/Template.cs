@@ -16,6 +16,8 @@ public sealed record RenderOptions(bool DeferKeychain = false)
 /// <summary>The Jinja-subset template engine (noetl-dsl.md §3). Parsed templates are cached by their text.</summary>
 public static class Template
 {
+    // Playbooks hold a bounded set of template texts; the cap only guards against unbounded distinct inputs.
+    private const int CacheCapacity = 20_000;
     private static readonly ConcurrentDictionary<string, CompiledTemplate> Cache = new(StringComparer.Ordinal);
     private static readonly HashSet<string> FalsyConditionOutputs = ["", "false", "0", "no", "none", "null", "off", "{}", "[]"];
 
@@ -136,8 +138,14 @@ public static class Template
         return !FalsyConditionOutputs.Contains(rendered);
     }
 
-    private static CompiledTemplate Compile(string template) =>
-        Cache.TryGetValue(template, out var cached) ? cached : Cache.GetOrAdd(template, CompiledTemplate.Parse);
+    private static CompiledTemplate Compile(string template)
+    {
+        if (Cache.TryGetValue(template, out var cached))
+            return cached;
+        if (Cache.Count >= CacheCapacity)
+            Cache.Clear();
+        return Cache.GetOrAdd(template, CompiledTemplate.Parse);
+    }
 
     private static T Run<T>(string template, Func<T> body)
     {

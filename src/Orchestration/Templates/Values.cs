@@ -82,8 +82,6 @@ internal static class Values
         _ => true,
     };
 
-    public static bool IsNumber(object? value) => value is long or double;
-
     public static string TypeName(object? value) => value switch
     {
         null => "none",
@@ -124,11 +122,21 @@ internal static class Values
     public static string ToJson(object? value, bool compact)
     {
         var sb = new StringBuilder();
-        WriteJson(sb, value, compact);
+        WriteJson(sb, value, compact ? JsonLayout.Compact : JsonLayout.Spaced, 0, 0);
         return sb.ToString();
     }
 
-    private static void WriteJson(StringBuilder sb, object? value, bool compact)
+    /// <summary>JSON text with each member on its own line, like Python's <c>json.dumps(indent=n)</c>.</summary>
+    public static string ToIndentedJson(object? value, int indent)
+    {
+        var sb = new StringBuilder();
+        WriteJson(sb, value, JsonLayout.Indented, indent, 0);
+        return sb.ToString();
+    }
+
+    private enum JsonLayout { Compact, Spaced, Indented }
+
+    private static void WriteJson(StringBuilder sb, object? value, JsonLayout layout, int indent, int depth)
     {
         switch (value)
         {
@@ -148,30 +156,35 @@ internal static class Values
                 sb.Append(JsonSerializer.Serialize(s, new JsonSerializerOptions { Encoder = Encoder }));
                 break;
             case JsonArray a:
-                sb.Append('[');
-                for (var i = 0; i < a.Count; i++)
-                {
-                    if (i > 0)
-                        sb.Append(compact ? "," : ", ");
-                    WriteJson(sb, FromNodeKeepingNull(a[i]), compact);
-                }
-                sb.Append(']');
+                WriteContainer(sb, '[', ']', a.Select(item => ((string?)null, FromNodeKeepingNull(item))), layout, indent, depth);
                 break;
             case JsonObject o:
-                sb.Append('{');
-                var first = true;
-                foreach (var (key, child) in o)
-                {
-                    if (!first)
-                        sb.Append(compact ? "," : ", ");
-                    first = false;
-                    WriteJson(sb, key, compact);
-                    sb.Append(compact ? ":" : ": ");
-                    WriteJson(sb, FromNodeKeepingNull(child), compact);
-                }
-                sb.Append('}');
+                WriteContainer(sb, '{', '}', o.Select(p => ((string?)p.Key, FromNodeKeepingNull(p.Value))), layout, indent, depth);
                 break;
         }
+    }
+
+    private static void WriteContainer(StringBuilder sb, char open, char close, IEnumerable<(string? Key, object? Value)> members,
+        JsonLayout layout, int indent, int depth)
+    {
+        sb.Append(open);
+        var count = 0;
+        foreach (var (key, value) in members)
+        {
+            if (count++ > 0)
+                sb.Append(layout == JsonLayout.Spaced ? ", " : ",");
+            if (layout == JsonLayout.Indented)
+                sb.Append('\n').Append(' ', indent * (depth + 1));
+            if (key is not null)
+            {
+                WriteJson(sb, key, layout, indent, depth);
+                sb.Append(layout == JsonLayout.Compact ? ":" : ": ");
+            }
+            WriteJson(sb, value, layout, indent, depth + 1);
+        }
+        if (layout == JsonLayout.Indented && count > 0)
+            sb.Append('\n').Append(' ', indent * depth);
+        sb.Append(close);
     }
 
     // Inside containers a JSON null is data, not a missing variable.

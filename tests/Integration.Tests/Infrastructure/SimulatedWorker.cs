@@ -16,16 +16,17 @@ public sealed class SimulatedWorker(HttpClient http, string workerId)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         var done = new HashSet<long>();
+        JsonNode? status = null;
         while (DateTime.UtcNow < deadline)
         {
-            var status = await http.Status(executionId);
+            status = await http.Status(executionId);
             if (status["completed"]!.GetValue<bool>())
                 return status;
             var pending = (await PendingCommandEventsAsync(executionId)).Where(id => !done.Contains(id)).ToList();
             foreach (var eventId in pending)
             {
-                done.Add(eventId);
                 var claim = await http.Claim(eventId, workerId);
+                done.Add(eventId);
                 Assert.True(claim.Status == HttpStatusCode.OK, $"claim {eventId}: {(int)claim.Status} {claim.Text}");
                 Claims.Add(claim.Json);
                 await CompleteAsync(claim.Json, tool(claim.Json));
@@ -33,7 +34,8 @@ public sealed class SimulatedWorker(HttpClient http, string workerId)
             if (pending.Count == 0)
                 await Task.Delay(50);
         }
-        throw new TimeoutException($"execution {executionId} did not complete");
+        var events = string.Join(", ", (await http.Events(executionId)).Select(e => $"{e!["event_type"]}:{e["node_name"]}"));
+        throw new TimeoutException($"execution {executionId} did not complete; status {status?.ToJsonString()}; events {events}");
     }
 
     /// <summary>Posts the events of a successful run of the claimed command.</summary>
@@ -55,12 +57,16 @@ public sealed class SimulatedWorker(HttpClient http, string workerId)
         }, workerId));
     }
 
-    /// <summary>Event ids of <c>command.issued</c> events without a terminal command event.</summary>
+    /// <summary>
+    /// Event ids of <c>command.issued</c> events that are neither finished nor claimed by another worker
+    /// (a command this worker claimed but did not finish is claimed again: that is idempotent).
+    /// </summary>
     public async Task<List<long>> PendingCommandEventsAsync(long executionId)
     {
         var events = await http.Events(executionId);
         var finished = events
-            .Where(e => e!["event_type"]!.GetValue<string>() is "command.completed" or "command.failed" or "command.claimed")
+            .Where(e => e!["event_type"]!.GetValue<string>() is "command.completed" or "command.failed"
+                        || e["event_type"]!.GetValue<string>() == "command.claimed" && e["meta"]?["worker_id"]?.GetValue<string>() != workerId)
             .Select(e => e!["meta"]?["command_id"]?.GetValue<long>())
             .ToHashSet();
         return events

@@ -70,13 +70,23 @@ internal static class DecisionText
             {
                 EmitEvent e => new JsonObject
                 {
-                    ["event"] = e.EventType, ["node"] = e.NodeName, ["status"] = e.Status, ["context"] = e.Context?.DeepClone(),
-                    ["result"] = e.Result?.DeepClone(), ["error"] = e.Error, ["meta"] = e.Meta?.DeepClone(),
+                    ["event"] = e.EventType,
+                    ["node"] = e.NodeName,
+                    ["status"] = e.Status,
+                    ["context"] = e.Context?.DeepClone(),
+                    ["result"] = e.Result?.DeepClone(),
+                    ["error"] = e.Error,
+                    ["meta"] = e.Meta?.DeepClone(),
                 },
                 IssueCommand c => new JsonObject
                 {
-                    ["command"] = c.Step, ["kind"] = c.ToolKind, ["tool"] = c.ToolConfig.DeepClone(), ["input"] = c.Input.DeepClone(),
-                    ["context"] = c.RenderContext.DeepClone(), ["spec"] = c.Spec?.DeepClone(), ["meta"] = c.Meta.DeepClone(),
+                    ["command"] = c.Step,
+                    ["kind"] = c.ToolKind,
+                    ["tool"] = c.ToolConfig.DeepClone(),
+                    ["input"] = c.Input.DeepClone(),
+                    ["context"] = c.RenderContext.DeepClone(),
+                    ["spec"] = c.Spec?.DeepClone(),
+                    ["meta"] = c.Meta.DeepClone(),
                 },
                 _ => throw new InvalidOperationException(),
             });

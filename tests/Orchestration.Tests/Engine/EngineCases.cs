@@ -578,6 +578,240 @@ public static class EngineCases
              "done:fork", "issue:a", "issue:b", "done:a", "done:b", "issue:join", "done:join", "ctx.updated:join {\"round\":2}",
              "workflow.completed", "playbook.completed"],
             false),
+
+        new("python worker noise: step.enter is ignored and step.exit completes", Header + """
+            workflow:
+              - step: start
+                tool: {kind: python, code: "..."}
+                next: second
+              - step: second
+                tool: {kind: noop}
+                input: {got: "{{ start.x }}"}
+            """,
+            g =>
+            {
+                var id = g.CommandOf("start");
+                g.Worker("command.started", id, new JsonObject { ["command_id"] = id }, null, null);
+                g.Worker("step.enter", id, new JsonObject { ["status"] = "started" }, null, null);
+                g.Worker("step.exit", id, new JsonObject { ["command_id"] = id, ["result"] = J("""{"status": "ok", "context": {"data": {"x": 9}}}""") }, J("""{"status": "COMPLETED"}""").AsObject(), null);
+                g.Done("start", J("""{"x": 1}"""));
+                g.Done("second");
+            },
+            ["playbook.initialized", "workflow.initialized", "issue:start", "command.started:start", "step.enter:start()", "step.exit:start",
+             "issue:second", "done:start", "done:second", "workflow.completed", "playbook.completed"],
+            false),
+
+        new("a loop step inside a cycle re-enters with a fresh fan-out", Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop}
+                set: {ctx.round: 0}
+                next: batch
+              - step: batch
+                loop: {in: "{{ [ctx.round, ctx.round + 10] }}", iterator: v, spec: {mode: parallel}}
+                tool: {kind: noop}
+                next: check
+              - step: check
+                tool: {kind: noop}
+                set: {ctx.round: "{{ ctx.round + 1 }}"}
+                next:
+                  arcs:
+                    - step: batch
+                      when: "{{ ctx.round < 2 }}"
+            """,
+            g =>
+            {
+                g.Done("start");
+                g.Done("batch", J("0"), iteration: 0);
+                g.Done("batch", J("10"), iteration: 1);
+                g.Done("check");
+                g.Done("batch", J("1"), iteration: 0);
+                g.Done("batch", J("11"), iteration: 1);
+                g.Done("check");
+            },
+            ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "ctx.updated:start {\"round\":0}",
+             "step.enter:batch(2)", "issue:batch[0]", "issue:batch[1]", "done:batch", "done:batch", "issue:check", "done:check",
+             "ctx.updated:check {\"round\":1}", "step.enter:batch(2)", "issue:batch[0]", "issue:batch[1]", "done:batch", "done:batch",
+             "issue:check", "done:check", "ctx.updated:check {\"round\":2}", "workflow.completed", "playbook.completed"],
+            false),
+
+        new("barrier waits for an upstream reachable through a chain", Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop}
+                next:
+                  spec: {mode: inclusive}
+                  arcs: [{step: a}, {step: b}]
+              - step: a
+                tool: {kind: noop}
+                next: join
+              - step: b
+                tool: {kind: noop}
+                next: b2
+              - step: b2
+                tool: {kind: noop}
+                next: join
+              - step: join
+                tool: {kind: noop}
+            """,
+            g =>
+            {
+                g.Done("start");
+                g.Done("a");
+                g.Done("b");
+                g.Done("b2");
+                g.Done("join");
+            },
+            ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "issue:a", "issue:b", "done:a", "done:b",
+             "issue:b2", "done:b2", "issue:join", "done:join", "workflow.completed", "playbook.completed"],
+            false),
+
+        new("a join nobody routes to is skipped once both branches decline", Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop}
+                next:
+                  spec: {mode: inclusive}
+                  arcs: [{step: a}, {step: b}]
+              - step: a
+                tool: {kind: noop}
+                next: [{step: join, when: "{{ false }}"}]
+              - step: b
+                tool: {kind: noop}
+                next: [{step: join, when: "{{ output.go }}"}]
+              - step: join
+                tool: {kind: noop}
+            """,
+            g =>
+            {
+                g.Done("start");
+                g.Done("a");
+                g.Done("b", J("""{"go": false}"""));
+            },
+            ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "issue:a", "issue:b", "done:a", "done:b",
+             "step.skipped:join", "workflow.completed", "playbook.completed"],
+            false),
+
+        new("a join one branch wants still runs when the other declines", Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop}
+                next:
+                  spec: {mode: inclusive}
+                  arcs: [{step: a}, {step: b}]
+              - step: a
+                tool: {kind: noop}
+                next: join
+              - step: b
+                tool: {kind: noop}
+                next: [{step: join, when: "{{ false }}"}]
+              - step: join
+                tool: {kind: noop}
+            """,
+            g =>
+            {
+                g.Done("start");
+                g.Done("a");
+                g.Done("b");
+                g.Done("join");
+            },
+            ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "issue:a", "issue:b", "done:a", "done:b",
+             "issue:join", "done:join", "workflow.completed", "playbook.completed"],
+            false),
+
+        new("the first outcome of a command wins", Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop}
+                next: second
+              - step: second
+                tool: {kind: noop}
+            """,
+            g =>
+            {
+                var id = g.CommandOf("start");
+                g.CallDone(id);
+                g.Worker("call.error", id, new JsonObject { ["command_id"] = id, ["error"] = "late" }, null, "late");
+                g.CommandFailed(id, "late");
+                g.Done("second");
+            },
+            ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "issue:second", "error:start", "failed:start",
+             "done:second", "workflow.completed", "playbook.completed"],
+            false),
+
+        new("step set sees output and routes on the new value", Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop}
+                set:
+                  ctx.total: "{{ output.count * 2 }}"
+                  audit.source: "{{ output.source | default('unknown') }}"
+                next:
+                  arcs:
+                    - step: large
+                      when: "{{ ctx.total > 10 }}"
+                    - step: end
+              - step: large
+                tool: {kind: noop}
+                input: {total: "{{ total }}", source: "{{ ctx['audit.source'] }}"}
+            """,
+            g =>
+            {
+                g.Done("start", J("""{"count": 6}"""));
+                g.Done("large");
+            },
+            ["playbook.initialized", "workflow.initialized", "issue:start", "done:start",
+             "ctx.updated:start {\"total\":12,\"audit.source\":\"unknown\"}", "issue:large", "done:large",
+             "workflow.completed", "playbook.completed"],
+            false),
+
+        new("arc set on the arc to end is not applied", Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop}
+                next:
+                  arcs:
+                    - step: end
+                      set: {ctx.ignored: 1}
+            """,
+            g => g.Done("start"),
+            ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "workflow.completed", "playbook.completed"],
+            false),
+
+        new("sequential loop with a failing iteration stops dispatching", Header + """
+            workflow:
+              - step: start
+                loop: {in: [1, 2, 3], iterator: n}
+                tool: {kind: noop}
+            """,
+            g =>
+            {
+                g.Done("start", iteration: 0);
+                g.Error("start", "bad", iteration: 1);
+            },
+            ["playbook.initialized", "workflow.initialized", "step.enter:start(3)", "issue:start[0]", "done:start", "issue:start[1]",
+             "error:start", "workflow.failed: Failed steps: start", "playbook.failed: Failed steps: start"],
+            true),
+
+        new("execution stays running while commands are in flight", Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop}
+                next:
+                  spec: {mode: inclusive}
+                  arcs: [{step: a}, {step: b}]
+              - step: a
+                tool: {kind: noop}
+              - step: b
+                tool: {kind: noop}
+            """,
+            g =>
+            {
+                g.Done("start");
+                g.Done("a");
+            },
+            ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "issue:a", "issue:b", "done:a"],
+            null),
     ];
 
     public static IEnumerable<object[]> Data => All.Select(c => new object[] { c });

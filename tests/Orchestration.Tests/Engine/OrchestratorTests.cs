@@ -168,7 +168,7 @@ public class OrchestratorTests
     [Fact]
     public void Sequential_loop_never_has_two_iterations_in_flight_and_collects_results_in_order()
     {
-        var grain = new GrainSimulator(EngineCases.All.Single(c => c.Name.StartsWith("sequential loop")).Yaml);
+        var grain = new GrainSimulator(EngineCases.All.Single(c => c.Name.StartsWith("sequential loop dispatches")).Yaml);
         grain.Done("start");
         Assert.Equal("""{"kind":"noop","result":"Oslo"}""", grain.Commands.Last().ToolConfig.ToJsonString());
         grain.Done("visit", J("\"OSLO\""));

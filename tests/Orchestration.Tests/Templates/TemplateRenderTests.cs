@@ -236,7 +236,7 @@ public class TemplateRenderTests
     [InlineData("{{ 1.5 | tojson }}", "1.5")]
     [InlineData("{{ t | tojson }}", "true")]
     [InlineData("{{ 'a\"b' | tojson }}", "\"a\\\"b\"")]
-    [InlineData("{{ {'a': [1, 2]} | tojson(indent=2) }}", """{"a": [1, 2]}""")]
+    [InlineData("{{ {'a': [1, 2], 'b': {}} | tojson(indent=2) }}", "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {}\n}")]
     [InlineData("{{ (json | fromjson).k[1] }}", "2")]
     [InlineData("{{ 'null' | fromjson }}", "None")]
     [InlineData("{{ '[1,2]' | fromjson | length }}", "2")]

@@ -1,0 +1,89 @@
+using System.Text.Json.Nodes;
+using NoEtl.Orchestration.Playbooks;
+
+namespace NoEtl.Orchestration.Tests.Playbooks;
+
+public class PlaybookDocumentTests
+{
+    [Theory]
+    [InlineData("42", "42", "Number")]
+    [InlineData("-7", "-7", "Number")]
+    [InlineData("+3", "3", "Number")]
+    [InlineData("0o17", "15", "Number")]
+    [InlineData("0x1F", "31", "Number")]
+    [InlineData("1.5", "1.5", "Number")]
+    [InlineData("-2.5e3", "-2500", "Number")]
+    [InlineData(".5", "0.5", "Number")]
+    [InlineData("99999999999999999999", "1E+20", "Number")]
+    [InlineData("true", "true", "True")]
+    [InlineData("True", "true", "True")]
+    [InlineData("FALSE", "false", "False")]
+    [InlineData("yes", "\"yes\"", "String")]
+    [InlineData("on", "\"on\"", "String")]
+    [InlineData(".inf", "\".inf\"", "String")]
+    [InlineData("1_000", "\"1_000\"", "String")]
+    [InlineData("012abc", "\"012abc\"", "String")]
+    [InlineData("'42'", "\"42\"", "String")]
+    [InlineData("\"true\"", "\"true\"", "String")]
+    [InlineData("!!str 5", "\"5\"", "String")]
+    [InlineData("hello world", "\"hello world\"", "String")]
+    [InlineData("\"{{ x }}\"", "\"{{ x }}\"", "String")]
+    public void Plain_scalars_follow_the_core_schema(string scalar, string expectedJson, string expectedKind)
+    {
+        var value = PlaybookDocument.LoadYaml($"v: {scalar}")["v"]!;
+        Assert.Equal(expectedJson, value.ToJsonString());
+        Assert.Equal(expectedKind, value.GetValueKind().ToString());
+    }
+
+    [Theory]
+    [InlineData("v:")]
+    [InlineData("v: ~")]
+    [InlineData("v: null")]
+    [InlineData("v: NULL")]
+    public void Null_scalars_become_json_null(string yaml)
+    {
+        var document = PlaybookDocument.LoadYaml(yaml);
+        Assert.True(document.ContainsKey("v"));
+        Assert.Null(document["v"]);
+    }
+
+    [Fact]
+    public void Nested_structures_block_scalars_and_anchors_convert()
+    {
+        var document = PlaybookDocument.LoadYaml("""
+            base: &base {a: 1, b: [x, 2]}
+            copy: *base
+            code: |
+              print("hi")
+              x = 1
+            folded: >
+              one
+              two
+            """);
+        Assert.Equal("""{"a":1,"b":["x",2]}""", document["base"]!.ToJsonString());
+        Assert.Equal("""{"a":1,"b":["x",2]}""", document["copy"]!.ToJsonString());
+        Assert.Equal("print(\"hi\")\nx = 1\n", (string?)document["code"]);
+        Assert.Equal("one two", (string?)document["folded"]);
+    }
+
+    [Theory]
+    [InlineData("a: [1, 2", 2)]
+    [InlineData("a: 1\n  b: 2", 2)]
+    [InlineData("a: 1\na: 2", 2)]
+    public void Invalid_yaml_reports_the_line(string yaml, long line)
+    {
+        var error = Assert.Throws<PlaybookFormatException>(() => PlaybookDocument.LoadYaml(yaml));
+        Assert.Equal(line, error.Line);
+        Assert.Contains($"(line {line}, column", error.Message);
+    }
+
+    [Theory]
+    [InlineData("- a\n- b", "root must be a mapping")]
+    [InlineData("just text", "root must be a mapping")]
+    [InlineData("", "The document is empty")]
+    public void Non_mapping_roots_are_rejected(string yaml, string message)
+    {
+        var error = Assert.Throws<PlaybookFormatException>(() => PlaybookDocument.LoadYaml(yaml));
+        Assert.Contains(message, error.Message);
+    }
+}
