@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Stops what scripts/up.sh started (gateway, silo, then PostgreSQL unless --keep-db).
+# Stops what scripts/up.sh started (workers, gateway, silo, then NATS and PostgreSQL unless --keep-services).
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN="$ROOT/.run"
-for name in gateway silo; do
+for name in worker-shared worker-system gateway silo; do
   pidfile="$RUN/$name.pid"
   [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile")
@@ -14,4 +14,7 @@ for name in gateway silo; do
   fi
   rm -f "$pidfile"
 done
-[ "${1:-}" = "--keep-db" ] || bash "$ROOT/scripts/pg.sh" stop
+if [ "${1:-}" != "--keep-services" ]; then
+  bash "$ROOT/scripts/nats.sh" stop
+  bash "$ROOT/scripts/pg.sh" stop
+fi

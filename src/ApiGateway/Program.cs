@@ -1,11 +1,13 @@
 using NoEtl.ApiGateway.Catalog;
 using NoEtl.ApiGateway.Commands;
+using NoEtl.ApiGateway.Credentials;
 using NoEtl.ApiGateway.Events;
 using NoEtl.ApiGateway.Executions;
 using NoEtl.ApiGateway.Health;
 using NoEtl.ApiGateway.Hosting;
 using NoEtl.ApiGateway.Http;
 using NoEtl.ApiGateway.Internal;
+using NoEtl.ApiGateway.Keychain;
 using NoEtl.ApiGateway.Runtime;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -22,5 +24,7 @@ app.MapExecutionEndpoints();
 app.MapCommandEndpoints();
 app.MapEventEndpoints();
 app.MapWorkerPoolEndpoints();
+app.MapCredentialEndpoints();
+app.MapKeychainEndpoints();
 app.MapInternalEndpoints();
 app.Run();

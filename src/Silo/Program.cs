@@ -1,5 +1,6 @@
 using NoEtl.Grains.Hosting;
 using NoEtl.Schema;
+using NoEtl.Silo.Catalog;
 using NoEtl.Silo.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -14,6 +15,7 @@ var snowflakeNode = int.TryParse(builder.Configuration["NOETL_SNOWFLAKE_NODE_ID"
 
 builder.Services.AddNoEtlGrains(database, ServerOptions.FromConfiguration(builder.Configuration), snowflakeNode);
 builder.UseOrleans(silo => silo.ConfigureNoEtlCluster(settings));
+builder.Services.AddHostedService<SystemPlaybookRegistrar>(); // after UseOrleans: starts once the silo runs
 
 var app = builder.Build();
 app.MapGet("/health", () => Results.Ok(new { status = "ok" }));

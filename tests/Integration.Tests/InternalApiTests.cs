@@ -56,7 +56,7 @@ public sealed class InternalApiTests(SystemFixture fixture)
                     ids.Add(row!["outbox_id"]!.GetValue<long>());
                     Assert.StartsWith("noetl.commands.shared.", row["subject"]!.GetValue<string>());
                     Assert.NotNull(row["payload"]!["event_id"]);
-                    Assert.Equal("http://127.0.0.1:8082", row["payload"]!["server_url"]!.GetValue<string>());
+                    Assert.Equal(fixture.System.GatewayUrl, row["payload"]!["server_url"]!.GetValue<string>());
                 }
             }
         }));

@@ -18,6 +18,8 @@ public static class ErrorHandling
             var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("NoEtl.ApiGateway.Errors");
             var (status, code, message) = exception switch
             {
+                // The caller went away (a publisher stopped mid long-poll): nobody reads this answer.
+                OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "client_closed_request", "Client closed the request"),
                 BadHttpRequestException bad => (bad.StatusCode, "bad_request", bad.Message),
                 DatabaseUnavailableException unavailable => (503, unavailable.Code, unavailable.Message),
                 NpgsqlException or TimeoutException => (503, "db_unavailable", "The database is unavailable; retry later."),
@@ -25,7 +27,7 @@ public static class ErrorHandling
                     => (503, "worker_unavailable", "No silo is available; retry later."),
                 _ => (500, "internal_error", "Internal server error"),
             };
-            if (status >= 500)
+            if (status is >= 500 and not 499)
                 logger.LogError(exception, "{Method} {Path} failed with {Status}", context.Request.Method, context.Request.Path, status);
             context.Response.StatusCode = status;
             if (status == 503)

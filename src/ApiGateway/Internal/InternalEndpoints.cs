@@ -20,7 +20,7 @@ public static class InternalEndpoints
             var waitMs = body.Int("wait_ms", 0, 60_000) ?? 0;
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<IOutboxGrain>(0).Claim(limit, waitMs).ToHttp();
+            return await grains.GetGrain<IOutboxGrain>(0).Claim(limit, waitMs, request.HttpContext.RequestAborted).ToHttp();
         });
 
         outbox.MapPost("/mark-published", async (HttpRequest request, IGrainFactory grains) =>
@@ -54,6 +54,21 @@ public static class InternalEndpoints
         });
 
         outbox.MapGet("/pending-count", (IGrainFactory grains) => grains.GetGrain<IOutboxGrain>(0).PendingCount().ToHttp());
+
+        group.MapPost("/cleanup/purge", async (HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
+            if (body is null)
+                return error!;
+            var purge = new PurgeRequest(
+                body.Int("command_retention_days", 0) ?? 7,
+                body.Int("runtime_stale_minutes", 0) ?? 60,
+                body.Int("event_retention_days", 0) ?? 0,
+                body.Int("outbox_retention_hours", 0) ?? 24);
+            if (body.HasErrors)
+                return body.Errors();
+            return await grains.GetGrain<IMaintenanceGrain>(0).Purge(purge).ToHttp();
+        });
 
         group.MapPost("/events/project", async (HttpRequest request, IGrainFactory grains) =>
         {

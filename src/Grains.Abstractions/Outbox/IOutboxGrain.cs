@@ -9,7 +9,11 @@ namespace NoEtl.Grains;
 [Alias("noetl.IOutboxGrain")]
 public interface IOutboxGrain : IGrainWithIntegerKey
 {
-    [Alias("Claim")] Task<Reply> Claim(int limit, int waitMs);
+    /// <summary>
+    /// Claims due rows, waiting up to <paramref name="waitMs"/> for some to commit. Cancelling (the publisher's
+    /// HTTP request went away) ends the wait without claiming, so a stopped publisher does not take rows with it.
+    /// </summary>
+    [Alias("Claim")] Task<Reply> Claim(int limit, int waitMs, CancellationToken cancellationToken = default);
 
     [Alias("MarkPublished")] Task<Reply> MarkPublished(IReadOnlyList<long> outboxIds);
 

@@ -18,7 +18,11 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids) : 
         ["mcp"] = "mcp", ["agent"] = "agent", ["agents"] = "agent", ["memory"] = "memory",
     };
 
-    public async Task<Reply> Register(string content, string? resourceType)
+    public Task<Reply> Register(string content, string? resourceType) => Register(content, resourceType, onlyIfChanged: false);
+
+    public Task<Reply> EnsureRegistered(string content) => Register(content, null, onlyIfChanged: true);
+
+    private async Task<Reply> Register(string content, string? resourceType, bool onlyIfChanged)
     {
         JsonObject document;
         try
@@ -54,6 +58,9 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids) : 
                 lockPath.Parameters.AddWithValue(path);
                 await lockPath.ExecuteNonQueryAsync();
             }
+
+            if (onlyIfChanged && await LatestWithContentAsync(connection, transaction, path, content) is { } existing)
+                return JsonReplies.Ok(existing);
 
             var catalogId = ids.Next();
             await using var insert = new NpgsqlBatch(connection, transaction)
@@ -135,6 +142,25 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids) : 
         await using var reader = await command.ExecuteReaderAsync();
         return await reader.ReadAsync() ? JsonReplies.Ok(ReadEntry(reader)) : JsonReplies.NotFound("Catalog entry not found");
     });
+
+    private static async Task<JsonObject?> LatestWithContentAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string path, string content)
+    {
+        await using var latest = new NpgsqlCommand(
+            "SELECT catalog_id, version, kind, content FROM noetl.catalog WHERE path = $1 ORDER BY version DESC LIMIT 1", connection, transaction);
+        latest.Parameters.AddWithValue(path);
+        await using var reader = await latest.ExecuteReaderAsync();
+        if (!await reader.ReadAsync() || reader.IsDBNull(3) || reader.GetString(3) != content)
+            return null;
+        return new JsonObject
+        {
+            ["status"] = "unchanged",
+            ["message"] = $"Resource '{path}' version '{reader.GetInt16(1)}' already has this content.",
+            ["path"] = path,
+            ["version"] = (int)reader.GetInt16(1),
+            ["catalog_id"] = reader.GetInt64(0).ToString(),
+            ["kind"] = reader.GetString(2),
+        };
+    }
 
     private const string EntryColumns = "catalog_id, path, version, kind, content, layout::text, payload::text, meta::text, created_at";
 

@@ -57,6 +57,21 @@ public static class ClaimPolicy
             : new(ClaimVerdict.Grant, "healthy_worker_hard_timeout");
     }
 
+    /// <summary>
+    /// Whether workers should be told about the command again: it is still PENDING long after its notification
+    /// (the notification may be lost), or its holder's lease ran out and the holder looks gone (NoETL's reaper).
+    /// It never completes anything: the next claim arbitrates through <see cref="Decide"/>.
+    /// </summary>
+    public static string? RenotifyReason(CommandRecord command, DateTime nowUtc, ServerOptions options, HolderLiveness? holder)
+    {
+        var sinceNotified = (nowUtc - command.NotifiedAt).TotalSeconds;
+        if (command.Status == "PENDING")
+            return sinceNotified >= options.CommandPendingRetrySeconds ? "pending_retry" : null;
+        if (!IsHeld(command) || sinceNotified < options.ClaimLeaseSeconds || ClaimAge(command, nowUtc) < options.ClaimLeaseSeconds)
+            return null;
+        return Decide(command, false, "", nowUtc, options, holder) is { Verdict: ClaimVerdict.Grant, ReclaimReason: { } reason } ? reason : null;
+    }
+
     private static bool IsHeld(CommandRecord command) => command.Status is "CLAIMED" or "RUNNING";
 
     private static double ClaimAge(CommandRecord command, DateTime nowUtc) =>

@@ -22,5 +22,8 @@ public sealed class CommandRecord(long commandId, long eventId, string step, str
     public DateTime? StartedAt { get; set; }
     public DateTime? CompletedAt { get; set; }
 
+    /// <summary>When workers were last told about this command (issue or re-notification), UTC.</summary>
+    public DateTime NotifiedAt { get; set; } = DateTime.UtcNow;
+
     public bool IsTerminal => TerminalStatuses.Contains(Status);
 }

@@ -147,16 +147,10 @@ public sealed partial class ExecutionGrain
             commandId, parentEventId, now);
         turn.Events.Add(row);
         turn.NewCommands.Add(new NewCommandRow(commandId, eventId, issued.Step, issued.ToolKind, context, meta, now));
-        turn.Outbox.Add(new OutboxRow(eventId, $"{options.CommandSubject}.{Pool}.{ExecutionId}", new JsonObject
-        {
-            ["execution_id"] = ExecutionId,
-            ["event_id"] = eventId,
-            ["command_id"] = commandId,
-            ["step"] = issued.Step,
-            ["server_url"] = options.ServerUrl,
-        }));
-        _commands[commandId] = new CommandRecord(commandId, eventId, issued.Step, issued.ToolKind, context, meta, 1);
+        var command = new CommandRecord(commandId, eventId, issued.Step, issued.ToolKind, context, meta, 1);
+        _commands[commandId] = command;
         _commandByEvent[eventId] = commandId;
+        turn.Outbox.Add(new OutboxRow(eventId, Subject, Notification(command)));
         Fold(row);
     }
 
@@ -204,6 +198,7 @@ public sealed partial class ExecutionGrain
         }
         if (turn.Outbox.Count > 0)
             GrainFactory.GetGrain<IOutboxGrain>(0).RowsCommitted().Ignore();
+        TrackInFlightCommands();
         return null;
     }
 

@@ -68,6 +68,7 @@ public sealed partial class ExecutionGrain(
             _commandByEvent[command.EventId] = command.CommandId;
         }
         LogRebuilt(ExecutionId, events.Count, _commands.Count);
+        TrackInFlightCommands();
     }
 
     public async Task<Reply> Start(StartExecution request, long catalogId, string path, int version)
@@ -283,7 +284,8 @@ public sealed partial class ExecutionGrain(
             ["completed"] = IsTerminal,
             ["completion_inferred"] = false,
             ["error"] = state.Error,
-            ["variables"] = state.Variables.DeepClone(),
+            // Step results by name, ctx and the workload, as NoETL exposes them: the playbook tool reads return_step here.
+            ["variables"] = state.BuildRenderContext(),
             ["start_time"] = _startTime.ToString("O") + "Z",
             ["end_time"] = end is null ? null : end.Value.ToString("O") + "Z",
             ["duration_seconds"] = Math.Round(duration, 3),

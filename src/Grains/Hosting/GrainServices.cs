@@ -1,8 +1,11 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Commands;
 using NoEtl.Grains.Persistence;
+using NoEtl.Grains.Security;
 
 namespace NoEtl.Grains.Hosting;
 
@@ -21,6 +24,10 @@ public static class GrainServices
         services.AddSingleton<PlaybookCache>();
         services.AddSingleton<CommandLocations>();
         services.AddSingleton<IIncomingGrainCallFilter, GrainExceptionFilter>();
+        // Credential encryption: NOETL_ENCRYPTION_KEY or NOETL_ENCRYPTION_KEY_FILE; the check fails start-up without one.
+        services.AddSingleton(sp => KeyRing.FromConfiguration(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<ILogger<KeyRing>>()));
+        services.AddSingleton<SecretCipher>();
+        services.AddHostedService<KeyRingStartupCheck>();
         return services;
     }
 }

@@ -26,6 +26,12 @@ public sealed class ServerOptions
     /// <summary><c>Retry-After</c> on a 409 <c>active_claim</c>.</summary>
     public int ClaimRetryAfterSeconds { get; set; } = 2;
 
+    /// <summary>How often an execution with commands in flight looks for commands to notify again.</summary>
+    public int CommandReaperIntervalSeconds { get; set; } = 15;
+
+    /// <summary>A command still PENDING this long after its last notification is notified again.</summary>
+    public int CommandPendingRetrySeconds { get; set; } = 60;
+
     /// <summary>An IN_FLIGHT outbox row whose claimer vanished becomes claimable again after this.</summary>
     public int OutboxVisibilityTimeoutSeconds { get; set; } = 60;
 
@@ -42,6 +48,8 @@ public sealed class ServerOptions
         options.HealthyWorkerHardTimeoutSeconds = Int(configuration, "NOETL_COMMAND_CLAIM_HEALTHY_WORKER_HARD_TIMEOUT_SECONDS", options.HealthyWorkerHardTimeoutSeconds);
         options.ClaimRetryAfterSeconds = Int(configuration, "NOETL_COMMAND_CLAIM_RETRY_AFTER_SECONDS", options.ClaimRetryAfterSeconds);
         options.OutboxVisibilityTimeoutSeconds = Int(configuration, "NOETL_OUTBOX_VISIBILITY_TIMEOUT_SECONDS", options.OutboxVisibilityTimeoutSeconds);
+        options.CommandReaperIntervalSeconds = Math.Max(1, Int(configuration, "NOETL_COMMAND_REAPER_INTERVAL_SECONDS", options.CommandReaperIntervalSeconds));
+        options.CommandPendingRetrySeconds = Int(configuration, "NOETL_COMMAND_REAPER_PENDING_RETRY_SECONDS", options.CommandPendingRetrySeconds);
         options.OutboxMaxWaitMs = Int(configuration, "NOETL_OUTBOX_MAX_WAIT_MS", options.OutboxMaxWaitMs);
         return options;
     }

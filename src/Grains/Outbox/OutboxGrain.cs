@@ -16,11 +16,12 @@ public sealed class OutboxGrain(NpgsqlDataSource database, ServerOptions options
 {
     private TaskCompletionSource _rowsCommitted = NewSignal();
 
-    public async Task<Reply> Claim(int limit, int waitMs)
+    public async Task<Reply> Claim(int limit, int waitMs, CancellationToken cancellationToken = default)
     {
         var deadline = DateTime.UtcNow.AddMilliseconds(Math.Clamp(waitMs, 0, options.OutboxMaxWaitMs));
         while (true)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             // Take the signal before querying, so rows committed while the query runs still wake us.
             var signal = _rowsCommitted.Task;
             var reply = await DatabaseCall.Run(() => ClaimOnce(limit));
@@ -28,7 +29,7 @@ public sealed class OutboxGrain(NpgsqlDataSource database, ServerOptions options
             if (reply.Status != ReplyStatus.Ok || remaining <= TimeSpan.Zero || JsonNode.Parse(reply.Body)!["claimed"]!.GetValue<int>() > 0)
                 return reply;
             // Wake up on a commit, or at the latest when an IN_FLIGHT row could have expired or a FAILED row become due.
-            await Task.WhenAny(signal, Task.Delay(Min(remaining, TimeSpan.FromSeconds(1))));
+            await Task.WhenAny(signal, Task.Delay(Min(remaining, TimeSpan.FromSeconds(1)), cancellationToken));
         }
     }
 

@@ -21,7 +21,7 @@ public sealed class CredentialResolver(ServerClient server, WorkerKeychain keych
         var response = await server.GetWithRetryAsync(url, ct);
         if (response.Status == 404)
         {
-            throw new CredentialException($"credential '{name}' not found");
+            throw new CredentialException($"credential '{name}' not found", notFound: true);
         }
         if (!response.IsSuccess)
         {
@@ -38,4 +38,8 @@ public sealed class CredentialResolver(ServerClient server, WorkerKeychain keych
             .FirstOrDefault(s => !string.IsNullOrEmpty(s));
 }
 
-public sealed class CredentialException(string message) : Exception(message);
+public sealed class CredentialException(string message, bool notFound = false) : Exception(message)
+{
+    /// <summary>Neither this worker's keychain nor the server knows the alias (as opposed to a failed lookup).</summary>
+    public bool NotFound { get; } = notFound;
+}

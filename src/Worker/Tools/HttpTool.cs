@@ -117,9 +117,19 @@ public sealed class HttpTool(HttpClient http, CredentialResolver credentials) : 
                 return;
             case JsonObject spec:
                 var type = (spec.Str("type") ?? "bearer").ToLowerInvariant();
-                var secretData = spec.Str("credential") is { Length: > 0 } name
-                    ? await credentials.ResolveAsync(name, context.ServerUrl, context.ExecutionId, ct)
-                    : spec;
+                JsonObject secretData;
+                try
+                {
+                    secretData = spec.Str("credential") is { Length: > 0 } name
+                        ? await credentials.ResolveAsync(name, context.ServerUrl, context.ExecutionId, ct)
+                        : spec;
+                }
+                catch (CredentialException e) when (e.NotFound)
+                {
+                    // A secret this worker is not given (e.g. the internal token on a user pool): call without it and
+                    // let the server refuse (403), so the failure names the real reason, not a missing alias.
+                    return;
+                }
                 if (type == "basic")
                 {
                     SetBasic(request, secretData.Str("username") ?? secretData.Str("user"), secretData.Str("password"));

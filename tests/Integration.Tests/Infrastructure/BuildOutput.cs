@@ -15,6 +15,10 @@ public static class BuildOutput
 
     public static string Gateway => Assembly("ApiGateway", "NoEtl.ApiGateway");
 
+    public static string Worker => Assembly("Worker", "NoEtl.Worker");
+
+    public static string Cli => Assembly("Cli", "noetl");
+
     private static string FindRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);

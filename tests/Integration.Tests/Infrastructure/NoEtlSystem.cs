@@ -10,6 +10,9 @@ public sealed class NoEtlSystem : IAsyncDisposable
 {
     public const string InternalToken = "integration-internal-token";
 
+    /// <summary>The credential encryption key of test systems (base64 of 32 bytes).</summary>
+    public static readonly string EncryptionKey = Convert.ToBase64String(Enumerable.Range(1, 32).Select(i => (byte)(i * 7)).ToArray());
+
     private readonly Dictionary<string, string> _siloSettings;
 
     private NoEtlSystem(PgTestDatabase database, int poolSize, Dictionary<string, string> siloSettings)
@@ -18,6 +21,8 @@ public sealed class NoEtlSystem : IAsyncDisposable
         PoolSize = poolSize;
         _siloSettings = siloSettings;
         ClusterId = "it-" + Guid.NewGuid().ToString("N")[..10];
+        // Known before any silo starts: silos put it into every command notification as server_url.
+        GatewayUrl = $"http://127.0.0.1:{ProcessHost.FreePort()}";
     }
 
     public PgTestDatabase Database { get; }
@@ -25,20 +30,24 @@ public sealed class NoEtlSystem : IAsyncDisposable
     public int PoolSize { get; }
     public List<ProcessHost> Silos { get; } = [];
     public List<ProcessHost> Gateways { get; } = [];
-    public string GatewayUrl { get; private set; } = "";
+    public string GatewayUrl { get; }
+    public List<ProcessHost> Workers { get; } = [];
+    public ProcessHost? Nats { get; private set; }
+    public string? NatsUrl { get; private set; }
     public HttpClient Http { get; private set; } = null!;
 
-    public static async Task<NoEtlSystem> StartAsync(int silos = 1, int poolSize = 10, Dictionary<string, string>? siloSettings = null)
+    public static async Task<NoEtlSystem> StartAsync(int silos = 1, int poolSize = 10, Dictionary<string, string>? siloSettings = null, bool withNats = false)
     {
         var database = await PgTestDatabase.CreateAsync("it");
         var system = new NoEtlSystem(database, poolSize, siloSettings ?? []);
         try
         {
+            if (withNats)
+                await system.StartNatsAsync();
             for (var i = 0; i < silos; i++)
                 await system.StartSiloAsync();
-            var (gateway, url) = await system.StartGatewayAsync(InternalToken);
-            system.GatewayUrl = url;
-            system.Http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(60) };
+            await system.StartGatewayAsync(InternalToken, system.GatewayUrl);
+            system.Http = new HttpClient { BaseAddress = new Uri(system.GatewayUrl), Timeout = TimeSpan.FromSeconds(60) };
             return system;
         }
         catch
@@ -61,7 +70,8 @@ public sealed class NoEtlSystem : IAsyncDisposable
             ["ORLEANS_GATEWAY_PORT"] = ProcessHost.FreePort().ToString(),
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{httpPort}",
             ["NOETL_POSTGRES_POOL_MAX"] = PoolSize.ToString(),
-            ["NOETL_SERVER_URL"] = "http://127.0.0.1:8082",
+            ["NOETL_SERVER_URL"] = GatewayUrl,
+            ["NOETL_ENCRYPTION_KEY"] = EncryptionKey,
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__NoEtl"] = "Information",
         };
@@ -74,9 +84,9 @@ public sealed class NoEtlSystem : IAsyncDisposable
     }
 
     /// <summary>Starts a gateway; <paramref name="internalToken"/> null leaves the internal API unconfigured.</summary>
-    public async Task<(ProcessHost Gateway, string Url)> StartGatewayAsync(string? internalToken)
+    public async Task<(ProcessHost Gateway, string Url)> StartGatewayAsync(string? internalToken, string? url = null)
     {
-        var url = $"http://127.0.0.1:{ProcessHost.FreePort()}";
+        url ??= $"http://127.0.0.1:{ProcessHost.FreePort()}";
         var environment = new Dictionary<string, string>
         {
             ["ConnectionStrings__Discovery"] = Database.DiscoveryConnectionString,
@@ -93,7 +103,79 @@ public sealed class NoEtlSystem : IAsyncDisposable
         return (gateway, url);
     }
 
-    public string Logs() => string.Join("\n", Silos.Concat(Gateways).Select(p => $"===== {p.Name}\n{p.Tail(40)}"));
+    /// <summary>A JetStream server of this system only, so workers of parallel test systems never share streams.</summary>
+    public async Task StartNatsAsync()
+    {
+        var port = NatsUrl is null ? ProcessHost.FreePort() : new Uri(NatsUrl).Port;
+        var monitor = ProcessHost.FreePort();
+        var store = NatsStore;
+        Directory.CreateDirectory(store);
+        Nats = ProcessHost.StartProgram("nats", "/usr/sbin/nats-server", store, new Dictionary<string, string>(),
+            "-a", "127.0.0.1", "-p", port.ToString(), "-m", monitor.ToString(), "-js", "-sd", store);
+        NatsUrl = $"nats://127.0.0.1:{port}";
+        await Nats.WaitHealthyAsync($"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true", TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Stops NATS (SIGTERM); <see cref="StartNatsAsync"/> brings it back on the same port and store.</summary>
+    public async Task StopNatsAsync()
+    {
+        if (Nats is null)
+            return;
+        await Nats.StopAsync(TimeSpan.FromSeconds(15));
+        await Nats.DisposeAsync();
+        Nats = null;
+    }
+
+    private string NatsStore => Path.Combine(Path.GetTempPath(), $"noetl-it-nats-{ClusterId}");
+
+    /// <summary>
+    /// Starts a reference worker of <paramref name="pool"/>. Only the system pool gets the internal token, loaded
+    /// into its keychain through the NOETL_KEYCHAIN_ENV_VARS allow-list — as in production.
+    /// </summary>
+    public async Task<ProcessHost> StartWorkerAsync(string pool, string? workerId = null, Dictionary<string, string>? settings = null)
+    {
+        workerId ??= $"{pool}-worker-{Workers.Count + 1}";
+        var environment = new Dictionary<string, string>
+        {
+            ["NOETL_SERVER_URL"] = GatewayUrl,
+            ["NATS_URL"] = NatsUrl ?? throw new InvalidOperationException("start NATS first"),
+            ["WORKER_ID"] = workerId,
+            ["WORKER_HEARTBEAT_INTERVAL"] = "1",
+            ["WORKER_DRAIN_TIMEOUT"] = "10",
+            ["Logging__LogLevel__Default"] = "Information",
+        };
+        if (pool == "system")
+        {
+            environment["NOETL_INTERNAL_API_TOKEN"] = InternalToken;
+            environment["NOETL_KEYCHAIN_ENV_VARS"] = "NOETL_INTERNAL_API_TOKEN";
+        }
+        foreach (var (key, value) in settings ?? [])
+            environment[key] = value;
+        var worker = ProcessHost.Start(workerId, BuildOutput.Worker, environment, "--pool", pool);
+        Workers.Add(worker);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (worker.HasExited)
+                throw new InvalidOperationException($"{workerId} exited:\n{worker.Tail()}");
+            var pools = await Http.Get($"/api/worker/pools?status=ready");
+            if (pools.Json["items"]!.AsArray().Any(i => i!["name"]!.GetValue<string>() == workerId))
+                return worker;
+            await Task.Delay(200);
+        }
+        throw new TimeoutException($"{workerId} did not register:\n{worker.Tail()}");
+    }
+
+    /// <summary>Runs the noetl CLI against this system; returns its exit code and output.</summary>
+    public async Task<(int ExitCode, string Output)> CliAsync(params string[] arguments)
+    {
+        var cli = ProcessHost.Start("noetl-cli", BuildOutput.Cli, new Dictionary<string, string> { ["NOETL_SERVER_URL"] = GatewayUrl }, arguments);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        var code = await cli.WaitForExitAsync(timeout.Token);
+        return (code, cli.Output);
+    }
+
+    public string Logs() => string.Join("\n", Silos.Concat(Gateways).Concat(Workers).Select(p => $"===== {p.Name}\n{p.Tail(40)}"));
 
     /// <summary>Process output is kept under .run/test-logs/ for diagnosing failures (CI prints nothing else).</summary>
     public async ValueTask DisposeAsync()
@@ -101,11 +183,13 @@ public sealed class NoEtlSystem : IAsyncDisposable
         Http?.Dispose();
         var logs = Path.Combine(BuildOutput.RepositoryRoot, ".run", "test-logs");
         Directory.CreateDirectory(logs);
-        foreach (var process in Gateways.Concat(Silos))
+        foreach (var process in Workers.Concat(Gateways).Concat(Silos).Concat(Nats is null ? [] : [Nats]))
         {
             await process.DisposeAsync();
             await File.WriteAllTextAsync(Path.Combine(logs, $"{ClusterId}-{process.Name}.log"), process.Output);
         }
         await Database.DisposeAsync();
+        if (Directory.Exists(NatsStore))
+            Directory.Delete(NatsStore, recursive: true);
     }
 }

@@ -28,18 +28,23 @@ public sealed class ProcessHost : IAsyncDisposable
         get { lock (_output) return _output.ToString(); }
     }
 
+    /// <summary>Starts a .NET program of this repository from its build output.</summary>
     public static ProcessHost Start(string name, string assemblyPath, IDictionary<string, string> environment, params string[] arguments)
     {
         if (!File.Exists(assemblyPath))
             throw new FileNotFoundException($"{name}: build output not found; build the solution first", assemblyPath);
-        var start = new ProcessStartInfo("dotnet")
+        return StartProgram(name, "dotnet", Path.GetDirectoryName(assemblyPath)!, environment, [assemblyPath, .. arguments]);
+    }
+
+    public static ProcessHost StartProgram(string name, string fileName, string workingDirectory, IDictionary<string, string> environment, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(assemblyPath)!,
+            WorkingDirectory = workingDirectory,
         };
-        start.ArgumentList.Add(assemblyPath);
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
         foreach (var (key, value) in environment)
@@ -74,6 +79,13 @@ public sealed class ProcessHost : IAsyncDisposable
             await Task.Delay(200);
         }
         throw new TimeoutException($"{Name} did not become healthy at {url} within {timeout}:\n{Tail()}");
+    }
+
+    public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)
+    {
+        await _process.WaitForExitAsync(cancellationToken);
+        _process.WaitForExit(); // flushes the redirected output
+        return _process.ExitCode;
     }
 
     /// <summary>SIGKILL, as a crash would: no graceful shutdown.</summary>

@@ -1,0 +1,136 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NoEtl.ApiGateway.Http;
+using NoEtl.ApiGateway.Internal;
+using NoEtl.Grains;
+
+namespace NoEtl.ApiGateway.Credentials;
+
+/// <summary>
+/// NoETL's credential routes (noetl-api.md §1.1 (10), §1.2 (11)) and the token-gated key rotation.
+/// Bodies are validated here so that nothing is stored from bad input; secret data is never logged.
+/// </summary>
+public static class CredentialEndpoints
+{
+    /// <summary>Bounds of a secret document: far above any real credential, small enough to keep rows and keychain copies cheap.</summary>
+    public const int MaxSecretBytes = 64 * 1024;
+
+    public const int MaxNameLength = 255;
+
+    public static void MapCredentialEndpoints(this IEndpointRouteBuilder app)
+    {
+        var credentials = app.MapGroup("/api/credentials");
+
+        credentials.MapPost("", async (HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request);
+            if (body is null)
+                return error!;
+            var name = body.RequiredString("name");
+            if (name.Length > MaxNameLength)
+                body.Add("string_too_long", "name", $"String should have at most {MaxNameLength} characters");
+            var type = body.String("type", "credential_type") ?? "generic";
+            var data = SecretObject(body, "data");
+            var meta = body.Object("meta");
+            var tags = Tags(body);
+            var description = body.String("description");
+            if (body.HasErrors)
+                return body.Errors();
+            var input = new CredentialInput(name, type, data!.ToJsonString(), meta?.ToJsonString(), tags, description);
+            return await grains.GetGrain<ICredentialGrain>(0).Upsert(input).ToHttp();
+        });
+
+        credentials.MapGet("", (IGrainFactory grains, string? type, string? q) =>
+            grains.GetGrain<ICredentialGrain>(0).List(NullIfEmpty(type), NullIfEmpty(q)).ToHttp());
+
+        credentials.MapGet("/{identifier}", async (string identifier, HttpRequest request, IGrainFactory grains) =>
+        {
+            var query = request.Query;
+            if (!TryQueryBool(query["include_data"], out var includeData))
+                return RequestBody.Problem("bool_parsing", ["query", "include_data"], "Input should be a valid boolean");
+            if (!TryQueryId(query["catalog_id"], out var catalogId))
+                return IdProblem("catalog_id");
+            if (!TryQueryId(query["execution_id"], out var executionId))
+                return IdProblem("execution_id");
+            if (!TryQueryId(query["parent_execution_id"], out var parentExecutionId))
+                return IdProblem("parent_execution_id");
+            var read = new CredentialRead(includeData, catalogId, executionId, parentExecutionId);
+            return await grains.GetGrain<ICredentialGrain>(0).Get(identifier, read).ToHttp();
+        });
+
+        credentials.MapDelete("/{identifier}", (string identifier, IGrainFactory grains) =>
+            grains.GetGrain<ICredentialGrain>(0).Delete(identifier).ToHttp());
+
+        app.MapGroup("/api/internal/credentials").AddEndpointFilter<InternalTokenGate>()
+            .MapPost("/rotate", (IGrainFactory grains) => grains.GetGrain<ICredentialGrain>(0).Rotate().ToHttp());
+    }
+
+    /// <summary>A required JSON object holding secret values, at most <see cref="MaxSecretBytes"/> once serialized.</summary>
+    internal static JsonObject? SecretObject(RequestBody body, string field)
+    {
+        switch (body.Fields[field])
+        {
+            case null:
+                body.Add("missing", field, "Field required");
+                return null;
+            case JsonObject data when Encoding.UTF8.GetByteCount(data.ToJsonString()) > MaxSecretBytes:
+                body.Add("too_long", field, $"{field} must serialize to at most {MaxSecretBytes} bytes");
+                return null;
+            case JsonObject data:
+                return data;
+            default:
+                body.Add("dict_type", field, "Input should be a valid dictionary (a JSON object)");
+                return null;
+        }
+    }
+
+    /// <summary>NoETL accepts tags as a list of strings or as one comma-separated string.</summary>
+    private static string[]? Tags(RequestBody body)
+    {
+        switch (body.Fields["tags"])
+        {
+            case null:
+                return null;
+            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                return value.GetValue<string>().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            case JsonArray list when list.All(t => t is JsonValue v && v.GetValueKind() == JsonValueKind.String):
+                return [.. list.Select(t => t!.GetValue<string>())];
+            default:
+                body.Add("list_type", "tags", "Input should be a list of strings or a comma-separated string");
+                return null;
+        }
+    }
+
+    internal static bool TryQueryBool(string? text, out bool value)
+    {
+        value = false;
+        switch (text?.Trim().ToLowerInvariant())
+        {
+            case null or "":
+            case "false" or "0" or "no" or "off" or "f" or "n":
+                return true;
+            case "true" or "1" or "yes" or "on" or "t" or "y":
+                value = true;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    internal static bool TryQueryId(string? text, out long? id)
+    {
+        id = null;
+        if (string.IsNullOrWhiteSpace(text))
+            return true;
+        if (!long.TryParse(text, out var parsed))
+            return false;
+        id = parsed;
+        return true;
+    }
+
+    internal static IResult IdProblem(string field) =>
+        RequestBody.Problem("int_parsing", ["query", field], "Input should be a valid integer");
+
+    private static string? NullIfEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
+}

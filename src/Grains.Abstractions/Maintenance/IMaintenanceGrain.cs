@@ -1,0 +1,15 @@
+namespace NoEtl.Grains;
+
+/// <summary>Retention settings of <c>POST /api/internal/cleanup/purge</c> (NoETL RS-HEAD semantics, plus the outbox).</summary>
+[GenerateSerializer, Immutable, Alias("noetl.PurgeRequest")]
+public sealed record PurgeRequest(
+    [property: Id(0)] int CommandRetentionDays,
+    [property: Id(1)] int RuntimeStaleMinutes,
+    [property: Id(2)] int EventRetentionDays,
+    [property: Id(3)] int OutboxRetentionHours);
+
+[Alias("noetl.IMaintenanceGrain")]
+public interface IMaintenanceGrain : IGrainWithIntegerKey
+{
+    [Alias("Purge")] Task<Reply> Purge(PurgeRequest request);
+}

@@ -1,0 +1,236 @@
+using System.Text.Json.Nodes;
+using Npgsql;
+using NpgsqlTypes;
+using NoEtl.Grains.Keychain;
+using NoEtl.Grains.Persistence;
+using NoEtl.Grains.Security;
+using Orleans.Concurrency;
+
+namespace NoEtl.Grains.Credentials;
+
+/// <summary>
+/// NoETL's credential store (noetl-api.md §1.1 (10), §1.2 (11)) with <c>data_encrypted</c> actually encrypted:
+/// AES-256-GCM envelopes bound to the credential's name. Plain-JSON rows left by NoETL's Python server are read
+/// as they are and re-encrypted on the next write or rotation.
+/// </summary>
+[StatelessWorker]
+public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher cipher, SnowflakeIds ids) : Grain, ICredentialGrain
+{
+    // The side-effect keychain entry a credential read leaves for the execution (NoETL: one hour).
+    private static readonly TimeSpan ReadCacheLifetime = TimeSpan.FromHours(1);
+
+    private const string Columns = "id, name, type, meta::text, tags, description, created_at, updated_at";
+
+    public Task<Reply> Upsert(CredentialInput input) => DatabaseCall.Run(async () =>
+    {
+        if (JsonReplies.ParseOrNull(input.DataJson) is not JsonObject data)
+            return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.data", "Input should be a valid dictionary")]));
+
+        await using var command = database.CreateCommand(
+            $"""
+            INSERT INTO noetl.credential (id, name, type, data_encrypted, meta, tags, description)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (name) DO UPDATE SET
+                type = EXCLUDED.type, data_encrypted = EXCLUDED.data_encrypted, meta = EXCLUDED.meta,
+                tags = EXCLUDED.tags, description = EXCLUDED.description, updated_at = now()
+            RETURNING {Columns}
+            """);
+        command.Parameters.AddWithValue(ids.Next());
+        command.Parameters.AddWithValue(input.Name);
+        command.Parameters.AddWithValue(input.Type);
+        command.Parameters.AddWithValue(cipher.Seal(data, SecretCipher.CredentialBinding(input.Name)));
+        command.Parameters.Add(new NpgsqlParameter { Value = input.MetaJson ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Jsonb });
+        command.Parameters.Add(new NpgsqlParameter { Value = input.Tags ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = input.Description ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return JsonReplies.Ok(ReadCredential(reader));
+    });
+
+    public Task<Reply> List(string? type, string? query) => DatabaseCall.Run(async () =>
+    {
+        // strpos instead of LIKE: the search text is matched literally, '%' and '_' included.
+        await using var command = database.CreateCommand(
+            $"""
+            SELECT {Columns} FROM noetl.credential
+             WHERE ($1::text IS NULL OR type = $1)
+               AND ($2::text IS NULL OR strpos(lower(name), lower($2)) > 0 OR strpos(lower(COALESCE(description, '')), lower($2)) > 0)
+             ORDER BY name
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = type ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = query ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        var items = new JsonArray();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            items.Add(ReadCredential(reader));
+        return JsonReplies.Ok(new JsonObject { ["items"] = items, ["filter"] = new JsonObject { ["type"] = type, ["q"] = query } });
+    });
+
+    public Task<Reply> Get(string identifier, CredentialRead read) => DatabaseCall.Run(async () =>
+    {
+        await using var command = database.CreateCommand(
+            $"""
+            SELECT {Columns}, data_encrypted FROM noetl.credential
+             WHERE id = $1 OR name = $2
+             ORDER BY (id IS NOT DISTINCT FROM $1) DESC
+             LIMIT 1
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = NumericId(identifier) ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        command.Parameters.AddWithValue(identifier);
+        JsonObject credential;
+        string stored;
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            if (!await reader.ReadAsync())
+                return JsonReplies.NotFound("Credential not found");
+            credential = ReadCredential(reader);
+            stored = reader.GetString(8);
+        }
+        if (!read.IncludeData)
+            return JsonReplies.Ok(credential);
+
+        var name = credential["name"]!.GetValue<string>();
+        JsonObject data;
+        try
+        {
+            data = cipher.Open(stored, SecretCipher.CredentialBinding(name)).Data;
+        }
+        catch (SecretUndecryptableException e)
+        {
+            return CredentialReplies.Undecryptable("credential", name, e.Message);
+        }
+        credential["data"] = data;
+        await CacheForExecutionAsync(name, credential["type"]!.GetValue<string>(), data, read);
+        return JsonReplies.Ok(credential);
+    });
+
+    public Task<Reply> Delete(string identifier) => DatabaseCall.Run(async () =>
+    {
+        await using var command = database.CreateCommand(
+            """
+            DELETE FROM noetl.credential
+             WHERE id = (SELECT id FROM noetl.credential WHERE id = $1 OR name = $2 ORDER BY (id IS NOT DISTINCT FROM $1) DESC LIMIT 1)
+            RETURNING id, name
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = NumericId(identifier) ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        command.Parameters.AddWithValue(identifier);
+        await using var reader = await command.ExecuteReaderAsync();
+        if (!await reader.ReadAsync())
+            return JsonReplies.NotFound("Credential not found");
+        return JsonReplies.Ok(new JsonObject
+        {
+            ["message"] = "Credential deleted successfully",
+            ["id"] = reader.GetInt64(0).ToString(),
+            ["name"] = reader.GetString(1),
+        });
+    });
+
+    public Task<Reply> Rotate() => DatabaseCall.Run(async () =>
+    {
+        var credentials = await RotateTableAsync("noetl.credential", "name", SecretCipher.CredentialBinding);
+        var keychain = await RotateTableAsync("noetl.keychain", "cache_key", SecretCipher.KeychainBinding);
+        return JsonReplies.Ok(new JsonObject
+        {
+            ["status"] = credentials.Failed.Count + keychain.Failed.Count == 0 ? "ok" : "partial",
+            ["active_key_id"] = cipher.Keys.ActiveKeyId,
+            ["credentials"] = credentials.ToJson(),
+            ["keychain"] = keychain.ToJson(),
+        });
+    });
+
+    private sealed record RotationResult(int Rotated, int Unchanged, List<string> Failed)
+    {
+        public JsonObject ToJson() => new()
+        {
+            ["rotated"] = Rotated,
+            ["unchanged"] = Unchanged,
+            ["failed"] = new JsonArray([.. Failed.Select(f => (JsonNode)f)]),
+        };
+    }
+
+    /// <summary>
+    /// Re-seals every row not under the active key. Each row is updated only if it still holds what was read, so a
+    /// concurrent write (already under the active key) is never overwritten with older data. Undecryptable rows are
+    /// reported by name, not fatal: the rest of the table still rotates.
+    /// </summary>
+    private async Task<RotationResult> RotateTableAsync(string table, string keyColumn, Func<string, string> binding)
+    {
+        var rows = new List<(string Key, string Stored)>();
+        await using (var select = database.CreateCommand($"SELECT {keyColumn}, data_encrypted FROM {table} ORDER BY {keyColumn}"))
+        await using (var reader = await select.ExecuteReaderAsync())
+            while (await reader.ReadAsync())
+                rows.Add((reader.GetString(0), reader.GetString(1)));
+
+        int rotated = 0, unchanged = 0;
+        var failed = new List<string>();
+        foreach (var (key, stored) in rows)
+        {
+            OpenedSecret opened;
+            try
+            {
+                opened = cipher.Open(stored, binding(key));
+            }
+            catch (SecretUndecryptableException)
+            {
+                failed.Add(key);
+                continue;
+            }
+            if (!opened.NeedsReseal)
+            {
+                unchanged++;
+                continue;
+            }
+            await using var update = database.CreateCommand($"UPDATE {table} SET data_encrypted = $1 WHERE {keyColumn} = $2 AND data_encrypted = $3");
+            update.Parameters.AddWithValue(cipher.Seal(opened.Data, binding(key)));
+            update.Parameters.AddWithValue(key);
+            update.Parameters.AddWithValue(stored);
+            if (await update.ExecuteNonQueryAsync() == 1)
+                rotated++;
+            else
+                unchanged++; // rewritten meanwhile, necessarily with the active key
+        }
+        return new RotationResult(rotated, unchanged, failed);
+    }
+
+    /// <summary>
+    /// NoETL's side effect of a data read: cache the plaintext in the keychain of the catalog entry the execution
+    /// runs, for one hour — per execution (local) when an execution id is given, else for the catalog entry (global).
+    /// </summary>
+    private async Task CacheForExecutionAsync(string name, string type, JsonObject data, CredentialRead read)
+    {
+        var catalogId = read.CatalogId
+            ?? await CatalogOfAsync(read.ExecutionId)
+            ?? await CatalogOfAsync(read.ParentExecutionId);
+        if (catalogId is not { } catalog)
+            return;
+        var scope = read.ExecutionId is null ? KeychainScope.Global : KeychainScope.Local;
+        var cacheKey = KeychainEntries.CacheKey(name, catalog, scope, read.ExecutionId)!;
+        await KeychainEntries.UpsertAsync(database, cipher, cacheKey, name, catalog, type, "secret", scope, read.ExecutionId,
+            read.ParentExecutionId, data, DateTimeOffset.UtcNow.Add(ReadCacheLifetime), autoRenew: false, renewConfigJson: null);
+    }
+
+    private async Task<long?> CatalogOfAsync(long? executionId)
+    {
+        if (executionId is not { } id)
+            return null;
+        await using var command = database.CreateCommand("SELECT catalog_id FROM noetl.execution WHERE execution_id = $1");
+        command.Parameters.AddWithValue(id);
+        return await command.ExecuteScalarAsync() as long?;
+    }
+
+    private static long? NumericId(string identifier) =>
+        identifier.Length > 0 && identifier.All(char.IsAsciiDigit) && long.TryParse(identifier, out var id) ? id : null;
+
+    private static JsonObject ReadCredential(NpgsqlDataReader reader) => new()
+    {
+        ["id"] = reader.GetInt64(0).ToString(),
+        ["name"] = reader.GetString(1),
+        ["type"] = reader.GetString(2),
+        ["meta"] = reader.IsDBNull(3) ? null : JsonNode.Parse(reader.GetString(3)),
+        ["tags"] = reader.IsDBNull(4) ? new JsonArray() : new JsonArray([.. reader.GetFieldValue<string[]>(4).Select(t => (JsonNode)t)]),
+        ["description"] = reader.IsDBNull(5) ? null : reader.GetString(5),
+        ["created_at"] = reader.GetFieldValue<DateTimeOffset>(6).ToString("O"),
+        ["updated_at"] = reader.GetFieldValue<DateTimeOffset>(7).ToString("O"),
+        ["data"] = null,
+    };
+}
