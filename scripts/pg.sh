@@ -94,6 +94,10 @@ ALTER ROLE noetl_server LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER PASSWORD 'noet
 ALTER ROLE noetl_gateway LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER PASSWORD 'noetl_gateway';
 SELECT 'CREATE DATABASE noetl OWNER noetl_server TEMPLATE template0 ENCODING ''UTF8''' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'noetl') \gexec
 ALTER DATABASE noetl OWNER TO noetl_server;
+-- A tenant database for the examples' postgres steps: workers reach it through a credential alias, never noetl.*.
+SELECT 'CREATE ROLE noetl_demo' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'noetl_demo') \gexec
+ALTER ROLE noetl_demo LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER PASSWORD 'noetl_demo';
+SELECT 'CREATE DATABASE noetl_demo OWNER noetl_demo TEMPLATE template0 ENCODING ''UTF8''' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'noetl_demo') \gexec
 SQL
 }
 
@@ -103,6 +107,7 @@ PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT,
   admin   (tests create/drop databases): Host=127.0.0.1;Port=$PORT;Username=postgres;Password=postgres;Database=postgres
   server  (silo: migrations, noetl.*, Orleans providers): Host=127.0.0.1;Port=$PORT;Username=noetl_server;Password=noetl_server;Database=noetl;Search Path=orleans
   gateway (Orleans client gateway discovery only):        Host=127.0.0.1;Port=$PORT;Username=noetl_gateway;Password=noetl_gateway;Database=noetl;Search Path=orleans
+  demo    (tenant database of examples/postgres_step):   Host=127.0.0.1;Port=$PORT;Username=noetl_demo;Password=noetl_demo;Database=noetl_demo
 EOF
 }
 

@@ -79,6 +79,11 @@ for pool in system shared; do
 done
 
 echo
+# The credential alias of examples/postgres_step: the local tenant database made by scripts/pg.sh.
+curl -fsS http://127.0.0.1:8082/api/credentials -H 'content-type: application/json' -d '{"name": "demo_db", "type": "postgres",
+  "description": "tenant database of the examples",
+  "data": {"host": "127.0.0.1", "port": 55432, "user": "noetl_demo", "password": "noetl_demo", "database": "noetl_demo"}}' >/dev/null \
+  && echo "credential demo_db registered"
 for file in examples/*.yaml; do bash scripts/noetl register "$file"; done
 echo
 bash scripts/noetl run examples/hello_world.yaml

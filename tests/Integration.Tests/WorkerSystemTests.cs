@@ -51,6 +51,25 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
     }
 
     [Fact]
+    public async Task Postgres_example_reaches_a_tenant_database_through_a_credential_alias()
+    {
+        var credential = await Http.Post("/api/credentials", new
+        {
+            name = "demo_db",
+            type = "postgres",
+            data = new { host = "127.0.0.1", port = 55432, user = "noetl_demo", password = "noetl_demo", database = "noetl_demo" },
+        });
+        Assert.Equal(HttpStatusCode.OK, credential.Status);
+        await Http.Register(Executions.Example("postgres_step"));
+        var executionId = await Http.Execute("examples/postgres_step", new { upto = 5 });
+        var status = await Http.WaitTerminalAsync(executionId);
+        Assert.True(status["status"]!.GetValue<string>() == "COMPLETED", (await Http.Events(executionId)).ToJsonString());
+        var check = (await Http.Events(executionId)).Last(e => e!["event_type"]!.GetValue<string>() == "call.done")!["result"]!["context"]!;
+        Assert.Equal(5, check["numbers"]!.GetValue<int>());
+        Assert.Equal(15, check["total"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Http_example_retries_transient_failures_and_completes()
     {
         using var flaky = new FlakyEndpoint(failures: 2);
