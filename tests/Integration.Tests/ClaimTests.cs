@@ -92,6 +92,42 @@ public sealed class ClaimTests(SystemFixture fixture)
     }
 
     [Fact]
+    public async Task A_stale_workers_completion_after_a_reclaim_is_rejected_and_changes_nothing()
+    {
+        var (executionId, eventId) = await IssueOneCommandAsync();
+        var first = await Http.Claim(eventId, "stale-worker");
+        Assert.Equal(1, first.Json["lease_epoch"]!.GetValue<int>());
+        var commandId = first.Json["meta"]!["command_id"]!.GetValue<long>();
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        var second = await Http.Claim(eventId, "fresh-worker");
+        Assert.Equal(HttpStatusCode.OK, second.Status);
+        Assert.Equal(2, second.Json["lease_epoch"]!.GetValue<int>());
+        Assert.Equal(2, second.Json["meta"]!["lease_epoch"]!.GetValue<int>());
+        var eventsBefore = (await Http.Events(executionId)).Count;
+
+        JsonObject Completed(int? epoch) => new()
+        {
+            ["execution_id"] = executionId,
+            ["step"] = "start",
+            ["name"] = "command.completed",
+            ["worker_id"] = "stale-worker",
+            ["meta"] = epoch is null ? null : new JsonObject { ["lease_epoch"] = epoch },
+            ["payload"] = new JsonObject { ["command_id"] = commandId, ["result"] = new JsonObject { ["status"] = "COMPLETED" } },
+        };
+        foreach (var stale in new[] { Completed(1), Completed(null) }) // with the old epoch, and as a worker that sends none
+        {
+            var rejected = await Http.Post("/api/events", stale);
+            Assert.Equal(HttpStatusCode.Conflict, rejected.Status);
+            Assert.Equal("stale_lease", rejected.Json["detail"]!["code"]!.GetValue<string>());
+        }
+        Assert.Equal(eventsBefore, (await Http.Events(executionId)).Count);
+        Assert.Equal("RUNNING", (await Http.Status(executionId))["status"]!.GetValue<string>());
+
+        await new SimulatedWorker(Http, "fresh-worker").CompleteAsync(second.Json, new JsonObject());
+        Assert.Equal("COMPLETED", (await Http.Status(executionId))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task A_registered_worker_with_a_fresh_heartbeat_keeps_its_claim_past_the_lease()
     {
         var (_, eventId) = await IssueOneCommandAsync();

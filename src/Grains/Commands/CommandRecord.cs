@@ -22,6 +22,12 @@ public sealed class CommandRecord(long commandId, long eventId, string step, str
     public DateTime? StartedAt { get; set; }
     public DateTime? CompletedAt { get; set; }
 
+    /// <summary>
+    /// Fencing token: the number of claims granted so far. A claim returns it; an event that carries an older
+    /// epoch comes from a holder that lost the command and is rejected.
+    /// </summary>
+    public int LeaseEpoch { get; set; }
+
     /// <summary>When workers were last told about this command (issue or re-notification), UTC.</summary>
     public DateTime NotifiedAt { get; set; } = DateTime.UtcNow;
 

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using NoEtl.Grains.Commands;
 using NoEtl.Grains.Persistence;
+using NoEtl.Grains.Telemetry;
 
 namespace NoEtl.Grains.Executions;
 
@@ -29,6 +30,17 @@ public sealed partial class ExecutionGrain
             return new Accepted(existing, 0, Duplicate: true);
 
         var command = commandId is { } id ? _commands.GetValueOrDefault(id) : null;
+        // Fencing: an event of a superseded claim (older epoch, or — for workers that do not echo epochs — another
+        // worker than the one that reclaimed the command) never changes state.
+        var epoch = WireIds.Read(requestMeta?["lease_epoch"] ?? payload["lease_epoch"]);
+        if (command is not null && (epoch < command.LeaseEpoch
+            || epoch is null && command.LeaseEpoch > 1 && name != "command.claimed"
+               && workerEvent.WorkerId is not null && command.WorkerId is not null && workerEvent.WorkerId != command.WorkerId))
+        {
+            return Accepted.Reject(new Reply(ReplyStatus.Conflict, JsonReplies.Detail("stale_lease",
+                $"Command {command.CommandId} was claimed again by {command.WorkerId} (lease epoch {command.LeaseEpoch}); events of the earlier claim are rejected",
+                new JsonObject { ["lease_epoch"] = command.LeaseEpoch })));
+        }
         if (name == "command.claimed" && command?.WorkerId is { } holder)
         {
             return holder == workerEvent.WorkerId
@@ -172,6 +184,8 @@ public sealed partial class ExecutionGrain
         }
         if (row.CommandId is { } commandId && WorkerEvents.IdempotentNames.Contains(row.EventType))
             _firstWorkerEvent.TryAdd((row.EventType, row.NodeName ?? "", commandId), row.EventId);
+        if (row.EventType == "command.claimed" && row.CommandId is { } claimed && _commands.TryGetValue(claimed, out var record))
+            record.LeaseEpoch++;
         return logged;
     }
 
@@ -196,6 +210,7 @@ public sealed partial class ExecutionGrain
                 return DatabaseUnavailable.Reply(code);
             throw;
         }
+        NoEtlMetrics.TurnCommitted(turn, Pool);
         if (turn.Outbox.Count > 0)
             GrainFactory.GetGrain<IOutboxGrain>(0).RowsCommitted().Ignore();
         TrackInFlightCommands();
@@ -206,6 +221,7 @@ public sealed partial class ExecutionGrain
     {
         var meta = command.Meta.DeepClone().AsObject();
         meta["worker_id"] = command.WorkerId;
+        meta["lease_epoch"] = command.LeaseEpoch;
         if (reclaim is not null)
             foreach (var key in new[] { "reclaimed", "reclaimed_from_worker", "reclaimed_reason" })
                 meta[key] = reclaim[key]?.DeepClone();
@@ -214,6 +230,7 @@ public sealed partial class ExecutionGrain
             ["status"] = "ok",
             ["event_id"] = eventId,
             ["execution_id"] = ExecutionId,
+            ["lease_epoch"] = command.LeaseEpoch, // fencing token: workers that know it send it back with their events
             ["node_id"] = command.Step,
             ["node_name"] = command.Step,
             ["action"] = command.ToolKind,

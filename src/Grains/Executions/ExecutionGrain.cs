@@ -60,13 +60,13 @@ public sealed partial class ExecutionGrain(
         _parentExecutionId = WireIds.Read(initialized.Context?["parent_execution_id"]);
         _startTime = initialized.CreatedAt;
         _state = new ExecutionState(_catalog.Playbook);
-        foreach (var row in events)
-            Fold(row);
         foreach (var command in await _log.ReadCommandsAsync())
         {
             _commands[command.CommandId] = command;
             _commandByEvent[command.EventId] = command.CommandId;
         }
+        foreach (var row in events)
+            Fold(row);
         LogRebuilt(ExecutionId, events.Count, _commands.Count);
         TrackInFlightCommands();
     }
@@ -136,6 +136,7 @@ public sealed partial class ExecutionGrain(
         {
             ["command_id"] = commandId,
             ["worker_id"] = workerId,
+            ["lease_epoch"] = command.LeaseEpoch + 1,
             ["actionable"] = false,
             ["informative"] = true,
         };

@@ -14,7 +14,8 @@ internal sealed record ClaimedCommand(
     string Kind,
     JsonObject ToolConfig,
     JsonObject Input,
-    JsonObject RenderContext)
+    JsonObject RenderContext,
+    long? LeaseEpoch)
 {
     public static ClaimedCommand From(CommandNotification notification, JsonObject claim, string defaultServerUrl)
     {
@@ -47,7 +48,8 @@ internal sealed record ClaimedCommand(
             kind,
             config,
             WorkerJson.ObjectOrEmpty(context["input"] ?? context["args"]),
-            WorkerJson.ObjectOrEmpty(context["render_context"]));
+            WorkerJson.ObjectOrEmpty(context["render_context"]),
+            WorkerJson.ReadId(claim["lease_epoch"] ?? meta["lease_epoch"]));
     }
 
     /// <summary>

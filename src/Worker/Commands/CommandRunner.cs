@@ -149,6 +149,7 @@ public sealed class CommandRunner(
                 ["command_id"] = WorkerJson.IdNode(command.CommandId),
                 ["worker_id"] = options.WorkerId,
                 ["pool"] = options.Pool,
+                ["lease_epoch"] = command.LeaseEpoch, // fencing: the server rejects events of a superseded claim
             },
             ["worker_id"] = options.WorkerId,
         };
