@@ -1,3 +1,5 @@
+using NoEtl.ApiGateway.Audit;
+using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Catalog;
 using NoEtl.ApiGateway.Commands;
 using NoEtl.ApiGateway.Credentials;
@@ -9,15 +11,19 @@ using NoEtl.ApiGateway.Http;
 using NoEtl.ApiGateway.Internal;
 using NoEtl.ApiGateway.Keychain;
 using NoEtl.ApiGateway.Runtime;
+using NoEtl.ApiGateway.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddNoEtlClusterClient(GatewaySettings.From(builder.Configuration));
+builder.AddApiAuthentication();
+builder.AddGatewayObservability(TelemetrySettings.From(builder.Configuration));
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);
 builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy.AllowAnyOrigin().AllowAnyHeader().AllowAnyMethod()));
 
 var app = builder.Build();
 app.UseContractErrors();
 app.UseCors();
+app.UseMiddleware<ApiAuthentication>();
 app.MapHealthEndpoints();
 app.MapCatalogEndpoints();
 app.MapExecutionEndpoints();
@@ -26,5 +32,7 @@ app.MapEventEndpoints();
 app.MapWorkerPoolEndpoints();
 app.MapCredentialEndpoints();
 app.MapKeychainEndpoints();
+app.MapAuditEndpoints();
 app.MapInternalEndpoints();
+app.MapGatewayObservability();
 app.Run();

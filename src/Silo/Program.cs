@@ -2,6 +2,7 @@ using NoEtl.Grains.Hosting;
 using NoEtl.Schema;
 using NoEtl.Silo.Catalog;
 using NoEtl.Silo.Hosting;
+using NoEtl.Silo.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
 var settings = SiloSettings.From(builder.Configuration);
@@ -15,8 +16,10 @@ var snowflakeNode = int.TryParse(builder.Configuration["NOETL_SNOWFLAKE_NODE_ID"
 
 builder.Services.AddNoEtlGrains(database, ServerOptions.FromConfiguration(builder.Configuration), snowflakeNode);
 builder.UseOrleans(silo => silo.ConfigureNoEtlCluster(settings));
+builder.AddSiloObservability(TelemetrySettings.From(builder.Configuration));
 builder.Services.AddHostedService<SystemPlaybookRegistrar>(); // after UseOrleans: starts once the silo runs
 
 var app = builder.Build();
+app.MapSiloObservability();
 app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
 app.Run();

@@ -57,9 +57,10 @@ public sealed class PgTestDatabase : IAsyncDisposable
     /// two roles if the server lacks them) and, unless <paramref name="migrate"/> is false, runs
     /// <see cref="SchemaMigrator"/> on it as noetl_server.
     /// </summary>
-    public static async Task<PgTestDatabase> CreateAsync(string prefix, bool migrate = true, CancellationToken cancellationToken = default)
+    /// <param name="adminConnectionString">Another server's superuser (e.g. a test's dedicated cluster); default <see cref="DefaultAdminConnectionString"/>.</param>
+    public static async Task<PgTestDatabase> CreateAsync(string prefix, bool migrate = true, CancellationToken cancellationToken = default, string? adminConnectionString = null)
     {
-        var admin = new NpgsqlConnectionStringBuilder(DefaultAdminConnectionString);
+        var admin = new NpgsqlConnectionStringBuilder(adminConnectionString ?? DefaultAdminConnectionString);
         var safePrefix = new string(prefix.ToLowerInvariant().Where(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_').Take(24).ToArray());
         var random = Guid.NewGuid().ToString("N")[..12];
         var database = new PgTestDatabase(safePrefix.Length == 0 ? $"noetl_t_{random}" : $"noetl_t_{safePrefix}_{random}", admin);

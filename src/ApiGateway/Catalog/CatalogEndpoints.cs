@@ -1,3 +1,4 @@
+using NoEtl.ApiGateway.Auth;
 using System.Text;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
@@ -20,7 +21,7 @@ public static class CatalogEndpoints
             if (body.HasErrors)
                 return body.Errors();
             return await grains.GetGrain<ICatalogGrain>(0).Register(DecodeContent(content), resourceType).ToHttp();
-        });
+        }).ForOperators();
 
         catalog.MapPost("/list", async (HttpRequest request, IGrainFactory grains) =>
         {
@@ -32,7 +33,7 @@ public static class CatalogEndpoints
             if (body.HasErrors)
                 return body.Errors();
             return await grains.GetGrain<ICatalogGrain>(0).List(resourceType, path).ToHttp();
-        });
+        }).ForAnyPrincipal();
 
         catalog.MapPost("/resource", async (HttpRequest request, IGrainFactory grains) =>
         {
@@ -47,7 +48,7 @@ public static class CatalogEndpoints
             if (body.HasErrors)
                 return body.Errors();
             return await grains.GetGrain<ICatalogGrain>(0).Resource(catalogId, path, version).ToHttp();
-        });
+        }).ForAnyPrincipal();
     }
 
     /// <summary>The CLI sends base64; other callers send plain YAML. Base64 is tried first, as NoETL does.</summary>

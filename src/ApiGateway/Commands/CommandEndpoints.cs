@@ -1,3 +1,4 @@
+using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
 
@@ -26,7 +27,7 @@ public static class CommandEndpoints
             if (executionId is null)
                 return ReplyResults.NotFound($"command not found: {id}");
             return await grains.GetGrain<IExecutionGrain>(executionId.Value).Claim(id, workerId, locality?.ToJsonString()).ToHttp();
-        });
+        }).ForWorkers();
 
         commands.MapGet("/{eventId}", async (string eventId, IGrainFactory grains) =>
         {
@@ -36,6 +37,6 @@ public static class CommandEndpoints
             if (executionId is null)
                 return ReplyResults.NotFound($"command not found: {id}");
             return await grains.GetGrain<IExecutionGrain>(executionId.Value).GetCommand(id).ToHttp();
-        });
+        }).ForAnyPrincipal();
     }
 }

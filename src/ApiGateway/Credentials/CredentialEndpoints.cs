@@ -1,3 +1,4 @@
+using NoEtl.ApiGateway.Auth;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -39,10 +40,10 @@ public static class CredentialEndpoints
                 return body.Errors();
             var input = new CredentialInput(name, type, data!.ToJsonString(), meta?.ToJsonString(), tags, description);
             return await grains.GetGrain<ICredentialGrain>(0).Upsert(input).ToHttp();
-        });
+        }).ForOperators();
 
         credentials.MapGet("", (IGrainFactory grains, string? type, string? q) =>
-            grains.GetGrain<ICredentialGrain>(0).List(NullIfEmpty(type), NullIfEmpty(q)).ToHttp());
+            grains.GetGrain<ICredentialGrain>(0).List(NullIfEmpty(type), NullIfEmpty(q)).ToHttp()).ForAnyPrincipal();
 
         credentials.MapGet("/{identifier}", async (string identifier, HttpRequest request, IGrainFactory grains) =>
         {
@@ -55,12 +56,19 @@ public static class CredentialEndpoints
                 return IdProblem("execution_id");
             if (!TryQueryId(query["parent_execution_id"], out var parentExecutionId))
                 return IdProblem("parent_execution_id");
+            // Plaintext secrets go to workers only; operators see the metadata.
+            if (includeData && request.HttpContext.Items[ApiAuthentication.CallerItem] is Caller { Role: Caller.OperatorRole } caller)
+            {
+                grains.GetGrain<IAuditGrain>(0).Record(new AuditEntry(caller.Principal, caller.Role, "credential.read", caller.Route,
+                    identifier, executionId, "forbidden", null)).Ignore();
+                return Results.Json(new { detail = "Secret data is served to worker principals only." }, statusCode: StatusCodes.Status403Forbidden);
+            }
             var read = new CredentialRead(includeData, catalogId, executionId, parentExecutionId);
             return await grains.GetGrain<ICredentialGrain>(0).Get(identifier, read).ToHttp();
-        });
+        }).ForAnyPrincipal();
 
         credentials.MapDelete("/{identifier}", (string identifier, IGrainFactory grains) =>
-            grains.GetGrain<ICredentialGrain>(0).Delete(identifier).ToHttp());
+            grains.GetGrain<ICredentialGrain>(0).Delete(identifier).ToHttp()).ForOperators();
 
         app.MapGroup("/api/internal/credentials").AddEndpointFilter<InternalTokenGate>()
             .MapPost("/rotate", (IGrainFactory grains) => grains.GetGrain<ICredentialGrain>(0).Rotate().ToHttp());

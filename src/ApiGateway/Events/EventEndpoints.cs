@@ -1,3 +1,4 @@
+using NoEtl.ApiGateway.Auth;
 using System.Text.Json.Nodes;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
@@ -24,7 +25,7 @@ public static class EventEndpoints
             if (body.HasErrors)
                 return body.Errors();
             return await grains.GetGrain<IExecutionGrain>(executionId).Append(workerEvent!).ToHttp();
-        });
+        }).ForWorkers();
 
         app.MapPost("/api/events/batch", async (HttpRequest request, IGrainFactory grains) =>
         {
@@ -54,7 +55,7 @@ public static class EventEndpoints
                 return body.Errors();
             var key = request.Headers["Idempotency-Key"].FirstOrDefault() ?? request.Headers["X-Idempotency-Key"].FirstOrDefault();
             return await grains.GetGrain<IExecutionGrain>(executionId).AppendBatch(events, workerId, key).ToHttp();
-        });
+        }).ForWorkers();
     }
 
     private static WorkerEvent? ReadEvent(RequestBody body)

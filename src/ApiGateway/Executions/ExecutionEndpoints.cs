@@ -1,3 +1,4 @@
+using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
 
@@ -24,7 +25,7 @@ public static class ExecutionEndpoints
                 return body.Errors();
             var start = new StartExecution(path, catalogId, version, workload?.ToJsonString() ?? "{}", parent);
             return await grains.GetGrain<IExecutionDirectoryGrain>(0).Execute(start, resourceKind).ToHttp();
-        });
+        }).ForAnyPrincipal();
 
         var executions = app.MapGroup("/api/executions");
 
@@ -37,16 +38,16 @@ public static class ExecutionEndpoints
             if ((number - 1) * size > 5000)
                 return Task.FromResult(RequestBody.Problem("value_error", ["query", "page"], "offset must not exceed 5000"));
             return grains.GetGrain<IExecutionDirectoryGrain>(0).List(number, size).ToHttp();
-        });
+        }).ForAnyPrincipal();
 
-        executions.MapGet("/{id}", Detail);
-        executions.MapGet("/{id}/events", Detail);
+        executions.MapGet("/{id}", Detail).ForAnyPrincipal();
+        executions.MapGet("/{id}/events", Detail).ForAnyPrincipal();
 
         executions.MapGet("/{id}/status", (string id, IGrainFactory grains) =>
-            WithExecution(id, executionId => grains.GetGrain<IExecutionGrain>(executionId).Status()));
+            WithExecution(id, executionId => grains.GetGrain<IExecutionGrain>(executionId).Status())).ForAnyPrincipal();
 
         executions.MapGet("/{id}/cancellation-check", (string id, IGrainFactory grains) =>
-            WithExecution(id, executionId => grains.GetGrain<IExecutionGrain>(executionId).CancellationCheck()));
+            WithExecution(id, executionId => grains.GetGrain<IExecutionGrain>(executionId).CancellationCheck())).ForAnyPrincipal();
 
         executions.MapPost("/{id}/cancel", async (string id, HttpRequest request, IGrainFactory grains) =>
         {
@@ -58,7 +59,7 @@ public static class ExecutionEndpoints
             if (body.HasErrors)
                 return body.Errors();
             return await WithExecution(id, executionId => grains.GetGrain<IExecutionGrain>(executionId).Cancel(reason, cascade));
-        });
+        }).ForOperators();
     }
 
     private static Task<IResult> Detail(

@@ -20,6 +20,7 @@ public static class ReplyResults
                 ReplyStatus.Ok => StatusCodes.Status200OK,
                 ReplyStatus.Accepted => StatusCodes.Status202Accepted,
                 ReplyStatus.NotFound => StatusCodes.Status404NotFound,
+                ReplyStatus.Forbidden => StatusCodes.Status403Forbidden,
                 ReplyStatus.Conflict => StatusCodes.Status409Conflict,
                 ReplyStatus.Invalid => StatusCodes.Status422UnprocessableEntity,
                 ReplyStatus.Unavailable => StatusCodes.Status503ServiceUnavailable,

@@ -55,6 +55,32 @@ public static class InternalEndpoints
 
         outbox.MapGet("/pending-count", (IGrainFactory grains) => grains.GetGrain<IOutboxGrain>(0).PendingCount().ToHttp());
 
+        // Dead letters: rows that exhausted NOETL_OUTBOX_MAX_ATTEMPTS. Keyset paging: after_id = the previous next_after_id.
+        outbox.MapGet("/dead", (IGrainFactory grains, int? limit, long? after_id) =>
+        {
+            var size = limit ?? 100;
+            if (size is < 1 or > 1000 || after_id < 0)
+                return Task.FromResult(RequestBody.Problem("value_error", ["query", "limit"], "1 <= limit <= 1000 and after_id >= 0"));
+            return grains.GetGrain<IOutboxGrain>(0).DeadLetters(size, after_id ?? 0).ToHttp();
+        });
+
+        outbox.MapPost("/requeue", async (HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request);
+            if (body is null)
+                return error!;
+            var all = body.Bool("all", false);
+            var ids = body.Array("outbox_ids");
+            var parsed = ids?.Select(WireIds.Read).ToList() ?? [];
+            if (!all && (ids is null || ids.Count == 0))
+                body.Add("too_short", "outbox_ids", "Give outbox_ids (at least 1 item) or \"all\": true");
+            else if (parsed.Any(id => id is null))
+                body.Add("int_parsing", "outbox_ids", "Every outbox id must be an integer");
+            if (body.HasErrors)
+                return body.Errors();
+            return await grains.GetGrain<IOutboxGrain>(0).Requeue([.. parsed.Select(id => id!.Value)], all).ToHttp();
+        });
+
         group.MapPost("/cleanup/purge", async (HttpRequest request, IGrainFactory grains) =>
         {
             var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);

@@ -1,3 +1,4 @@
+using NoEtl.Grains;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -13,12 +14,25 @@ public sealed class InternalTokenGate(IConfiguration configuration) : IEndpointF
 
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
+        var http = context.HttpContext;
+        if (Refusal(http) is { } refusal)
+        {
+            Audit(http, "anonymous", null, "forbidden");
+            return refusal;
+        }
+        var caller = Caller.Current;
+        Audit(http, caller.Principal, caller.Role, "allowed");
+        return await next(context);
+    }
+
+    private IResult? Refusal(HttpContext http)
+    {
         var expected = (configuration[TokenVariable] ?? Environment.GetEnvironmentVariable(TokenVariable))?.Trim();
         if (string.IsNullOrEmpty(expected))
             return Deny(StatusCodes.Status503ServiceUnavailable,
                 $"Internal API not configured: {TokenVariable} env var unset on the server. Set it to enable /api/internal/*.");
 
-        var header = context.HttpContext.Request.Headers.Authorization.ToString();
+        var header = http.Request.Headers.Authorization.ToString();
         if (string.IsNullOrEmpty(header))
             return Deny(StatusCodes.Status403Forbidden, "Internal API requires Authorization header with Bearer token.");
 
@@ -28,11 +42,14 @@ public sealed class InternalTokenGate(IConfiguration configuration) : IEndpointF
         if (!scheme.Equals("bearer", StringComparison.OrdinalIgnoreCase) || token.Length == 0)
             return Deny(StatusCodes.Status403Forbidden, "Internal API requires 'Bearer <token>' Authorization scheme.");
 
-        if (!TokensEqual(token, expected))
-            return Deny(StatusCodes.Status403Forbidden, "Invalid service-account token for /api/internal/*.");
-
-        return await next(context);
+        return TokensEqual(token, expected) ? null : Deny(StatusCodes.Status403Forbidden, "Invalid service-account token for /api/internal/*.");
     }
+
+    /// <summary>Every internal-API call is audited, refused ones included.</summary>
+    private static void Audit(HttpContext http, string principal, string? role, string outcome) =>
+        http.RequestServices.GetRequiredService<IGrainFactory>().GetGrain<IAuditGrain>(0).Record(new AuditEntry(
+            principal, role, "internal" + http.Request.Path.Value!["/api/internal".Length..].Replace('/', '.'),
+            $"{http.Request.Method} {http.Request.Path}", null, null, outcome, null)).Ignore();
 
     /// <summary>
     /// Constant time by construction: both sides are hashed to fixed-length digests first, so neither the length

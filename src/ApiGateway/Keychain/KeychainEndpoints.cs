@@ -1,3 +1,4 @@
+using NoEtl.ApiGateway.Auth;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -20,15 +21,15 @@ public static class KeychainEndpoints
         keychain.MapGet("/catalog/{catalogId}", (string catalogId, IGrainFactory grains) =>
             long.TryParse(catalogId, out var id)
                 ? grains.GetGrain<IKeychainGrain>(0).ListCatalog(id).ToHttp()
-                : Task.FromResult(PathIdProblem()));
+                : Task.FromResult(PathIdProblem())).ForWorkers();
 
         keychain.MapGet("/{catalogId}/{keychainName}", (string catalogId, string keychainName, HttpRequest request, IGrainFactory grains) =>
             Located(catalogId, request, (id, scope, executionId) =>
-                grains.GetGrain<IKeychainGrain>(0).Get(id, keychainName, scope, executionId).ToHttp()));
+                grains.GetGrain<IKeychainGrain>(0).Get(id, keychainName, scope, executionId).ToHttp())).ForWorkers();
 
         keychain.MapDelete("/{catalogId}/{keychainName}", (string catalogId, string keychainName, HttpRequest request, IGrainFactory grains) =>
             Located(catalogId, request, (id, scope, executionId) =>
-                grains.GetGrain<IKeychainGrain>(0).Delete(id, keychainName, scope, executionId).ToHttp()));
+                grains.GetGrain<IKeychainGrain>(0).Delete(id, keychainName, scope, executionId).ToHttp())).ForAnyPrincipal();
 
         keychain.MapPost("/{catalogId}/{keychainName}", async (string catalogId, string keychainName, HttpRequest request, IGrainFactory grains) =>
         {
@@ -60,7 +61,7 @@ public static class KeychainEndpoints
             var input = new KeychainEntryInput(tokenData!.ToJsonString(), credentialType, cacheType, scope!.Value, executionId, parentExecutionId,
                 ttl, expiresAt, autoRenew, renewConfig?.ToJsonString());
             return await grains.GetGrain<IKeychainGrain>(0).Put(id, keychainName, input).ToHttp();
-        });
+        }).ForWorkers();
     }
 
     /// <summary>The catalog id from the path and the scope and execution from the query, or the 422 that explains which is wrong.</summary>

@@ -1,3 +1,4 @@
+using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
 
@@ -18,7 +19,7 @@ public static class WorkerPoolEndpoints
             if (body.HasErrors)
                 return body.Errors();
             return await grains.GetGrain<IWorkerPoolGrain>(0).Register(registration).ToHttp();
-        });
+        }).ForWorkers();
 
         pool.MapPost("/heartbeat", async (HttpRequest request, IGrainFactory grains) =>
         {
@@ -33,7 +34,7 @@ public static class WorkerPoolEndpoints
             if (body.HasErrors)
                 return body.Errors();
             return await grains.GetGrain<IWorkerPoolGrain>(0).Heartbeat(name!, registration).ToHttp();
-        });
+        }).ForWorkers();
 
         // NoETL's Python server routes both verbs; the Rust worker uses POST.
         pool.MapMethods("/deregister", ["POST", "DELETE"], async (HttpRequest request, IGrainFactory grains) =>
@@ -45,10 +46,10 @@ public static class WorkerPoolEndpoints
             if (body.HasErrors)
                 return body.Errors();
             return await grains.GetGrain<IWorkerPoolGrain>(0).Deregister(name).ToHttp();
-        });
+        }).ForWorkers();
 
         app.MapGet("/api/worker/pools", (IGrainFactory grains, string? runtime, string? status) =>
-            grains.GetGrain<IWorkerPoolGrain>(0).List(runtime, status).ToHttp());
+            grains.GetGrain<IWorkerPoolGrain>(0).List(runtime, status).ToHttp()).ForOperators();
     }
 
     private static WorkerRegistration ReadRegistration(RequestBody body)

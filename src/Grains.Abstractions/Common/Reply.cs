@@ -10,6 +10,8 @@ public enum ReplyStatus
     Accepted,
     /// <summary>The request was well formed but refers to something that does not exist.</summary>
     NotFound,
+    /// <summary>The caller is authenticated but may not do this (a pool claiming another pool's command).</summary>
+    Forbidden,
     /// <summary>The request conflicts with the current state (a claimed or terminal command, a terminal execution).</summary>
     Conflict,
     /// <summary>The request is semantically invalid (field errors, an invalid playbook).</summary>

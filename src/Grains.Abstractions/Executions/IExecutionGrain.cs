@@ -25,4 +25,7 @@ public interface IExecutionGrain : IGrainWithIntegerKey
     [Alias("CancellationCheck")] Task<Reply> CancellationCheck();
 
     [Alias("Cancel")] Task<Reply> Cancel(string reason, bool cascade);
+
+    /// <summary>A credential was read for this execution: its values must be scrubbed from results stored from now on.</summary>
+    [Alias("SecretsIssued"), Orleans.Concurrency.OneWay] Task SecretsIssued();
 }

@@ -21,6 +21,12 @@ public interface IOutboxGrain : IGrainWithIntegerKey
 
     [Alias("PendingCount")] Task<Reply> PendingCount();
 
+    /// <summary>Dead-lettered rows (status DEAD) in <c>outbox_id</c> order, after <paramref name="afterId"/> (keyset paging).</summary>
+    [Alias("DeadLetters")] Task<Reply> DeadLetters(int limit, long afterId);
+
+    /// <summary>Moves DEAD rows back to PENDING with their attempts reset: the listed ids, or every DEAD row.</summary>
+    [Alias("Requeue")] Task<Reply> Requeue(IReadOnlyList<long> outboxIds, bool all);
+
     /// <summary>Execution grains call this after committing outbox rows.</summary>
     [Alias("RowsCommitted"), OneWay] Task RowsCommitted();
 }

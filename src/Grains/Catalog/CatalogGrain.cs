@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
+using NoEtl.Grains.Audit;
 using NoEtl.Grains.Persistence;
 using Orleans.Concurrency;
 
@@ -31,12 +32,12 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids) : 
         }
         catch (PlaybookFormatException e)
         {
-            return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.content", e.Message)]));
+            return await Refused(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.content", e.Message)])), null);
         }
 
         var declaredKind = FirstString(document["kind"]) ?? resourceType ?? "playbook";
         if (!KindAliases.TryGetValue(declaredKind, out var kind))
-            return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.kind", $"unknown resource kind '{declaredKind}'")]));
+            return await Refused(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.kind", $"unknown resource kind '{declaredKind}'")])), null);
 
         var path = FirstString(document["metadata"]?["path"], document["path"], document["metadata"]?["name"], document["name"]) ?? "unknown";
         var payload = document;
@@ -44,7 +45,7 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids) : 
         {
             var parsed = Playbook.Parse(document);
             if (parsed.Playbook is null)
-                return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(parsed.Errors.Select(e => (e.Path, e.Message))));
+                return await Refused(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(parsed.Errors.Select(e => (e.Path, e.Message)))), path);
             payload = parsed.Playbook.Document;
             path = parsed.Playbook.Path;
         }
@@ -67,6 +68,7 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids) : 
             {
                 BatchCommands =
                 {
+                    AuditLog.Insert("catalog.register", "ok", path),
                     new NpgsqlBatchCommand(
                         "INSERT INTO noetl.resource (name, meta) VALUES ($1, jsonb_build_object('executable', $1 IN ('playbook', 'agent'))) ON CONFLICT (name) DO NOTHING")
                     {
@@ -142,6 +144,13 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids) : 
         await using var reader = await command.ExecuteReaderAsync();
         return await reader.ReadAsync() ? JsonReplies.Ok(ReadEntry(reader)) : JsonReplies.NotFound("Catalog entry not found");
     });
+
+    /// <summary>A refused registration changes nothing, but the attempt is audited.</summary>
+    private async Task<Reply> Refused(Reply reply, string? path)
+    {
+        await AuditLog.WriteAsync(database, AuditLog.Entry("catalog.register", AuditOutcome.Of(reply), path));
+        return reply;
+    }
 
     private static async Task<JsonObject?> LatestWithContentAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string path, string content)
     {

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
+using NoEtl.Grains.Audit;
 using NoEtl.Grains.Keychain;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
@@ -21,12 +22,12 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
 
     private const string Columns = "id, name, type, meta::text, tags, description, created_at, updated_at";
 
-    public Task<Reply> Upsert(CredentialInput input) => DatabaseCall.Run(async () =>
+    public Task<Reply> Upsert(CredentialInput input) => Audited("credential.write", input.Name, async (connection, transaction) =>
     {
         if (JsonReplies.ParseOrNull(input.DataJson) is not JsonObject data)
             return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.data", "Input should be a valid dictionary")]));
 
-        await using var command = database.CreateCommand(
+        await using var command = new NpgsqlCommand(
             $"""
             INSERT INTO noetl.credential (id, name, type, data_encrypted, meta, tags, description)
             VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -34,7 +35,7 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
                 type = EXCLUDED.type, data_encrypted = EXCLUDED.data_encrypted, meta = EXCLUDED.meta,
                 tags = EXCLUDED.tags, description = EXCLUDED.description, updated_at = now()
             RETURNING {Columns}
-            """);
+            """, connection, transaction);
         command.Parameters.AddWithValue(ids.Next());
         command.Parameters.AddWithValue(input.Name);
         command.Parameters.AddWithValue(input.Type);
@@ -101,17 +102,20 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
         }
         credential["data"] = data;
         await CacheForExecutionAsync(name, credential["type"]!.GetValue<string>(), data, read);
+        await AuditLog.WriteAsync(database, AuditLog.Entry("credential.read", "ok", name, read.ExecutionId));
+        if (read.ExecutionId is { } executionId)
+            GrainFactory.GetGrain<IExecutionGrain>(executionId).SecretsIssued().Ignore(); // scrub these values from its stored results
         return JsonReplies.Ok(credential);
     });
 
-    public Task<Reply> Delete(string identifier) => DatabaseCall.Run(async () =>
+    public Task<Reply> Delete(string identifier) => Audited("credential.delete", identifier, async (connection, transaction) =>
     {
-        await using var command = database.CreateCommand(
+        await using var command = new NpgsqlCommand(
             """
             DELETE FROM noetl.credential
              WHERE id = (SELECT id FROM noetl.credential WHERE id = $1 OR name = $2 ORDER BY (id IS NOT DISTINCT FROM $1) DESC LIMIT 1)
             RETURNING id, name
-            """);
+            """, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = NumericId(identifier) ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
         command.Parameters.AddWithValue(identifier);
         await using var reader = await command.ExecuteReaderAsync();
@@ -125,10 +129,24 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
         });
     });
 
+    /// <summary>Runs a credential change and its audit record in one transaction (a refused change is audited too).</summary>
+    private Task<Reply> Audited(string action, string resource, Func<NpgsqlConnection, NpgsqlTransaction, Task<Reply>> change) => DatabaseCall.Run(async () =>
+    {
+        await using var connection = await database.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        var reply = await change(connection, transaction);
+        await using (var audit = new NpgsqlBatch(connection, transaction) { BatchCommands = { AuditLog.Insert(action, AuditOutcome.Of(reply), resource) } })
+            await audit.ExecuteNonQueryAsync();
+        await transaction.CommitAsync();
+        return reply;
+    });
+
     public Task<Reply> Rotate() => DatabaseCall.Run(async () =>
     {
         var credentials = await RotateTableAsync("noetl.credential", "name", SecretCipher.CredentialBinding);
         var keychain = await RotateTableAsync("noetl.keychain", "cache_key", SecretCipher.KeychainBinding);
+        await AuditLog.WriteAsync(database, AuditLog.Entry("credential.rotate", credentials.Failed.Count + keychain.Failed.Count == 0 ? "ok" : "partial",
+            detail: new JsonObject { ["active_key_id"] = cipher.Keys.ActiveKeyId, ["credentials"] = credentials.ToJson(), ["keychain"] = keychain.ToJson() }));
         return JsonReplies.Ok(new JsonObject
         {
             ["status"] = credentials.Failed.Count + keychain.Failed.Count == 0 ? "ok" : "partial",

@@ -5,6 +5,7 @@ using NpgsqlTypes;
 using NoEtl.Grains.Commands;
 using NoEtl.Grains.Hosting;
 using NoEtl.Grains.Persistence;
+using NoEtl.Grains.Security;
 using Orleans.Concurrency;
 
 namespace NoEtl.Grains.Executions;
@@ -114,14 +115,14 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
                     ["status"] = Text(reader, 4),
                     ["created_at"] = created,
                     ["timestamp"] = created,
-                    ["context"] = Json(reader, 6),
-                    ["result"] = Json(reader, 7),
-                    ["error"] = Text(reader, 8),
+                    ["context"] = Redactor.Redact(Json(reader, 6)),
+                    ["result"] = Redactor.Redact(Json(reader, 7)),
+                    ["error"] = RedactedText(reader, 8),
                     ["catalog_id"] = reader.GetInt64(9).ToString(),
                     ["parent_execution_id"] = reader.IsDBNull(10) ? null : reader.GetInt64(10).ToString(),
                     ["parent_event_id"] = reader.IsDBNull(11) ? null : reader.GetInt64(11),
                     ["duration"] = reader.IsDBNull(12) ? null : reader.GetDouble(12),
-                    ["meta"] = Json(reader, 13),
+                    ["meta"] = Redactor.Redact(Json(reader, 13)),
                 });
             }
         }
@@ -235,7 +236,7 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
             ["duration_human"] = duration is null ? null : Durations.Human(duration.Value),
             ["progress"] = status is "RUNNING" ? 0 : 100,
             ["result"] = null,
-            ["error"] = Text(reader, 7),
+            ["error"] = RedactedText(reader, 7),
             ["parent_execution_id"] = reader.IsDBNull(8) ? null : reader.GetInt64(8).ToString(),
         };
     }
@@ -248,6 +249,10 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
     }
 
     private static string? Text(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    /// <summary>Error texts can quote a secret (a connection string in an exception message).</summary>
+    private static string? RedactedText(NpgsqlDataReader reader, int ordinal) =>
+        Text(reader, ordinal) is { } text ? Redactor.Redact(JsonValue.Create(text))?.GetValue<string>() : null;
 
     private static JsonNode? Json(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : JsonNode.Parse(reader.GetString(ordinal));
 }

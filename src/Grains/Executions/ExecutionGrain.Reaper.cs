@@ -23,12 +23,14 @@ public sealed partial class ExecutionGrain
         {
             _reaper.Dispose();
             _reaper = null;
+            ReminderNoLongerNeeded();
         }
     }
 
     private async Task SweepAsync(CancellationToken cancellationToken)
     {
         var now = DateTime.UtcNow;
+        await KeepReminderAsync(now);
         var turn = new Turn();
         var renotified = new List<CommandRecord>();
         foreach (var command in _commands.Values.Where(c => !c.IsTerminal))

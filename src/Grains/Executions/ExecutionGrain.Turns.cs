@@ -15,7 +15,7 @@ public sealed partial class ExecutionGrain
         public static Accepted Reject(Reply reply) => new(0, 0, Rejection: reply);
     }
 
-    private Accepted Accept(WorkerEvent workerEvent, Turn turn, JsonObject? batchMeta)
+    private Accepted Accept(WorkerEvent workerEvent, Turn turn, JsonObject? batchMeta, IReadOnlyCollection<string> secrets)
     {
         if (JsonReplies.ParseOrNull(workerEvent.PayloadJson) is not JsonObject payload)
             return Accepted.Reject(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.payload", "payload must be an object")])));
@@ -48,6 +48,7 @@ public sealed partial class ExecutionGrain
                 : Accepted.Reject(new Reply(ReplyStatus.Conflict, JsonReplies.Detail($"Command already claimed by {holder}")));
         }
 
+        payload = Scrub(payload, secrets);
         var status = WorkerEvents.StatusFromName(name);
         var eventId = NextEventId();
         var meta = requestMeta?.DeepClone().AsObject() ?? [];

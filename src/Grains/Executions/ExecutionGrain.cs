@@ -1,10 +1,12 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using NoEtl.Grains.Audit;
 using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Commands;
 using NoEtl.Grains.Hosting;
 using NoEtl.Grains.Persistence;
+using NoEtl.Grains.Security;
 using Orleans.Placement;
 
 namespace NoEtl.Grains.Executions;
@@ -21,6 +23,7 @@ public sealed partial class ExecutionGrain(
     SnowflakeIds ids,
     PlaybookCache playbooks,
     ServerOptions options,
+    SecretCipher cipher,
     ILocalSiloDetails silo,
     ILogger<ExecutionGrain> logger) : Grain, IExecutionGrain
 {
@@ -105,6 +108,9 @@ public sealed partial class ExecutionGrain(
         if (!Exists || !_commandByEvent.TryGetValue(eventId, out var commandId))
             return JsonReplies.NotFound($"command not found: {eventId}");
         var command = _commands[commandId];
+        if (Caller.Current.Pool is { } callerPool && callerPool != Pool)
+            return new Reply(ReplyStatus.Forbidden, JsonReplies.Detail("wrong_pool",
+                $"Command {commandId} is routed to pool '{Pool}'; pool '{callerPool}' may not claim it"));
         var now = DateTime.UtcNow;
 
         HolderLiveness? holder = null;
@@ -181,8 +187,8 @@ public sealed partial class ExecutionGrain(
             ["node_id"] = command.Step,
             ["node_name"] = command.Step,
             ["action"] = command.ToolKind,
-            ["context"] = command.Context.DeepClone(),
-            ["meta"] = command.Meta.DeepClone(),
+            ["context"] = Redactor.Redact(command.Context),
+            ["meta"] = Redactor.Redact(command.Meta),
             ["status"] = command.Status,
         }));
     }
@@ -192,7 +198,7 @@ public sealed partial class ExecutionGrain(
         if (!Exists)
             return JsonReplies.NotFound($"Execution not found: {ExecutionId}");
         var turn = new Turn();
-        var outcome = Accept(workerEvent, turn, batchMeta: null);
+        var outcome = Accept(workerEvent, turn, batchMeta: null, await SecretValuesAsync());
         if (outcome.Rejection is not null)
             return outcome.Rejection;
         if (outcome.Duplicate)
@@ -211,9 +217,10 @@ public sealed partial class ExecutionGrain(
         var batchMeta = new JsonObject { ["batch_request_id"] = requestId.ToString(), ["idempotency_key"] = idempotencyKey };
         var turn = new Turn();
         var outcomes = new List<Accepted>();
+        var secrets = await SecretValuesAsync();
         foreach (var workerEvent in events)
         {
-            var outcome = Accept(workerEvent with { WorkerId = workerEvent.WorkerId ?? workerId }, turn, batchMeta);
+            var outcome = Accept(workerEvent with { WorkerId = workerEvent.WorkerId ?? workerId }, turn, batchMeta, secrets);
             if (outcome.Rejection is not null)
             {
                 // Nothing of the batch is kept: rebuild from the log rather than unwind the folds.
@@ -286,7 +293,7 @@ public sealed partial class ExecutionGrain(
             ["completion_inferred"] = false,
             ["error"] = state.Error,
             // Step results by name, ctx and the workload, as NoETL exposes them: the playbook tool reads return_step here.
-            ["variables"] = state.BuildRenderContext(),
+            ["variables"] = Redactor.Redact(state.BuildRenderContext()),
             ["start_time"] = _startTime.ToString("O") + "Z",
             ["end_time"] = end is null ? null : end.Value.ToString("O") + "Z",
             ["duration_seconds"] = Math.Round(duration, 3),
@@ -330,6 +337,7 @@ public sealed partial class ExecutionGrain(
             new JsonObject { ["reason"] = reason, ["cancelled_by"] = "api", ["cascade"] = cascade, ["actionable"] = true },
             reason, null, null, null, ExecutionLog.NowUtc());
         turn.Events.Add(row);
+        turn.Audit.Add(AuditLog.Entry("execution.cancel", "ok", _catalog!.Path, ExecutionId, new JsonObject { ["reason"] = reason, ["cascade"] = cascade }));
         Fold(row);
         turn.Execution = Projection();
         var failure = await CommitAsync(turn);

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
+using NoEtl.Grains.Audit;
 using NoEtl.Grains.Commands;
 
 namespace NoEtl.Grains.Executions;
@@ -48,6 +49,7 @@ public sealed class Turn
     public List<NewCommandRow> NewCommands { get; } = [];
     public List<CommandChange> CommandChanges { get; } = [];
     public List<OutboxRow> Outbox { get; } = [];
+    public List<AuditEntry> Audit { get; } = [];
     public ExecutionProjection? Execution { get; set; }
 }
 
@@ -236,6 +238,9 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
             upsert.Parameters.Add(Nullable(execution.Error, NpgsqlDbType.Text));
             batch.BatchCommands.Add(upsert);
         }
+
+        foreach (var entry in turn.Audit)
+            batch.BatchCommands.Add(AuditLog.Insert(entry));
 
         if (batch.BatchCommands.Count > 0)
             await batch.ExecuteNonQueryAsync();

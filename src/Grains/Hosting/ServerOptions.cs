@@ -38,6 +38,18 @@ public sealed class ServerOptions
     /// <summary>Upper bound of an outbox long-poll (<c>wait_ms</c>).</summary>
     public int OutboxMaxWaitMs { get; set; } = 30_000;
 
+    /// <summary>A row whose publish failed this many times is dead-lettered (status DEAD) instead of retried.</summary>
+    public int OutboxMaxAttempts { get; set; } = 10;
+
+    /// <summary>
+    /// Commands in flight longer than this get their execution a persistent reminder, so the sweep resumes on
+    /// another silo after a crash; shorter executions pay no reminder write.
+    /// </summary>
+    public int ReminderAfterSeconds { get; set; } = 30;
+
+    /// <summary>Period of that reminder: the longest an orphaned execution waits to be re-activated.</summary>
+    public int ReminderPeriodSeconds { get; set; } = 60;
+
     public static ServerOptions FromConfiguration(IConfiguration configuration)
     {
         var options = new ServerOptions();
@@ -51,6 +63,9 @@ public sealed class ServerOptions
         options.CommandReaperIntervalSeconds = Math.Max(1, Int(configuration, "NOETL_COMMAND_REAPER_INTERVAL_SECONDS", options.CommandReaperIntervalSeconds));
         options.CommandPendingRetrySeconds = Int(configuration, "NOETL_COMMAND_REAPER_PENDING_RETRY_SECONDS", options.CommandPendingRetrySeconds);
         options.OutboxMaxWaitMs = Int(configuration, "NOETL_OUTBOX_MAX_WAIT_MS", options.OutboxMaxWaitMs);
+        options.OutboxMaxAttempts = Math.Max(1, Int(configuration, "NOETL_OUTBOX_MAX_ATTEMPTS", options.OutboxMaxAttempts));
+        options.ReminderAfterSeconds = Int(configuration, "NOETL_REMINDER_AFTER_SECONDS", options.ReminderAfterSeconds);
+        options.ReminderPeriodSeconds = Math.Max(1, Int(configuration, "NOETL_REMINDER_PERIOD_SECONDS", options.ReminderPeriodSeconds));
         return options;
     }
 

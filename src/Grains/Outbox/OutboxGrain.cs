@@ -10,11 +10,19 @@ namespace NoEtl.Grains.Outbox;
 /// The singleton in front of <c>noetl.outbox</c>. Claims are one SKIP LOCKED statement, so several publishers
 /// get disjoint rows. Reentrant because a long-poll parks inside <see cref="Claim"/> until an execution grain
 /// signals committed rows (or the wait ends); the grain keeps no other state.
+/// Per-execution order: rows of one execution are handed out in <c>outbox_id</c> order, and a row is never handed
+/// out while an earlier row of its execution is held by another publisher (IN_FLIGHT within the visibility
+/// timeout) or waits for its retry (PENDING/FAILED not yet due). DEAD rows do not block later ones: the execution's
+/// reaper notifies again anyway. Within one claim a publisher gets them in that order too.
 /// </summary>
 [Reentrant]
 public sealed class OutboxGrain(NpgsqlDataSource database, ServerOptions options) : Grain, IOutboxGrain
 {
     private TaskCompletionSource _rowsCommitted = NewSignal();
+
+    // Claims run one at a time: two concurrent SKIP LOCKED claims could each take a different row of the same
+    // execution (the first one's earlier row locked, hence invisible, to the second) and break publish order.
+    private readonly SemaphoreSlim _claimGate = new(1, 1);
 
     public async Task<Reply> Claim(int limit, int waitMs, CancellationToken cancellationToken = default)
     {
@@ -24,7 +32,7 @@ public sealed class OutboxGrain(NpgsqlDataSource database, ServerOptions options
             cancellationToken.ThrowIfCancellationRequested();
             // Take the signal before querying, so rows committed while the query runs still wake us.
             var signal = _rowsCommitted.Task;
-            var reply = await DatabaseCall.Run(() => ClaimOnce(limit));
+            var reply = await DatabaseCall.Run(() => ClaimSerializedAsync(limit, cancellationToken));
             var remaining = deadline - DateTime.UtcNow;
             if (reply.Status != ReplyStatus.Ok || remaining <= TimeSpan.Zero || JsonNode.Parse(reply.Body)!["claimed"]!.GetValue<int>() > 0)
                 return reply;
@@ -40,16 +48,29 @@ public sealed class OutboxGrain(NpgsqlDataSource database, ServerOptions options
         return Task.CompletedTask;
     }
 
+    private async Task<Reply> ClaimSerializedAsync(int limit, CancellationToken cancellationToken)
+    {
+        await _claimGate.WaitAsync(cancellationToken);
+        try { return await ClaimOnce(limit); }
+        finally { _claimGate.Release(); }
+    }
+
     private async Task<Reply> ClaimOnce(int limit)
     {
-        // PENDING/FAILED rows that are due, plus IN_FLIGHT rows whose claimer vanished (visibility timeout).
+        // PENDING/FAILED rows that are due, plus IN_FLIGHT rows whose claimer vanished (visibility timeout) —
+        // unless an earlier row of the same execution is not claimable now (see the class comment).
         await using var command = database.CreateCommand(
             """
             WITH picked AS (
-                SELECT outbox_id FROM noetl.outbox
-                 WHERE (status IN ('PENDING', 'FAILED') AND available_at <= now())
-                    OR (status = 'IN_FLIGHT' AND locked_at < now() - make_interval(secs => $2))
-                 ORDER BY outbox_id
+                SELECT o.outbox_id FROM noetl.outbox o
+                 WHERE ((o.status IN ('PENDING', 'FAILED') AND o.available_at <= now())
+                        OR (o.status = 'IN_FLIGHT' AND o.locked_at < now() - make_interval(secs => $2)))
+                   AND NOT EXISTS (
+                       SELECT 1 FROM noetl.outbox e
+                        WHERE e.execution_id = o.execution_id AND e.outbox_id < o.outbox_id
+                          AND ((e.status IN ('PENDING', 'FAILED') AND e.available_at > now())
+                               OR (e.status = 'IN_FLIGHT' AND e.locked_at >= now() - make_interval(secs => $2))))
+                 ORDER BY o.outbox_id
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED)
             UPDATE noetl.outbox o
@@ -94,19 +115,83 @@ public sealed class OutboxGrain(NpgsqlDataSource database, ServerOptions options
     public Task<Reply> MarkFailed(long outboxId, string error, int attempts, int maxDelaySeconds) => DatabaseCall.Run(async () =>
     {
         var delay = Math.Min(maxDelaySeconds, 1 << Math.Min(8, Math.Max(0, attempts - 1)));
+        // The row's own attempt count (claims so far) decides, not the publisher's echo of it: a poison row must
+        // stop cycling even when publishers report stale counts.
         await using var command = database.CreateCommand(
             """
             UPDATE noetl.outbox
-               SET status = 'FAILED', available_at = now() + make_interval(secs => $2), last_error = left($3, 2000), updated_at = now()
+               SET status = CASE WHEN attempts >= $4 THEN 'DEAD' ELSE 'FAILED' END,
+                   available_at = now() + make_interval(secs => $2), last_error = left($3, 2000), updated_at = now()
              WHERE outbox_id = $1
+            RETURNING status
             """);
         command.Parameters.AddWithValue(outboxId);
         command.Parameters.AddWithValue((double)delay);
         command.Parameters.AddWithValue(error);
-        var marked = await command.ExecuteNonQueryAsync();
-        return marked == 0
-            ? JsonReplies.NotFound($"outbox row not found: {outboxId}")
-            : JsonReplies.Ok(new JsonObject { ["marked"] = true, ["available_at_in"] = delay });
+        command.Parameters.AddWithValue(options.OutboxMaxAttempts);
+        var status = (string?)await command.ExecuteScalarAsync();
+        return status switch
+        {
+            null => JsonReplies.NotFound($"outbox row not found: {outboxId}"),
+            "DEAD" => JsonReplies.Ok(new JsonObject { ["marked"] = true, ["dead"] = true }),
+            _ => JsonReplies.Ok(new JsonObject { ["marked"] = true, ["dead"] = false, ["available_at_in"] = delay }),
+        };
+    });
+
+    public Task<Reply> DeadLetters(int limit, long afterId) => DatabaseCall.Run(async () =>
+    {
+        await using var command = database.CreateCommand(
+            """
+            SELECT outbox_id, event_id, execution_id, subject, attempts, last_error, created_at, updated_at
+              FROM noetl.outbox
+             WHERE status = 'DEAD' AND outbox_id > $2
+             ORDER BY outbox_id
+             LIMIT $1
+            """);
+        command.Parameters.AddWithValue(limit);
+        command.Parameters.AddWithValue(afterId);
+        var rows = new JsonArray();
+        long? last = null;
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                last = reader.GetInt64(0);
+                rows.Add(new JsonObject
+                {
+                    ["outbox_id"] = last,
+                    ["event_id"] = reader.GetInt64(1),
+                    ["execution_id"] = reader.IsDBNull(2) ? null : reader.GetInt64(2),
+                    ["subject"] = reader.IsDBNull(3) ? null : reader.GetString(3),
+                    ["attempts"] = reader.GetInt32(4),
+                    ["last_error"] = reader.IsDBNull(5) ? null : reader.GetString(5),
+                    ["created_at"] = reader.GetDateTime(6).ToString("O"),
+                    ["updated_at"] = reader.GetDateTime(7).ToString("O"),
+                });
+            }
+        }
+        return JsonReplies.Ok(new JsonObject
+        {
+            ["items"] = rows,
+            // A full page may have more behind it: pass next_after_id back as after_id.
+            ["next_after_id"] = rows.Count == limit ? last : null,
+        });
+    });
+
+    public Task<Reply> Requeue(IReadOnlyList<long> outboxIds, bool all) => DatabaseCall.Run(async () =>
+    {
+        await using var command = database.CreateCommand(
+            """
+            UPDATE noetl.outbox
+               SET status = 'PENDING', attempts = 0, available_at = now(), locked_at = NULL, updated_at = now()
+             WHERE status = 'DEAD' AND ($1 OR outbox_id = ANY($2))
+            """);
+        command.Parameters.AddWithValue(all);
+        command.Parameters.AddWithValue(outboxIds.ToArray());
+        var requeued = await command.ExecuteNonQueryAsync();
+        if (requeued > 0)
+            await RowsCommitted();
+        return JsonReplies.Ok(new JsonObject { ["requeued"] = requeued });
     });
 
     public Task<Reply> PendingCount() => DatabaseCall.Run(async () =>

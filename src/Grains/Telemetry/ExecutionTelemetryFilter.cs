@@ -20,7 +20,8 @@ public sealed class ExecutionTelemetryFilter(ILogger<ExecutionTelemetryFilter> l
 
         var executionId = execution.GetPrimaryKeyLong().ToString();
         Activity.Current?.SetTag("execution_id", executionId);
-        using var scope = logger.BeginScope(new Dictionary<string, object> { ["execution_id"] = executionId });
+        // A message-template scope: a structured property for JSON logs, readable text on the console.
+        using var scope = logger.BeginScope("execution_id={execution_id}", executionId);
         if (context.InterfaceMethod.Name != nameof(IExecutionGrain.Claim))
         {
             await context.Invoke();

@@ -47,7 +47,7 @@ internal sealed class ContextView(ExecutionState state)
         if (state.Steps.TryGetValue(name, out var step) && step.Completions > 0)
         {
             if (!_results.TryGetValue(name, out value))
-                _results[name] = value = WithDataAlias(step.Result);
+                _results[name] = value = ContextValue(step);
             return true;
         }
         if (name == "workload")
@@ -69,7 +69,7 @@ internal sealed class ContextView(ExecutionState state)
             flat[key] = value?.DeepClone();
         flat["workload"] = state.Workload.DeepClone();
         foreach (var step in state.Playbook.Steps.Select(s => state.Step(s.Name)).Where(s => s.Completions > 0))
-            flat[step.Name] = WithDataAlias(step.Result);
+            flat[step.Name] = ContextValue(step);
         flat["steps"] = Envelopes();
         foreach (var (key, value) in state.Variables)
             flat[key] = value?.DeepClone();
@@ -90,14 +90,31 @@ internal sealed class ContextView(ExecutionState state)
         return steps;
     }
 
-    /// <summary>Results are reachable as <c>name.field</c> and <c>name.data.field</c> (§2.5).</summary>
-    private static JsonNode? WithDataAlias(JsonNode? result)
+    /// <summary>
+    /// A step result as templates see it (§2.5): reachable as <c>name.field</c> and <c>name.data.field</c>; for a pipeline
+    /// (<c>{label: data}</c>) each label's fields also appear at the top level, the first label winning.
+    /// </summary>
+    private JsonNode? ContextValue(StepState step)
     {
-        if (result is not JsonObject obj || obj.ContainsKey("data"))
-            return result?.DeepClone();
-        var aliased = (JsonObject)obj.DeepClone();
-        aliased["data"] = obj.DeepClone();
-        return aliased;
+        if (step.Result is not JsonObject result)
+            return step.Result?.DeepClone();
+        var value = (JsonObject)result.DeepClone();
+        if (state.Playbook.FindStep(step.Name)?.Tool is JsonArray tasks)
+        {
+            foreach (var label in tasks.Select(t => (string?)t?["name"]).OfType<string>())
+            {
+                if (result[label] is not JsonObject taskData)
+                    continue;
+                foreach (var (key, field) in taskData)
+                {
+                    if (!value.ContainsKey(key))
+                        value[key] = field?.DeepClone();
+                }
+            }
+        }
+        if (!value.ContainsKey("data"))
+            value["data"] = value.DeepClone();
+        return value;
     }
 }
 

@@ -80,8 +80,9 @@ internal sealed class DecisionBuilder
     {
         if (_state.Steps.Values.Any(s => s.Status == StepStatus.Failed || (s.Loop is { Failed: true } && s.Status == StepStatus.Running)))
         {
-            // No arcs leave a failed step and nothing new starts; the execution fails once nothing is running any more.
-            return _state.AnyRunning ? new Decision(_emissions, null) : Fail(null, null);
+            // No arcs leave a failed step and nothing new starts; the execution fails once no command is out any more.
+            // A loop step stays running while its undispatched iterations wait, but those will never be issued now.
+            return _state.Steps.Values.Any(HasCommandsOut) ? new Decision(_emissions, null) : Fail(null, null);
         }
         ApplyStepSets();
         ContinueLoops();
@@ -90,6 +91,8 @@ internal sealed class DecisionBuilder
             return null;
         return Complete();
     }
+
+    private static bool HasCommandsOut(StepState step) => step.Status == StepStatus.Running && (step.Loop is null || step.Loop.InFlight > 0);
 
     // ---- set: -------------------------------------------------------------------------------------
 
@@ -220,7 +223,8 @@ internal sealed class DecisionBuilder
     /// An arc S→T is pending while S completed after T was last entered or finished, and T is not running. Sources are routed
     /// newest completion first; an arc is ignored while S itself will run again in this pass (it is forward-reachable from a
     /// running or just-dispatched step without passing T), so a stale completion never routes. Targets with several forward
-    /// upstreams wait until every upstream that can still run in this pass has finished.
+    /// upstreams wait until every upstream that can still run in this pass has finished. Once one of S's targets was entered
+    /// after S completed, S's routing was acted on: only its inclusive arcs into such waiting targets are looked at again.
     /// </summary>
     private void Route()
     {
@@ -242,8 +246,10 @@ internal sealed class DecisionBuilder
             .OrderByDescending(p => p.State.FinishedAt);
         foreach (var (source, sourceState) in sources)
         {
+            var routed = WasRouted(source, sourceState);
             var candidates = source.Arcs
                 .Where(a => !_playbook.IsImplicitEnd(a.Step) && IsPending(sourceState, _state.Step(a.Step)))
+                .Where(a => !routed || (source.Next!.Mode == NextMode.Inclusive && _graph.ForwardUpstreams(a.Step).Count > 1))
                 .Where(a => !LiveExcluding(a.Step).Contains(source.Name))
                 .ToList();
             if (candidates.Count == 0)
@@ -263,7 +269,7 @@ internal sealed class DecisionBuilder
                 {
                     dispatch[existing].Arcs.Add((source, arc));
                 }
-                else if (!IsBlocked(arc.Step, LiveExcluding(arc.Step)))
+                else if (!IsBlocked(arc.Step, LiveExcluding(arc.Step), dispatch.Select(d => d.Target.Name)))
                 {
                     dispatch.Add((_playbook.FindStep(arc.Step)!, [(source, arc)]));
                     live.Clear();
@@ -285,6 +291,14 @@ internal sealed class DecisionBuilder
         }
     }
 
+    /// <summary>
+    /// True once a target of <paramref name="source"/>'s arcs was entered after its latest completion. Its arcs were then
+    /// evaluated and acted on; evaluating them again against a context that has moved on (a loop counter, say) could take
+    /// an arc this completion never took.
+    /// </summary>
+    private bool WasRouted(Step source, StepState state) =>
+        source.Arcs.Any(a => _playbook.FindStep(a.Step) is not null && _state.Step(a.Step).EnteredAt > state.FinishedAt);
+
     private static bool IsPending(StepState source, StepState target) =>
         target.Status != StepStatus.Running
         && (source.Name == target.Name || source.FinishedAt > Math.Max(target.EnteredAt, target.FinishedAt));
@@ -305,8 +319,11 @@ internal sealed class DecisionBuilder
         return selected;
     }
 
-    /// <summary>A fan-in target waits while a forward upstream has not finished since the target's last entry and can still run.</summary>
-    private bool IsBlocked(string target, HashSet<string> live)
+    /// <summary>
+    /// A fan-in target waits while a forward upstream has not finished since the target's last entry and can still run.
+    /// An upstream dispatched in this pass (a self-loop going round again) has not finished, whatever its previous run did.
+    /// </summary>
+    private bool IsBlocked(string target, HashSet<string> live, IEnumerable<string> dispatching)
     {
         var upstreams = _graph.ForwardUpstreams(target);
         if (upstreams.Count < 2)
@@ -315,7 +332,7 @@ internal sealed class DecisionBuilder
         return upstreams.Any(u =>
         {
             var upstream = _state.Step(u);
-            var settled = upstream.IsDone && upstream.FinishedAt > targetState.EnteredAt;
+            var settled = upstream.IsDone && upstream.FinishedAt > targetState.EnteredAt && !dispatching.Contains(u);
             return !settled && live.Contains(u);
         });
     }
@@ -372,7 +389,7 @@ internal sealed class DecisionBuilder
         var scope = new EngineScope(_view, bindings);
         var toolConfig = step.Tool is JsonArray pipeline
             ? new JsonObject { ["kind"] = "task_sequence", ["tasks"] = new JsonArray(pipeline.Select(t => (JsonNode)RenderPipelineTask((JsonObject)t!, scope)).ToArray()) }
-            : (JsonObject)Template.RenderValue(step.Tool, scope, CommandRendering)!;
+            : RenderSingleTool((JsonObject)step.Tool!, scope);
         var input = step.Input is null ? [] : Template.RenderValue(step.Input, scope, CommandRendering) as JsonObject ?? [];
         var renderContext = _view.Materialize();
         var meta = new JsonObject();
@@ -390,6 +407,18 @@ internal sealed class DecisionBuilder
             meta["iterator"] = step.Loop!.Iterator;
         }
         return new IssueCommand(step.Name, step.ToolKind, toolConfig, input, renderContext, step.Spec?.DeepClone() as JsonObject, meta);
+    }
+
+    /// <summary>
+    /// A single tool's <c>spec</c> (its policy rules) is evaluated by the worker against the tool's <c>output</c>,
+    /// which does not exist yet: rendering it here would freeze every <c>when</c> to false.
+    /// </summary>
+    private static JsonObject RenderSingleTool(JsonObject tool, EngineScope scope)
+    {
+        var rendered = new JsonObject();
+        foreach (var (key, value) in tool)
+            rendered[key] = key == "spec" ? value?.DeepClone() : Template.RenderValue(value, scope, CommandRendering);
+        return rendered;
     }
 
     /// <summary>The worker renders a pipeline task's set/input/args/spec/command itself, between tasks.</summary>

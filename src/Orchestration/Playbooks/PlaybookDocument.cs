@@ -45,16 +45,38 @@ public static partial class PlaybookDocument
     private static JsonObject ConvertMapping(YamlMappingNode mapping)
     {
         var result = new JsonObject();
+        var merged = new List<YamlMappingNode>();
         foreach (var (key, value) in mapping.Children)
         {
-            if (key is not YamlScalarNode { Value: { } name })
+            if (key is not YamlScalarNode { Value: { } name } scalar)
                 throw new PlaybookFormatException("Mapping keys must be scalars", key.Start.Line, key.Start.Column);
+            if (name == "<<" && scalar.Style == ScalarStyle.Plain)
+            {
+                merged.AddRange(MergeSources(value));
+                continue;
+            }
             if (result.ContainsKey(name))
                 throw new PlaybookFormatException($"Duplicate key '{name}'", key.Start.Line, key.Start.Column);
             result[name] = Convert(value);
         }
+        // YAML merge keys: explicit keys win, then earlier merge sources over later ones.
+        foreach (var source in merged)
+        {
+            foreach (var (name, value) in ConvertMapping(source))
+            {
+                if (!result.ContainsKey(name))
+                    result[name] = value?.DeepClone();
+            }
+        }
         return result;
     }
+
+    private static IEnumerable<YamlMappingNode> MergeSources(YamlNode value) => value switch
+    {
+        YamlMappingNode single => [single],
+        YamlSequenceNode list when list.Children.All(c => c is YamlMappingNode) => list.Children.Cast<YamlMappingNode>(),
+        _ => throw new PlaybookFormatException("A merge key '<<' needs a mapping or a list of mappings", value.Start.Line, value.Start.Column),
+    };
 
     private static JsonNode? ConvertScalar(YamlScalarNode scalar)
     {

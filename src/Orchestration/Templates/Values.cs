@@ -34,7 +34,8 @@ internal static class Values
             JsonValueKind.False => false,
             JsonValueKind.Number => NumberOf(v),
             JsonValueKind.Null => Undefined.Instance,
-            _ => v.ToJsonString(),
+            // JsonValue.Create(poco) can hold an object or array; expose it as a real container.
+            _ => JsonNode.Parse(v.ToJsonString()),
         },
         _ => Undefined.Instance,
     };

@@ -15,6 +15,16 @@ public static class SiloHosting
             o.ServiceId = settings.ServiceId;
         });
 
+        // Execution reminders may tick faster than Orleans' default minimum of one minute.
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(Math.Min(60, settings.ReminderPeriodSeconds)));
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            if (settings.ProbeTimeoutSeconds is { } probe)
+                o.ProbeTimeout = TimeSpan.FromSeconds(Math.Max(1, probe));
+            if (settings.MissedProbesLimit is { } missed)
+                o.NumMissedProbesLimit = Math.Max(1, missed);
+        });
+
         if (settings.Clustering == ClusteringMode.Localhost)
         {
             silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, serviceId: settings.ServiceId, clusterId: settings.ClusterId);

@@ -33,6 +33,17 @@ public sealed class SiloSettings
     /// <summary>How long a request waits for a pooled connection before answering 503 <c>pool_saturated</c>.</summary>
     public int AcquireTimeoutSeconds { get; init; } = 2;
 
+    /// <summary>Period of execution reminders (NOETL_REMINDER_PERIOD_SECONDS); Orleans' minimum is lowered to allow it.</summary>
+    public int ReminderPeriodSeconds { get; init; } = 60;
+
+    /// <summary>
+    /// Membership probe timeout and missed-probe limit (null: Orleans' defaults, 5 s and 3). A killed silo is
+    /// declared dead after about timeout × limit; until then calls to its grains fail with 503.
+    /// </summary>
+    public int? ProbeTimeoutSeconds { get; init; }
+
+    public int? MissedProbesLimit { get; init; }
+
     public const string DefaultConnectionString =
         "Host=127.0.0.1;Port=55432;Database=noetl;Username=noetl_server;Password=noetl_server";
 
@@ -57,6 +68,9 @@ public sealed class SiloSettings
             GatewayPort = configuration.GetValue("ORLEANS_GATEWAY_PORT", 30000),
             PoolSize = configuration.GetValue("NOETL_POSTGRES_POOL_MAX", 20),
             AcquireTimeoutSeconds = configuration.GetValue("NOETL_DB_ACQUIRE_TIMEOUT_SECONDS", 2),
+            ReminderPeriodSeconds = Math.Max(1, configuration.GetValue("NOETL_REMINDER_PERIOD_SECONDS", 60)),
+            ProbeTimeoutSeconds = configuration.GetValue<int?>("NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS"),
+            MissedProbesLimit = configuration.GetValue<int?>("NOETL_MEMBERSHIP_MISSED_PROBES"),
         };
     }
 

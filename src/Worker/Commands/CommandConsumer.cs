@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NoEtl.Worker.Runtime;
+using NoEtl.Worker.Telemetry;
 
 namespace NoEtl.Worker.Commands;
 
@@ -81,6 +82,7 @@ public sealed class CommandConsumer(
                 return;
             }
 
+            using var span = WorkerTelemetry.StartCommand(notification);
             var claim = await runner.ClaimAsync(notification, runToken);
             switch (claim.Decision)
             {

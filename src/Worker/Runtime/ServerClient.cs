@@ -17,7 +17,8 @@ public readonly record struct ServerResponse(int Status, JsonNode? Body, TimeSpa
 
 /// <summary>
 /// The worker's only path to the control plane: JSON over HTTP to <c>{server_url}/api/...</c>.
-/// Attaches <c>Authorization: Bearer NOETL_INTERNAL_API_TOKEN</c> to every call when the token is set
+/// Attaches <c>Authorization: Bearer NOETL_API_TOKEN</c> (the pool's own token), else
+/// <c>NOETL_INTERNAL_API_TOKEN</c> as NoETL's newer workers do, to every call when a token is set
 /// (newer NoETL workers do this so out-of-cluster workers can pass an auth proxy; the server gates only /api/internal/*).
 /// </summary>
 public sealed class ServerClient(HttpClient http, WorkerOptions options, ILogger<ServerClient> logger)
@@ -30,7 +31,7 @@ public sealed class ServerClient(HttpClient http, WorkerOptions options, ILogger
     public async Task<ServerResponse> SendAsync(HttpMethod method, string url, JsonNode? body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, url);
-        if (options.InternalApiToken is { } token)
+        if ((options.ApiToken ?? options.InternalApiToken) is { } token)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }

@@ -21,6 +21,9 @@ public sealed class WorkerOptions
     /// <summary>Bearer for /api calls; the server only checks it on /api/internal/*. Never logged.</summary>
     public string? InternalApiToken { get; set; }
 
+    /// <summary>This pool's bearer for the public API (<c>NOETL_API_TOKEN</c>); the internal token stands in when unset.</summary>
+    public string? ApiToken { get; set; }
+
     /// <summary>Env vars lifted into the worker keychain (NOETL_KEYCHAIN_ENV_VARS allow-list).</summary>
     public IReadOnlyList<string> KeychainEnvVars { get; set; } = [];
 
@@ -48,6 +51,7 @@ public sealed class WorkerOptions
         o.DrainTimeout = Seconds(config["WORKER_DRAIN_TIMEOUT"]) ?? o.DrainTimeout;
         o.ResultInlineMaxBytes = Int(config["NOETL_RESULT_INLINE_MAX_BYTES"]) ?? o.ResultInlineMaxBytes;
         o.InternalApiToken = NonEmpty(config["NOETL_INTERNAL_API_TOKEN"]?.Trim());
+        o.ApiToken = NonEmpty(config["NOETL_API_TOKEN"]?.Trim());
         o.KeychainEnvVars = (config["NOETL_KEYCHAIN_ENV_VARS"] ?? "")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 

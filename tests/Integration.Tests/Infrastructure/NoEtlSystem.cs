@@ -14,6 +14,7 @@ public sealed class NoEtlSystem : IAsyncDisposable
     public static readonly string EncryptionKey = Convert.ToBase64String(Enumerable.Range(1, 32).Select(i => (byte)(i * 7)).ToArray());
 
     private readonly Dictionary<string, string> _siloSettings;
+    private Dictionary<string, string> _gatewaySettings = [];
 
     private NoEtlSystem(PgTestDatabase database, int poolSize, Dictionary<string, string> siloSettings)
     {
@@ -29,6 +30,8 @@ public sealed class NoEtlSystem : IAsyncDisposable
     public string ClusterId { get; }
     public int PoolSize { get; }
     public List<ProcessHost> Silos { get; } = [];
+    /// <summary>The silos' own HTTP endpoints (health, metrics), in <see cref="Silos"/> order.</summary>
+    public List<string> SiloUrls { get; } = [];
     public List<ProcessHost> Gateways { get; } = [];
     public string GatewayUrl { get; }
     public List<ProcessHost> Workers { get; } = [];
@@ -36,10 +39,11 @@ public sealed class NoEtlSystem : IAsyncDisposable
     public string? NatsUrl { get; private set; }
     public HttpClient Http { get; private set; } = null!;
 
-    public static async Task<NoEtlSystem> StartAsync(int silos = 1, int poolSize = 10, Dictionary<string, string>? siloSettings = null, bool withNats = false)
+    public static async Task<NoEtlSystem> StartAsync(int silos = 1, int poolSize = 10, Dictionary<string, string>? siloSettings = null, bool withNats = false,
+        Dictionary<string, string>? gatewaySettings = null, string? adminConnectionString = null)
     {
-        var database = await PgTestDatabase.CreateAsync("it");
-        var system = new NoEtlSystem(database, poolSize, siloSettings ?? []);
+        var database = await PgTestDatabase.CreateAsync("it", adminConnectionString: adminConnectionString);
+        var system = new NoEtlSystem(database, poolSize, siloSettings ?? []) { _gatewaySettings = gatewaySettings ?? [] };
         try
         {
             if (withNats)
@@ -47,7 +51,7 @@ public sealed class NoEtlSystem : IAsyncDisposable
             for (var i = 0; i < silos; i++)
                 await system.StartSiloAsync();
             await system.StartGatewayAsync(InternalToken, system.GatewayUrl);
-            system.Http = new HttpClient { BaseAddress = new Uri(system.GatewayUrl), Timeout = TimeSpan.FromSeconds(60) };
+            system.Http = new HttpClient(new RoleAwareTokens()) { BaseAddress = new Uri(system.GatewayUrl), Timeout = TimeSpan.FromSeconds(60) };
             return system;
         }
         catch
@@ -79,6 +83,7 @@ public sealed class NoEtlSystem : IAsyncDisposable
             environment[key] = value;
         var silo = ProcessHost.Start($"silo-{Silos.Count + 1}", BuildOutput.Silo, environment);
         Silos.Add(silo);
+        SiloUrls.Add($"http://127.0.0.1:{httpPort}");
         await silo.WaitHealthyAsync($"http://127.0.0.1:{httpPort}/health", TimeSpan.FromSeconds(90));
         return silo;
     }
@@ -95,8 +100,11 @@ public sealed class NoEtlSystem : IAsyncDisposable
             ["ORLEANS_SERVICE_ID"] = ClusterId,
             ["ASPNETCORE_URLS"] = url,
             ["NOETL_INTERNAL_API_TOKEN"] = internalToken ?? "",
+            ["NOETL_API_TOKENS"] = PrincipalTokens.Document,
             ["Logging__LogLevel__Default"] = "Warning",
         };
+        foreach (var (key, value) in _gatewaySettings)
+            environment[key] = value;
         var gateway = ProcessHost.Start($"gateway-{Gateways.Count + 1}", BuildOutput.Gateway, environment);
         Gateways.Add(gateway);
         await gateway.WaitHealthyAsync($"{url}/api/health", TimeSpan.FromSeconds(90));
@@ -149,6 +157,10 @@ public sealed class NoEtlSystem : IAsyncDisposable
             environment["NOETL_INTERNAL_API_TOKEN"] = InternalToken;
             environment["NOETL_KEYCHAIN_ENV_VARS"] = "NOETL_INTERNAL_API_TOKEN";
         }
+        else
+        {
+            environment["NOETL_API_TOKEN"] = PrincipalTokens.SharedPool;
+        }
         foreach (var (key, value) in settings ?? [])
             environment[key] = value;
         var worker = ProcessHost.Start(workerId, BuildOutput.Worker, environment, "--pool", pool);
@@ -169,7 +181,7 @@ public sealed class NoEtlSystem : IAsyncDisposable
     /// <summary>Runs the noetl CLI against this system; returns its exit code and output.</summary>
     public async Task<(int ExitCode, string Output)> CliAsync(params string[] arguments)
     {
-        var cli = ProcessHost.Start("noetl-cli", BuildOutput.Cli, new Dictionary<string, string> { ["NOETL_SERVER_URL"] = GatewayUrl }, arguments);
+        var cli = ProcessHost.Start("noetl-cli", BuildOutput.Cli, new Dictionary<string, string> { ["NOETL_SERVER_URL"] = GatewayUrl, ["NOETL_API_TOKEN"] = PrincipalTokens.Operator }, arguments);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         var code = await cli.WaitForExitAsync(timeout.Token);
         return (code, cli.Output);

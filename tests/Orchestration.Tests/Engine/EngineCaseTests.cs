@@ -9,9 +9,9 @@ public class EngineCaseTests
     [MemberData(nameof(EngineCases.Data), MemberType = typeof(EngineCases))]
     public void Produces_the_exact_log(EngineCase engineCase)
     {
-        var grain = new GrainSimulator(engineCase.Yaml);
+        var grain = new GrainSimulator(engineCase.Yaml, engineCase.Payload);
         engineCase.Script(grain);
-        Assert.Equal(engineCase.Trace, grain.Trace());
+        Assert.Equal(engineCase.Trace, engineCase.Detailed ? grain.DetailedTrace() : grain.Trace());
         Assert.Equal(engineCase.Failed, grain.Completion?.Failed);
         var expectedStatus = engineCase.Failed switch
         {
@@ -27,7 +27,7 @@ public class EngineCaseTests
     [MemberData(nameof(EngineCases.Data), MemberType = typeof(EngineCases))]
     public void Every_prefix_replays_to_the_same_decision(EngineCase engineCase)
     {
-        var grain = new GrainSimulator(engineCase.Yaml);
+        var grain = new GrainSimulator(engineCase.Yaml, engineCase.Payload);
         engineCase.Script(grain);
         var recorded = grain.Decisions.Where(d => d.TriggerIndex >= 0).ToDictionary(d => d.TriggerIndex, d => d.Decision);
         for (var end = 0; end < grain.Log.Count; end++)
@@ -46,7 +46,7 @@ public class EngineCaseTests
     [MemberData(nameof(EngineCases.Data), MemberType = typeof(EngineCases))]
     public void Deciding_twice_is_a_no_op(EngineCase engineCase)
     {
-        var grain = new GrainSimulator(engineCase.Yaml);
+        var grain = new GrainSimulator(engineCase.Yaml, engineCase.Payload);
         engineCase.Script(grain);
         foreach (var (triggerIndex, decision) in grain.Decisions.Where(d => d.TriggerIndex >= 0))
         {

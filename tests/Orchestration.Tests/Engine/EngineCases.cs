@@ -5,10 +5,16 @@ namespace NoEtl.Orchestration.Tests.Engine;
 /// <summary>A playbook, a script of worker events, and the exact log the engine must produce.</summary>
 public sealed record EngineCase(string Name, string Yaml, Action<GrainSimulator> Script, string[] Trace, bool? Failed)
 {
+    /// <summary>The execute request's payload, deep-merged over the playbook workload.</summary>
+    public JsonObject? Payload { get; init; }
+
+    /// <summary>Compare <see cref="GrainSimulator.DetailedTrace"/>, which also shows each command's rendered input and tool config.</summary>
+    public bool Detailed { get; init; }
+
     public override string ToString() => Name;
 }
 
-public static class EngineCases
+public static partial class EngineCases
 {
     private const string Header = """
         apiVersion: noetl.io/v2
@@ -814,5 +820,5 @@ public static class EngineCases
             null),
     ];
 
-    public static IEnumerable<object[]> Data => All.Select(c => new object[] { c });
+    public static IEnumerable<object[]> Data => All.Concat(Catalog).Select(c => new object[] { c });
 }

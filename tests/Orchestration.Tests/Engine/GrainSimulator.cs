@@ -157,5 +157,35 @@ public sealed class GrainSimulator
         _ => $"{e.EventType}:{e.NodeName}",
     };
 
+    // Keeps quotes and operators readable in the expected traces.
+    private static readonly JsonSerializerOptions Readable = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>
+    /// <see cref="Trace"/> with each command's rendered input and tool config (without <c>kind</c>) appended when not empty:
+    /// <c>issue:step[i] input={…} tool={…}</c>.
+    /// </summary>
+    public List<string> DetailedTrace() => Log.Select(e =>
+    {
+        if (e.EventType != "command.issued")
+            return Describe(e);
+        var command = Issued.First(c => c.Id == e.CommandId).Command;
+        var line = Describe(e);
+        if (command.Input.Count > 0)
+            line += $" input={command.Input.ToJsonString(Readable)}";
+        var tool = (JsonObject)command.ToolConfig.DeepClone();
+        tool.Remove("kind");
+        if (tool.Count > 0)
+            line += $" tool={tool.ToJsonString(Readable)}";
+        return line;
+    }).ToList();
+
+    /// <summary>Iteration indexes of <paramref name="step"/>'s issued commands without a call.done or call.error yet, ascending.</summary>
+    public List<int> OpenIterations(string step)
+    {
+        var finished = Log.Where(e => e.EventType is "call.done" or "call.error").Select(e => e.CommandId).ToHashSet();
+        return Issued.Where(c => c.Command.Step == step && c.Command.Meta["iteration_index"] is not null && !finished.Contains(c.Id))
+            .Select(c => (int)c.Command.Meta["iteration_index"]!).Order().ToList();
+    }
+
     private static string Iteration(JsonObject? meta) => meta?["iteration_index"] is { } i ? $"[{i}]" : "";
 }

@@ -78,4 +78,31 @@ public class RenderContextTests
         Assert.Equal("42", (string?)context["execution_id"]);
         Assert.Equal("""{"shadowed":"from-ctx"}""", grain.State.Variables.ToJsonString());
     }
+
+    [Fact]
+    public void Pipeline_results_expose_task_fields_at_the_top_level()
+    {
+        var grain = new GrainSimulator("""
+            apiVersion: noetl.io/v2
+            kind: Playbook
+            metadata: {name: pipe}
+            workflow:
+              - step: start
+                tool:
+                  - {name: fetch, kind: http, url: "https://x"}
+                  - {name: store, kind: postgres, command: "insert"}
+                next: after
+              - step: after
+                tool: {kind: noop}
+                input:
+                  labelled: "{{ start.fetch.count }}"
+                  flattened: "{{ start.count }}"
+                  first_label_wins: "{{ start.id }}"
+                  own_key_wins: "{{ start.note }}"
+            """);
+        grain.Done("start", JsonNode.Parse("""{"fetch": {"count": 2, "id": "f", "note": "inner"}, "store": {"id": "s"}, "note": "outer"}"""));
+        Assert.Equal(
+            """{"labelled":2,"flattened":2,"first_label_wins":"f","own_key_wins":"outer"}""",
+            grain.Commands.Last().Input.ToJsonString());
+    }
 }

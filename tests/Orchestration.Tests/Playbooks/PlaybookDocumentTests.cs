@@ -66,6 +66,20 @@ public class PlaybookDocumentTests
         Assert.Equal("one two", (string?)document["folded"]);
     }
 
+    [Fact]
+    public void Merge_keys_fill_in_missing_keys()
+    {
+        var document = PlaybookDocument.LoadYaml("""
+            defaults: &defaults {kind: http, timeout: 5, method: GET}
+            extra: &extra {retries: 2, timeout: 9}
+            tool:
+              <<: [*defaults, *extra]
+              method: POST
+            """);
+        Assert.Equal("""{"method":"POST","kind":"http","timeout":5,"retries":2}""", document["tool"]!.ToJsonString());
+        Assert.Throws<PlaybookFormatException>(() => PlaybookDocument.LoadYaml("a:\n  <<: 5"));
+    }
+
     [Theory]
     [InlineData("a: [1, 2", 2)]
     [InlineData("a: 1\n  b: 2", 2)]

@@ -45,6 +45,17 @@ public class TemplateValueTests
     [InlineData("42", "\"42\"", "String")]
     [InlineData("", "\"\"", "String")]
     [InlineData("{ not a template }", "\"{ not a template }\"", "String")]
+    [InlineData("{{ '99999999999999999999' }}", "1E+20", "Number")]
+    [InlineData("{{ '2.50' }}", "2.5", "Number")]
+    [InlineData("{{ '-0' }}", "0", "Number")]
+    [InlineData("{{ '1_000' }}", "\"1_000\"", "String")]
+    [InlineData("{{ '0x1F' }}", "\"0x1F\"", "String")]
+    [InlineData("{{ n > 3 }}", "true", "True")]
+    [InlineData("{{ n ~ '' }}", "5", "Number")]
+    [InlineData("{{ [t, none] }}", "[true,null]", "Array")]
+    [InlineData("x={{ [t, none] }}", "\"x=[true, null]\"", "String")]
+    [InlineData("{{ {'k': none} }}", """{"k":null}""", "Object")]
+    [InlineData("{{ \"{'a': 1}\" }}", "\"{\\u0027a\\u0027: 1}\"", "String")]
     public void RenderToValue_types_the_output(string template, string expectedJson, string expectedKind)
     {
         var value = Template.RenderToValue(template, Context());
@@ -174,6 +185,15 @@ public class TemplateValueTests
     {
         for (var i = 0; i < 2; i++)
             Assert.Throws<TemplateException>(() => Template.RenderToValue("{{ (1 }}", Context()));
+    }
+
+    [Fact]
+    public void Json_values_wrapping_elements_behave_like_containers()
+    {
+        var poco = new Dictionary<string, object> { ["a"] = new Dictionary<string, int[]> { ["b"] = [1, 2] } };
+        var context = new JsonObject { ["wrapped"] = JsonValue.Create(poco) };
+        Assert.Equal("2", Template.Render("{{ wrapped.a.b[1] }}", context));
+        Assert.Equal("""{"b":[1,2]}""", Template.RenderToValue("{{ wrapped.a }}", context)!.ToJsonString());
     }
 
     [Fact]

@@ -1,0 +1,84 @@
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace NoEtl.ApiGateway.Telemetry;
+
+/// <summary>
+/// Completes the generated OpenAPI document with what the handlers cannot declare: they read their JSON bodies
+/// themselves (to answer NoETL's 422 shapes), so the request bodies of the contract's main routes, the feature tags
+/// and the <c>{"detail": ...}</c> error shape are added here, from the route alone.
+/// </summary>
+public static class ContractOpenApi
+{
+    /// <summary>The request bodies of the routes workers and the CLI call, as noetl-api.md defines them.</summary>
+    private static readonly Dictionary<string, (string[] Required, (string Name, JsonSchemaType Type)[] Properties)> Bodies = new()
+    {
+        ["POST api/catalog/register"] = (["content"], [("content", JsonSchemaType.String), ("resource_type", JsonSchemaType.String)]),
+        ["POST api/execute"] = ([], [("path", JsonSchemaType.String), ("catalog_id", JsonSchemaType.String), ("version", JsonSchemaType.Integer),
+            ("payload", JsonSchemaType.Object), ("workload", JsonSchemaType.Object), ("parent_execution_id", JsonSchemaType.String)]),
+        ["POST api/commands/{eventId}/claim"] = (["worker_id"], [("worker_id", JsonSchemaType.String), ("locality", JsonSchemaType.Object)]),
+        ["POST api/events"] = (["execution_id", "step", "name"], [("execution_id", JsonSchemaType.String), ("step", JsonSchemaType.String),
+            ("name", JsonSchemaType.String), ("worker_id", JsonSchemaType.String), ("payload", JsonSchemaType.Object), ("meta", JsonSchemaType.Object),
+            ("actionable", JsonSchemaType.Boolean), ("informative", JsonSchemaType.Boolean)]),
+        ["POST api/events/batch"] = (["execution_id", "events"], [("execution_id", JsonSchemaType.String), ("worker_id", JsonSchemaType.String),
+            ("events", JsonSchemaType.Array)]),
+        ["POST api/executions/{id}/cancel"] = ([], [("reason", JsonSchemaType.String), ("cascade", JsonSchemaType.Boolean)]),
+    };
+
+    public static OpenApiOptions AddContractShapes(this OpenApiOptions options)
+    {
+        options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "NoETL control plane";
+            document.Info.Description = "NoETL's server API (noetl-api.md) served by the Orleans gateway.";
+            return Task.CompletedTask;
+        });
+        options.AddOperationTransformer((operation, context, _) =>
+        {
+            var route = context.Description.RelativePath ?? "";
+            var method = context.Description.HttpMethod ?? "GET";
+            // One tag per feature folder instead of the generator's assembly/class names.
+            operation.Tags = new HashSet<OpenApiTagReference> { new(Feature(route), context.Document) };
+            operation.OperationId ??= method.ToLowerInvariant() + "_" + string.Concat(route.Split('/', '-', '{', '}').Where(s => s.Length > 0).Select(s => "_" + s)).TrimStart('_');
+            if (Bodies.TryGetValue($"{method} {route.TrimEnd('/')}", out var body))
+                operation.RequestBody = new OpenApiRequestBody
+                {
+                    Required = true,
+                    Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = Object(body.Required, body.Properties) } },
+                };
+            operation.Responses ??= [];
+            operation.Responses.TryAdd("200", new OpenApiResponse
+            {
+                Description = "OK",
+                Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.Object } } },
+            });
+            operation.Responses.TryAdd("4XX", new OpenApiResponse
+            {
+                Description = "FastAPI-style error: {\"detail\": ...}; bad input is 422",
+                Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = Object(["detail"], [("detail", JsonSchemaType.Object | JsonSchemaType.String | JsonSchemaType.Array)]) } },
+            });
+            return Task.CompletedTask;
+        });
+        return options;
+    }
+
+    /// <summary>The feature folder a route belongs to: <c>api/worker/pool/register</c> → <c>worker</c>.</summary>
+    private static string Feature(string route)
+    {
+        var segments = route.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        return segments switch
+        {
+            ["api", "internal", ..] => "internal",
+            ["api", var feature, ..] => feature,
+            [var first, ..] => first,
+            _ => "root",
+        };
+    }
+
+    private static OpenApiSchema Object(string[] required, (string Name, JsonSchemaType Type)[] properties) => new()
+    {
+        Type = JsonSchemaType.Object,
+        Required = new HashSet<string>(required),
+        Properties = properties.ToDictionary(p => p.Name, p => (IOpenApiSchema)new OpenApiSchema { Type = p.Type }),
+    };
+}

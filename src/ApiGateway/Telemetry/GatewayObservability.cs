@@ -1,0 +1,73 @@
+using Microsoft.AspNetCore.Authorization;
+using Orleans.Dashboard;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace NoEtl.ApiGateway.Telemetry;
+
+/// <summary>
+/// Metrics (<c>/metrics</c>), traces (OTLP), log format, the OpenAPI document and the operator-only dashboard of the
+/// gateway. The dashboard UI is served here rather than by silos: the gateway is already the one HTTP ingress, so
+/// the operator credential is checked in one place and the silos' HTTP ports stay internal (health and metrics).
+/// </summary>
+public static class GatewayObservability
+{
+    public const string DashboardPrefix = "/dashboard";
+
+    public static WebApplicationBuilder AddGatewayObservability(this WebApplicationBuilder builder, TelemetrySettings settings)
+    {
+        if (settings.JsonLogs)
+            builder.Logging.AddJsonConsole(json =>
+            {
+                json.IncludeScopes = true;
+                json.UseUtcTimestamp = true;
+                json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+
+        // Adds to the client configured by AddNoEtlClusterClient: trace context travels with grain calls; the
+        // dashboard's UI reads the silos' collectors through the cluster.
+        builder.UseOrleansClient(client => client.AddActivityPropagation().AddDashboard());
+
+        // The core services only: AddAuthentication would also start ASP.NET data protection, which nothing here uses.
+        builder.Services.AddWebEncoders();
+        builder.Services.AddAuthenticationCore(authentication =>
+            authentication.AddScheme<OperatorAuthenticationHandler>(OperatorAuthenticationHandler.SchemeName, "NoETL operator"));
+        builder.Services.Configure<OperatorAuthenticationOptions>(OperatorAuthenticationHandler.SchemeName,
+            operatorScheme => operatorScheme.Token = settings.OperatorToken);
+        builder.Services.AddAuthorizationBuilder().AddPolicy(OperatorAuthenticationHandler.Policy, policy => policy
+            .AddAuthenticationSchemes(OperatorAuthenticationHandler.SchemeName)
+            .RequireAuthenticatedUser());
+
+        builder.Services.AddOpenApi(openApi => openApi.AddContractShapes());
+
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(settings.ServiceName, serviceInstanceId: Environment.MachineName + ":" + Environment.ProcessId))
+            .WithMetrics(metrics => metrics
+                .AddMeter("Microsoft.Orleans")
+                .AddAspNetCoreInstrumentation() // http.server.request.duration by http.route and status
+                .AddRuntimeInstrumentation()
+                .AddPrometheusExporter());
+        if (settings.OtlpEndpoint is not null)
+            telemetry.WithTracing(tracing => tracing
+                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                // Scrapes, probes and the dashboard's one-second polling would drown the request traces.
+                .AddAspNetCoreInstrumentation(http => http.Filter = context => !IsOperational(context.Request.Path))
+                .AddOtlpExporter()); // endpoint, protocol and headers from the standard OTEL_EXPORTER_OTLP_* variables
+        return builder;
+    }
+
+    public static WebApplication MapGatewayObservability(this WebApplication app)
+    {
+        app.MapPrometheusScrapingEndpoint(); // /metrics
+        app.MapOpenApi(); // /openapi/v1.json
+        app.MapOrleansDashboard(routePrefix: DashboardPrefix)
+            .RequireAuthorization(new AuthorizeAttribute { Policy = OperatorAuthenticationHandler.Policy })
+            .ExcludeFromDescription(); // operator UI, not part of NoETL's API
+        return app;
+    }
+
+    private static bool IsOperational(PathString path) =>
+        path.StartsWithSegments("/metrics") || path.StartsWithSegments("/health") || path.StartsWithSegments("/api/health")
+        || path.StartsWithSegments(DashboardPrefix);
+}

@@ -1,0 +1,35 @@
+namespace NoEtl.Grains;
+
+/// <summary>One audit record: who (principal), what (action, route, resource, execution), and the outcome.</summary>
+[GenerateSerializer, Immutable, Alias("noetl.AuditEntry")]
+public sealed record AuditEntry(
+    [property: Id(0)] string Principal,
+    [property: Id(1)] string? Role,
+    [property: Id(2)] string Action,
+    [property: Id(3)] string? Route,
+    [property: Id(4)] string? Resource,
+    [property: Id(5)] long? ExecutionId,
+    [property: Id(6)] string Outcome,
+    [property: Id(7)] string? DetailJson);
+
+/// <summary>Filters of <c>GET /api/audit</c>.</summary>
+[GenerateSerializer, Immutable, Alias("noetl.AuditQuery")]
+public sealed record AuditQuery(
+    [property: Id(0)] string? Principal,
+    [property: Id(1)] string? Action,
+    [property: Id(2)] long? ExecutionId,
+    [property: Id(3)] string? Outcome,
+    [property: Id(4)] DateTime? Since,
+    [property: Id(5)] int Limit);
+
+/// <summary>
+/// Audit records that have no change of their own to ride with (refused requests, internal-API calls seen by the
+/// gateway), and the operators' query.
+/// </summary>
+[Alias("noetl.IAuditGrain")]
+public interface IAuditGrain : IGrainWithIntegerKey
+{
+    [Alias("Record"), Orleans.Concurrency.OneWay] Task Record(AuditEntry entry);
+
+    [Alias("Query")] Task<Reply> Query(AuditQuery query);
+}

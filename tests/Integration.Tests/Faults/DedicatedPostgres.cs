@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace NoEtl.Integration.Tests.Faults;
+
+/// <summary>
+/// A PostgreSQL cluster of one test, on its own port and data directory (initdb as the postgres OS user, as
+/// scripts/pg.sh does), so a test can stop and restart "the database" without touching the shared server
+/// other tests use.
+/// </summary>
+public sealed class DedicatedPostgres : IAsyncDisposable
+{
+    private readonly string _bin;
+    private readonly string _data;
+
+    private DedicatedPostgres(string bin, string data, int port)
+    {
+        _bin = bin;
+        _data = data;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public string AdminConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Password=postgres;Database=postgres";
+
+    public static async Task<DedicatedPostgres> StartAsync()
+    {
+        var initdb = Directory.GetDirectories("/usr/lib/postgresql").Select(v => Path.Combine(v, "bin", "initdb")).Where(File.Exists).Order().LastOrDefault()
+            ?? throw new InvalidOperationException("PostgreSQL binaries not found under /usr/lib/postgresql (run scripts/pg.sh start once)");
+        var data = Path.Combine(Path.GetTempPath(), $"noetl-fault-pg-{Guid.NewGuid():N}");
+        var cluster = new DedicatedPostgres(Path.GetDirectoryName(initdb)!, data, Infrastructure.ProcessHost.FreePort());
+        await RunAsync("install", "-d", "-o", "postgres", "-g", "postgres", "-m", "700", data);
+        var password = Path.Combine(Path.GetTempPath(), $"noetl-fault-pw-{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(password, "postgres\n");
+        await RunAsync("chown", "postgres", password);
+        await cluster.AsPostgresAsync($"'{initdb}' -D '{data}' -U postgres -E UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=scram-sha-256 --pwfile='{password}'");
+        File.Delete(password);
+        await File.AppendAllTextAsync(Path.Combine(data, "postgresql.conf"), $"""
+
+            listen_addresses = '127.0.0.1'
+            port = {cluster.Port}
+            unix_socket_directories = '{data}'
+            max_connections = 200
+            shared_buffers = 64MB
+            """);
+        await cluster.StartServerAsync();
+        return cluster;
+    }
+
+    /// <summary>Starts the server again (after <see cref="StopAsync"/>) and waits until it accepts connections.</summary>
+    public async Task StartServerAsync()
+    {
+        await AsPostgresAsync($"'{_bin}/pg_ctl' -D '{_data}' -l '{_data}/server.log' -w -t 60 start");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync("127.0.0.1", Port);
+                return;
+            }
+            catch (SocketException) { await Task.Delay(100); }
+        }
+        throw new TimeoutException($"dedicated PostgreSQL on {Port} did not come up");
+    }
+
+    /// <summary>Stops the server: <c>immediate</c> is a crash (no checkpoint, clients cut), <c>fast</c> a clean stop.</summary>
+    public Task StopAsync(string mode = "immediate") => AsPostgresAsync($"'{_bin}/pg_ctl' -D '{_data}' -m {mode} -w stop");
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await StopAsync(); }
+        catch (InvalidOperationException) { } // already stopped
+        Directory.Delete(_data, recursive: true);
+    }
+
+    private Task AsPostgresAsync(string command) => RunAsync("su", "postgres", "-s", "/bin/sh", "-c", command);
+
+    private static async Task RunAsync(string file, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {process.ExitCode}: {await output}{await error}");
+    }
+}

@@ -1,0 +1,73 @@
+using Npgsql;
+
+namespace NoEtl.Integration.Tests.Faults;
+
+/// <summary>What the database says about a scenario's executions once it is over.</summary>
+public sealed record LedgerResult(int Executions, int Completed, int Lost, int Stuck, int Failed, int Commands, int DuplicatedEffects, int MissingEffects)
+{
+    public bool Clean => Lost == 0 && Stuck == 0 && Failed == 0 && DuplicatedEffects == 0 && MissingEffects == 0;
+
+    public override string ToString() =>
+        $"{Completed}/{Executions} completed, {Lost} lost, {Stuck} stuck, {Failed} failed; {Commands} commands, {DuplicatedEffects} duplicated, {MissingEffects} missing effects";
+}
+
+/// <summary>
+/// The end-of-scenario check: every started execution exists and is COMPLETED (else lost or stuck), it has the
+/// playbook's number of commands, and each command was completed exactly once: one <c>call.done</c> and one
+/// <c>command.completed</c> per command id.
+/// </summary>
+public static class Ledger
+{
+    public static async Task<LedgerResult> CheckAsync(string adminConnectionString, IReadOnlyCollection<long> executions, int commandsPerExecution)
+    {
+        await using var connection = new NpgsqlConnection(adminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            """
+            WITH started AS (SELECT unnest($1::bigint[]) AS execution_id),
+            effects AS (
+                SELECT c.execution_id, c.command_id,
+                       (SELECT count(*) FROM noetl.event e WHERE e.execution_id = c.execution_id AND e.command_id = c.command_id AND e.event_type = 'call.done') AS done,
+                       (SELECT count(*) FROM noetl.event e WHERE e.execution_id = c.execution_id AND e.command_id = c.command_id AND e.event_type = 'command.completed') AS completed
+                  FROM noetl.command c JOIN started s ON s.execution_id = c.execution_id)
+            SELECT count(*) FILTER (WHERE x.execution_id IS NULL),
+                   count(*) FILTER (WHERE x.status = 'COMPLETED'),
+                   count(*) FILTER (WHERE x.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')),
+                   count(*) FILTER (WHERE x.status IN ('FAILED', 'CANCELLED')),
+                   (SELECT count(*) FROM effects),
+                   (SELECT count(*) FROM effects WHERE done > 1 OR completed > 1),
+                   (SELECT count(*) FROM effects WHERE done = 0 OR completed = 0),
+                   (SELECT count(*) FROM (SELECT execution_id FROM effects GROUP BY execution_id HAVING count(*) <> $2) wrong)
+              FROM started s LEFT JOIN noetl.execution x ON x.execution_id = s.execution_id
+            """, connection);
+        command.Parameters.AddWithValue(executions.ToArray());
+        command.Parameters.AddWithValue((long)commandsPerExecution);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        var lost = (int)reader.GetInt64(0);
+        var completed = (int)reader.GetInt64(1);
+        var stuck = (int)reader.GetInt64(2);
+        var failed = (int)reader.GetInt64(3);
+        var commands = (int)reader.GetInt64(4);
+        var duplicated = (int)reader.GetInt64(5);
+        var missing = (int)reader.GetInt64(6);
+        var wrongCount = (int)reader.GetInt64(7);
+        // An execution with more or fewer commands than the playbook's steps issued a step twice or skipped one.
+        return new LedgerResult(executions.Count, completed, lost, stuck, failed, commands, duplicated + wrongCount, missing);
+    }
+
+    /// <summary>Completion times of the scenario's commands (the <c>command.completed</c> events), UTC.</summary>
+    public static async Task<List<DateTime>> CompletionsAsync(string adminConnectionString, IReadOnlyCollection<long> executions)
+    {
+        await using var connection = new NpgsqlConnection(adminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT created_at FROM noetl.event WHERE execution_id = ANY($1) AND event_type = 'command.completed' ORDER BY created_at", connection);
+        command.Parameters.AddWithValue(executions.ToArray());
+        var times = new List<DateTime>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            times.Add(DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc));
+        return times;
+    }
+}

@@ -1,0 +1,132 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json.Nodes;
+using NoEtl.Integration.Tests.Infrastructure;
+
+namespace NoEtl.Integration.Tests.Faults;
+
+/// <summary>
+/// Simulated workers speaking the worker protocol over HTTP (claim, <c>command.started</c>, <c>call.done</c>,
+/// <c>command.completed</c>), spread over every gateway. Each worker owns a fixed share of the executions, so
+/// after a failure it claims the same command again (a repeat claim is granted to its holder) and re-posts events
+/// (the server de-duplicates them): the ledger then shows whether anything was lost or applied twice.
+/// Failures (503, timeouts, refused connections) are recorded with their time, never fatal.
+/// </summary>
+public sealed class LoadDriver(IReadOnlyList<HttpClient> gateways, TimeSpan toolTime)
+{
+    private static readonly HashSet<string> Terminal = ["playbook.completed", "playbook.failed", "workflow.completed", "workflow.failed", "execution.cancelled"];
+
+    private readonly ConcurrentQueue<DateTime> _errors = new();
+
+    public IEnumerable<DateTime> Errors => _errors;
+
+    public int ErrorCount => _errors.Count;
+
+    /// <summary>Starts executions (retrying refusals), spread over the gateways.</summary>
+    public async Task<List<long>> StartExecutionsAsync(string path, int count, int parallelism = 16)
+    {
+        var ids = new ConcurrentBag<long>();
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (i, _) =>
+        {
+            while (true)
+            {
+                var response = await TryAsync(() => gateways[i % gateways.Count].Post("/api/execute", new { path, workload = new { i }, resource_kind = "playbook" }));
+                if (response?.Status == HttpStatusCode.OK)
+                {
+                    ids.Add(long.Parse(response.Json["execution_id"]!.GetValue<string>()));
+                    return;
+                }
+                await Task.Delay(200);
+            }
+        });
+        return [.. ids];
+    }
+
+    /// <summary>Drives every execution to a terminal state with <paramref name="workers"/> workers, or until the deadline.</summary>
+    public async Task RunAsync(IReadOnlyList<long> executions, int workers, DateTime deadline)
+    {
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(async worker =>
+        {
+            var mine = executions.Where((_, index) => index % workers == worker).ToList();
+            var workerId = $"sim-worker-{worker}";
+            while (mine.Count > 0 && DateTime.UtcNow < deadline)
+            {
+                var progressed = false;
+                foreach (var executionId in mine.ToList())
+                {
+                    var (terminal, worked) = await StepAsync(executionId, workerId, worker);
+                    progressed |= worked;
+                    if (terminal)
+                        mine.Remove(executionId);
+                }
+                if (!progressed)
+                    await Task.Delay(100);
+            }
+        }));
+    }
+
+    /// <summary>One look at an execution: claims and runs every command not finished yet.</summary>
+    private async Task<(bool Terminal, bool Worked)> StepAsync(long executionId, string workerId, int worker)
+    {
+        var http = gateways[(worker + (int)(executionId % 7)) % gateways.Count];
+        var detail = await TryAsync(() => http.Get($"/api/executions/{executionId}?page_size=500"));
+        if (detail?.Status != HttpStatusCode.OK)
+            return (false, false);
+        var events = detail.Json["events"]!.AsArray();
+        if (events.Any(e => Terminal.Contains(e!["event_type"]!.GetValue<string>())))
+            return (true, false);
+        var finished = events.Where(e => e!["event_type"]!.GetValue<string>() is "command.completed" or "command.failed")
+            .Select(e => e!["meta"]?["command_id"]?.GetValue<long>()).ToHashSet();
+        var pending = events.Where(e => e!["event_type"]!.GetValue<string>() == "command.issued" && !finished.Contains(e["meta"]!["command_id"]!.GetValue<long>()))
+            .Select(e => e!["event_id"]!.GetValue<long>()).ToList();
+        var worked = false;
+        foreach (var eventId in pending)
+        {
+            var claim = await TryAsync(() => http.Claim(eventId, workerId));
+            if (claim?.Status != HttpStatusCode.OK)
+                continue;
+            var step = claim.Json["node_name"]!.GetValue<string>();
+            var commandId = claim.Json["meta"]!["command_id"]!.GetValue<long>();
+            if (toolTime > TimeSpan.Zero)
+                await Task.Delay(toolTime);
+            worked = await PostAsync(http, executionId, step, "command.started", new JsonObject { ["command_id"] = commandId }, workerId)
+                && await PostAsync(http, executionId, step, "call.done", new JsonObject
+                {
+                    ["command_id"] = commandId,
+                    ["result"] = new JsonObject { ["status"] = "COMPLETED", ["context"] = new JsonObject { ["step"] = step } },
+                }, workerId)
+                && await PostAsync(http, executionId, step, "command.completed", new JsonObject
+                {
+                    ["command_id"] = commandId,
+                    ["result"] = new JsonObject { ["status"] = "COMPLETED" },
+                }, workerId);
+        }
+        return (false, worked);
+    }
+
+    private async Task<bool> PostAsync(HttpClient http, long executionId, string step, string name, JsonObject payload, string workerId)
+    {
+        var response = await TryAsync(() => http.Event(executionId, step, name, payload, workerId));
+        return response?.Status == HttpStatusCode.OK;
+    }
+
+    /// <summary>Runs a call; a 5xx or a transport failure is recorded and answers null.</summary>
+    private async Task<ApiResponse?> TryAsync(Func<Task<ApiResponse>> call)
+    {
+        try
+        {
+            var response = await call();
+            if ((int)response.Status >= 500)
+            {
+                _errors.Enqueue(DateTime.UtcNow);
+                return null;
+            }
+            return response;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or InvalidOperationException)
+        {
+            _errors.Enqueue(DateTime.UtcNow);
+            return null;
+        }
+    }
+}

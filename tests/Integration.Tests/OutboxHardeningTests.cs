@@ -1,0 +1,191 @@
+using System.Net;
+using Npgsql;
+using NoEtl.Integration.Tests.Infrastructure;
+
+namespace NoEtl.Integration.Tests;
+
+/// <summary>
+/// Outbox hardening on a system of its own (rows are inserted directly, so no other test's rows interfere):
+/// the attempt cap dead-letters a row, dead letters are listed and requeued, rows of one execution are claimed
+/// in order and never overtake an earlier unfinished row, and the purge removes old published rows.
+/// </summary>
+public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) : IClassFixture<OutboxHardeningTests.Fixture>
+{
+    private const string Bearer = "Bearer " + NoEtlSystem.InternalToken;
+    private NoEtlSystem System => fixture.System;
+
+    /// <summary>One silo with an attempt cap of 2; a long visibility timeout so claimed rows stay claimed.</summary>
+    public sealed class Fixture : IAsyncLifetime
+    {
+        public NoEtlSystem System { get; private set; } = null!;
+
+        public async Task InitializeAsync() => System = await NoEtlSystem.StartAsync(silos: 1, poolSize: 6, siloSettings: new()
+        {
+            ["NOETL_OUTBOX_MAX_ATTEMPTS"] = "2",
+            ["NOETL_OUTBOX_VISIBILITY_TIMEOUT_SECONDS"] = "30",
+        });
+
+        public async Task DisposeAsync() => await System.DisposeAsync();
+    }
+
+    private Task<ApiResponse> Internal(HttpMethod method, string path, object? body = null, string? bearer = Bearer) =>
+        System.Http.Send(method, path, body ?? (method == HttpMethod.Get ? null : new { }), bearer: bearer);
+
+    [Fact]
+    public async Task A_row_failing_past_the_attempt_cap_is_dead_listed_requeued_and_published()
+    {
+        var executionId = Random.Shared.NextInt64(1, long.MaxValue);
+        var ids = await InsertRowsAsync(executionId, 3);
+
+        // Attempt 1 fails: retried later. Attempt 2 (the cap) fails: DEAD, and no longer claimable.
+        for (var attempt = 1; attempt <= 2; attempt++)
+        {
+            var claimed = await ClaimAsync(limit: 1);
+            Assert.Equal([ids[0]], claimed);
+            var failed = await Internal(HttpMethod.Post, "/api/internal/outbox/mark-failed",
+                new { outbox_id = ids[0], error = "nats down", attempts = attempt, max_delay_seconds = 1 });
+            Assert.Equal(HttpStatusCode.OK, failed.Status);
+            Assert.Equal(attempt == 2, failed.Json["dead"]!.GetValue<bool>());
+            if (attempt == 1)
+                await Task.Delay(1200); // the backoff of attempt 1
+        }
+        Assert.Equal("DEAD", await StatusAsync(ids[0]));
+
+        // A dead row does not hold its execution back: the later rows are claimed, in order.
+        Assert.Equal([ids[1], ids[2]], await ClaimAsync(limit: 10));
+
+        var dead = await Internal(HttpMethod.Get, "/api/internal/outbox/dead?limit=10");
+        Assert.Equal(HttpStatusCode.OK, dead.Status);
+        var item = Assert.Single(dead.Json["items"]!.AsArray());
+        Assert.Equal(ids[0], item!["outbox_id"]!.GetValue<long>());
+        Assert.Equal(executionId, item["execution_id"]!.GetValue<long>());
+        Assert.Equal(2, item["attempts"]!.GetValue<int>());
+        Assert.Equal("nats down", item["last_error"]!.GetValue<string>());
+
+        var requeued = await Internal(HttpMethod.Post, "/api/internal/outbox/requeue", new { outbox_ids = new[] { ids[0] } });
+        Assert.Equal(1, requeued.Json["requeued"]!.GetValue<int>());
+        Assert.Empty((await Internal(HttpMethod.Get, "/api/internal/outbox/dead")).Json["items"]!.AsArray());
+        var again = await Internal(HttpMethod.Post, "/api/internal/outbox/claim", new { limit = 10 });
+        var row = Assert.Single(again.Json["rows"]!.AsArray());
+        Assert.Equal(ids[0], row!["outbox_id"]!.GetValue<long>());
+        Assert.Equal(1, row["attempts"]!.GetValue<int>()); // attempts were reset
+        await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = ids });
+    }
+
+    [Fact]
+    public async Task Requeue_all_and_paging_of_dead_letters_and_the_gate()
+    {
+        var executionIds = Enumerable.Range(0, 3).Select(_ => Random.Shared.NextInt64(1, long.MaxValue)).ToList();
+        var ids = new List<long>();
+        foreach (var executionId in executionIds)
+            ids.AddRange(await InsertRowsAsync(executionId, 1, status: "DEAD"));
+
+        var first = await Internal(HttpMethod.Get, "/api/internal/outbox/dead?limit=2");
+        Assert.Equal(2, first.Json["items"]!.AsArray().Count);
+        var next = first.Json["next_after_id"]!.GetValue<long>();
+        var second = await Internal(HttpMethod.Get, $"/api/internal/outbox/dead?limit=2&after_id={next}");
+        var paged = first.Json["items"]!.AsArray().Concat(second.Json["items"]!.AsArray()).Select(i => i!["outbox_id"]!.GetValue<long>()).ToList();
+        Assert.Equal(ids.Order(), paged.Where(ids.Contains).Order());
+        Assert.Null(second.Json["next_after_id"]);
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await Internal(HttpMethod.Get, "/api/internal/outbox/dead", bearer: null)).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Internal(HttpMethod.Post, "/api/internal/outbox/requeue", new { all = true }, bearer: null)).Status);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await Internal(HttpMethod.Post, "/api/internal/outbox/requeue", new { })).Status);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await Internal(HttpMethod.Get, "/api/internal/outbox/dead?limit=0")).Status);
+
+        var requeued = await Internal(HttpMethod.Post, "/api/internal/outbox/requeue", new { all = true });
+        Assert.True(requeued.Json["requeued"]!.GetValue<int>() >= 3);
+        foreach (var id in ids)
+            Assert.Equal("PENDING", await StatusAsync(id));
+        var claimed = await ClaimAsync(limit: 100);
+        Assert.Superset(ids.ToHashSet(), claimed.ToHashSet());
+        await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = claimed });
+    }
+
+    [Fact]
+    public async Task Rows_of_one_execution_never_overtake_an_earlier_unfinished_row()
+    {
+        var a = Random.Shared.NextInt64(1, long.MaxValue);
+        var b = Random.Shared.NextInt64(1, long.MaxValue);
+        var rowsA = await InsertRowsAsync(a, 3);
+        var rowsB = await InsertRowsAsync(b, 1);
+
+        // One row at a time: A's first row; then A's second is held back behind it, so B's row comes next.
+        Assert.Equal([rowsA[0]], await ClaimAsync(limit: 1));
+        Assert.Equal([rowsB[0]], await ClaimAsync(limit: 10));
+        Assert.Empty(await ClaimAsync(limit: 10));
+
+        // A failed publish with a backoff keeps holding the later rows back until it is due again...
+        await Internal(HttpMethod.Post, "/api/internal/outbox/mark-failed", new { outbox_id = rowsA[0], error = "x", attempts = 1, max_delay_seconds = 1 });
+        Assert.Empty(await ClaimAsync(limit: 10));
+        await Task.Delay(1200);
+        // ...then all of A comes in one claim, in outbox_id order (a publisher publishes in that order).
+        Assert.Equal(rowsA, await ClaimAsync(limit: 10));
+        await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = rowsA.Concat(rowsB).ToArray() });
+    }
+
+    [Fact]
+    public async Task Purge_removes_published_rows_older_than_the_retention_only()
+    {
+        var executionId = Random.Shared.NextInt64(1, long.MaxValue);
+        var ids = await InsertRowsAsync(executionId, 3, status: "PUBLISHED");
+        await AdminAsync("UPDATE noetl.outbox SET published_at = now() - interval '48 hours' WHERE outbox_id = $1", ids[0]);
+        await AdminAsync("UPDATE noetl.outbox SET published_at = now() - interval '1 hour' WHERE outbox_id = $1", ids[1]);
+        await AdminAsync("UPDATE noetl.outbox SET status = 'DEAD', published_at = NULL, updated_at = now() - interval '48 hours' WHERE outbox_id = $1", ids[2]);
+
+        var purge = await Internal(HttpMethod.Post, "/api/internal/cleanup/purge", new { outbox_retention_hours = 24 });
+        Assert.Equal(HttpStatusCode.OK, purge.Status);
+        Assert.True(purge.Json["outbox_purged"]!.GetValue<int>() >= 1);
+        Assert.Null(await StatusAsync(ids[0]));
+        Assert.Equal("PUBLISHED", await StatusAsync(ids[1])); // younger than the retention
+        Assert.Equal("DEAD", await StatusAsync(ids[2]));      // dead letters wait for an operator
+        await AdminAsync("DELETE FROM noetl.outbox WHERE outbox_id = $1", ids[2]);
+    }
+
+    private async Task<List<long>> ClaimAsync(int limit)
+    {
+        var response = await Internal(HttpMethod.Post, "/api/internal/outbox/claim", new { limit });
+        Assert.Equal(HttpStatusCode.OK, response.Status);
+        return response.Json["rows"]!.AsArray().Select(r => r!["outbox_id"]!.GetValue<long>()).ToList();
+    }
+
+    private async Task<List<long>> InsertRowsAsync(long executionId, int count, string status = "PENDING")
+    {
+        await using var connection = new NpgsqlConnection(System.Database.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            """
+            INSERT INTO noetl.outbox (execution_id, event_id, subject, payload, status, published_at)
+            SELECT $1, $1 % 1000000000 * 100 + n, 'noetl.commands.shared.' || $1, jsonb_build_object('n', n), $3,
+                   CASE WHEN $3 = 'PUBLISHED' THEN now() END
+              FROM generate_series(1, $2) AS n
+            RETURNING outbox_id
+            """, connection);
+        command.Parameters.AddWithValue(executionId);
+        command.Parameters.AddWithValue(count);
+        command.Parameters.AddWithValue(status);
+        var ids = new List<long>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            ids.Add(reader.GetInt64(0));
+        return [.. ids.Order()];
+    }
+
+    private async Task<string?> StatusAsync(long outboxId)
+    {
+        await using var connection = new NpgsqlConnection(System.Database.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT status FROM noetl.outbox WHERE outbox_id = $1", connection);
+        command.Parameters.AddWithValue(outboxId);
+        return (string?)await command.ExecuteScalarAsync();
+    }
+
+    private async Task AdminAsync(string sql, long outboxId)
+    {
+        await using var connection = new NpgsqlConnection(System.Database.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue(outboxId);
+        await command.ExecuteNonQueryAsync();
+    }
+}
