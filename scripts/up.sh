@@ -16,6 +16,20 @@ export NOETL_INTERNAL_API_TOKEN=${NOETL_INTERNAL_API_TOKEN:-$(cat "$RUN/internal
 echo -n "$NOETL_INTERNAL_API_TOKEN" > "$RUN/internal-token"
 chmod 600 "$RUN/internal-token"
 
+# Bearer tokens of the public API: the operator (CLI) and the user pool. The gateway keeps only their digests.
+for principal in operator shared-pool; do
+  [ -s "$RUN/$principal-token" ] || { head -c 24 /dev/urandom | base64 | tr -d '/+=\n' > "$RUN/$principal-token"; chmod 600 "$RUN/$principal-token"; }
+done
+digest() { sha256sum "$RUN/$1-token" | awk '{print $1}'; }
+cat > "$RUN/api-tokens.json" <<JSON
+{"principals": [
+  {"name": "operator", "role": "operator", "token_sha256": "$(digest operator)"},
+  {"name": "shared-pool", "role": "worker", "pool": "shared", "token_sha256": "$(digest shared-pool)"}
+]}
+JSON
+export NOETL_API_TOKENS_FILE="$RUN/api-tokens.json"
+export NOETL_API_TOKEN=$(cat "$RUN/operator-token")
+
 # The credential encryption key: kept across restarts, or credentials written before become unreadable.
 export NOETL_ENCRYPTION_KEY=${NOETL_ENCRYPTION_KEY:-$(cat "$RUN/encryption-key" 2>/dev/null || head -c 32 /dev/urandom | base64)}
 echo -n "$NOETL_ENCRYPTION_KEY" > "$RUN/encryption-key"
@@ -55,7 +69,7 @@ start gateway http://127.0.0.1:8082/api/health \
 # wait_registered NAME: a worker is up once the gateway lists it as ready.
 wait_registered() {
   for _ in $(seq 1 300); do
-    curl -fsS "http://127.0.0.1:8082/api/worker/pools?status=ready" 2>/dev/null | grep -q "\"$1\"" && { echo "$1 registered"; return; }
+    curl -fsS -H "Authorization: Bearer $NOETL_API_TOKEN" "http://127.0.0.1:8082/api/worker/pools?status=ready" 2>/dev/null | grep -q "\"$1\"" && { echo "$1 registered"; return; }
     kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null || { echo "$1 exited; log:"; tail -40 "$RUN/$1.log"; exit 1; }
     sleep 0.2
   done
@@ -68,10 +82,10 @@ for pool in system shared; do
   if [ -f "$RUN/$name.pid" ] && kill -0 "$(cat "$RUN/$name.pid")" 2>/dev/null; then echo "$name already running"; continue; fi
   if [ "$pool" = system ]; then
     # Only the system pool gets the internal token, through its keychain allow-list.
-    env WORKER_ID=$name NOETL_KEYCHAIN_ENV_VARS=NOETL_INTERNAL_API_TOKEN \
+    env -u NOETL_API_TOKEN WORKER_ID=$name NOETL_KEYCHAIN_ENV_VARS=NOETL_INTERNAL_API_TOKEN \
       nohup dotnet src/Worker/bin/Release/net10.0/NoEtl.Worker.dll --pool system >"$RUN/$name.log" 2>&1 </dev/null &
   else
-    env -u NOETL_INTERNAL_API_TOKEN WORKER_ID=$name \
+    env -u NOETL_INTERNAL_API_TOKEN WORKER_ID=$name NOETL_API_TOKEN="$(cat "$RUN/shared-pool-token")" \
       nohup dotnet src/Worker/bin/Release/net10.0/NoEtl.Worker.dll --pool shared >"$RUN/$name.log" 2>&1 </dev/null &
   fi
   echo $! >"$RUN/$name.pid"
@@ -80,7 +94,7 @@ done
 
 echo
 # The credential alias of examples/postgres_step: the local tenant database made by scripts/pg.sh.
-curl -fsS http://127.0.0.1:8082/api/credentials -H 'content-type: application/json' -d '{"name": "demo_db", "type": "postgres",
+curl -fsS http://127.0.0.1:8082/api/credentials -H 'content-type: application/json' -H "Authorization: Bearer $NOETL_API_TOKEN" -d '{"name": "demo_db", "type": "postgres",
   "description": "tenant database of the examples",
   "data": {"host": "127.0.0.1", "port": 55432, "user": "noetl_demo", "password": "noetl_demo", "database": "noetl_demo"}}' >/dev/null \
   && echo "credential demo_db registered"
@@ -89,5 +103,5 @@ echo
 bash scripts/noetl run examples/hello_world.yaml
 
 echo
-echo "NoETL control plane: http://127.0.0.1:8082  (internal API token in .run/internal-token)"
+echo "NoETL control plane: http://127.0.0.1:8082  (tokens in .run/: operator-token, shared-pool-token, internal-token)"
 echo "Try: bash scripts/noetl run examples/loop.yaml   |   stop: bash scripts/down.sh"

@@ -17,8 +17,9 @@ WORKDIR /app
 COPY --from=build /app ./
 ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     DOTNET_NOLOGO=1 \
+    NOETL_LOG_FORMAT=json \
     ASPNETCORE_URLS=http://0.0.0.0:8082
-# The NoETL HTTP API (/health liveness, /api/health readiness).
+# The NoETL HTTP API (/health liveness, /api/health readiness), /metrics, /openapi/v1.json, /dashboard.
 EXPOSE 8082
 # $APP_UID (1654) is the image's non-root "app" user; numeric so runAsNonRoot can verify it. Nothing is written
 # outside /tmp, so the container runs with a read-only root filesystem (the chart mounts an emptyDir on /tmp).

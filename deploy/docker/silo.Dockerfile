@@ -17,8 +17,9 @@ WORKDIR /app
 COPY --from=build /app ./
 ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     DOTNET_NOLOGO=1 \
+    NOETL_LOG_FORMAT=json \
     ASPNETCORE_URLS=http://0.0.0.0:8081
-# 8081 HTTP (/health), 11111 silo-to-silo, 30000 Orleans client gateway.
+# 8081 HTTP (/health, /metrics), 11111 silo-to-silo, 30000 Orleans client gateway.
 EXPOSE 8081 11111 30000
 # $APP_UID (1654) is the image's non-root "app" user; numeric so runAsNonRoot can verify it. Nothing is written
 # outside /tmp, so the container runs with a read-only root filesystem (the chart mounts an emptyDir on /tmp).

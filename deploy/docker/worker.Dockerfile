@@ -23,7 +23,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /app ./
 ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
-    DOTNET_NOLOGO=1
+    DOTNET_NOLOGO=1 \
+    NOETL_LOG_FORMAT=json
 # No ports: the worker pulls notifications from NATS and calls the gateway. Pass `--pool shared|system`.
 # $APP_UID (1654) is the image's non-root "app" user; numeric so runAsNonRoot can verify it. Nothing is written
 # outside /tmp, so the container runs with a read-only root filesystem (the chart mounts an emptyDir on /tmp).

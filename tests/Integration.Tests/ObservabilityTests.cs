@@ -122,7 +122,12 @@ public sealed class ObservabilityTests(ObservedSystemFixture fixture) : IClassFi
             var commandTagged = spans.Any(s => s.Attributes.GetValueOrDefault("execution_id") == executionId
                 && s.Attributes.ContainsKey("command_id") && s.Attributes.GetValueOrDefault("step") == "start");
             if (linked && commandTagged)
+            {
+                // Traces start at requests only: no dashboard polling, membership queries or timers of their own.
+                Assert.All(spans.Where(s => s.ParentSpanId.Length == 0), root => Assert.Equal(ReceivedSpan.ServerKind, root.Kind));
+                Assert.DoesNotContain(spans, s => s.Attributes.GetValueOrDefault("url.path") is "/health" or "/metrics");
                 return;
+            }
             if (DateTime.UtcNow > deadline)
                 Assert.Fail($"linked={linked} commandTagged={commandTagged} for {executionId} among {spans.Length} spans:\n" +
                     string.Join('\n', spans.TakeLast(40).Select(s => $"{s.Service} {s.Scope} {s.Name} trace={s.TraceId[..8]} {string.Join(',', s.Attributes.Select(a => a.Key + "=" + a.Value))}")));

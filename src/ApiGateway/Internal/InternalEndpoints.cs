@@ -90,7 +90,8 @@ public static class InternalEndpoints
                 body.Int("command_retention_days", 0) ?? 7,
                 body.Int("runtime_stale_minutes", 0) ?? 60,
                 body.Int("event_retention_days", 0) ?? 0,
-                body.Int("outbox_retention_hours", 0) ?? 24);
+                body.Int("outbox_retention_hours", 0) ?? 24,
+                body.Int("audit_retention_days", 0) ?? 90);
             if (body.HasErrors)
                 return body.Errors();
             return await grains.GetGrain<IMaintenanceGrain>(0).Purge(purge).ToHttp();

@@ -50,6 +50,7 @@ public static class GatewayObservability
                 .AddPrometheusExporter());
         if (settings.OtlpEndpoint is not null)
             telemetry.WithTracing(tracing => tracing
+                .SetSampler(new ParentBasedSampler(new RequestRootSampler()))
                 .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
                 // Scrapes, probes and the dashboard's one-second polling would drown the request traces.
                 .AddAspNetCoreInstrumentation(http => http.Filter = context => !IsOperational(context.Request.Path))

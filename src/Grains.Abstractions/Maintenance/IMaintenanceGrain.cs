@@ -6,7 +6,8 @@ public sealed record PurgeRequest(
     [property: Id(0)] int CommandRetentionDays,
     [property: Id(1)] int RuntimeStaleMinutes,
     [property: Id(2)] int EventRetentionDays,
-    [property: Id(3)] int OutboxRetentionHours);
+    [property: Id(3)] int OutboxRetentionHours,
+    [property: Id(4)] int AuditRetentionDays);
 
 [Alias("noetl.IMaintenanceGrain")]
 public interface IMaintenanceGrain : IGrainWithIntegerKey

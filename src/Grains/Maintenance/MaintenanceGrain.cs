@@ -25,6 +25,9 @@ public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMainte
         batch.BatchCommands.Add(Command(
             "DELETE FROM noetl.outbox WHERE status = 'PUBLISHED' AND published_at < now() - make_interval(hours => $1)",
             request.OutboxRetentionHours));
+        batch.BatchCommands.Add(Command(
+            "DELETE FROM noetl.audit WHERE occurred_at < now() - make_interval(days => $1)",
+            request.AuditRetentionDays));
         if (request.EventRetentionDays > 0)
         {
             batch.BatchCommands.Add(Command(
@@ -42,7 +45,8 @@ public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMainte
             ["commands_purged"] = counts[0],
             ["runtime_purged"] = counts[1],
             ["outbox_purged"] = counts[2],
-            ["events_purged"] = request.EventRetentionDays > 0 ? counts[3] : 0,
+            ["audit_purged"] = counts[3],
+            ["events_purged"] = request.EventRetentionDays > 0 ? counts[4] : 0,
             ["event_partitions_dropped"] = new JsonArray(), // noetl.event is not partitioned here
         });
     });

@@ -5,8 +5,8 @@ namespace NoEtl.Grains.Telemetry;
 
 /// <summary>
 /// Puts <c>execution_id</c> on every log line and span of an execution grain's turn, and times claims. A filter
-/// rather than code in each grain method, so no turn can forget it. It must run after Orleans' activity
-/// propagation filter (registered later), so that <see cref="Activity.Current"/> is the grain call's own span.
+/// rather than code in each grain method, so no turn can forget it. Filters run in registration order: register it
+/// after <c>AddActivityPropagation()</c>, so that <see cref="Activity.Current"/> is the grain call's own span.
 /// </summary>
 public sealed class ExecutionTelemetryFilter(ILogger<ExecutionTelemetryFilter> logger) : IIncomingGrainCallFilter
 {

@@ -35,11 +35,15 @@ public static class SiloObservability
                 .AddPrometheusExporter());
         if (settings.OtlpEndpoint is not null)
             telemetry.WithTracing(tracing => tracing
+                .SetSampler(new ParentBasedSampler(new RequestRootSampler()))
                 .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", "Npgsql")
-                .AddAspNetCoreInstrumentation()
+                .AddAspNetCoreInstrumentation(http => http.Filter = context => !IsOperational(context.Request.Path))
                 .AddOtlpExporter()); // endpoint, protocol and headers from the standard OTEL_EXPORTER_OTLP_* variables
         return builder;
     }
+
+    /// <summary>Probes and scrapes would drown the request traces.</summary>
+    private static bool IsOperational(PathString path) => path.StartsWithSegments("/metrics") || path.StartsWithSegments("/health");
 
     public static WebApplication MapSiloObservability(this WebApplication app)
     {

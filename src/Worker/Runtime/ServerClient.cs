@@ -31,7 +31,11 @@ public sealed class ServerClient(HttpClient http, WorkerOptions options, ILogger
     public async Task<ServerResponse> SendAsync(HttpMethod method, string url, JsonNode? body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, url);
-        if ((options.ApiToken ?? options.InternalApiToken) is { } token)
+        // The internal API has its own gate and only the internal token opens it; the public API knows the pool's token.
+        var token = new Uri(url).AbsolutePath.StartsWith("/api/internal/", StringComparison.Ordinal)
+            ? options.InternalApiToken
+            : options.ApiToken ?? options.InternalApiToken;
+        if (token is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }

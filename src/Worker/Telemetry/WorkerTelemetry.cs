@@ -42,6 +42,7 @@ public static class WorkerTelemetry
                     builder.Configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : "noetl-worker",
                     serviceInstanceId: builder.Configuration["WORKER_ID"] ?? Environment.MachineName + ":" + Environment.ProcessId))
                 .WithTracing(tracing => tracing
+                    .SetSampler(new ParentBasedSampler(new RequestRootSampler()))
                     .AddSource(SourceName)
                     .AddHttpClientInstrumentation()
                     .AddOtlpExporter()); // endpoint, protocol and headers from the standard OTEL_EXPORTER_OTLP_* variables

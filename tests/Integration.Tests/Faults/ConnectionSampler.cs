@@ -8,7 +8,7 @@ namespace NoEtl.Integration.Tests.Faults;
 /// </summary>
 public sealed class ConnectionSampler : IAsyncDisposable
 {
-    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _stop = new(); // not disposed: cancelled once, then only read
     private readonly Task _loop;
     private readonly HashSet<string> _seen = [];
 
@@ -59,10 +59,12 @@ public sealed class ConnectionSampler : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops sampling; idempotent, so a scenario can stop it before its figures are read.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_stop.IsCancellationRequested)
+            return;
         await _stop.CancelAsync();
         await _loop;
-        _stop.Dispose();
     }
 }

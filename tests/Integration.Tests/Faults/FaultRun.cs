@@ -68,6 +68,8 @@ public static class FaultRun
         var errors = (clientErrors?.Invoke() ?? []).Where(t => t >= faultAt).Order().ToList();
         var (pre, recovery, during, after) = Throughput(completions, faultAt, errors.Count > 0 ? errors[0] : faultAt);
         var silos = siloCount ?? system.Silos.Count;
+        if (!ledger.Clean)
+            await File.WriteAllTextAsync(Path.Combine(ResultsFolder, "unfinished.txt"), await Ledger.DescribeUnfinishedAsync(admin, executions));
         var report = new FaultReport(scenario, executions.Count, workers, ledger, (finished - started).TotalSeconds, pre, recovery, during, after,
             sampler.MaxSiloConnections, silos * system.PoolSize, errors.Count, sampler.Seen);
         await WriteAsync(report);
@@ -159,12 +161,13 @@ public static class FaultRun
 
     private static async Task WriteAsync(FaultReport report)
     {
-        var folder = Path.Combine(BuildOutput.RepositoryRoot, ".run", "fault-results");
-        Directory.CreateDirectory(folder);
+        var folder = ResultsFolder;
         var name = string.Concat(report.Scenario.Select(c => char.IsLetterOrDigit(c) ? c : '-'));
         await File.WriteAllTextAsync(Path.Combine(folder, name + ".json"), JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
         await File.WriteAllTextAsync(Path.Combine(folder, name + ".md"), report.Row() + "\n");
     }
+
+    private static string ResultsFolder => Directory.CreateDirectory(Path.Combine(BuildOutput.RepositoryRoot, ".run", "fault-results")).FullName;
 
     private static DateTime Max(DateTime a, DateTime b) => a > b ? a : b;
 

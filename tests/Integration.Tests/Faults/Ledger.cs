@@ -37,7 +37,8 @@ public static class Ledger
                    (SELECT count(*) FROM effects),
                    (SELECT count(*) FROM effects WHERE done > 1 OR completed > 1),
                    (SELECT count(*) FROM effects WHERE done = 0 OR completed = 0),
-                   (SELECT count(*) FROM (SELECT execution_id FROM effects GROUP BY execution_id HAVING count(*) <> $2) wrong)
+                   (SELECT count(*) FROM (SELECT f.execution_id FROM effects f JOIN noetl.execution d ON d.execution_id = f.execution_id
+                                           WHERE d.status = 'COMPLETED' GROUP BY f.execution_id HAVING count(*) <> $2) wrong)
               FROM started s LEFT JOIN noetl.execution x ON x.execution_id = s.execution_id
             """, connection);
         command.Parameters.AddWithValue(executions.ToArray());
@@ -52,7 +53,7 @@ public static class Ledger
         var duplicated = (int)reader.GetInt64(5);
         var missing = (int)reader.GetInt64(6);
         var wrongCount = (int)reader.GetInt64(7);
-        // An execution with more or fewer commands than the playbook's steps issued a step twice or skipped one.
+        // A completed execution with more or fewer commands than the playbook's steps issued a step twice or skipped one.
         return new LedgerResult(executions.Count, completed, lost, stuck, failed, commands, duplicated + wrongCount, missing);
     }
 
@@ -69,5 +70,27 @@ public static class Ledger
         while (await reader.ReadAsync())
             times.Add(DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc));
         return times;
+    }
+
+    /// <summary>The event types of executions that are not terminal, for the failure message.</summary>
+    public static async Task<string> DescribeUnfinishedAsync(string adminConnectionString, IReadOnlyCollection<long> executions)
+    {
+        await using var connection = new NpgsqlConnection(adminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT s.id, coalesce(x.status, 'MISSING'),
+                   (SELECT string_agg(e.event_type || ':' || coalesce(e.node_name, '') || coalesce(':' || e.worker_id, ''), ', ' ORDER BY e.event_id)
+                      FROM noetl.event e WHERE e.execution_id = s.id)
+              FROM unnest($1::bigint[]) AS s(id) LEFT JOIN noetl.execution x ON x.execution_id = s.id
+             WHERE x.status IS DISTINCT FROM 'COMPLETED'
+             LIMIT 10
+            """, connection);
+        command.Parameters.AddWithValue(executions.ToArray());
+        var lines = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            lines.Add($"{reader.GetInt64(0)} {reader.GetString(1)}: {(reader.IsDBNull(2) ? "" : reader.GetString(2))}");
+        return string.Join("\n", lines);
     }
 }

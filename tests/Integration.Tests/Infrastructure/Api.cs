@@ -19,7 +19,9 @@ public static class Api
         var content = rawBody ?? (body is null ? null : body is JsonNode node ? node.ToJsonString() : System.Text.Json.JsonSerializer.Serialize(body));
         if (content is not null)
             request.Content = new StringContent(content, Encoding.UTF8, "application/json");
-        if (bearer is not null)
+        if (bearer == "")
+            request.Options.Set(RoleAwareTokens.Anonymous, true);
+        else if (bearer is not null)
             request.Headers.TryAddWithoutValidation("Authorization", bearer);
         foreach (var (key, value) in headers ?? new Dictionary<string, string>())
             request.Headers.TryAddWithoutValidation(key, value);

@@ -28,10 +28,14 @@ public static class PrincipalTokens
 /// </summary>
 public sealed class RoleAwareTokens() : DelegatingHandler(new HttpClientHandler())
 {
+    /// <summary>Set on a request to send it without any credential (tests of the anonymous case).</summary>
+    public static readonly HttpRequestOptionsKey<bool> Anonymous = new("noetl.anonymous");
+
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var path = request.RequestUri!.AbsolutePath;
-        if (request.Headers.Authorization is null && !path.StartsWith("/api/internal", StringComparison.Ordinal))
+        var anonymous = request.Options.TryGetValue(Anonymous, out var flag) && flag;
+        if (!anonymous && request.Headers.Authorization is null && !path.StartsWith("/api/internal", StringComparison.Ordinal))
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", IsWorkerRoute(request.Method, request.RequestUri) ? PrincipalTokens.SharedPool : PrincipalTokens.Operator);
         return base.SendAsync(request, cancellationToken);
     }
