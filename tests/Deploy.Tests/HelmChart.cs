@@ -15,6 +15,10 @@ public static class HelmChart
     public const string Release = "noetl";
     public const string Namespace = "noetl";
     public const string TokenSecret = "noetl-internal-api-token";
+    public const string ApiTokensSecret = "noetl-api-tokens";
+    public const string EncryptionKeySecret = "noetl-encryption-key";
+    public const string EncryptionKeyFile = "/var/run/secrets/noetl/encryption-key";
+    public const string ApiTokensFile = "/var/run/secrets/noetl/api-tokens.json";
 
     public static readonly string[] Profiles = ["default", "dev", "prod"];
 
@@ -40,6 +44,24 @@ public static class HelmChart
 
     public static HelmResult Template(string profile, params string[] sets) =>
         Helm(["template", Release, ChartDir, "--namespace", Namespace, .. ProfileArgs(profile), .. SetArgs(sets)]);
+
+    /// <summary>Renders with an extra values file (for lists, which <c>--set</c> replaces rather than merges).</summary>
+    public static Rendered RenderWithValues(string profile, string valuesYaml)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"noetl-values-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, valuesYaml);
+        try
+        {
+            var result = Helm(["template", Release, ChartDir, "--namespace", Namespace, .. ProfileArgs(profile), "-f", file]);
+            if (result.ExitCode != 0)
+                throw new InvalidOperationException($"helm template ({profile} + values file) failed:\n{result.Stderr}");
+            return new Rendered(profile, Parse(result.Stdout));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 
     public static HelmResult Lint(string profile, params string[] sets) =>
         Helm(["lint", "--strict", ChartDir, "--namespace", Namespace, .. ProfileArgs(profile), .. SetArgs(sets)]);

@@ -112,6 +112,26 @@ public class ProfileTests
     }
 
     [Fact]
+    public void Silo_extra_env_passes_the_reaper_and_outbox_settings_through()
+    {
+        var r = HelmChart.RenderWithValues("default", """
+            silo:
+              extraEnv:
+                - { name: NOETL_COMMAND_REAPER_INTERVAL_SECONDS, value: "30" }
+                - { name: NOETL_OUTBOX_VISIBILITY_TIMEOUT_SECONDS, value: "120" }
+            """);
+        var silo = Container(r.Deployment("silo"), "silo");
+        Assert.Equal("30", EnvValue(silo, "NOETL_COMMAND_REAPER_INTERVAL_SECONDS"));
+        Assert.Equal("120", EnvValue(silo, "NOETL_OUTBOX_VISIBILITY_TIMEOUT_SECONDS"));
+        Assert.Equal(HelmChart.EncryptionKeyFile, EnvValue(silo, "NOETL_ENCRYPTION_KEY_FILE"));
+
+        // An unquoted number would only fail at apply time (env values are strings); the schema stops it earlier.
+        var unquoted = HelmChart.Template("default", "silo.extraEnv[0].name=NOETL_COMMAND_REAPER_INTERVAL_SECONDS", "silo.extraEnv[0].value=30");
+        Assert.NotEqual(0, unquoted.ExitCode);
+        Assert.Contains("/silo/extraEnv", unquoted.Stderr);
+    }
+
+    [Fact]
     public void Supplied_token_value_is_stored_under_the_token_key()
     {
         const string token = "supplied-token-0123456789abcdef";

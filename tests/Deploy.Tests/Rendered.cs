@@ -77,5 +77,47 @@ public sealed class Rendered(string profile, IReadOnlyList<JsonObject> manifests
         }
     }
 
+    public static IEnumerable<JsonObject> Volumes(JsonObject workload) =>
+        ((JsonArray?)PodSpec(workload)["volumes"] ?? []).Cast<JsonObject>();
+
+    /// <summary>Every Secret a pod mounts, through a secret volume or a projected volume's secret sources.</summary>
+    public static IEnumerable<string> SecretVolumes(JsonObject workload)
+    {
+        foreach (var volume in Volumes(workload))
+        {
+            if (volume["secret"] is JsonObject secret)
+                yield return Str(secret["secretName"]);
+            foreach (var source in ((JsonArray?)volume["projected"]?["sources"] ?? []).Cast<JsonObject>())
+            {
+                if (source["secret"] is JsonObject projected)
+                    yield return Str(projected["name"]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where a file path inside the container comes from: the mount whose path is a prefix of it, and the
+    /// (Secret, key) projected at the remaining relative path. Fails unless it is a read-only secret volume item.
+    /// </summary>
+    public static (string Secret, string Key, JsonObject Mount) SecretFile(JsonObject workload, JsonObject container, string path)
+    {
+        var mount = ((JsonArray?)container["volumeMounts"] ?? []).Cast<JsonObject>()
+            .Where(m => path.StartsWith(Str(m["mountPath"]).TrimEnd('/') + "/", StringComparison.Ordinal))
+            .OrderByDescending(m => Str(m["mountPath"]).Length)
+            .FirstOrDefault() ?? throw new Xunit.Sdk.XunitException($"{Name(workload)}: nothing is mounted at {path}");
+        Assert.True(Str(mount["readOnly"]) == "true", $"{Name(workload)}: {Str(mount["mountPath"])} is not mounted read-only");
+        Assert.Null(mount["subPath"]);
+        var volume = Volumes(workload).Single(v => Str(v["name"]) == Str(mount["name"]));
+        var secret = volume["secret"] ?? throw new Xunit.Sdk.XunitException($"{Name(workload)}: volume {Str(volume["name"])} is not a Secret");
+        var relative = path[(Str(mount["mountPath"]).TrimEnd('/').Length + 1)..];
+        var item = ((JsonArray?)secret["items"] ?? []).Cast<JsonObject>().SingleOrDefault(i => Str(i["path"]) == relative)
+            ?? throw new Xunit.Sdk.XunitException($"{Name(workload)}: Secret {Str(secret["secretName"])} projects nothing at {relative}");
+        return (Str(secret["secretName"]), Str(item["key"]), mount);
+    }
+
+    /// <summary>Every container of every Deployment and StatefulSet, with its workload.</summary>
+    public IEnumerable<(JsonObject Workload, JsonObject Container)> AllContainers =>
+        Workloads.SelectMany(w => Containers(w).Select(c => (w, c)));
+
     public static string Str(JsonNode? node) => node?.GetValue<string>() ?? "";
 }

@@ -17,6 +17,17 @@ public class SchemaTests
         { "containerSecurityContext.allowPrivilegeEscalation=true", "allowPrivilegeEscalation" },
         { "podSecurityContext.runAsNonRoot=false", "runAsNonRoot" },
         { "internalApiToken.value=short", "/internalApiToken/value" },
+        { "auth.disabled=maybe", "/auth/disabled" },
+        { "auth.tokens=none", "/auth/tokens" },
+        { "auth.tokens.operator=short", "/auth/tokens/operator" },
+        { "auth.tokens.pools.shared=short", "/auth/tokens/pools/shared" },
+        { "auth.tokens.pools.Bad_Pool=token-0123456789abcdef", "Bad_Pool" },
+        { "encryptionKey.value=not-a-key", "/encryptionKey/value" },
+        { "encryptionKey.value=c2hvcnQ=", "/encryptionKey/value" },
+        { "silo.extraEnv[0].name=NOETL_ENCRYPTION_KEY", "/silo/extraEnv" },
+        { "observability.logFormat=xml", "/observability/logFormat" },
+        { "observability.otlpEndpoint=otel:4317", "/observability/otlpEndpoint" },
+        { "observability.metrics.serviceMonitor.enabled=yes", "/observability/metrics/serviceMonitor/enabled" },
     };
 
     [Theory, MemberData(nameof(InvalidValues))]

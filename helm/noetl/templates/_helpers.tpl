@@ -65,6 +65,54 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.internalApiToken.existingSecret -}}{{ .Values.internalApiToken.existingSecretKey }}{{- else -}}token{{- end -}}
 {{- end -}}
 
+{{/* The silos' credential encryption key: chart-managed <fullname>-encryption-key/key unless existingSecret. */}}
+{{- define "noetl.encryptionKeySecret" -}}
+{{- default (printf "%s-encryption-key" (include "noetl.fullname" .)) .Values.encryptionKey.existingSecret -}}
+{{- end -}}
+
+{{- define "noetl.encryptionKeyKey" -}}
+{{- if .Values.encryptionKey.existingSecret -}}{{ .Values.encryptionKey.existingSecretKey }}{{- else -}}key{{- end -}}
+{{- end -}}
+
+{{/* Where the silo reads it (NOETL_ENCRYPTION_KEY_FILE): a read-only secret volume, never an env var. */}}
+{{- define "noetl.encryptionKeyFile" -}}/var/run/secrets/noetl/encryption-key{{- end -}}
+
+{{/*
+Public-API tokens: one Secret with the plaintext tokens ("operator", "<pool>-pool") and the digest document
+("principals.json"); the key names are the same in a Secret supplied through auth.existingSecret.
+*/}}
+{{- define "noetl.apiTokensSecret" -}}
+{{- default (printf "%s-api-tokens" (include "noetl.fullname" .)) .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{- define "noetl.poolTokenKey" -}}{{ printf "%s-pool" . }}{{- end -}}
+
+{{/* NOETL_API_TOKENS_FILE on the gateway: the principals document (SHA-256 digests only). */}}
+{{- define "noetl.apiTokensFile" -}}/var/run/secrets/noetl/api-tokens.json{{- end -}}
+
+{{/* Log format and OTLP export, the same on silos, gateway and workers. */}}
+{{- define "noetl.observabilityEnv" -}}
+- name: NOETL_LOG_FORMAT
+  value: {{ .Values.observability.logFormat | quote }}
+{{- with .Values.observability.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.observability.otlpProtocol }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Prometheus scrape annotations for a pod serving /metrics. Call with (dict "ctx" $ "port" 8081). */}}
+{{- define "noetl.scrapeAnnotations" -}}
+{{- if .ctx.Values.observability.metrics.scrapeAnnotations -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | quote }}
+prometheus.io/path: /metrics
+{{- end -}}
+{{- end -}}
+
 {{- define "noetl.serverDsnSecret" -}}
 {{- default (printf "%s-db-server" (include "noetl.fullname" .)) .Values.database.server.existingSecret -}}
 {{- end -}}
