@@ -269,6 +269,9 @@ public sealed partial class ExecutionGrain
     [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId}: command {CommandId} reclaimed by {WorkerId} from {PreviousWorker} ({Reason})")]
     private partial void LogReclaimed(long executionId, long commandId, string workerId, string? previousWorker, string reason);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId}: keychain entries not resolved at execute time: {Names}")]
+    private partial void LogKeychainSkipped(long executionId, string names);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} cancelled ({Count} including children)")]
     private partial void LogCancelled(long executionId, int count);
 

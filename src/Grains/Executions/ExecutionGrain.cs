@@ -5,6 +5,7 @@ using NoEtl.Grains.Audit;
 using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Commands;
 using NoEtl.Grains.Hosting;
+using NoEtl.Grains.Keychain;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
 using Orleans.Placement;
@@ -95,6 +96,13 @@ public sealed partial class ExecutionGrain(
             return failure;
 
         LogStarted(ExecutionId, path, version, generated);
+        if (_catalog.Playbook.Keychain is { Count: > 0 } section)
+        {
+            var keychain = await PlaybookKeychain.PopulateAsync(database, cipher, section, catalogId, ExecutionId, _parentExecutionId);
+            _secretValues = null; // the new entries' values are scrubbed from results from now on
+            if (keychain.Skipped.Count > 0)
+                LogKeychainSkipped(ExecutionId, string.Join(", ", keychain.Skipped));
+        }
         return JsonReplies.Ok(new JsonObject
         {
             ["execution_id"] = ExecutionId.ToString(),

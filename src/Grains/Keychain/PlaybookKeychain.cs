@@ -1,0 +1,72 @@
+using System.Text.Json.Nodes;
+using Npgsql;
+using NoEtl.Grains.Security;
+
+namespace NoEtl.Grains.Keychain;
+
+/// <summary>
+/// The playbook's <c>keychain:</c> section, resolved at execute time: each entry that names a stored credential
+/// (<c>credential: &lt;alias&gt;</c>) is copied, still sealed, into the execution's keychain under NoETL's cache key
+/// for its scope (<c>local</c> by default), with the scope's TTL. Other kinds (OAuth token flows, secret
+/// managers) are not resolved here; the worker resolves what it is given.
+/// </summary>
+public static class PlaybookKeychain
+{
+    public sealed record Outcome(int Stored, IReadOnlyList<string> Skipped);
+
+    public static async Task<Outcome> PopulateAsync(
+        NpgsqlDataSource database, SecretCipher cipher, JsonArray? section, long catalogId, long executionId, long? parentExecutionId)
+    {
+        var stored = 0;
+        var skipped = new List<string>();
+        foreach (var entry in section?.OfType<JsonObject>() ?? [])
+        {
+            var name = Text(entry["name"]);
+            var alias = Text(entry["credential"]) ?? Text(entry["auth"]);
+            if (name is null || alias is null)
+            {
+                skipped.Add(name ?? "(unnamed)");
+                continue;
+            }
+            var scope = Text(entry["scope"])?.ToLowerInvariant() switch
+            {
+                "global" => KeychainScope.Global,
+                "shared" => KeychainScope.Shared,
+                _ => KeychainScope.Local,
+            };
+            if (await ReadCredentialAsync(database, cipher, alias) is not { } credential)
+            {
+                skipped.Add(name);
+                continue;
+            }
+            var cacheKey = KeychainEntries.CacheKey(name, catalogId, scope, executionId)!;
+            var ttl = entry["ttl_seconds"] is JsonValue v && v.TryGetValue<int>(out var seconds) && seconds > 0
+                ? seconds
+                : KeychainEntries.DefaultTtlSeconds(scope);
+            if (await KeychainEntries.UpsertAsync(database, cipher, cacheKey, name, catalogId, credential.Type, "secret", scope,
+                    scope == KeychainScope.Global ? null : executionId, parentExecutionId, credential.Data,
+                    DateTimeOffset.UtcNow.AddSeconds(ttl), autoRenew: false, renewConfigJson: null))
+                stored++;
+        }
+        return new Outcome(stored, skipped);
+    }
+
+    private static async Task<(string Type, JsonObject Data)?> ReadCredentialAsync(NpgsqlDataSource database, SecretCipher cipher, string alias)
+    {
+        await using var command = database.CreateCommand("SELECT name, type, data_encrypted FROM noetl.credential WHERE name = $1");
+        command.Parameters.AddWithValue(alias);
+        await using var reader = await command.ExecuteReaderAsync();
+        if (!await reader.ReadAsync())
+            return null;
+        try
+        {
+            return (reader.GetString(1), cipher.Open(reader.GetString(2), SecretCipher.CredentialBinding(reader.GetString(0))).Data);
+        }
+        catch (SecretUndecryptableException)
+        {
+            return null;
+        }
+    }
+
+    private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s : null;
+}
