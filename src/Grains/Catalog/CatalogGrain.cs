@@ -14,9 +14,14 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids) : 
     // NoETL's kind alias table: the YAML's kind wins over the request's resource_type.
     private static readonly Dictionary<string, string> KindAliases = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["playbook"] = "playbook", ["playbooks"] = "playbook",
-        ["credential"] = "credential", ["secret"] = "credential",
-        ["mcp"] = "mcp", ["agent"] = "agent", ["agents"] = "agent", ["memory"] = "memory",
+        ["playbook"] = "playbook",
+        ["playbooks"] = "playbook",
+        ["credential"] = "credential",
+        ["secret"] = "credential",
+        ["mcp"] = "mcp",
+        ["agent"] = "agent",
+        ["agents"] = "agent",
+        ["memory"] = "memory",
     };
 
     public Task<Reply> Register(string content, string? resourceType) => Register(content, resourceType, onlyIfChanged: false);

@@ -16,7 +16,10 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
 {
     private static readonly Dictionary<string, string> ExecutableKinds = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["playbook"] = "playbook", ["playbooks"] = "playbook", ["agent"] = "agent", ["agents"] = "agent",
+        ["playbook"] = "playbook",
+        ["playbooks"] = "playbook",
+        ["agent"] = "agent",
+        ["agents"] = "agent",
     };
 
     public async Task<Reply> Execute(StartExecution request, string? resourceKind)
