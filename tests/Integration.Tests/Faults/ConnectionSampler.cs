@@ -32,8 +32,10 @@ public sealed class ConnectionSampler : IAsyncDisposable
                 await connection.OpenAsync(_stop.Token);
                 while (!_stop.IsCancellationRequested)
                 {
+                    // A backend still authenticating has no role yet: it is counted once it has one.
                     await using var command = new NpgsqlCommand(
-                        "SELECT usename, application_name FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", connection);
+                        "SELECT usename, application_name FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND usename IS NOT NULL",
+                        connection);
                     var silo = 0;
                     await using (var reader = await command.ExecuteReaderAsync(_stop.Token))
                     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Npgsql;
 
 namespace NoEtl.Integration.Tests.Faults;
 
@@ -59,6 +60,8 @@ public sealed class DedicatedPostgres : IAsyncDisposable
             {
                 using var client = new TcpClient();
                 await client.ConnectAsync("127.0.0.1", Port);
+                // Connections this process pooled before a restart died with the server; do not hand them out.
+                NpgsqlConnection.ClearAllPools();
                 return;
             }
             catch (SocketException) { await Task.Delay(100); }

@@ -66,7 +66,7 @@ public static class FaultRun
         var ledger = await WaitLedgerAsync(admin, executions, commandsPerExecution);
         var completions = await Ledger.CompletionsAsync(admin, executions);
         var errors = (clientErrors?.Invoke() ?? []).Where(t => t >= faultAt).Order().ToList();
-        var (pre, recovery, during, after) = Throughput(completions, faultAt, errors.Count > 0 ? errors[0] : faultAt);
+        var (pre, recovery, during, after) = Throughput(completions, faultAt);
         var silos = siloCount ?? system.Silos.Count;
         if (!ledger.Clean)
             await File.WriteAllTextAsync(Path.Combine(ResultsFolder, "unfinished.txt"), await Ledger.DescribeUnfinishedAsync(admin, executions));
@@ -90,33 +90,36 @@ public static class FaultRun
     }
 
     /// <summary>
-    /// Pre-fault rate: completions per second over the 5 s before the fault. Recovery: from the first error to the
-    /// start of the first 2 s window whose rate is back to 95 % of it. During: the rate between fault and recovery;
+    /// Pre-fault rate: completions per second over the 5 s before the fault. Recovery: from the fault (clients may
+    /// see their first error only when a lost call times out, so this is the conservative start) to the start of
+    /// the first 2 s window whose rate is back to 95 % of it. During: the rate between fault and recovery;
     /// after: over the 10 s that follow recovery (or until the work ran out).
     /// </summary>
-    public static (double Pre, double? Recovery, double During, double After) Throughput(List<DateTime> completions, DateTime faultAt, DateTime firstError)
+    public static (double Pre, double? Recovery, double During, double After) Throughput(List<DateTime> completions, DateTime faultAt)
     {
         if (completions.Count == 0)
             return (0, null, 0, 0);
-        var preStart = Max(completions[0].AddSeconds(1), faultAt.AddSeconds(-5));
+        var preStart = Max(completions[0], faultAt.AddSeconds(-5));
         var preSeconds = Math.Max(0.5, (faultAt - preStart).TotalSeconds);
         var pre = completions.Count(t => t >= preStart && t < faultAt) / preSeconds;
         var last = completions[^1];
         var window = TimeSpan.FromSeconds(2);
-        DateTime? recoveredAt = null;
-        for (var t = firstError; t + window <= last; t += TimeSpan.FromMilliseconds(250))
+        double Rate(DateTime t) => completions.Count(c => c >= t && c < t + window) / window.TotalSeconds;
+        // The dip: the first window after the fault below 95 %; none means the fault did not show in throughput.
+        var dip = faultAt;
+        while (dip + window <= last && Rate(dip) >= 0.95 * pre)
+            dip += TimeSpan.FromMilliseconds(250);
+        DateTime? recoveredAt = dip + window > last ? faultAt : null;
+        for (var t = dip; recoveredAt is null && t + window <= last; t += TimeSpan.FromMilliseconds(250))
         {
-            if (completions.Count(c => c >= t && c < t + window) / window.TotalSeconds >= 0.95 * pre)
-            {
+            if (Rate(t) >= 0.95 * pre)
                 recoveredAt = t;
-                break;
-            }
         }
         var end = recoveredAt ?? last;
         var during = completions.Count(c => c >= faultAt && c < end) / Math.Max(0.25, (end - faultAt).TotalSeconds);
         var afterEnd = Min(end.AddSeconds(10), last);
         var after = recoveredAt is null ? 0 : completions.Count(c => c >= end && c <= afterEnd) / Math.Max(0.25, (afterEnd - end).TotalSeconds);
-        return (pre, recoveredAt is null ? null : Math.Max(0, (recoveredAt.Value - firstError).TotalSeconds), during, after);
+        return (pre, recoveredAt is null ? null : (recoveredAt.Value - faultAt).TotalSeconds, during, after);
     }
 
     /// <summary>Polls until every execution is terminal (reference workers run them) or the deadline passes.</summary>

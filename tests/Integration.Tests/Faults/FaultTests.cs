@@ -35,9 +35,10 @@ public sealed class FaultTests
     public Task Silo_kill_tuned_membership() => SiloKillAsync("silo kill -9 (tuned probes)", 200, 10, TunedMembership, recoveryBound: 10);
 
     [Fact, Trait("Category", "FaultReduced")]
-    public Task Silo_kill_reduced() => SiloKillAsync("reduced: silo kill -9 (tuned probes)", 40, 8, TunedMembership, recoveryBound: 10);
+    public Task Silo_kill_reduced() => SiloKillAsync("reduced: silo kill -9 (tuned probes)", 40, 8, TunedMembership, recoveryBound: null);
 
-    private static async Task SiloKillAsync(string scenario, int executions, int steps, Dictionary<string, string> settings, double recoveryBound)
+    /// <param name="recoveryBound">Checked in full runs only: a reduced run may finish its work before throughput could recover.</param>
+    private static async Task SiloKillAsync(string scenario, int executions, int steps, Dictionary<string, string> settings, double? recoveryBound)
     {
         await using var system = await NoEtlSystem.StartAsync(silos: 3, poolSize: 8, siloSettings: settings);
         var gateways = await GatewaysAsync(system, 2);
@@ -54,14 +55,15 @@ public sealed class FaultTests
             },
             TimeSpan.FromMinutes(4), clientErrors: () => driver.Errors);
         FaultRun.AssertClean(report, system);
-        Assert.True(report.RecoverySeconds is { } r && r <= recoveryBound, $"{scenario}: recovery {report.RecoverySeconds} s > {recoveryBound} s\n{report.Row()}");
+        if (recoveryBound is { } bound)
+            Assert.True(report.RecoverySeconds is { } r && r <= bound, $"{scenario}: recovery {report.RecoverySeconds} s > {bound} s\n{report.Row()}");
         Dispose(gateways);
     }
 
     // ---- the silos' PostgreSQL backends terminated (pg_terminate_backend) ----
 
     [Fact, Trait("Category", "Fault")]
-    public Task Backends_terminated() => BackendsTerminatedAsync("pg_terminate_backend of the silos", 200, 10);
+    public Task Backends_terminated() => BackendsTerminatedAsync("pg_terminate_backend of the silos", 200, 16);
 
     [Fact, Trait("Category", "FaultReduced")]
     public Task Backends_terminated_reduced() => BackendsTerminatedAsync("reduced: pg_terminate_backend of the silos", 40, 6);
@@ -107,7 +109,7 @@ public sealed class FaultTests
                 await postgres.StopAsync("immediate");
                 // While it is down the API answers 503 db_unavailable with Retry-After, quickly.
                 var started = DateTime.UtcNow;
-                var response = await gateways[0].Get($"/api/executions/{ids[0]}/status");
+                var response = await gateways[0].Get("/api/executions?page_size=1"); // a read that needs the database
                 if ((int)response.Status == 503 && response.Raw.Headers.RetryAfter is not null
                     && response.Json["detail"]?["code"]?.GetValue<string>() is "db_unavailable" or "pool_saturated"
                     && DateTime.UtcNow - started < TimeSpan.FromSeconds(10))
@@ -117,6 +119,7 @@ public sealed class FaultTests
             },
             TimeSpan.FromMinutes(4), clientErrors: () => driver.Errors);
         FaultRun.AssertClean(report, system);
+        Assert.Equal(1, unavailable);
         Dispose(gateways);
     }
 
@@ -239,7 +242,8 @@ public sealed class FaultTests
         return clients;
     }
 
-    private static HttpClient Client(string url) => new(new RoleAwareTokens()) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(20) };
+    // A call lost with a killed silo is only noticed when it times out, so the workers' timeout bounds recovery.
+    private static HttpClient Client(string url) => new(new RoleAwareTokens()) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(5) };
 
     private static void Dispose(List<HttpClient> clients) => clients.ForEach(c => c.Dispose());
 }

@@ -13,8 +13,11 @@ public sealed record LedgerResult(int Executions, int Completed, int Lost, int S
 
 /// <summary>
 /// The end-of-scenario check: every started execution exists and is COMPLETED (else lost or stuck), it has the
-/// playbook's number of commands, and each command was completed exactly once: one <c>call.done</c> and one
-/// <c>command.completed</c> per command id.
+/// playbook's number of commands, and each command's effect happened exactly once: one <c>call.done</c> per
+/// command id (missing = lost, more = duplicated) and never more than one <c>command.completed</c>. A missing
+/// <c>command.completed</c> alone is not a lost effect: a worker killed between <c>call.done</c> (which already
+/// advanced the execution) and <c>command.completed</c> leaves it out when the execution finishes before the
+/// command is delivered again (the re-delivery's claim then answers 409 already_terminal).
 /// </summary>
 public static class Ledger
 {
@@ -36,7 +39,7 @@ public static class Ledger
                    count(*) FILTER (WHERE x.status IN ('FAILED', 'CANCELLED')),
                    (SELECT count(*) FROM effects),
                    (SELECT count(*) FROM effects WHERE done > 1 OR completed > 1),
-                   (SELECT count(*) FROM effects WHERE done = 0 OR completed = 0),
+                   (SELECT count(*) FROM effects WHERE done = 0),
                    (SELECT count(*) FROM (SELECT f.execution_id FROM effects f JOIN noetl.execution d ON d.execution_id = f.execution_id
                                            WHERE d.status = 'COMPLETED' GROUP BY f.execution_id HAVING count(*) <> $2) wrong)
               FROM started s LEFT JOIN noetl.execution x ON x.execution_id = s.execution_id

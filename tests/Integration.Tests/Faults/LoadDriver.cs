@@ -17,6 +17,7 @@ public sealed class LoadDriver(IReadOnlyList<HttpClient> gateways, TimeSpan tool
     private static readonly HashSet<string> Terminal = ["playbook.completed", "playbook.failed", "workflow.completed", "workflow.failed", "execution.cancelled"];
 
     private readonly ConcurrentQueue<DateTime> _errors = new();
+    private int _turn;
 
     public IEnumerable<DateTime> Errors => _errors;
 
@@ -54,7 +55,7 @@ public sealed class LoadDriver(IReadOnlyList<HttpClient> gateways, TimeSpan tool
                 var progressed = false;
                 foreach (var executionId in mine.ToList())
                 {
-                    var (terminal, worked) = await StepAsync(executionId, workerId, worker);
+                    var (terminal, worked) = await StepAsync(executionId, workerId);
                     progressed |= worked;
                     if (terminal)
                         mine.Remove(executionId);
@@ -66,9 +67,10 @@ public sealed class LoadDriver(IReadOnlyList<HttpClient> gateways, TimeSpan tool
     }
 
     /// <summary>One look at an execution: claims and runs every command not finished yet.</summary>
-    private async Task<(bool Terminal, bool Worked)> StepAsync(long executionId, string workerId, int worker)
+    private async Task<(bool Terminal, bool Worked)> StepAsync(long executionId, string workerId)
     {
-        var http = gateways[(worker + (int)(executionId % 7)) % gateways.Count];
+        // Each look goes through the next gateway: no gateway needs to know where an execution lives.
+        var http = gateways[(int)((uint)Interlocked.Increment(ref _turn) % gateways.Count)];
         var detail = await TryAsync(() => http.Get($"/api/executions/{executionId}?page_size=500"));
         if (detail?.Status != HttpStatusCode.OK)
             return (false, false);
@@ -78,15 +80,17 @@ public sealed class LoadDriver(IReadOnlyList<HttpClient> gateways, TimeSpan tool
         var finished = events.Where(e => e!["event_type"]!.GetValue<string>() is "command.completed" or "command.failed")
             .Select(e => e!["meta"]?["command_id"]?.GetValue<long>()).ToHashSet();
         var pending = events.Where(e => e!["event_type"]!.GetValue<string>() == "command.issued" && !finished.Contains(e["meta"]!["command_id"]!.GetValue<long>()))
-            .Select(e => e!["event_id"]!.GetValue<long>()).ToList();
+            .Select(e => (EventId: e!["event_id"]!.GetValue<long>(), CommandId: e["meta"]!["command_id"]!.GetValue<long>(), Step: e["node_name"]!.GetValue<string>()))
+            .ToList();
         var worked = false;
-        foreach (var eventId in pending)
+        foreach (var (eventId, commandId, step) in pending)
         {
             var claim = await TryAsync(() => http.Claim(eventId, workerId));
-            if (claim?.Status != HttpStatusCode.OK)
+            // 409 active_claim naming this worker: it already holds the command (an earlier answer was lost), so it
+            // goes on reporting; the server de-duplicates events it already has.
+            var held = claim?.Status == HttpStatusCode.Conflict && claim.Body?["detail"]?["worker_id"]?.GetValue<string>() == workerId;
+            if (claim?.Status != HttpStatusCode.OK && !held)
                 continue;
-            var step = claim.Json["node_name"]!.GetValue<string>();
-            var commandId = claim.Json["meta"]!["command_id"]!.GetValue<long>();
             if (toolTime > TimeSpan.Zero)
                 await Task.Delay(toolTime);
             worked = await PostAsync(http, executionId, step, "command.started", new JsonObject { ["command_id"] = commandId }, workerId)
