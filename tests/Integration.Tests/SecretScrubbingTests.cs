@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using Npgsql;
 using NoEtl.Integration.Tests.Infrastructure;
 
@@ -17,7 +16,16 @@ public sealed class SecretScrubbingTests(WorkerSystemFixture fixture)
     {
         var http = fixture.Http;
         var secret = $"s3cr3t-{Guid.NewGuid():N}";
-        using var service = new EchoingService(secret);
+        // A service that requires the bearer secret and (carelessly) echoes it in its answer.
+        var authorized = 0;
+        using var service = new LocalHttpService("/whoami", (request, _) =>
+        {
+            var presented = request.Headers["Authorization"];
+            if (presented != $"Bearer {secret}")
+                return (401, "{}");
+            Interlocked.Increment(ref authorized);
+            return (200, $$"""{"user":"svc","echo":"{{secret}}","header":"{{presented}}"}""");
+        });
         var alias = $"echo-api-{Guid.NewGuid():N}"[..20];
         Assert.Equal(HttpStatusCode.OK, (await http.Post("/api/credentials", new { name = alias, type = "api", data = new { token = secret } })).Status);
 
@@ -47,7 +55,7 @@ public sealed class SecretScrubbingTests(WorkerSystemFixture fixture)
         var executionId = await http.Execute(path);
         var status = await http.WaitTerminalAsync(executionId);
         Assert.Equal("COMPLETED", status["status"]!.GetValue<string>());
-        Assert.True(service.AuthorizedCalls == 1, "the worker did not receive the secret");
+        Assert.True(authorized == 1, "the worker did not receive the secret");
 
         // Every read path about the execution.
         var responses = new List<string>
@@ -80,44 +88,5 @@ public sealed class SecretScrubbingTests(WorkerSystemFixture fixture)
         // The logs of every process of the system.
         foreach (var process in fixture.System.Silos.Concat(fixture.System.Gateways).Concat(fixture.System.Workers))
             Assert.DoesNotContain(secret, process.Output);
-    }
-
-    /// <summary>A service that requires the bearer secret and (carelessly) echoes it in its answer.</summary>
-    private sealed class EchoingService : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private int _authorized;
-
-        public EchoingService(string secret)
-        {
-            var port = ProcessHost.FreePort();
-            Url = $"http://127.0.0.1:{port}/whoami";
-            _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            _listener.Start();
-            _ = Task.Run(async () =>
-            {
-                while (_listener.IsListening)
-                {
-                    HttpListenerContext context;
-                    try { context = await _listener.GetContextAsync(); }
-                    catch (Exception) { return; }
-                    var presented = context.Request.Headers["Authorization"];
-                    var ok = presented == $"Bearer {secret}";
-                    if (ok)
-                        Interlocked.Increment(ref _authorized);
-                    context.Response.StatusCode = ok ? 200 : 401;
-                    context.Response.ContentType = "application/json";
-                    var body = Encoding.UTF8.GetBytes(ok ? $$"""{"user":"svc","echo":"{{secret}}","header":"{{presented}}"}""" : "{}");
-                    await context.Response.OutputStream.WriteAsync(body);
-                    context.Response.Close();
-                }
-            });
-        }
-
-        public string Url { get; }
-
-        public int AuthorizedCalls => _authorized;
-
-        public void Dispose() => _listener.Close();
     }
 }

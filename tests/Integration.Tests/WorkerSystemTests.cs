@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
 using Npgsql;
 using NoEtl.Integration.Tests.Infrastructure;
@@ -72,7 +71,8 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
     [Fact]
     public async Task Http_example_retries_transient_failures_and_completes()
     {
-        using var flaky = new FlakyEndpoint(failures: 2);
+        // A service that fails with 503 twice, then answers like a healthy one.
+        using var flaky = new LocalHttpService("/health", (_, n) => n <= 2 ? (503, """{"status":"starting"}""") : (200, """{"status":"ok"}"""));
         await Http.Register(Executions.Example("http_retry"));
         var executionId = await Http.Execute("examples/http_retry", new { url = flaky.Url });
         var status = await Http.WaitTerminalAsync(executionId);
@@ -296,41 +296,5 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
                 throw new TimeoutException("condition not met");
             await Task.Delay(100);
         }
-    }
-
-    /// <summary>An HTTP service that fails with 503 a few times, then answers like a healthy one.</summary>
-    private sealed class FlakyEndpoint : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private int _requests;
-
-        public FlakyEndpoint(int failures)
-        {
-            var port = ProcessHost.FreePort();
-            Url = $"http://127.0.0.1:{port}/health";
-            _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            _listener.Start();
-            _ = Task.Run(async () =>
-            {
-                while (_listener.IsListening)
-                {
-                    HttpListenerContext context;
-                    try { context = await _listener.GetContextAsync(); }
-                    catch (Exception) { return; }
-                    var n = Interlocked.Increment(ref _requests);
-                    context.Response.StatusCode = n <= failures ? 503 : 200;
-                    var body = Encoding.UTF8.GetBytes(n <= failures ? """{"status":"starting"}""" : """{"status":"ok"}""");
-                    context.Response.ContentType = "application/json";
-                    await context.Response.OutputStream.WriteAsync(body);
-                    context.Response.Close();
-                }
-            });
-        }
-
-        public string Url { get; }
-
-        public int Requests => _requests;
-
-        public void Dispose() => _listener.Close();
     }
 }

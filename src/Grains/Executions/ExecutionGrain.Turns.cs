@@ -73,7 +73,9 @@ public sealed partial class ExecutionGrain
         var generated = 0;
         if (workerEvent.Actionable && Orchestrator.IsTrigger(name))
             generated = Record(Orchestrator.Decide(_catalog!.Playbook, _state!, logged), turn, eventId, name);
-        turn.Execution = Projection();
+        // Informative events (heartbeats, progress) change neither status nor commands: the projection can wait.
+        if (workerEvent.Actionable || command is not null || turn.Events.Count > 1)
+            turn.Execution = Projection();
         return new Accepted(eventId, generated);
     }
 

@@ -80,6 +80,8 @@ public sealed class SiloSettings
         MaxPoolSize = Math.Max(1, PoolSize - ClusterPoolSize),
         Timeout = AcquireTimeoutSeconds,
         ApplicationName = "noetl-silo",
+        // The grains run a handful of fixed statements on every turn: let Npgsql prepare them once per connection.
+        MaxAutoPrepare = 32,
     }.ConnectionString);
 
     /// <summary>The Orleans providers' connection string (their own pool).</summary>

@@ -1,0 +1,117 @@
+using System.Globalization;
+
+namespace NoEtl.Bench;
+
+/// <summary>Command line: <c>&lt;scenario[,scenario…]|all&gt; [--option value …]</c>.</summary>
+public sealed class BenchOptions
+{
+    public static readonly string[] AllScenarios = ["baseline", "events", "claims", "flow", "outbox"];
+
+    /// <summary>Scenarios to run, in <see cref="AllScenarios"/> order. The baseline always runs: every ratio needs it.</summary>
+    public List<string> Scenarios { get; private set; } = [.. AllScenarios];
+
+    /// <summary>Measured seconds per phase (after <see cref="WarmupSeconds"/>).</summary>
+    public double DurationSeconds { get; set; } = 20;
+
+    public double WarmupSeconds { get; set; } = 3;
+
+    /// <summary>Concurrent clients for baseline, events and claims (the "N workers").</summary>
+    public int Workers { get; set; } = 16;
+
+    /// <summary>Rows per transaction for the baseline phases (1 = the per-event durable-write limit).</summary>
+    public List<int> BaselineBatches { get; set; } = [1, 10, 100];
+
+    /// <summary>Events per request: 1 posts to <c>/api/events</c>, more to <c>/api/events/batch</c>.</summary>
+    public List<int> EventBatches { get; set; } = [1, 10];
+
+    /// <summary>Executions in flight for the flow phases: a light load for latency, a heavy one for throughput.</summary>
+    public List<int> FlowInFlight { get; set; } = [4, 64];
+
+    /// <summary>Rows per outbox claim in the outbox scenario.</summary>
+    public int OutboxBatch { get; set; } = 100;
+
+    /// <summary><c>NOETL_POSTGRES_POOL_MAX</c> of the silo we start, or the value the target was configured with.</summary>
+    public int PoolSize { get; set; } = 20;
+
+    /// <summary>A running gateway to drive instead of starting a system.</summary>
+    public string? TargetUrl { get; set; }
+
+    public string? InternalToken { get; set; }
+
+    /// <summary>Bearer tokens of the target's operator and of a worker principal of pool <c>shared</c>.</summary>
+    public string? OperatorToken { get; set; }
+    public string? WorkerToken { get; set; }
+
+    /// <summary>Superuser on the target's database: baseline table, settings, pg_stat_activity.</summary>
+    public string? AdminDsn { get; set; }
+
+    /// <summary>Do not append the results to docs/benchmarks.md (smoke runs).</summary>
+    public bool NoRecord { get; set; }
+
+    public string? DocsPath { get; set; }
+
+    public static BenchOptions Parse(IReadOnlyList<string> args)
+    {
+        var options = new BenchOptions();
+        if (args.Count == 0 || args[0] is "-h" or "--help")
+            throw new ArgumentException(Usage);
+        var requested = args[0].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (!requested.Contains("all"))
+        {
+            var unknown = requested.Except(AllScenarios).ToList();
+            if (unknown.Count > 0)
+                throw new ArgumentException($"unknown scenario(s): {string.Join(", ", unknown)}\n{Usage}");
+            options.Scenarios = [.. AllScenarios.Where(s => s == "baseline" || requested.Contains(s))];
+        }
+
+        for (var i = 1; i < args.Count; i++)
+        {
+            var name = args[i];
+            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{name} needs a value");
+            switch (name)
+            {
+                case "--duration": options.DurationSeconds = Number(name, Value()); break;
+                case "--warmup": options.WarmupSeconds = Number(name, Value()); break;
+                case "--workers": options.Workers = Positive(name, Value()); break;
+                case "--baseline-batch": options.BaselineBatches = List(name, Value()); break;
+                case "--event-batch": options.EventBatches = List(name, Value()); break;
+                case "--inflight": options.FlowInFlight = List(name, Value()); break;
+                case "--outbox-batch": options.OutboxBatch = Positive(name, Value()); break;
+                case "--pool": options.PoolSize = Positive(name, Value()); break;
+                case "--target": options.TargetUrl = Value().TrimEnd('/'); break;
+                case "--internal-token": options.InternalToken = Value(); break;
+                case "--operator-token": options.OperatorToken = Value(); break;
+                case "--worker-token": options.WorkerToken = Value(); break;
+                case "--admin-dsn": options.AdminDsn = Value(); break;
+                case "--docs": options.DocsPath = Value(); break;
+                case "--no-record": options.NoRecord = true; break;
+                default: throw new ArgumentException($"unknown option {name}\n{Usage}");
+            }
+        }
+        if (options.TargetUrl is not null && (options.InternalToken is null || options.AdminDsn is null))
+            throw new ArgumentException("--target needs --internal-token and --admin-dsn");
+        if (options.EventBatches.Any(b => b > 256))
+            throw new ArgumentException("--event-batch: at most 256 events per request");
+        return options;
+    }
+
+    public const string Usage = """
+        usage: dotnet run -c Release --project bench -- <all|baseline,events,claims,flow,outbox> [options]
+          --duration S         measured seconds per phase (20)        --warmup S        seconds before measuring (3)
+          --workers N          concurrent clients (16)                --pool P          silo NOETL_POSTGRES_POOL_MAX (20)
+          --baseline-batch L   rows per baseline transaction (1,10,100)
+          --event-batch L      events per request (1,10)              --inflight L      flow executions in flight (4,64)
+          --outbox-batch B     rows per outbox claim (100)
+          --target URL --internal-token T --admin-dsn DSN [--operator-token T --worker-token T]
+                               drive a running system instead of starting one (worker token: a pool "shared" principal)
+          --no-record          do not append to docs/benchmarks.md    --docs PATH       results file
+        """;
+
+    private static double Number(string name, string text) =>
+        double.TryParse(text, CultureInfo.InvariantCulture, out var value) && value >= 0 ? value : throw new ArgumentException($"{name}: not a number: {text}");
+
+    private static int Positive(string name, string text) =>
+        int.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : throw new ArgumentException($"{name}: not a positive integer: {text}");
+
+    private static List<int> List(string name, string text) => [.. text.Split(',').Select(t => Positive(name, t.Trim()))];
+}

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+using NoEtl.TestSupport;
+
+namespace NoEtl.Bench.Harness;
+
+/// <summary>
+/// What the scenarios drive: by default a system of our own (PostgreSQL from scripts/pg.sh, a fresh migrated
+/// database, one silo and one gateway from the build output), or a running one given by <c>--target</c>.
+/// </summary>
+public sealed class SystemUnderTest : IAsyncDisposable
+{
+
+    private readonly PgTestDatabase? _database;
+    private readonly List<ServerProcess> _processes = [];
+
+    private SystemUnderTest(string gatewayUrl, ApiTokens tokens, string adminDsn, int poolSize, PgTestDatabase? database)
+    {
+        GatewayUrl = gatewayUrl;
+        Tokens = tokens;
+        AdminDsn = adminDsn;
+        PoolSize = poolSize;
+        DatabaseName = new NpgsqlConnectionStringBuilder(adminDsn).Database ?? "postgres";
+        _database = database;
+    }
+
+    public string GatewayUrl { get; }
+    public ApiTokens Tokens { get; }
+
+    /// <summary>Superuser connection to the system's database.</summary>
+    public string AdminDsn { get; }
+
+    public string DatabaseName { get; }
+    public int PoolSize { get; }
+
+    /// <summary>Process ids of the silo and gateway we started (empty in target mode: CPU is then found by command line).</summary>
+    public int? SiloPid { get; private set; }
+    public int? GatewayPid { get; private set; }
+
+    public static async Task<SystemUnderTest> StartAsync(BenchOptions options, Action<string> log)
+    {
+        if (options.TargetUrl is not null)
+            return new SystemUnderTest(options.TargetUrl, new ApiTokens(options.InternalToken!, options.OperatorToken, options.WorkerToken),
+                options.AdminDsn!, options.PoolSize, null);
+
+        await StartPostgresAsync(log);
+        var database = await PgTestDatabase.CreateAsync("bench");
+        var clusterId = "bench-" + Guid.NewGuid().ToString("N")[..10];
+        var gatewayUrl = $"http://127.0.0.1:{ServerProcess.FreePort()}";
+        var tokens = new ApiTokens(NewToken(), NewToken(), NewToken());
+        var system = new SystemUnderTest(gatewayUrl, tokens, database.AdminConnectionString, options.PoolSize, database);
+        try
+        {
+            var siloHealth = $"http://127.0.0.1:{ServerProcess.FreePort()}";
+            var silo = system.Start("silo", Output("Silo", "NoEtl.Silo"), new Dictionary<string, string>
+            {
+                ["ConnectionStrings__Noetl"] = database.ServerConnectionString,
+                ["NOETL_CLUSTERING"] = "postgres",
+                ["ORLEANS_CLUSTER_ID"] = clusterId,
+                ["ORLEANS_SERVICE_ID"] = clusterId,
+                ["ORLEANS_SILO_PORT"] = ServerProcess.FreePort().ToString(),
+                ["ORLEANS_GATEWAY_PORT"] = ServerProcess.FreePort().ToString(),
+                ["ASPNETCORE_URLS"] = siloHealth,
+                ["NOETL_POSTGRES_POOL_MAX"] = options.PoolSize.ToString(),
+                ["NOETL_SERVER_URL"] = gatewayUrl, // server_url in command notifications
+                // A throwaway credential key: the benchmark stores no credentials, but the silo will not start without one.
+                ["NOETL_ENCRYPTION_KEY"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+                ["Logging__LogLevel__Default"] = "Warning",
+            });
+            log($"starting silo (pid {silo.Pid}, pool {options.PoolSize}) on database {database.DatabaseName}");
+            await silo.WaitHealthyAsync($"{siloHealth}/health", TimeSpan.FromSeconds(90));
+            system.SiloPid = silo.Pid;
+
+            var gateway = system.Start("gateway", Output("ApiGateway", "NoEtl.ApiGateway"), new Dictionary<string, string>
+            {
+                ["ConnectionStrings__Discovery"] = database.DiscoveryConnectionString,
+                ["NOETL_CLUSTERING"] = "postgres",
+                ["ORLEANS_CLUSTER_ID"] = clusterId,
+                ["ORLEANS_SERVICE_ID"] = clusterId,
+                ["ASPNETCORE_URLS"] = gatewayUrl,
+                ["NOETL_INTERNAL_API_TOKEN"] = tokens.Internal,
+                // Authentication stays on, as in production: an operator principal and the shared worker pool.
+                ["NOETL_API_TOKENS"] = $$"""
+                    {"principals": [
+                      {"name": "bench-operator", "role": "operator", "token_sha256": "{{Digest(tokens.Operator!)}}"},
+                      {"name": "bench-workers", "role": "worker", "pool": "shared", "token_sha256": "{{Digest(tokens.Worker!)}}"}]}
+                    """,
+                ["Logging__LogLevel__Default"] = "Warning",
+            });
+            log($"starting gateway (pid {gateway.Pid}) on {gatewayUrl}");
+            await gateway.WaitHealthyAsync($"{gatewayUrl}/api/health", TimeSpan.FromSeconds(90));
+            system.GatewayPid = gateway.Pid;
+            return system;
+        }
+        catch
+        {
+            await system.DisposeAsync();
+            throw;
+        }
+    }
+
+    public string Logs() => string.Join("\n", _processes.Select(p => $"===== {p.Name}\n{p.Tail()}"));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in Enumerable.Reverse(_processes))
+            process.Dispose();
+        if (_database is not null)
+            await _database.DisposeAsync();
+    }
+
+    private static string NewToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+
+    private static string Digest(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    private ServerProcess Start(string name, string assembly, Dictionary<string, string> environment)
+    {
+        var process = ServerProcess.Start(name, assembly, environment);
+        _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>scripts/pg.sh is idempotent ("already running"); it needs root, so elsewhere we assume a server is up.</summary>
+    private static async Task StartPostgresAsync(Action<string> log)
+    {
+        if (Environment.UserName != "root")
+        {
+            log("not root: assuming PostgreSQL is running (NOETL_PG_ADMIN or 127.0.0.1:55432)");
+            return;
+        }
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(RepositoryRoot, "scripts", "pg.sh"));
+        start.ArgumentList.Add("start");
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"scripts/pg.sh start failed:\n{output}");
+    }
+
+    public static string RepositoryRoot { get; } = FindRoot();
+
+    /// <summary>The deployable built in the same configuration as this program (the csproj references both projects).</summary>
+    private static string Output(string project, string assembly)
+    {
+        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}") ? "Debug" : "Release";
+        return Path.Combine(RepositoryRoot, "src", project, "bin", configuration, "net10.0", assembly + ".dll");
+    }
+
+    private static string FindRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "NoEtl.sln")))
+            directory = directory.Parent;
+        return directory?.FullName ?? throw new InvalidOperationException("NoEtl.sln not found above " + AppContext.BaseDirectory);
+    }
+}

@@ -1,0 +1,113 @@
+using System.Text;
+using NoEtl.Bench.Harness;
+
+namespace NoEtl.Bench;
+
+/// <summary>The results as a markdown section: printed to the console and appended to docs/benchmarks.md.</summary>
+public static class Report
+{
+    public static string Markdown(MachineInfo machine, BenchOptions options, IReadOnlyList<Measurement> results, DateTime startedUtc)
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"## {startedUtc:yyyy-MM-dd HH:mm} UTC");
+        text.AppendLine();
+        text.AppendLine($"- Machine: {machine.Describe()}.");
+        if (!machine.Durable)
+            text.AppendLine("- **NOT VALID FOR REPORTING: commits are not durable (synchronous_commit or fsync is off).**");
+        text.AppendLine(
+            $"- Run: `{string.Join(',', options.Scenarios)} --duration {options.DurationSeconds} --warmup {options.WarmupSeconds} --workers {options.Workers} --pool {options.PoolSize}"
+            + $" --baseline-batch {string.Join(',', options.BaselineBatches)} --event-batch {string.Join(',', options.EventBatches)}"
+            + $" --inflight {string.Join(',', options.FlowInFlight)} --outbox-batch {options.OutboxBatch}`"
+            + (options.TargetUrl is null ? " (own system: 1 silo, 1 gateway)" : $" against {options.TargetUrl}") + ".");
+        text.AppendLine();
+        text.AppendLine("| scenario | phase | figure | latency p50 / p95 / p99 (ms) | ratio to baseline | errors | silo conns max / pool | targets |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var m in results)
+        {
+            var latency = string.Join("<br>", m.Latencies.Select(l => $"{l.Name}: {l.Latency.P50:0.0} / {l.Latency.P95:0.0} / {l.Latency.P99:0.0}"));
+            var ratio = m.Ratio is { } r ? $"{r:0.00}× {m.RatioAgainst}" : m.Scenario == "baseline" ? "(reference)" : "—";
+            var connections = m.Resources is { } res ? $"{res.ServerConnectionsMax} / {res.PoolSize}" + (res.ServerConnectionsMax > res.PoolSize ? " **over**" : "") : "—";
+            var targets = m.Targets.Count == 0 ? "—" : string.Join("<br>", m.Targets.Select(t => $"{(t.Met ? "✅" : "❌")} {t.Target}: {t.Actual}"));
+            text.AppendLine($"| {m.Scenario} | {m.Phase} | **{m.Value:#,0.#} {m.Unit}** | {latency} | {ratio} | {m.Errors} | {connections} | {targets} |");
+        }
+        text.AppendLine();
+        text.AppendLine("CPU share of the whole machine per phase (100% = all cores), and notes:");
+        text.AppendLine();
+        foreach (var m in results)
+        {
+            var cpu = m.Resources is null ? "" : string.Join(", ", m.Resources.Cpu.Where(c => c.Percent >= 0.5).Select(c => $"{c.Group} {c.Percent:0}%"));
+            var connections = m.Resources is null ? "" : string.Join(", ", m.Resources.ConnectionsMaxByRole.OrderBy(c => c.Key).Select(c => $"{c.Key} {c.Value}"));
+            text.AppendLine($"- {m.Scenario} / {m.Phase}: CPU {cpu}; {CpuPerUnit(m, machine.Cores)}; max connections {connections}" + (m.Note is null ? "" : $". {m.Note}."));
+            foreach (var sample in m.ErrorSamples)
+                text.AppendLine($"  - error: `{sample.Replace('`', '\'').ReplaceLineEndings(" ")}`");
+        }
+        text.AppendLine();
+        return text.ToString();
+    }
+
+    private static readonly string[] SystemGroups = ["silo", "gateway", "postgres backends", "postgres wal/bg"];
+
+    /// <summary>
+    /// CPU milliseconds each part spends per unit of the figure, and the rate the system (without the bench) could
+    /// reach if it had every core to itself: a figure that does not depend on what else ran on the machine.
+    /// </summary>
+    private static string CpuPerUnit(Measurement m, int cores)
+    {
+        if (m.Resources is null || m.Value <= 0)
+            return "";
+        var unit = m.Unit.Split('/')[0].TrimEnd('s');
+        var perUnit = m.Resources.Cpu.Where(c => SystemGroups.Contains(c.Group) || c.Group == "bench")
+            .Select(c => (c.Group, Ms: c.Percent / 100 * cores * 1000 / m.Value)).ToList();
+        var system = perUnit.Where(c => SystemGroups.Contains(c.Group)).Sum(c => c.Ms);
+        var parts = string.Join(", ", perUnit.Where(c => c.Ms >= 0.005).Select(c => $"{c.Group} {c.Ms:0.00}"));
+        var window = m.Value * m.Resources.WindowSeconds;
+        var database = m.Resources.Database;
+        return $"CPU ms per {unit}: {parts}; system total {system:0.00} ms ⇒ CPU ceiling ≈ {cores * 1000 / system:#,0} {m.Unit} on {cores} free cores; "
+            + $"PostgreSQL per {unit}: {database.Commits / window:0.0} commits, {database.Inserted / window:0.0} rows inserted, {database.Updated / window:0.0} updated";
+    }
+
+    public const string DocumentHeader = """
+        # Benchmarks
+
+        `bench/` drives a real system (PostgreSQL, one silo, one gateway) over HTTP with simulated workers that speak
+        the worker protocol and execute nothing. Run it from the repository root, as root (it starts PostgreSQL with
+        `scripts/pg.sh`, which keeps `synchronous_commit=on` and `fsync=on`):
+
+        ```bash
+        dotnet run -c Release --project bench -- all                  # every scenario, 20 s per phase, appends here
+        dotnet run -c Release --project bench -- events,flow --duration 10 --no-record
+        dotnet run -c Release --project bench -- all --target http://127.0.0.1:8082 --internal-token "$(cat .run/internal-token)" \
+            --operator-token "$OPERATOR_TOKEN" --worker-token "$SHARED_POOL_TOKEN" \
+            --admin-dsn "Host=127.0.0.1;Port=55432;Username=postgres;Password=postgres;Database=noetl"
+        ```
+
+        The system it starts keeps authentication on, with an operator principal (register, execute, cancel) and a
+        worker principal of pool `shared` (claims, events), as a deployment would.
+
+        Scenarios (each phase has a 3 s warm-up, then a 20 s window; the baseline always runs, as every ratio is against it):
+
+        - **baseline**: raw Npgsql INSERTs into `bench_event` (a `LIKE noetl.event INCLUDING ALL` copy) from N connections,
+          one transaction per statement, with 1, 10 and 100 rows per transaction: the machine's durable-commit limit.
+        - **events**: N workers, each holding the claimed command of its own execution, post `command.heartbeat` events
+          (`actionable:false`, ~400 B): never deduplicated and no engine turn, so each 200 is exactly one event row plus
+          the execution projection update in one commit (checked: every acknowledged event is a row in `noetl.event`). The
+          batch phase posts 10 events per `/api/events/batch` request.
+        - **claims**: commands pre-issued by fan-out executions (100 per execute), their notifications taken from the
+          outbox and shuffled; N workers claim and post `command.completed`. The figure counts claims + completions.
+        - **flow**: five-step executions, M in flight; commands reach the workers through the outbox long-poll and each
+          step is claim → `command.started` → `call.done` → `command.completed`. Issued→claimed runs from the
+          millisecond inside the `command.issued` snowflake id (silo clock, same host) to the claim's 200.
+        - **outbox**: rows written first, then 4 publishers claim (100 rows) and mark-published until empty.
+
+        Latencies are exact percentiles over every sample of the window. "silo conns" is the most connections of role
+        `noetl_server` seen in `pg_stat_activity` (sampled every 200 ms) against `NOETL_POSTGRES_POOL_MAX`. CPU shares
+        come from `/proc` ticks: `postgres backends` are the backends of the benchmark database, `postgres wal/bg` the
+        server's own processes, `other processes` everything else on the machine (other users' work included).
+        "CPU ms per unit" divides each part's CPU time by the work done, and the "CPU ceiling" is the rate the
+        system (silo + gateway + PostgreSQL, without the bench) would reach with every core to itself: unlike the
+        raw figures, these do not depend on what else ran on a shared machine. "PostgreSQL per unit" is the change of
+        `pg_stat_database` over the window (every statement outside a transaction block counts as a commit, reads too). In `--target` mode the silo and
+        gateway are found by command line, so every `NoEtl.Silo`/`NoEtl.ApiGateway` process on the host counts.
+
+        """;
+}
