@@ -12,6 +12,14 @@ public sealed class CommandLocations(NpgsqlDataSource database)
     private const int Capacity = 100_000;
     private readonly ConcurrentDictionary<long, long> _executionByEvent = new();
 
+    /// <summary>The owning grain records its commands as it issues them: claims routed through this silo skip the query.</summary>
+    public void Remember(long eventId, long executionId)
+    {
+        if (_executionByEvent.Count >= Capacity)
+            _executionByEvent.Clear();
+        _executionByEvent[eventId] = executionId;
+    }
+
     public async Task<long?> FindAsync(long eventId)
     {
         if (_executionByEvent.TryGetValue(eventId, out var cached))
@@ -20,9 +28,7 @@ public sealed class CommandLocations(NpgsqlDataSource database)
         command.Parameters.AddWithValue(eventId);
         if (await command.ExecuteScalarAsync() is not long executionId)
             return null;
-        if (_executionByEvent.Count >= Capacity)
-            _executionByEvent.Clear(); // crude but bounded: entries are cheap to re-read
-        _executionByEvent[eventId] = executionId;
+        Remember(eventId, executionId); // bounded: past the capacity the cache starts over, entries are cheap to re-read
         return executionId;
     }
 }

@@ -214,6 +214,8 @@ public sealed partial class ExecutionGrain
             throw;
         }
         NoEtlMetrics.TurnCommitted(turn, Pool);
+        foreach (var issued in turn.NewCommands)
+            locations.Remember(issued.EventId, ExecutionId);
         if (turn.Outbox.Count > 0)
             GrainFactory.GetGrain<IOutboxGrain>(0).RowsCommitted().Ignore();
         TrackInFlightCommands();

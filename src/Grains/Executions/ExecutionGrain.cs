@@ -25,6 +25,7 @@ public sealed partial class ExecutionGrain(
     PlaybookCache playbooks,
     ServerOptions options,
     SecretCipher cipher,
+    CommandLocations locations,
     ILocalSiloDetails silo,
     ILogger<ExecutionGrain> logger) : Grain, IExecutionGrain
 {
