@@ -203,6 +203,9 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
         await System.StartWorkerAsync("shared", $"shared-worker-{Guid.NewGuid():N}"[..22]);
         var status = await Http.WaitTerminalAsync(executionId, TimeSpan.FromSeconds(90));
         Assert.Equal("COMPLETED", status["status"]!.GetValue<string>());
+        // The execution completes on call.done; the worker's command.completed follows it.
+        await WaitForAsync(async () => (await Http.Events(executionId)).Any(e => e!["event_type"]!.GetValue<string>() == "command.completed"));
+        await Task.Delay(500); // a duplicate, if there were one, would arrive by now
         var events = await Http.Events(executionId);
         var claims = events.Where(e => e!["event_type"]!.GetValue<string>() == "command.claimed").ToList();
         Assert.Equal(2, claims.Count);
@@ -228,6 +231,13 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
             Assert.Equal("COMPLETED", (await Http.WaitTerminalAsync(id, TimeSpan.FromSeconds(120)))["status"]!.GetValue<string>());
         await using var connection = new NpgsqlConnection(System.Database.AdminConnectionString);
         await connection.OpenAsync();
+        // Executions complete on call.done; each command's command.completed follows shortly after.
+        await WaitForAsync(async () =>
+        {
+            await using var tail = new NpgsqlCommand("SELECT count(*) FROM noetl.event WHERE execution_id = ANY($1) AND event_type = 'command.completed'", connection);
+            tail.Parameters.AddWithValue(executions.ToArray());
+            return (long)(await tail.ExecuteScalarAsync())! >= 60;
+        });
         await using var command = new NpgsqlCommand(
             """
             SELECT count(*) FILTER (WHERE event_type = 'call.done'), count(*) FILTER (WHERE event_type = 'command.completed'),
