@@ -1,3 +1,4 @@
+using NoEtl.Telemetry;
 using Microsoft.AspNetCore.Authorization;
 using Orleans.Dashboard;
 using OpenTelemetry.Metrics;

@@ -1,3 +1,4 @@
+using NoEtl.Telemetry;
 using NoEtl.Grains.Telemetry;
 using Orleans.Dashboard;
 using OpenTelemetry.Metrics;

@@ -1,3 +1,4 @@
+using NoEtl.Telemetry;
 using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
