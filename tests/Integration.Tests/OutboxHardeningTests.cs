@@ -7,14 +7,18 @@ namespace NoEtl.Integration.Tests;
 /// <summary>
 /// Outbox hardening on a system of its own (rows are inserted directly, so no other test's rows interfere):
 /// the attempt cap dead-letters a row, dead letters are listed and requeued, rows of one execution are claimed
-/// in order and never overtake an earlier unfinished row, and the purge removes old published rows.
+/// in order and never overtake an earlier unfinished row (also behind a long published history), the purge removes
+/// old published rows, and so does the outbox grain's own retention.
 /// </summary>
 public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) : IClassFixture<OutboxHardeningTests.Fixture>
 {
     private const string Bearer = "Bearer " + NoEtlSystem.InternalToken;
     private NoEtlSystem System => fixture.System;
 
-    /// <summary>One silo with an attempt cap of 2; a long visibility timeout so claimed rows stay claimed.</summary>
+    /// <summary>
+    /// One silo with an attempt cap of 2; a long visibility timeout so claimed rows stay claimed; the retention
+    /// purge every second, with a retention of 30 days so it leaves the cleanup-purge test's rows (48 h) alone.
+    /// </summary>
     public sealed class Fixture : IAsyncLifetime
     {
         public NoEtlSystem System { get; private set; } = null!;
@@ -23,6 +27,8 @@ public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) :
         {
             ["NOETL_OUTBOX_MAX_ATTEMPTS"] = "2",
             ["NOETL_OUTBOX_VISIBILITY_TIMEOUT_SECONDS"] = "30",
+            ["NOETL_OUTBOX_RETENTION_SECONDS"] = "2592000", // 30 days
+            ["NOETL_OUTBOX_PURGE_INTERVAL_SECONDS"] = "1",
         });
 
         public async Task DisposeAsync() => await System.DisposeAsync();
@@ -142,6 +148,69 @@ public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) :
         await AdminAsync("DELETE FROM noetl.outbox WHERE outbox_id = $1", ids[2]);
     }
 
+    [Fact]
+    public async Task The_retention_purge_deletes_old_published_rows_and_keeps_everything_else()
+    {
+        var old = await InsertRowsAsync(Random.Shared.NextInt64(1, long.MaxValue), 3, status: "PUBLISHED");
+        var recent = await InsertRowsAsync(Random.Shared.NextInt64(1, long.MaxValue), 1, status: "PUBLISHED");
+        var pending = await InsertRowsAsync(Random.Shared.NextInt64(1, long.MaxValue), 1);
+        var failed = await InsertRowsAsync(Random.Shared.NextInt64(1, long.MaxValue), 1, status: "FAILED");
+        var inFlight = await InsertRowsAsync(Random.Shared.NextInt64(1, long.MaxValue), 1, status: "IN_FLIGHT");
+        var dead = await InsertRowsAsync(Random.Shared.NextInt64(1, long.MaxValue), 1, status: "DEAD");
+        await AdminAsync("UPDATE noetl.outbox SET published_at = now() - interval '31 days' WHERE outbox_id = ANY($1)", old);
+        await AdminAsync("UPDATE noetl.outbox SET published_at = now() - interval '29 days' WHERE outbox_id = ANY($1)", recent);
+        // Unfinished rows, however old, are never purged (and stay unclaimable here: not due, or held).
+        long[] unfinished = [.. pending, .. failed, .. inFlight, .. dead];
+        await AdminAsync(
+            """
+            UPDATE noetl.outbox SET created_at = now() - interval '60 days', updated_at = now() - interval '60 days',
+                   available_at = now() + interval '1 hour', locked_at = CASE WHEN status = 'IN_FLIGHT' THEN now() END
+             WHERE outbox_id = ANY($1)
+            """, unfinished);
+
+        // No purge call: the outbox grain's timer (every second here) does it. A call activates the grain.
+        Assert.Equal(HttpStatusCode.OK, (await Internal(HttpMethod.Get, "/api/internal/outbox/pending-count")).Status);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await CountAsync(old) > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(200);
+
+        Assert.Equal(0, await CountAsync(old));
+        Assert.Equal("PUBLISHED", await StatusAsync(recent[0])); // younger than the retention
+        Assert.Equal("PENDING", await StatusAsync(pending[0]));
+        Assert.Equal("FAILED", await StatusAsync(failed[0]));
+        Assert.Equal("IN_FLIGHT", await StatusAsync(inFlight[0]));
+        Assert.Equal("DEAD", await StatusAsync(dead[0]));
+        await AdminAsync("DELETE FROM noetl.outbox WHERE outbox_id = ANY($1)", [.. recent, .. unfinished]);
+    }
+
+    [Fact]
+    public async Task A_claim_behind_a_long_published_history_returns_the_claimable_rows_in_order()
+    {
+        // 20,000 published rows of 2,000 executions come first in outbox_id order, as on a server that ran a while.
+        var history = await InsertHistoryAsync(Random.Shared.NextInt64(1, long.MaxValue / 2), executions: 2000, rows: 20_000);
+        var d = await InsertRowsAsync(Random.Shared.NextInt64(1, long.MaxValue), 2);
+        var a = await InsertRowsAsync(Random.Shared.NextInt64(1, long.MaxValue), 3);
+        var b = await InsertRowsAsync(Random.Shared.NextInt64(1, long.MaxValue), 2);
+        var c = await InsertRowsAsync(Random.Shared.NextInt64(1, long.MaxValue), 2);
+        // D's first row was claimed by a publisher that vanished (past the 30 s visibility timeout): claimable again.
+        await AdminAsync("UPDATE noetl.outbox SET status = 'IN_FLIGHT', attempts = 1, locked_at = now() - interval '1 hour' WHERE outbox_id = ANY($1)", [d[0]]);
+        // C's first row waits for its retry, which holds C's second row back.
+        await AdminAsync("UPDATE noetl.outbox SET status = 'FAILED', attempts = 1, available_at = now() + interval '1 hour' WHERE outbox_id = ANY($1)", [c[0]]);
+
+        // The expired row and the due rows merge in outbox_id order, across the limit.
+        var first = await Internal(HttpMethod.Post, "/api/internal/outbox/claim", new { limit = 3 });
+        var rows = first.Json["rows"]!.AsArray();
+        Assert.Equal([d[0], d[1], a[0]], rows.Select(r => r!["outbox_id"]!.GetValue<long>()).ToList());
+        Assert.Equal([2, 1, 1], rows.Select(r => r!["attempts"]!.GetValue<int>()).ToList());
+        // A's later rows stay behind A's first (in flight); B comes next; C stays held back.
+        Assert.Equal(b, await ClaimAsync(limit: 100));
+        await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = new[] { a[0] } });
+        Assert.Equal([a[1], a[2]], await ClaimAsync(limit: 100));
+        Assert.Empty(await ClaimAsync(limit: 100));
+
+        await AdminAsync("DELETE FROM noetl.outbox WHERE outbox_id = ANY($1)", [.. history, .. d, .. a, .. b, .. c]);
+    }
+
     private async Task<List<long>> ClaimAsync(int limit)
     {
         var response = await Internal(HttpMethod.Post, "/api/internal/outbox/claim", new { limit });
@@ -187,5 +256,45 @@ public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) :
         await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.AddWithValue(outboxId);
         await command.ExecuteNonQueryAsync();
+    }
+
+    private async Task AdminAsync(string sql, IReadOnlyList<long> outboxIds)
+    {
+        await using var connection = new NpgsqlConnection(System.Database.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue(outboxIds.ToArray());
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private async Task<long> CountAsync(IReadOnlyList<long> outboxIds)
+    {
+        await using var connection = new NpgsqlConnection(System.Database.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM noetl.outbox WHERE outbox_id = ANY($1)", connection);
+        command.Parameters.AddWithValue(outboxIds.ToArray());
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Published rows (published now, so within the retention) of consecutive execution ids.</summary>
+    private async Task<long[]> InsertHistoryAsync(long firstExecutionId, int executions, int rows)
+    {
+        await using var connection = new NpgsqlConnection(System.Database.AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            """
+            INSERT INTO noetl.outbox (execution_id, event_id, subject, payload, status, attempts, locked_at, published_at)
+            SELECT $1 + n % $2, n, 'noetl.commands.shared.' || ($1 + n % $2), jsonb_build_object('n', n), 'PUBLISHED', 1, now(), now()
+              FROM generate_series(1, $3) AS n
+            RETURNING outbox_id
+            """, connection);
+        command.Parameters.AddWithValue(firstExecutionId);
+        command.Parameters.AddWithValue((long)executions);
+        command.Parameters.AddWithValue(rows);
+        var ids = new List<long>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            ids.Add(reader.GetInt64(0));
+        return [.. ids];
     }
 }

@@ -68,13 +68,14 @@ public sealed partial class ExecutionGrain
         turn.Events.Add(row);
         if (command is not null)
             ProjectCommand(command, row, turn);
+        var statusBefore = StatusText;
         var logged = Fold(row);
 
         var generated = 0;
         if (workerEvent.Actionable && Orchestrator.IsTrigger(name))
             generated = Record(Orchestrator.Decide(_catalog!.Playbook, _state!, logged), turn, eventId, name);
         // Informative events (heartbeats, progress) change neither status nor commands: the projection can wait.
-        if (workerEvent.Actionable || command is not null || turn.Events.Count > 1)
+        if (workerEvent.Actionable || turn.CommandChanges.Count > 0 || turn.Execution is not null || StatusText != statusBefore)
             turn.Execution = Projection();
         return new Accepted(eventId, generated);
     }
@@ -202,7 +203,7 @@ public sealed partial class ExecutionGrain
     {
         try
         {
-            await _log.CommitAsync(turn, _catalog!.CatalogId, _parentExecutionId);
+            await writer.CommitAsync(ExecutionId, _catalog!.CatalogId, _parentExecutionId, turn);
         }
         catch (Exception e)
         {

@@ -26,6 +26,7 @@ public sealed partial class ExecutionGrain(
     ServerOptions options,
     SecretCipher cipher,
     CommandLocations locations,
+    TurnWriter writer,
     ILocalSiloDetails silo,
     ILogger<ExecutionGrain> logger) : Grain, IExecutionGrain
 {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Commands;
+using NoEtl.Grains.Executions;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
 
@@ -23,6 +24,7 @@ public static class GrainServices
         services.AddSingleton(new SnowflakeIds(snowflakeNode));
         services.AddSingleton<PlaybookCache>();
         services.AddSingleton<CommandLocations>();
+        services.AddSingleton<TurnWriter>();
         services.AddSingleton<IIncomingGrainCallFilter, GrainExceptionFilter>();
         // Credential encryption: NOETL_ENCRYPTION_KEY or NOETL_ENCRYPTION_KEY_FILE; the check fails start-up without one.
         services.AddSingleton(sp => KeyRing.FromConfiguration(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<ILogger<KeyRing>>()));

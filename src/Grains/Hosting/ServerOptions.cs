@@ -41,6 +41,12 @@ public sealed class ServerOptions
     /// <summary>A row whose publish failed this many times is dead-lettered (status DEAD) instead of retried.</summary>
     public int OutboxMaxAttempts { get; set; } = 10;
 
+    /// <summary>PUBLISHED outbox rows older than this are deleted by the outbox grain (0: at its next purge).</summary>
+    public int OutboxRetentionSeconds { get; set; } = 3600;
+
+    /// <summary>How often the outbox grain deletes PUBLISHED rows past the retention (0: never; the cleanup playbook still can).</summary>
+    public int OutboxPurgeIntervalSeconds { get; set; } = 60;
+
     /// <summary>
     /// Commands in flight longer than this get their execution a persistent reminder, so the sweep resumes on
     /// another silo after a crash; shorter executions pay no reminder write.
@@ -49,6 +55,12 @@ public sealed class ServerOptions
 
     /// <summary>Period of that reminder: the longest an orphaned execution waits to be re-activated.</summary>
     public int ReminderPeriodSeconds { get; set; } = 60;
+
+    /// <summary>Group-commit writers per silo: at most this many turn batches are being committed at once.</summary>
+    public int CommitWriters { get; set; } = 4;
+
+    /// <summary>Most execution turns one group commit takes (one transaction).</summary>
+    public int CommitBatchMaxTurns { get; set; } = 64;
 
     public static ServerOptions FromConfiguration(IConfiguration configuration)
     {
@@ -64,8 +76,12 @@ public sealed class ServerOptions
         options.CommandPendingRetrySeconds = Int(configuration, "NOETL_COMMAND_REAPER_PENDING_RETRY_SECONDS", options.CommandPendingRetrySeconds);
         options.OutboxMaxWaitMs = Int(configuration, "NOETL_OUTBOX_MAX_WAIT_MS", options.OutboxMaxWaitMs);
         options.OutboxMaxAttempts = Math.Max(1, Int(configuration, "NOETL_OUTBOX_MAX_ATTEMPTS", options.OutboxMaxAttempts));
+        options.OutboxRetentionSeconds = Int(configuration, "NOETL_OUTBOX_RETENTION_SECONDS", options.OutboxRetentionSeconds);
+        options.OutboxPurgeIntervalSeconds = Int(configuration, "NOETL_OUTBOX_PURGE_INTERVAL_SECONDS", options.OutboxPurgeIntervalSeconds);
         options.ReminderAfterSeconds = Int(configuration, "NOETL_REMINDER_AFTER_SECONDS", options.ReminderAfterSeconds);
         options.ReminderPeriodSeconds = Math.Max(1, Int(configuration, "NOETL_REMINDER_PERIOD_SECONDS", options.ReminderPeriodSeconds));
+        options.CommitWriters = Math.Max(1, Int(configuration, "NOETL_COMMIT_WRITERS", options.CommitWriters));
+        options.CommitBatchMaxTurns = Math.Max(1, Int(configuration, "NOETL_COMMIT_BATCH_MAX_TURNS", options.CommitBatchMaxTurns));
         return options;
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using NoEtl.Grains.Hosting;
 using NoEtl.Grains.Persistence;
@@ -7,22 +8,39 @@ using Orleans.Concurrency;
 namespace NoEtl.Grains.Outbox;
 
 /// <summary>
-/// The singleton in front of <c>noetl.outbox</c>. Claims are one SKIP LOCKED statement, so several publishers
+/// The singleton in front of <c>noetl.outbox</c>. A claim is one SKIP LOCKED statement, so several publishers
 /// get disjoint rows. Reentrant because a long-poll parks inside <see cref="Claim"/> until an execution grain
 /// signals committed rows (or the wait ends); the grain keeps no other state.
 /// Per-execution order: rows of one execution are handed out in <c>outbox_id</c> order, and a row is never handed
 /// out while an earlier row of its execution is held by another publisher (IN_FLIGHT within the visibility
 /// timeout) or waits for its retry (PENDING/FAILED not yet due). DEAD rows do not block later ones: the execution's
 /// reaper notifies again anyway. Within one claim a publisher gets them in that order too.
+/// Retention: a grain timer deletes PUBLISHED rows older than <see cref="ServerOptions.OutboxRetentionSeconds"/>
+/// in batches, so the table holds the backlog plus a bounded history.
 /// </summary>
 [Reentrant]
-public sealed class OutboxGrain(NpgsqlDataSource database, ServerOptions options) : Grain, IOutboxGrain
+public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions options, ILogger<OutboxGrain> logger) : Grain, IOutboxGrain
 {
+    /// <summary>Rows one purge statement deletes; a purge repeats it while batches come back full.</summary>
+    public const int PurgeBatchSize = 5000;
+
     private TaskCompletionSource _rowsCommitted = NewSignal();
 
     // Claims run one at a time: two concurrent SKIP LOCKED claims could each take a different row of the same
     // execution (the first one's earlier row locked, hence invisible, to the second) and break publish order.
     private readonly SemaphoreSlim _claimGate = new(1, 1);
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (options.OutboxPurgeIntervalSeconds > 0)
+        {
+            // Not KeepAlive: an idle outbox has nothing new to purge, and the next activation resumes the purges.
+            // Interleave: a long purge never holds a claim back (purges touch PUBLISHED rows only, claims never do).
+            var period = TimeSpan.FromSeconds(options.OutboxPurgeIntervalSeconds);
+            this.RegisterGrainTimer(PurgePublishedAsync, new GrainTimerCreationOptions(period, period) { Interleave = true });
+        }
+        return Task.CompletedTask;
+    }
 
     public async Task<Reply> Claim(int limit, int waitMs, CancellationToken cancellationToken = default)
     {
@@ -57,14 +75,16 @@ public sealed class OutboxGrain(NpgsqlDataSource database, ServerOptions options
 
     private async Task<Reply> ClaimOnce(int limit)
     {
-        // PENDING/FAILED rows that are due, plus IN_FLIGHT rows whose claimer vanished (visibility timeout) —
-        // unless an earlier row of the same execution is not claimable now (see the class comment).
+        // Two arms, each driven by its own partial index (migration 0005), so the published history is never read:
+        // due PENDING/FAILED rows walked in outbox_id order (idx_outbox_claimable), and IN_FLIGHT rows whose claimer
+        // vanished, past the visibility timeout (idx_outbox_in_flight). Either arm skips a row while an earlier row
+        // of the same execution is not claimable now (see the class comment). The first n of both arms' first n
+        // rows are the first n claimable rows, so merging them keeps the one-statement claim's outbox_id order.
         await using var command = database.CreateCommand(
             """
-            WITH picked AS (
+            WITH due AS (
                 SELECT o.outbox_id FROM noetl.outbox o
-                 WHERE ((o.status IN ('PENDING', 'FAILED') AND o.available_at <= now())
-                        OR (o.status = 'IN_FLIGHT' AND o.locked_at < now() - make_interval(secs => $2)))
+                 WHERE o.status IN ('PENDING', 'FAILED') AND o.available_at <= now()
                    AND NOT EXISTS (
                        SELECT 1 FROM noetl.outbox e
                         WHERE e.execution_id = o.execution_id AND e.outbox_id < o.outbox_id
@@ -72,7 +92,24 @@ public sealed class OutboxGrain(NpgsqlDataSource database, ServerOptions options
                                OR (e.status = 'IN_FLIGHT' AND e.locked_at >= now() - make_interval(secs => $2))))
                  ORDER BY o.outbox_id
                  LIMIT $1
-                 FOR UPDATE SKIP LOCKED)
+                 FOR UPDATE SKIP LOCKED),
+            expired AS (
+                SELECT o.outbox_id FROM noetl.outbox o
+                 WHERE o.status = 'IN_FLIGHT' AND o.locked_at < now() - make_interval(secs => $2)
+                   AND NOT EXISTS (
+                       SELECT 1 FROM noetl.outbox e
+                        WHERE e.execution_id = o.execution_id AND e.outbox_id < o.outbox_id
+                          AND ((e.status IN ('PENDING', 'FAILED') AND e.available_at > now())
+                               OR (e.status = 'IN_FLIGHT' AND e.locked_at >= now() - make_interval(secs => $2))))
+                 ORDER BY o.outbox_id
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED),
+            picked AS (
+                SELECT outbox_id FROM due
+                UNION ALL
+                SELECT outbox_id FROM expired
+                 ORDER BY outbox_id
+                 LIMIT $1)
             UPDATE noetl.outbox o
                SET status = 'IN_FLIGHT', attempts = o.attempts + 1, locked_at = now(), updated_at = now()
               FROM picked WHERE o.outbox_id = picked.outbox_id
@@ -201,6 +238,55 @@ public sealed class OutboxGrain(NpgsqlDataSource database, ServerOptions options
         var pending = (long)(await command.ExecuteScalarAsync())!;
         return JsonReplies.Ok(new JsonObject { ["pending"] = pending });
     });
+
+    /// <summary>
+    /// Deletes PUBLISHED rows older than the retention, <see cref="PurgeBatchSize"/> rows per statement (each its
+    /// own short transaction), until a batch comes back short. Both the pick and the delete go by index
+    /// (idx_outbox_published, then the primary key); rows locked elsewhere (a repeated mark-published) wait for the
+    /// next purge.
+    /// </summary>
+    private async Task PurgePublishedAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var purged = 0L;
+            int deleted;
+            do
+            {
+                await using var command = database.CreateCommand(
+                    """
+                    DELETE FROM noetl.outbox
+                     WHERE outbox_id = ANY (ARRAY(
+                           SELECT outbox_id FROM noetl.outbox
+                            WHERE status = 'PUBLISHED' AND published_at < now() - make_interval(secs => $1)
+                            LIMIT $2
+                              FOR UPDATE SKIP LOCKED))
+                    """);
+                command.Parameters.AddWithValue((double)options.OutboxRetentionSeconds);
+                command.Parameters.AddWithValue(PurgeBatchSize);
+                deleted = await command.ExecuteNonQueryAsync(cancellationToken);
+                purged += deleted;
+            }
+            while (deleted == PurgeBatchSize && !cancellationToken.IsCancellationRequested);
+            if (purged > 0)
+                LogPurged(purged, options.OutboxRetentionSeconds);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The activation is going away; the next one purges.
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            // The next tick tries again; the rows only wait longer.
+            LogPurgeFailed(e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Outbox retention deleted {Rows} published rows older than {RetentionSeconds} s")]
+    private partial void LogPurged(long rows, int retentionSeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox retention purge failed, retrying at the next tick: {Error}")]
+    private partial void LogPurgeFailed(string error);
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -1,0 +1,283 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using NoEtl.Grains.Audit;
+using NoEtl.Grains.Hosting;
+using NoEtl.Grains.Persistence;
+
+namespace NoEtl.Grains.Executions;
+
+/// <summary>
+/// Group commit for the execution grains of one silo. A grain hands over its turn and awaits it; a few writer loops
+/// each take whatever turns are queued (up to <see cref="ServerOptions.CommitBatchMaxTurns"/>) and write them as one
+/// pipelined batch in one transaction: one multi-row statement each for events, new commands, command updates, outbox
+/// rows and projections. Nothing waits on purpose: with an idle writer a turn goes alone, and under load turns queue
+/// while a batch commits, so batches grow with the load. Every execution's events, commands and outbox rows still
+/// commit together. An execution has at most one turn queued (its grain is not reentrant), so concurrent batches touch
+/// disjoint rows. A batch that fails for another reason than an unavailable database is retried turn by turn, so a bad
+/// turn fails only its own grain.
+/// </summary>
+public sealed partial class TurnWriter : IAsyncDisposable
+{
+    private readonly NpgsqlDataSource _database;
+    private readonly int _maxTurns;
+    private readonly ILogger<TurnWriter> _logger;
+    private readonly Channel<PendingTurn> _queue = Channel.CreateUnbounded<PendingTurn>();
+    private readonly Task[] _writers;
+
+    public TurnWriter(NpgsqlDataSource database, ServerOptions options, ILogger<TurnWriter> logger)
+    {
+        _database = database;
+        _maxTurns = Math.Max(1, options.CommitBatchMaxTurns);
+        _logger = logger;
+        _writers = Enumerable.Range(0, Math.Max(1, options.CommitWriters)).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
+    }
+
+    /// <summary>Completes once the turn is durable; faults with the database's exception if it is not.</summary>
+    public Task CommitAsync(long executionId, long catalogId, long? parentExecutionId, Turn turn)
+    {
+        var pending = new PendingTurn(executionId, catalogId, parentExecutionId, turn, Activity.Current);
+        if (!_queue.Writer.TryWrite(pending))
+            throw new ObjectDisposedException(nameof(TurnWriter), "the silo is shutting down");
+        return pending.Done.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await Task.WhenAll(_writers); // what is queued is still written
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<PendingTurn>(_maxTurns);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < _maxTurns && _queue.Reader.TryRead(out var pending))
+                batch.Add(pending);
+            if (batch.Count == 0)
+                continue; // another writer took it
+            await WriteAsync(batch);
+            batch.Clear();
+        }
+    }
+
+    private async Task WriteAsync(List<PendingTurn> batch)
+    {
+        try
+        {
+            await ExecuteAsync(batch);
+        }
+        catch (Exception e) when (batch.Count > 1 && DatabaseUnavailable.CodeOf(e) is null)
+        {
+            LogBatchRetried(e, batch.Count);
+            foreach (var pending in batch)
+                await WriteAsync([pending]);
+            return;
+        }
+        catch (Exception e)
+        {
+            foreach (var pending in batch)
+                pending.Done.TrySetException(e);
+            return;
+        }
+        foreach (var pending in batch)
+            pending.Done.TrySetResult();
+    }
+
+    private async Task ExecuteAsync(List<PendingTurn> batch)
+    {
+        // The SQL span joins the trace of the first turn's grain call; the others share its commit.
+        Activity.Current = batch[0].Caller;
+        await using var connection = await _database.OpenConnectionAsync();
+        await using var sql = new NpgsqlBatch(connection);
+        AddEvents(sql, batch);
+        AddNewCommands(sql, batch);
+        AddCommandChanges(sql, batch);
+        AddOutbox(sql, batch);
+        AddProjections(sql, batch);
+        foreach (var pending in batch)
+            foreach (var entry in pending.Turn.Audit)
+                sql.BatchCommands.Add(AuditLog.Insert(entry));
+        if (sql.BatchCommands.Count > 0)
+            await sql.ExecuteNonQueryAsync(); // one implicit transaction: all statements or none
+    }
+
+    private static void AddEvents(NpgsqlBatch sql, List<PendingTurn> batch)
+    {
+        var rows = batch.SelectMany(p => p.Turn.Events.Select(e => (Owner: p, Row: e))).ToArray();
+        if (rows.Length == 0)
+            return;
+        var command = new NpgsqlBatchCommand(
+            """
+            INSERT INTO noetl.event (execution_id, catalog_id, parent_execution_id, event_id, parent_event_id, created_at,
+                                     event_type, node_id, node_name, node_type, status, context, result, meta, error,
+                                     worker_id, command_id)
+            SELECT e.execution_id, e.catalog_id, e.parent_execution_id, e.event_id, e.parent_event_id, e.created_at, e.event_type,
+                   e.node_name, e.node_name, e.node_type, e.status, e.context::jsonb, e.result::jsonb, e.meta::jsonb, e.error,
+                   e.worker_id, e.command_id
+              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::timestamp[], $7::text[],
+                          $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+                          $16::bigint[])
+                   AS e(execution_id, catalog_id, parent_execution_id, event_id, parent_event_id, created_at, event_type,
+                        node_name, node_type, status, context, result, meta, error, worker_id, command_id)
+            """);
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.ExecutionId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.CatalogId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.ParentExecutionId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.EventId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.ParentEventId).ToArray());
+        command.Parameters.Add(Array(rows.Select(r => r.Row.CreatedAt).ToArray(), NpgsqlDbType.Timestamp));
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.EventType).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.NodeName).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.NodeType).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Status).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Context?.ToJsonString()).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Result?.ToJsonString()).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Meta?.ToJsonString()).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Error).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.WorkerId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.CommandId).ToArray());
+        sql.BatchCommands.Add(command);
+    }
+
+    private static void AddNewCommands(NpgsqlBatch sql, List<PendingTurn> batch)
+    {
+        var rows = batch.SelectMany(p => p.Turn.NewCommands.Select(c => (Owner: p, Row: c))).ToArray();
+        if (rows.Length == 0)
+            return;
+        var command = new NpgsqlBatchCommand(
+            """
+            INSERT INTO noetl.command (execution_id, catalog_id, parent_execution_id, command_id, event_id, step_name, tool_kind,
+                                       status, context, meta, attempt, latest_event_id, created_at, updated_at)
+            SELECT c.execution_id, c.catalog_id, c.parent_execution_id, c.command_id, c.event_id, c.step_name, c.tool_kind,
+                   'PENDING', c.context::jsonb, c.meta::jsonb, 1, c.event_id, c.created_at, c.created_at
+              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+                          $9::text[], $10::timestamptz[])
+                   AS c(execution_id, catalog_id, parent_execution_id, command_id, event_id, step_name, tool_kind, context, meta,
+                        created_at)
+            """);
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.ExecutionId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.CatalogId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.ParentExecutionId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.CommandId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.EventId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Step).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.ToolKind).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Context.ToJsonString()).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Meta.ToJsonString()).ToArray());
+        command.Parameters.Add(Array(rows.Select(r => AsUtc(r.Row.CreatedAt)).ToArray(), NpgsqlDbType.TimestampTz));
+        sql.BatchCommands.Add(command);
+    }
+
+    private static void AddCommandChanges(NpgsqlBatch sql, List<PendingTurn> batch)
+    {
+        // One UPDATE row per command: a row may appear only once in UPDATE … FROM, so a turn's successive changes of
+        // one command (started then completed, in one event batch) are merged first.
+        var merged = new Dictionary<(long ExecutionId, long CommandId), CommandChange>();
+        foreach (var pending in batch)
+            foreach (var change in pending.Turn.CommandChanges)
+                merged[(pending.ExecutionId, change.CommandId)] = merged.TryGetValue((pending.ExecutionId, change.CommandId), out var earlier)
+                    ? CommandChange.Merge(earlier, change)
+                    : change;
+        if (merged.Count == 0)
+            return;
+        var rows = merged.ToArray();
+        var command = new NpgsqlBatchCommand(
+            """
+            UPDATE noetl.command c
+               SET status = u.status, worker_id = COALESCE(u.worker_id, c.worker_id),
+                   claimed_at = COALESCE(u.claimed_at, c.claimed_at), started_at = COALESCE(c.started_at, u.started_at),
+                   completed_at = COALESCE(u.completed_at, c.completed_at), result = COALESCE(u.result::jsonb, c.result),
+                   error = COALESCE(u.error, c.error), latest_event_id = u.latest_event_id, updated_at = now()
+              FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                          $7::timestamptz[], $8::text[], $9::text[], $10::bigint[])
+                   AS u(execution_id, command_id, status, worker_id, claimed_at, started_at, completed_at, result, error,
+                        latest_event_id)
+             WHERE c.execution_id = u.execution_id AND c.command_id = u.command_id
+            """);
+        command.Parameters.AddWithValue(rows.Select(r => r.Key.ExecutionId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Key.CommandId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Value.Status).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Value.WorkerId).ToArray());
+        command.Parameters.Add(Array(rows.Select(r => AsUtc(r.Value.ClaimedAt)).ToArray(), NpgsqlDbType.TimestampTz));
+        command.Parameters.Add(Array(rows.Select(r => AsUtc(r.Value.StartedAt)).ToArray(), NpgsqlDbType.TimestampTz));
+        command.Parameters.Add(Array(rows.Select(r => AsUtc(r.Value.CompletedAt)).ToArray(), NpgsqlDbType.TimestampTz));
+        command.Parameters.AddWithValue(rows.Select(r => r.Value.Result?.ToJsonString()).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Value.Error).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Value.LatestEventId).ToArray());
+        sql.BatchCommands.Add(command);
+    }
+
+    private static void AddOutbox(NpgsqlBatch sql, List<PendingTurn> batch)
+    {
+        var rows = batch.SelectMany(p => p.Turn.Outbox.Select(o => (Owner: p, Row: o))).ToArray();
+        if (rows.Length == 0)
+            return;
+        var command = new NpgsqlBatchCommand(
+            """
+            INSERT INTO noetl.outbox (execution_id, event_id, subject, payload, payload_codec)
+            SELECT o.execution_id, o.event_id, o.subject, o.payload::jsonb, 'json'
+              FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS o(execution_id, event_id, subject, payload)
+            ON CONFLICT (execution_id, event_id) DO NOTHING
+            """);
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.ExecutionId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.EventId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Subject).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Payload.ToJsonString()).ToArray());
+        sql.BatchCommands.Add(command);
+    }
+
+    private static void AddProjections(NpgsqlBatch sql, List<PendingTurn> batch)
+    {
+        var rows = batch.Where(p => p.Turn.Execution is not null).Select(p => (Owner: p, Row: p.Turn.Execution!)).ToArray();
+        if (rows.Length == 0)
+            return;
+        // status is sticky once terminal; end_time is set by the first terminal write.
+        var command = new NpgsqlBatchCommand(
+            """
+            INSERT INTO noetl.execution (execution_id, catalog_id, parent_execution_id, status, last_event_type, last_node_name,
+                                         last_event_id, start_time, end_time, error, created_at, updated_at)
+            SELECT p.execution_id, p.catalog_id, p.parent_execution_id, p.status, p.last_event_type, p.last_node_name,
+                   p.last_event_id, p.start_time, p.end_time, p.error, now(), now()
+              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                          $8::timestamptz[], $9::timestamptz[], $10::text[])
+                   AS p(execution_id, catalog_id, parent_execution_id, status, last_event_type, last_node_name, last_event_id,
+                        start_time, end_time, error)
+            ON CONFLICT (execution_id) DO UPDATE SET
+                status = CASE WHEN noetl.execution.status IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN noetl.execution.status ELSE EXCLUDED.status END,
+                last_event_type = EXCLUDED.last_event_type, last_node_name = EXCLUDED.last_node_name,
+                last_event_id = GREATEST(noetl.execution.last_event_id, EXCLUDED.last_event_id),
+                end_time = COALESCE(noetl.execution.end_time, EXCLUDED.end_time),
+                error = COALESCE(EXCLUDED.error, noetl.execution.error), updated_at = now()
+            """);
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.ExecutionId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.CatalogId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.ParentExecutionId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Status).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.LastEventType).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.LastNodeName).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.LastEventId).ToArray());
+        command.Parameters.Add(Array(rows.Select(r => AsUtc(r.Row.StartTime)).ToArray(), NpgsqlDbType.TimestampTz));
+        command.Parameters.Add(Array(rows.Select(r => AsUtc(r.Row.EndTime)).ToArray(), NpgsqlDbType.TimestampTz));
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.Error).ToArray());
+        sql.BatchCommands.Add(command);
+    }
+
+    private static NpgsqlParameter Array<T>(T[] values, NpgsqlDbType elementType) =>
+        new() { Value = values, NpgsqlDbType = NpgsqlDbType.Array | elementType };
+
+    private static DateTime AsUtc(DateTime value) => DateTime.SpecifyKind(value, DateTimeKind.Utc);
+
+    private static DateTime? AsUtc(DateTime? value) => value is { } time ? AsUtc(time) : null;
+
+    private sealed record PendingTurn(long ExecutionId, long CatalogId, long? ParentExecutionId, Turn Turn, Activity? Caller)
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A group commit of {Turns} turns failed; writing them one by one")]
+    private partial void LogBatchRetried(Exception exception, int turns);
+}
