@@ -1,15 +1,16 @@
 using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
+using NoEtl.Grains.Executions;
 using NoEtl.Grains.Persistence;
 using Orleans.Concurrency;
 
 namespace NoEtl.Grains.Audit;
 
 [StatelessWorker]
-public sealed class AuditGrain(NpgsqlDataSource database) : Grain, IAuditGrain
+public sealed class AuditGrain(NpgsqlDataSource database, TurnWriter writer) : Grain, IAuditGrain
 {
-    public Task Record(AuditEntry entry) => AuditLog.WriteAsync(database, entry);
+    public Task Record(AuditEntry entry) => writer.RecordAsync(entry);
 
     public Task<Reply> Query(AuditQuery query) => DatabaseCall.Run(async () =>
     {

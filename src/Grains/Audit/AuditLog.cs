@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace NoEtl.Grains.Audit;
 
@@ -13,22 +12,27 @@ public static class AuditLog
     public static NpgsqlBatchCommand Insert(string action, string outcome, string? resource = null, long? executionId = null, JsonObject? detail = null) =>
         Insert(Entry(action, outcome, resource, executionId, detail));
 
-    public static NpgsqlBatchCommand Insert(AuditEntry entry) => new(
+    public static NpgsqlBatchCommand Insert(AuditEntry entry) => Insert([entry]);
+
+    /// <summary>One multi-row insert of <paramref name="entries"/>.</summary>
+    public static NpgsqlBatchCommand Insert(IReadOnlyCollection<AuditEntry> entries) => new(
         """
         INSERT INTO noetl.audit (principal, role, action, route, resource, execution_id, outcome, detail)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+        SELECT a.principal, a.role, a.action, a.route, a.resource, a.execution_id, a.outcome, a.detail::jsonb
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+               AS a(principal, role, action, route, resource, execution_id, outcome, detail)
         """)
     {
         Parameters =
         {
-            new() { Value = entry.Principal },
-            new() { Value = (object?)entry.Role ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
-            new() { Value = entry.Action },
-            new() { Value = (object?)entry.Route ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
-            new() { Value = (object?)entry.Resource ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
-            new() { Value = (object?)entry.ExecutionId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint },
-            new() { Value = entry.Outcome },
-            new() { Value = (object?)entry.DetailJson ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
+            new() { Value = entries.Select(e => e.Principal).ToArray() },
+            new() { Value = entries.Select(e => e.Role).ToArray() },
+            new() { Value = entries.Select(e => e.Action).ToArray() },
+            new() { Value = entries.Select(e => e.Route).ToArray() },
+            new() { Value = entries.Select(e => e.Resource).ToArray() },
+            new() { Value = entries.Select(e => e.ExecutionId).ToArray() },
+            new() { Value = entries.Select(e => e.Outcome).ToArray() },
+            new() { Value = entries.Select(e => e.DetailJson).ToArray() },
         },
     };
 

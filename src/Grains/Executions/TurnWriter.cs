@@ -44,6 +44,14 @@ public sealed partial class TurnWriter : IAsyncDisposable
         return pending.Done.Task;
     }
 
+    /// <summary>An audit record without a change of its own rides along with the next group commit.</summary>
+    public Task RecordAsync(AuditEntry entry)
+    {
+        var turn = new Turn();
+        turn.Audit.Add(entry);
+        return CommitAsync(executionId: 0, catalogId: 0, parentExecutionId: null, turn);
+    }
+
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
@@ -98,9 +106,8 @@ public sealed partial class TurnWriter : IAsyncDisposable
         AddCommandChanges(sql, batch);
         AddOutbox(sql, batch);
         AddProjections(sql, batch);
-        foreach (var pending in batch)
-            foreach (var entry in pending.Turn.Audit)
-                sql.BatchCommands.Add(AuditLog.Insert(entry));
+        if (batch.SelectMany(p => p.Turn.Audit).ToArray() is { Length: > 0 } audit)
+            sql.BatchCommands.Add(AuditLog.Insert(audit));
         if (sql.BatchCommands.Count > 0)
             await sql.ExecuteNonQueryAsync(); // one implicit transaction: all statements or none
     }

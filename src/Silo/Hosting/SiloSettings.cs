@@ -82,6 +82,9 @@ public sealed class SiloSettings
         ApplicationName = "noetl-silo",
         // The grains run a handful of fixed statements on every turn: let Npgsql prepare them once per connection.
         MaxAutoPrepare = 32,
+        // No grain leaves session state behind (advisory locks are transaction-scoped, nothing LISTENs or SETs), so
+        // skip the seven reset statements Npgsql would otherwise run each time a connection goes back to the pool.
+        NoResetOnClose = true,
     }.ConnectionString);
 
     /// <summary>The Orleans providers' connection string (their own pool).</summary>
