@@ -13,7 +13,7 @@ public sealed class BenchOptions
     /// <summary>Measured seconds per phase (after <see cref="WarmupSeconds"/>).</summary>
     public double DurationSeconds { get; set; } = 20;
 
-    public double WarmupSeconds { get; set; } = 3;
+    public double WarmupSeconds { get; set; } = 5;
 
     /// <summary>Concurrent clients for baseline, events and claims (the "N workers").</summary>
     public int Workers { get; set; } = 16;
@@ -25,7 +25,7 @@ public sealed class BenchOptions
     public List<int> EventBatches { get; set; } = [1, 10];
 
     /// <summary>Executions in flight for the flow phases: a light load for latency, a heavy one for throughput.</summary>
-    public List<int> FlowInFlight { get; set; } = [4, 64];
+    public List<int> FlowInFlight { get; set; } = [4, 128];
 
     /// <summary>Rows per outbox claim in the outbox scenario.</summary>
     public int OutboxBatch { get; set; } = 100;

@@ -84,13 +84,13 @@ public static class Report
         The system it starts keeps authentication on, with an operator principal (register, execute, cancel) and a
         worker principal of pool `shared` (claims, events), as a deployment would.
 
-        Scenarios (each phase has a 3 s warm-up, then a 20 s window; the baseline always runs, as every ratio is against it):
+        Scenarios (each phase has a 5 s warm-up, then a 20 s window; the baseline always runs, as every ratio is against it):
 
         - **baseline**: raw Npgsql INSERTs into `bench_event` (a `LIKE noetl.event INCLUDING ALL` copy) from N connections,
           one transaction per statement, with 1, 10 and 100 rows per transaction: the machine's durable-commit limit.
         - **events**: N workers, each holding the claimed command of its own execution, post `command.heartbeat` events
-          (`actionable:false`, ~400 B): never deduplicated and no engine turn, so each 200 is exactly one event row plus
-          the execution projection update in one commit (checked: every acknowledged event is a row in `noetl.event`). The
+          (`actionable:false`, ~400 B): never deduplicated and no engine turn, so each 200 is exactly one durable event row, committed
+          through the silo's group commit (checked: every acknowledged event is a row in `noetl.event`). The
           batch phase posts 10 events per `/api/events/batch` request.
         - **claims**: commands pre-issued by fan-out executions (100 per execute), their notifications taken from the
           outbox and shuffled; N workers claim and post `command.completed`. The figure counts claims + completions.

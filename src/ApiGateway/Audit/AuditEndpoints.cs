@@ -12,7 +12,7 @@ public static class AuditEndpoints
         {
             if (limit is < 1 or > 1000)
                 return Task.FromResult(RequestBody.Problem("value_error", ["query", "limit"], "1 <= limit <= 1000"));
-            return grains.GetGrain<IAuditGrain>(0).Query(new AuditQuery(principal, action, execution_id, outcome, since, limit ?? 100)).ToHttp();
+            return grains.Reference<IAuditGrain>(0).Query(new AuditQuery(principal, action, execution_id, outcome, since, limit ?? 100)).ToHttp();
         }).ForOperators();
     }
 }

@@ -40,7 +40,7 @@ public sealed class ApiAuthentication(RequestDelegate next, ApiPrincipals princi
             var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
             if (token.Length == 0 || principals.Authenticate(token) is not { } principal)
             {
-                grains.GetGrain<IAuditGrain>(0).Record(new AuditEntry("anonymous", null, "auth.denied", route, null, null,
+                grains.Reference<IAuditGrain>(0).Record(new AuditEntry("anonymous", null, "auth.denied", route, null, null,
                     "unauthenticated", null)).Ignore();
                 context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                 context.Response.Headers.WWWAuthenticate = "Bearer realm=\"noetl\"";
@@ -63,7 +63,7 @@ public sealed class CallerRequirement(string[] roles) : IEndpointFilter
         if (context.HttpContext.Items[ApiAuthentication.CallerItem] is Caller { Role: var role } caller && role != "development" && !roles.Contains(role))
         {
             var grains = context.HttpContext.RequestServices.GetRequiredService<IGrainFactory>();
-            grains.GetGrain<IAuditGrain>(0).Record(new AuditEntry(caller.Principal, caller.Role, "auth.denied", caller.Route, null, null,
+            grains.Reference<IAuditGrain>(0).Record(new AuditEntry(caller.Principal, caller.Role, "auth.denied", caller.Route, null, null,
                 "forbidden", null)).Ignore();
             return Results.Json(new { detail = $"{caller.Principal} ({role}) may not call {caller.Route}; allowed: {string.Join(", ", roles)}" },
                 statusCode: StatusCodes.Status403Forbidden);

@@ -20,7 +20,7 @@ public static class CatalogEndpoints
             var resourceType = body.String("resource_type");
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<ICatalogGrain>(0).Register(DecodeContent(content), resourceType).ToHttp();
+            return await grains.Reference<ICatalogGrain>(0).Register(DecodeContent(content), resourceType).ToHttp();
         }).ForOperators();
 
         catalog.MapPost("/list", async (HttpRequest request, IGrainFactory grains) =>
@@ -32,7 +32,7 @@ public static class CatalogEndpoints
             var path = body.String("path");
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<ICatalogGrain>(0).List(resourceType, path).ToHttp();
+            return await grains.Reference<ICatalogGrain>(0).List(resourceType, path).ToHttp();
         }).ForAnyPrincipal();
 
         catalog.MapPost("/resource", async (HttpRequest request, IGrainFactory grains) =>
@@ -47,7 +47,7 @@ public static class CatalogEndpoints
                 body.Add("missing", "catalog_id", "catalog_id or path is required");
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<ICatalogGrain>(0).Resource(catalogId, path, version).ToHttp();
+            return await grains.Reference<ICatalogGrain>(0).Resource(catalogId, path, version).ToHttp();
         }).ForAnyPrincipal();
     }
 

@@ -23,20 +23,20 @@ public static class CommandEndpoints
             if (body.HasErrors)
                 return body.Errors();
 
-            var executionId = await grains.GetGrain<IExecutionDirectoryGrain>(0).LocateCommand(id);
+            var executionId = await grains.Reference<IExecutionDirectoryGrain>(0).LocateCommand(id);
             if (executionId is null)
                 return ReplyResults.NotFound($"command not found: {id}");
-            return await grains.GetGrain<IExecutionGrain>(executionId.Value).Claim(id, workerId, locality?.ToJsonString()).ToHttp();
+            return await grains.Reference<IExecutionGrain>(executionId.Value).Claim(id, workerId, locality?.ToJsonString()).ToHttp();
         }).ForWorkers();
 
         commands.MapGet("/{eventId}", async (string eventId, IGrainFactory grains) =>
         {
             if (!long.TryParse(eventId, out var id))
                 return RequestBody.Problem("int_parsing", ["path", "event_id"], "event_id must be an integer");
-            var executionId = await grains.GetGrain<IExecutionDirectoryGrain>(0).LocateCommand(id);
+            var executionId = await grains.Reference<IExecutionDirectoryGrain>(0).LocateCommand(id);
             if (executionId is null)
                 return ReplyResults.NotFound($"command not found: {id}");
-            return await grains.GetGrain<IExecutionGrain>(executionId.Value).GetCommand(id).ToHttp();
+            return await grains.Reference<IExecutionGrain>(executionId.Value).GetCommand(id).ToHttp();
         }).ForAnyPrincipal();
     }
 }

@@ -39,11 +39,11 @@ public static class CredentialEndpoints
             if (body.HasErrors)
                 return body.Errors();
             var input = new CredentialInput(name, type, data!.ToJsonString(), meta?.ToJsonString(), tags, description);
-            return await grains.GetGrain<ICredentialGrain>(0).Upsert(input).ToHttp();
+            return await grains.Reference<ICredentialGrain>(0).Upsert(input).ToHttp();
         }).ForOperators();
 
         credentials.MapGet("", (IGrainFactory grains, string? type, string? q) =>
-            grains.GetGrain<ICredentialGrain>(0).List(NullIfEmpty(type), NullIfEmpty(q)).ToHttp()).ForAnyPrincipal();
+            grains.Reference<ICredentialGrain>(0).List(NullIfEmpty(type), NullIfEmpty(q)).ToHttp()).ForAnyPrincipal();
 
         credentials.MapGet("/{identifier}", async (string identifier, HttpRequest request, IGrainFactory grains) =>
         {
@@ -59,19 +59,19 @@ public static class CredentialEndpoints
             // Plaintext secrets go to workers only; operators see the metadata.
             if (includeData && request.HttpContext.Items[ApiAuthentication.CallerItem] is Caller { Role: Caller.OperatorRole } caller)
             {
-                grains.GetGrain<IAuditGrain>(0).Record(new AuditEntry(caller.Principal, caller.Role, "credential.read", caller.Route,
+                grains.Reference<IAuditGrain>(0).Record(new AuditEntry(caller.Principal, caller.Role, "credential.read", caller.Route,
                     identifier, executionId, "forbidden", null)).Ignore();
                 return Results.Json(new { detail = "Secret data is served to worker principals only." }, statusCode: StatusCodes.Status403Forbidden);
             }
             var read = new CredentialRead(includeData, catalogId, executionId, parentExecutionId);
-            return await grains.GetGrain<ICredentialGrain>(0).Get(identifier, read).ToHttp();
+            return await grains.Reference<ICredentialGrain>(0).Get(identifier, read).ToHttp();
         }).ForAnyPrincipal();
 
         credentials.MapDelete("/{identifier}", (string identifier, IGrainFactory grains) =>
-            grains.GetGrain<ICredentialGrain>(0).Delete(identifier).ToHttp()).ForOperators();
+            grains.Reference<ICredentialGrain>(0).Delete(identifier).ToHttp()).ForOperators();
 
         app.MapGroup("/api/internal/credentials").AddEndpointFilter<InternalTokenGate>()
-            .MapPost("/rotate", (IGrainFactory grains) => grains.GetGrain<ICredentialGrain>(0).Rotate().ToHttp());
+            .MapPost("/rotate", (IGrainFactory grains) => grains.Reference<ICredentialGrain>(0).Rotate().ToHttp());
     }
 
     /// <summary>A required JSON object holding secret values, at most <see cref="MaxSecretBytes"/> once serialized.</summary>

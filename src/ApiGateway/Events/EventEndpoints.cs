@@ -24,7 +24,7 @@ public static class EventEndpoints
             var workerEvent = ReadEvent(body);
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<IExecutionGrain>(executionId).Append(workerEvent!).ToHttp();
+            return await grains.Reference<IExecutionGrain>(executionId).Append(workerEvent!).ToHttp();
         }).ForWorkers();
 
         app.MapPost("/api/events/batch", async (HttpRequest request, IGrainFactory grains) =>
@@ -54,7 +54,7 @@ public static class EventEndpoints
             if (body.HasErrors)
                 return body.Errors();
             var key = request.Headers["Idempotency-Key"].FirstOrDefault() ?? request.Headers["X-Idempotency-Key"].FirstOrDefault();
-            return await grains.GetGrain<IExecutionGrain>(executionId).AppendBatch(events, workerId, key).ToHttp();
+            return await grains.Reference<IExecutionGrain>(executionId).AppendBatch(events, workerId, key).ToHttp();
         }).ForWorkers();
     }
 

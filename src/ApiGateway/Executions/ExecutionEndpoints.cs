@@ -24,7 +24,7 @@ public static class ExecutionEndpoints
             if (body.HasErrors)
                 return body.Errors();
             var start = new StartExecution(path, catalogId, version, workload?.ToJsonString() ?? "{}", parent);
-            return await grains.GetGrain<IExecutionDirectoryGrain>(0).Execute(start, resourceKind).ToHttp();
+            return await grains.Reference<IExecutionDirectoryGrain>(0).Execute(start, resourceKind).ToHttp();
         }).ForAnyPrincipal();
 
         var executions = app.MapGroup("/api/executions");
@@ -37,17 +37,17 @@ public static class ExecutionEndpoints
                 return Task.FromResult(RequestBody.Problem("value_error", ["query", "page_size"], "page >= 1 and 1 <= page_size <= 200"));
             if ((number - 1) * size > 5000)
                 return Task.FromResult(RequestBody.Problem("value_error", ["query", "page"], "offset must not exceed 5000"));
-            return grains.GetGrain<IExecutionDirectoryGrain>(0).List(number, size).ToHttp();
+            return grains.Reference<IExecutionDirectoryGrain>(0).List(number, size).ToHttp();
         }).ForAnyPrincipal();
 
         executions.MapGet("/{id}", Detail).ForAnyPrincipal();
         executions.MapGet("/{id}/events", Detail).ForAnyPrincipal();
 
         executions.MapGet("/{id}/status", (string id, IGrainFactory grains) =>
-            WithExecution(id, executionId => grains.GetGrain<IExecutionGrain>(executionId).Status())).ForAnyPrincipal();
+            WithExecution(id, executionId => grains.Reference<IExecutionGrain>(executionId).Status())).ForAnyPrincipal();
 
         executions.MapGet("/{id}/cancellation-check", (string id, IGrainFactory grains) =>
-            WithExecution(id, executionId => grains.GetGrain<IExecutionGrain>(executionId).CancellationCheck())).ForAnyPrincipal();
+            WithExecution(id, executionId => grains.Reference<IExecutionGrain>(executionId).CancellationCheck())).ForAnyPrincipal();
 
         executions.MapPost("/{id}/cancel", async (string id, HttpRequest request, IGrainFactory grains) =>
         {
@@ -58,7 +58,7 @@ public static class ExecutionEndpoints
             var cascade = body.Bool("cascade", true);
             if (body.HasErrors)
                 return body.Errors();
-            return await WithExecution(id, executionId => grains.GetGrain<IExecutionGrain>(executionId).Cancel(reason, cascade));
+            return await WithExecution(id, executionId => grains.Reference<IExecutionGrain>(executionId).Cancel(reason, cascade));
         }).ForOperators();
     }
 
@@ -69,7 +69,7 @@ public static class ExecutionEndpoints
         if (size is < 10 or > 500 || page is < 1)
             return Task.FromResult(RequestBody.Problem("value_error", ["query", "page_size"], "page >= 1 and 10 <= page_size <= 500"));
         var eventPage = new EventPage(page ?? 1, size, since_event_id, event_type, include_events ?? true);
-        return WithExecution(id, executionId => grains.GetGrain<IExecutionDirectoryGrain>(0).Detail(executionId, eventPage));
+        return WithExecution(id, executionId => grains.Reference<IExecutionDirectoryGrain>(0).Detail(executionId, eventPage));
     }
 
     /// <summary>Path ids must be integers; anything else is a 422 before any grain is touched.</summary>

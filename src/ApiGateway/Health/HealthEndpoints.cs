@@ -17,7 +17,7 @@ public static class HealthEndpoints
             string database;
             try
             {
-                var reachable = await grains.GetGrain<IHealthGrain>(0).DatabaseReachable().WaitAsync(TimeSpan.FromSeconds(5), ct);
+                var reachable = await grains.Reference<IHealthGrain>(0).DatabaseReachable().WaitAsync(TimeSpan.FromSeconds(5), ct);
                 database = reachable ? "connected" : "disconnected";
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)

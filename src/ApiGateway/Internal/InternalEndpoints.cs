@@ -20,7 +20,7 @@ public static class InternalEndpoints
             var waitMs = body.Int("wait_ms", 0, 60_000) ?? 0;
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<IOutboxGrain>(0).Claim(limit, waitMs, request.HttpContext.RequestAborted).ToHttp();
+            return await grains.Reference<IOutboxGrain>(0).Claim(limit, waitMs, request.HttpContext.RequestAborted).ToHttp();
         });
 
         outbox.MapPost("/mark-published", async (HttpRequest request, IGrainFactory grains) =>
@@ -36,7 +36,7 @@ public static class InternalEndpoints
                 body.Add("int_parsing", "outbox_ids", "Every outbox id must be an integer");
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<IOutboxGrain>(0).MarkPublished([.. parsed.Select(id => id!.Value)]).ToHttp();
+            return await grains.Reference<IOutboxGrain>(0).MarkPublished([.. parsed.Select(id => id!.Value)]).ToHttp();
         });
 
         outbox.MapPost("/mark-failed", async (HttpRequest request, IGrainFactory grains) =>
@@ -50,10 +50,10 @@ public static class InternalEndpoints
             var maxDelay = body.Int("max_delay_seconds", 1, int.MaxValue) ?? 300;
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<IOutboxGrain>(0).MarkFailed(outboxId, message, attempts, maxDelay).ToHttp();
+            return await grains.Reference<IOutboxGrain>(0).MarkFailed(outboxId, message, attempts, maxDelay).ToHttp();
         });
 
-        outbox.MapGet("/pending-count", (IGrainFactory grains) => grains.GetGrain<IOutboxGrain>(0).PendingCount().ToHttp());
+        outbox.MapGet("/pending-count", (IGrainFactory grains) => grains.Reference<IOutboxGrain>(0).PendingCount().ToHttp());
 
         // Dead letters: rows that exhausted NOETL_OUTBOX_MAX_ATTEMPTS. Keyset paging: after_id = the previous next_after_id.
         outbox.MapGet("/dead", (IGrainFactory grains, int? limit, long? after_id) =>
@@ -61,7 +61,7 @@ public static class InternalEndpoints
             var size = limit ?? 100;
             if (size is < 1 or > 1000 || after_id < 0)
                 return Task.FromResult(RequestBody.Problem("value_error", ["query", "limit"], "1 <= limit <= 1000 and after_id >= 0"));
-            return grains.GetGrain<IOutboxGrain>(0).DeadLetters(size, after_id ?? 0).ToHttp();
+            return grains.Reference<IOutboxGrain>(0).DeadLetters(size, after_id ?? 0).ToHttp();
         });
 
         outbox.MapPost("/requeue", async (HttpRequest request, IGrainFactory grains) =>
@@ -78,7 +78,7 @@ public static class InternalEndpoints
                 body.Add("int_parsing", "outbox_ids", "Every outbox id must be an integer");
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<IOutboxGrain>(0).Requeue([.. parsed.Select(id => id!.Value)], all).ToHttp();
+            return await grains.Reference<IOutboxGrain>(0).Requeue([.. parsed.Select(id => id!.Value)], all).ToHttp();
         });
 
         group.MapPost("/cleanup/purge", async (HttpRequest request, IGrainFactory grains) =>
@@ -94,7 +94,7 @@ public static class InternalEndpoints
                 body.Int("audit_retention_days", 0) ?? 90);
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<IMaintenanceGrain>(0).Purge(purge).ToHttp();
+            return await grains.Reference<IMaintenanceGrain>(0).Purge(purge).ToHttp();
         });
 
         group.MapPost("/events/project", async (HttpRequest request, IGrainFactory grains) =>
@@ -107,7 +107,7 @@ public static class InternalEndpoints
                 body.Add("too_short", "events", "List should have at least 1 item");
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<IExecutionDirectoryGrain>(0).Project(events!.ToJsonString()).ToHttp();
+            return await grains.Reference<IExecutionDirectoryGrain>(0).Project(events!.ToJsonString()).ToHttp();
         });
     }
 }

@@ -47,7 +47,7 @@ public sealed class InternalTokenGate(IConfiguration configuration) : IEndpointF
 
     /// <summary>Every internal-API call is audited, refused ones included.</summary>
     private static void Audit(HttpContext http, string principal, string? role, string outcome) =>
-        http.RequestServices.GetRequiredService<IGrainFactory>().GetGrain<IAuditGrain>(0).Record(new AuditEntry(
+        http.RequestServices.GetRequiredService<IGrainFactory>().Reference<IAuditGrain>(0).Record(new AuditEntry(
             principal, role, "internal" + http.Request.Path.Value!["/api/internal".Length..].Replace('/', '.'),
             $"{http.Request.Method} {http.Request.Path}", null, null, outcome, null)).Ignore();
 

@@ -20,16 +20,16 @@ public static class KeychainEndpoints
 
         keychain.MapGet("/catalog/{catalogId}", (string catalogId, IGrainFactory grains) =>
             long.TryParse(catalogId, out var id)
-                ? grains.GetGrain<IKeychainGrain>(0).ListCatalog(id).ToHttp()
+                ? grains.Reference<IKeychainGrain>(0).ListCatalog(id).ToHttp()
                 : Task.FromResult(PathIdProblem())).ForWorkers();
 
         keychain.MapGet("/{catalogId}/{keychainName}", (string catalogId, string keychainName, HttpRequest request, IGrainFactory grains) =>
             Located(catalogId, request, (id, scope, executionId) =>
-                grains.GetGrain<IKeychainGrain>(0).Get(id, keychainName, scope, executionId).ToHttp())).ForWorkers();
+                grains.Reference<IKeychainGrain>(0).Get(id, keychainName, scope, executionId).ToHttp())).ForWorkers();
 
         keychain.MapDelete("/{catalogId}/{keychainName}", (string catalogId, string keychainName, HttpRequest request, IGrainFactory grains) =>
             Located(catalogId, request, (id, scope, executionId) =>
-                grains.GetGrain<IKeychainGrain>(0).Delete(id, keychainName, scope, executionId).ToHttp())).ForAnyPrincipal();
+                grains.Reference<IKeychainGrain>(0).Delete(id, keychainName, scope, executionId).ToHttp())).ForAnyPrincipal();
 
         keychain.MapPost("/{catalogId}/{keychainName}", async (string catalogId, string keychainName, HttpRequest request, IGrainFactory grains) =>
         {
@@ -60,7 +60,7 @@ public static class KeychainEndpoints
                 return body.Errors();
             var input = new KeychainEntryInput(tokenData!.ToJsonString(), credentialType, cacheType, scope!.Value, executionId, parentExecutionId,
                 ttl, expiresAt, autoRenew, renewConfig?.ToJsonString());
-            return await grains.GetGrain<IKeychainGrain>(0).Put(id, keychainName, input).ToHttp();
+            return await grains.Reference<IKeychainGrain>(0).Put(id, keychainName, input).ToHttp();
         }).ForWorkers();
     }
 

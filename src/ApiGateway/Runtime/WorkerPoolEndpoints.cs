@@ -18,7 +18,7 @@ public static class WorkerPoolEndpoints
             var registration = ReadRegistration(body);
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<IWorkerPoolGrain>(0).Register(registration).ToHttp();
+            return await grains.Reference<IWorkerPoolGrain>(0).Register(registration).ToHttp();
         }).ForWorkers();
 
         pool.MapPost("/heartbeat", async (HttpRequest request, IGrainFactory grains) =>
@@ -33,7 +33,7 @@ public static class WorkerPoolEndpoints
                 body.Add("missing", "name", "Field required");
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<IWorkerPoolGrain>(0).Heartbeat(name!, registration).ToHttp();
+            return await grains.Reference<IWorkerPoolGrain>(0).Heartbeat(name!, registration).ToHttp();
         }).ForWorkers();
 
         // NoETL's Python server routes both verbs; the Rust worker uses POST.
@@ -45,11 +45,11 @@ public static class WorkerPoolEndpoints
             var name = body.RequiredString("name");
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.GetGrain<IWorkerPoolGrain>(0).Deregister(name).ToHttp();
+            return await grains.Reference<IWorkerPoolGrain>(0).Deregister(name).ToHttp();
         }).ForWorkers();
 
         app.MapGet("/api/worker/pools", (IGrainFactory grains, string? runtime, string? status) =>
-            grains.GetGrain<IWorkerPoolGrain>(0).List(runtime, status).ToHttp()).ForOperators();
+            grains.Reference<IWorkerPoolGrain>(0).List(runtime, status).ToHttp()).ForOperators();
     }
 
     private static WorkerRegistration ReadRegistration(RequestBody body)

@@ -104,7 +104,7 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
         await CacheForExecutionAsync(name, credential["type"]!.GetValue<string>(), data, read);
         await AuditLog.WriteAsync(database, AuditLog.Entry("credential.read", "ok", name, read.ExecutionId));
         if (read.ExecutionId is { } executionId)
-            GrainFactory.GetGrain<IExecutionGrain>(executionId).SecretsIssued().Ignore(); // scrub these values from its stored results
+            GrainFactory.Reference<IExecutionGrain>(executionId).SecretsIssued().Ignore(); // scrub these values from its stored results
         return JsonReplies.Ok(credential);
     });
 

@@ -47,7 +47,7 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
             return JsonReplies.NotFound($"Parent execution not found: {parent}");
 
         var executionId = ids.Next();
-        return await GrainFactory.GetGrain<IExecutionGrain>(executionId).Start(request, found.CatalogId, found.Path, found.Version);
+        return await GrainFactory.Reference<IExecutionGrain>(executionId).Start(request, found.CatalogId, found.Path, found.Version);
     }
 
     public Task<long?> LocateCommand(long eventId) => locations.FindAsync(eventId);
@@ -167,7 +167,7 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
         try
         {
             foreach (var (executionId, group) in groups)
-                projected += await GrainFactory.GetGrain<IExecutionGrain>(executionId).Project(group.ToJsonString());
+                projected += await GrainFactory.Reference<IExecutionGrain>(executionId).Project(group.ToJsonString());
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
         {

@@ -218,7 +218,7 @@ public sealed partial class ExecutionGrain
         foreach (var issued in turn.NewCommands)
             locations.Remember(issued.EventId, ExecutionId);
         if (turn.Outbox.Count > 0)
-            GrainFactory.GetGrain<IOutboxGrain>(0).RowsCommitted().Ignore();
+            GrainFactory.Reference<IOutboxGrain>(0).RowsCommitted().Ignore();
         TrackInFlightCommands();
         return null;
     }

@@ -359,7 +359,7 @@ public sealed partial class ExecutionGrain(
         {
             foreach (var child in await ChildrenAsync())
             {
-                var childReply = await GrainFactory.GetGrain<IExecutionGrain>(child).Cancel(reason, cascade);
+                var childReply = await GrainFactory.Reference<IExecutionGrain>(child).Cancel(reason, cascade);
                 if (childReply.Status == ReplyStatus.Ok && JsonNode.Parse(childReply.Body)?["cancelled_executions"] is JsonArray nested)
                     foreach (var id in nested)
                         cancelled.Add(id?.DeepClone());

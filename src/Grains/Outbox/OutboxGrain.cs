@@ -73,6 +73,16 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
         finally { _claimGate.Release(); }
     }
 
+    /// <summary>No earlier row of the row's execution is held by a publisher or waiting for its retry.</summary>
+    private const string NoEarlierRowHeld =
+        """
+        NOT EXISTS (
+            SELECT 1 FROM noetl.outbox e
+             WHERE e.execution_id = o.execution_id AND e.outbox_id < o.outbox_id
+               AND ((e.status IN ('PENDING', 'FAILED') AND e.available_at > now())
+                    OR (e.status = 'IN_FLIGHT' AND e.locked_at >= now() - make_interval(secs => $2))))
+        """;
+
     private async Task<Reply> ClaimOnce(int limit)
     {
         // Two arms, each driven by its own partial index (migration 0005), so the published history is never read:
@@ -81,26 +91,18 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
         // of the same execution is not claimable now (see the class comment). The first n of both arms' first n
         // rows are the first n claimable rows, so merging them keeps the one-statement claim's outbox_id order.
         await using var command = database.CreateCommand(
-            """
+            $"""
             WITH due AS (
                 SELECT o.outbox_id FROM noetl.outbox o
                  WHERE o.status IN ('PENDING', 'FAILED') AND o.available_at <= now()
-                   AND NOT EXISTS (
-                       SELECT 1 FROM noetl.outbox e
-                        WHERE e.execution_id = o.execution_id AND e.outbox_id < o.outbox_id
-                          AND ((e.status IN ('PENDING', 'FAILED') AND e.available_at > now())
-                               OR (e.status = 'IN_FLIGHT' AND e.locked_at >= now() - make_interval(secs => $2))))
+                   AND {NoEarlierRowHeld}
                  ORDER BY o.outbox_id
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED),
             expired AS (
                 SELECT o.outbox_id FROM noetl.outbox o
                  WHERE o.status = 'IN_FLIGHT' AND o.locked_at < now() - make_interval(secs => $2)
-                   AND NOT EXISTS (
-                       SELECT 1 FROM noetl.outbox e
-                        WHERE e.execution_id = o.execution_id AND e.outbox_id < o.outbox_id
-                          AND ((e.status IN ('PENDING', 'FAILED') AND e.available_at > now())
-                               OR (e.status = 'IN_FLIGHT' AND e.locked_at >= now() - make_interval(secs => $2))))
+                   AND {NoEarlierRowHeld}
                  ORDER BY o.outbox_id
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED),

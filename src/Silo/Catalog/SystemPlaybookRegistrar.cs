@@ -25,7 +25,7 @@ public sealed partial class SystemPlaybookRegistrar(IGrainFactory grains, IConfi
             var content = (await reader.ReadToEndAsync(stoppingToken)).Replace("${NOETL_SERVER_URL}", serverUrl, StringComparison.Ordinal);
             try
             {
-                var reply = await grains.GetGrain<ICatalogGrain>(0).EnsureRegistered(content);
+                var reply = await grains.Reference<ICatalogGrain>(0).EnsureRegistered(content);
                 var body = JsonNode.Parse(reply.Body);
                 if (reply.IsOk)
                     LogRegistered(body?["path"]?.ToString(), body?["version"]?.ToString(), body?["status"]?.ToString());
