@@ -14,7 +14,7 @@ namespace NoEtl.Bench.Scenarios;
 public sealed class ClaimsScenario : IScenario
 {
     /// <summary>Commands to pre-issue per second of phase: more than the fastest rate seen, so workers never run dry.</summary>
-    private const int CommandsPerSecond = 1_000;
+    private const int CommandsPerSecond = 2_500;
 
     public string Name => "claims";
 

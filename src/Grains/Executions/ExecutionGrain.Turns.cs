@@ -74,8 +74,9 @@ public sealed partial class ExecutionGrain
         var generated = 0;
         if (workerEvent.Actionable && Orchestrator.IsTrigger(name))
             generated = Record(Orchestrator.Decide(_catalog!.Playbook, _state!, logged), turn, eventId, name);
-        // Informative events (heartbeats, progress) change neither status nor commands: the projection can wait.
-        if (workerEvent.Actionable || turn.CommandChanges.Count > 0 || turn.Execution is not null || StatusText != statusBefore)
+        // Like NoETL's save_state, the projection is rewritten when the engine handled the event (Record set it) or the
+        // status changed, not for every worker event: command.started, claims and heartbeats leave it alone.
+        if (turn.Execution is not null || StatusText != statusBefore)
             turn.Execution = Projection();
         return new Accepted(eventId, generated);
     }
