@@ -13,7 +13,8 @@ namespace NoEtl.Grains.Outbox;
 /// signals committed rows (or the wait ends); the grain keeps no other state.
 /// Per-execution order: rows of one execution are handed out in <c>outbox_id</c> order, and a row is never handed
 /// out while an earlier row of its execution is held by another publisher (IN_FLIGHT within the visibility
-/// timeout) or waits for its retry (PENDING/FAILED not yet due). DEAD rows do not block later ones: the execution's
+/// timeout) or waits for its retry (FAILED, not yet due; PENDING rows are due from the moment they are written, as only
+/// a failed publish moves <c>available_at</c> ahead). DEAD rows do not block later ones: the execution's
 /// reaper notifies again anyway. Within one claim a publisher gets them in that order too.
 /// Retention: a grain timer deletes PUBLISHED rows older than <see cref="ServerOptions.OutboxRetentionSeconds"/>
 /// in batches, so the table holds the backlog plus a bounded history.
@@ -73,14 +74,20 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
         finally { _claimGate.Release(); }
     }
 
-    /// <summary>No earlier row of the row's execution is held by a publisher or waiting for its retry.</summary>
+    /// <summary>
+    /// No earlier row of the row's execution is held by a publisher or waiting for its retry. A scalar subquery, not
+    /// NOT EXISTS: PostgreSQL runs it per candidate row with both keys of <c>idx_outbox_held</c> bound, whereas an anti
+    /// join planned on statistics from before a burst of inserts rescans the index for every candidate.
+    /// </summary>
     private const string NoEarlierRowHeld =
         """
-        NOT EXISTS (
-            SELECT 1 FROM noetl.outbox e
+        NOT COALESCE((
+            SELECT true FROM noetl.outbox e
              WHERE e.execution_id = o.execution_id AND e.outbox_id < o.outbox_id
-               AND ((e.status IN ('PENDING', 'FAILED') AND e.available_at > now())
-                    OR (e.status = 'IN_FLIGHT' AND e.locked_at >= now() - make_interval(secs => $2))))
+               AND e.status IN ('IN_FLIGHT', 'FAILED')
+               AND CASE WHEN e.status = 'IN_FLIGHT' THEN e.locked_at >= now() - make_interval(secs => $2)
+                        ELSE e.available_at > now() END
+             LIMIT 1), false)
         """;
 
     private async Task<Reply> ClaimOnce(int limit)
