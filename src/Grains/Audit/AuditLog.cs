@@ -5,7 +5,8 @@ namespace NoEtl.Grains.Audit;
 
 /// <summary>
 /// Builds <c>noetl.audit</c> inserts to add to the batch of the change they describe, so the record and the
-/// change commit together (or neither does).
+/// change commit together (or neither does). A record without a change of its own goes through
+/// <see cref="Executions.TurnWriter.RecordAsync"/>.
 /// </summary>
 public static class AuditLog
 {
@@ -41,13 +42,5 @@ public static class AuditLog
     {
         var caller = Caller.Current;
         return new AuditEntry(caller.Principal, caller.Role, action, caller.Route, resource, executionId, outcome, detail?.ToJsonString());
-    }
-
-    /// <summary>For changes without a batch of their own: one statement, one transaction.</summary>
-    public static async Task WriteAsync(NpgsqlDataSource database, AuditEntry entry)
-    {
-        await using var batch = database.CreateBatch();
-        batch.BatchCommands.Add(Insert(entry));
-        await batch.ExecuteNonQueryAsync();
     }
 }

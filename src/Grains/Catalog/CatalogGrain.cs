@@ -3,13 +3,14 @@ using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
 using NoEtl.Grains.Audit;
+using NoEtl.Grains.Executions;
 using NoEtl.Grains.Persistence;
 using Orleans.Concurrency;
 
 namespace NoEtl.Grains.Catalog;
 
 [StatelessWorker]
-public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids) : Grain, ICatalogGrain
+public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids, TurnWriter writer) : Grain, ICatalogGrain
 {
     // NoETL's kind alias table: the YAML's kind wins over the request's resource_type.
     private static readonly Dictionary<string, string> KindAliases = new(StringComparer.OrdinalIgnoreCase)
@@ -153,7 +154,7 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids) : 
     /// <summary>A refused registration changes nothing, but the attempt is audited.</summary>
     private async Task<Reply> Refused(Reply reply, string? path)
     {
-        await AuditLog.WriteAsync(database, AuditLog.Entry("catalog.register", AuditOutcome.Of(reply), path));
+        await writer.RecordAsync(AuditLog.Entry("catalog.register", AuditOutcome.Of(reply), path));
         return reply;
     }
 

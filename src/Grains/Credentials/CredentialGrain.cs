@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
 using NoEtl.Grains.Audit;
+using NoEtl.Grains.Executions;
 using NoEtl.Grains.Keychain;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
@@ -15,7 +16,7 @@ namespace NoEtl.Grains.Credentials;
 /// as they are and re-encrypted on the next write or rotation.
 /// </summary>
 [StatelessWorker]
-public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher cipher, SnowflakeIds ids) : Grain, ICredentialGrain
+public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher cipher, SnowflakeIds ids, TurnWriter writer) : Grain, ICredentialGrain
 {
     // The side-effect keychain entry a credential read leaves for the execution (NoETL: one hour).
     private static readonly TimeSpan ReadCacheLifetime = TimeSpan.FromHours(1);
@@ -102,7 +103,7 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
         }
         credential["data"] = data;
         await CacheForExecutionAsync(name, credential["type"]!.GetValue<string>(), data, read);
-        await AuditLog.WriteAsync(database, AuditLog.Entry("credential.read", "ok", name, read.ExecutionId));
+        await writer.RecordAsync(AuditLog.Entry("credential.read", "ok", name, read.ExecutionId));
         if (read.ExecutionId is { } executionId)
             GrainFactory.Reference<IExecutionGrain>(executionId).SecretsIssued().Ignore(); // scrub these values from its stored results
         return JsonReplies.Ok(credential);
@@ -145,7 +146,7 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
     {
         var credentials = await RotateTableAsync("noetl.credential", "name", SecretCipher.CredentialBinding);
         var keychain = await RotateTableAsync("noetl.keychain", "cache_key", SecretCipher.KeychainBinding);
-        await AuditLog.WriteAsync(database, AuditLog.Entry("credential.rotate", credentials.Failed.Count + keychain.Failed.Count == 0 ? "ok" : "partial",
+        await writer.RecordAsync(AuditLog.Entry("credential.rotate", credentials.Failed.Count + keychain.Failed.Count == 0 ? "ok" : "partial",
             detail: new JsonObject { ["active_key_id"] = cipher.Keys.ActiveKeyId, ["credentials"] = credentials.ToJson(), ["keychain"] = keychain.ToJson() }));
         return JsonReplies.Ok(new JsonObject
         {

@@ -114,7 +114,7 @@ public sealed partial class TurnWriter : IAsyncDisposable
 
     private static void AddEvents(NpgsqlBatch sql, List<PendingTurn> batch)
     {
-        var rows = batch.SelectMany(p => p.Turn.Events.Select(e => (Owner: p, Row: e))).ToArray();
+        var rows = RowsOf(batch, turn => turn.Events);
         if (rows.Length == 0)
             return;
         var command = new NpgsqlBatchCommand(
@@ -152,7 +152,7 @@ public sealed partial class TurnWriter : IAsyncDisposable
 
     private static void AddNewCommands(NpgsqlBatch sql, List<PendingTurn> batch)
     {
-        var rows = batch.SelectMany(p => p.Turn.NewCommands.Select(c => (Owner: p, Row: c))).ToArray();
+        var rows = RowsOf(batch, turn => turn.NewCommands);
         if (rows.Length == 0)
             return;
         var command = new NpgsqlBatchCommand(
@@ -220,7 +220,7 @@ public sealed partial class TurnWriter : IAsyncDisposable
 
     private static void AddOutbox(NpgsqlBatch sql, List<PendingTurn> batch)
     {
-        var rows = batch.SelectMany(p => p.Turn.Outbox.Select(o => (Owner: p, Row: o))).ToArray();
+        var rows = RowsOf(batch, turn => turn.Outbox);
         if (rows.Length == 0)
             return;
         var command = new NpgsqlBatchCommand(
@@ -272,6 +272,10 @@ public sealed partial class TurnWriter : IAsyncDisposable
         command.Parameters.AddWithValue(rows.Select(r => r.Row.Error).ToArray());
         sql.BatchCommands.Add(command);
     }
+
+    /// <summary>The rows of one kind from every turn of the batch, each with the turn that owns it.</summary>
+    private static (PendingTurn Owner, T Row)[] RowsOf<T>(List<PendingTurn> batch, Func<Turn, List<T>> rows) =>
+        batch.SelectMany(pending => rows(pending.Turn).Select(row => (pending, row))).ToArray();
 
     private static NpgsqlParameter Array<T>(T[] values, NpgsqlDbType elementType) =>
         new() { Value = values, NpgsqlDbType = NpgsqlDbType.Array | elementType };
