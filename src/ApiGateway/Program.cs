@@ -12,11 +12,14 @@ using NoEtl.ApiGateway.Internal;
 using NoEtl.ApiGateway.Keychain;
 using NoEtl.ApiGateway.Runtime;
 using NoEtl.ApiGateway.Telemetry;
+using NoEtl.Logging;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.Configuration.AddQuietLogDefaults();
 builder.AddNoEtlClusterClient(GatewaySettings.From(builder.Configuration));
 builder.AddApiAuthentication();
-builder.AddGatewayObservability(TelemetrySettings.From(builder.Configuration));
+var telemetry = TelemetrySettings.From(builder.Configuration);
+builder.AddGatewayObservability(telemetry);
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);
 builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy.AllowAnyOrigin().AllowAnyHeader().AllowAnyMethod()));
 
@@ -34,5 +37,5 @@ app.MapCredentialEndpoints();
 app.MapKeychainEndpoints();
 app.MapAuditEndpoints();
 app.MapInternalEndpoints();
-app.MapGatewayObservability();
+app.MapGatewayObservability(telemetry);
 app.Run();

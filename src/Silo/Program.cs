@@ -1,10 +1,12 @@
 using NoEtl.Grains.Hosting;
+using NoEtl.Logging;
 using NoEtl.Schema;
 using NoEtl.Silo.Catalog;
 using NoEtl.Silo.Hosting;
 using NoEtl.Silo.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.Configuration.AddQuietLogDefaults("NoEtl.Silo");
 var settings = SiloSettings.From(builder.Configuration);
 var database = settings.CreateDataSource();
 

@@ -44,7 +44,7 @@ public sealed class ConnectionIsolationTests : IAsyncLifetime
                 var response = await http.Send(HttpMethod.Post, "/api/events", new JsonObject
                 {
                     ["execution_id"] = executionId,
-                    ["event_type"] = "command.heartbeat",
+                    ["event_type"] = "worker.progress", // informative: events without a command may not take engine types
                     ["node_name"] = "start",
                     ["context"] = new JsonObject { ["client"] = client, ["n"] = n },
                     ["actionable"] = false,

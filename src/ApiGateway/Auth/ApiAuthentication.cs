@@ -7,17 +7,19 @@ namespace NoEtl.ApiGateway.Auth;
 /// <c>/api/internal/*</c> keeps NoETL's own gate (503/403, never 401); health routes stay open for probes.
 /// The caller flows to the grains through Orleans' request context, for authorization and audit.
 /// </summary>
-public sealed class ApiAuthentication(RequestDelegate next, ApiPrincipals principals, IConfiguration configuration)
+public sealed class ApiAuthentication(RequestDelegate next, ApiPrincipals principals, DeniedRequests denied, IConfiguration configuration)
 {
     public const string CallerItem = "noetl.caller";
     private readonly bool _disabled = string.Equals(configuration["NOETL_AUTH_DISABLED"], "true", StringComparison.OrdinalIgnoreCase);
 
-    public async Task InvokeAsync(HttpContext context, IGrainFactory grains)
+    public async Task InvokeAsync(HttpContext context)
     {
         var path = context.Request.Path;
         var route = $"{context.Request.Method} {(context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? path.Value}";
         if (!path.StartsWithSegments("/api") || path.StartsWithSegments("/api/health"))
         {
+            // Open routes still name their caller: a grain never mistakes a request for the server's own call.
+            new Caller("anonymous", "anonymous", null, route).Enter();
             await next(context);
             return;
         }
@@ -40,11 +42,7 @@ public sealed class ApiAuthentication(RequestDelegate next, ApiPrincipals princi
             var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
             if (token.Length == 0 || principals.Authenticate(token) is not { } principal)
             {
-                grains.Reference<IAuditGrain>(0).Record(new AuditEntry("anonymous", null, "auth.denied", route, null, null,
-                    "unauthenticated", null)).Ignore();
-                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                context.Response.Headers.WWWAuthenticate = "Bearer realm=\"noetl\"";
-                await context.Response.WriteAsJsonAsync(new { detail = "Authentication required: send 'Authorization: Bearer <token>'." });
+                await RefuseAsync(context);
                 return;
             }
             caller = new Caller(principal.Name, principal.Role, principal.Pool, route);
@@ -52,6 +50,22 @@ public sealed class ApiAuthentication(RequestDelegate next, ApiPrincipals princi
         context.Items[CallerItem] = caller;
         caller.Enter();
         await next(context);
+    }
+
+    private async Task RefuseAsync(HttpContext context)
+    {
+        if (!denied.AllowFailure(context))
+        {
+            denied.Count(context, "anonymous", null, "throttled");
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            context.Response.Headers.RetryAfter = "1";
+            await context.Response.WriteAsJsonAsync(new { detail = "Too many requests with missing or invalid credentials from this address; retry later." });
+            return;
+        }
+        denied.Count(context, "anonymous", null, "unauthenticated");
+        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        context.Response.Headers.WWWAuthenticate = "Bearer realm=\"noetl\"";
+        await context.Response.WriteAsJsonAsync(new { detail = "Authentication required: send 'Authorization: Bearer <token>'." });
     }
 }
 
@@ -62,9 +76,7 @@ public sealed class CallerRequirement(string[] roles) : IEndpointFilter
     {
         if (context.HttpContext.Items[ApiAuthentication.CallerItem] is Caller { Role: var role } caller && role != "development" && !roles.Contains(role))
         {
-            var grains = context.HttpContext.RequestServices.GetRequiredService<IGrainFactory>();
-            grains.Reference<IAuditGrain>(0).Record(new AuditEntry(caller.Principal, caller.Role, "auth.denied", caller.Route, null, null,
-                "forbidden", null)).Ignore();
+            context.HttpContext.RequestServices.GetRequiredService<DeniedRequests>().Count(context.HttpContext, caller.Principal, caller.Role, "forbidden");
             return Results.Json(new { detail = $"{caller.Principal} ({role}) may not call {caller.Route}; allowed: {string.Join(", ", roles)}" },
                 statusCode: StatusCodes.Status403Forbidden);
         }
@@ -96,5 +108,8 @@ public static class CallerRequirements
                 "Authentication is on but no principal is configured: set NOETL_API_TOKENS_FILE (or NOETL_API_TOKENS) and/or " +
                 "NOETL_INTERNAL_API_TOKEN, or NOETL_AUTH_DISABLED=true for development.");
         builder.Services.AddSingleton(principals);
+        builder.Services.AddSingleton(DeniedRequestsOptions.From(builder.Configuration));
+        builder.Services.AddSingleton<DeniedRequests>();
+        builder.Services.AddHostedService<DeniedRequestsFlusher>();
     }
 }

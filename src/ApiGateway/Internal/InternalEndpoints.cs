@@ -103,11 +103,12 @@ public static class InternalEndpoints
             if (body is null)
                 return error!;
             var events = body.Array("events");
+            var sourceExecutionId = body.Id("source_execution_id");
             if (events is null || events.Count == 0)
                 body.Add("too_short", "events", "List should have at least 1 item");
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.Reference<IExecutionDirectoryGrain>(0).Project(events!.ToJsonString()).ToHttp();
+            return await grains.Reference<IExecutionDirectoryGrain>(0).Project(events!.ToJsonString(), sourceExecutionId).ToHttp();
         });
     }
 }

@@ -1,3 +1,4 @@
+using NoEtl.ApiGateway.Auth;
 using NoEtl.Grains;
 using System.Security.Cryptography;
 using System.Text;
@@ -17,7 +18,14 @@ public sealed class InternalTokenGate(IConfiguration configuration) : IEndpointF
         var http = context.HttpContext;
         if (Refusal(http) is { } refusal)
         {
-            Audit(http, "anonymous", null, "forbidden");
+            var denied = http.RequestServices.GetRequiredService<DeniedRequests>();
+            if (!denied.AllowFailure(http))
+            {
+                denied.Count(http, "anonymous", null, "throttled");
+                http.Response.Headers.RetryAfter = "1";
+                return Deny(StatusCodes.Status429TooManyRequests, "Too many refused requests from this address; retry later.");
+            }
+            denied.Count(http, "anonymous", null, "forbidden");
             return refusal;
         }
         var caller = Caller.Current;
@@ -45,7 +53,7 @@ public sealed class InternalTokenGate(IConfiguration configuration) : IEndpointF
         return TokensEqual(token, expected) ? null : Deny(StatusCodes.Status403Forbidden, "Invalid service-account token for /api/internal/*.");
     }
 
-    /// <summary>Every internal-API call is audited, refused ones included.</summary>
+    /// <summary>Every admitted internal-API call is audited; refused ones are counted by <see cref="DeniedRequests"/>.</summary>
     private static void Audit(HttpContext http, string principal, string? role, string outcome) =>
         http.RequestServices.GetRequiredService<IGrainFactory>().Reference<IAuditGrain>(0).Record(new AuditEntry(
             principal, role, "internal" + http.Request.Path.Value!["/api/internal".Length..].Replace('/', '.'),

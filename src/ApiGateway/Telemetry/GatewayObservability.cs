@@ -1,3 +1,4 @@
+using NoEtl.ApiGateway.Auth;
 using NoEtl.Telemetry;
 using Microsoft.AspNetCore.Authorization;
 using Orleans.Dashboard;
@@ -41,11 +42,14 @@ public static class GatewayObservability
             .RequireAuthenticatedUser());
 
         builder.Services.AddOpenApi(openApi => openApi.AddContractShapes());
+        if (settings.MetricsPort is { } metricsPort)
+            builder.WebHost.UseUrls([.. (builder.Configuration["urls"] ?? "http://localhost:5000").Split(';', StringSplitOptions.RemoveEmptyEntries),
+                $"http://*:{metricsPort}"]);
 
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(settings.ServiceName, serviceInstanceId: Environment.MachineName + ":" + Environment.ProcessId))
             .WithMetrics(metrics => metrics
-                .AddMeter("Microsoft.Orleans")
+                .AddMeter("Microsoft.Orleans", DeniedRequests.MeterName)
                 .AddAspNetCoreInstrumentation() // http.server.request.duration by http.route and status
                 .AddRuntimeInstrumentation()
                 .AddPrometheusExporter());
@@ -59,10 +63,15 @@ public static class GatewayObservability
         return builder;
     }
 
-    public static WebApplication MapGatewayObservability(this WebApplication app)
+    public static WebApplication MapGatewayObservability(this WebApplication app, TelemetrySettings settings)
     {
-        app.MapPrometheusScrapingEndpoint(); // /metrics
-        app.MapOpenApi(); // /openapi/v1.json
+        // /metrics names routes, pools and rates: the operator's, or an internal port's (NOETL_METRICS_PORT).
+        var metrics = app.MapPrometheusScrapingEndpoint();
+        if (settings.MetricsPort is { } metricsPort)
+            metrics.RequireHost($"*:{metricsPort}");
+        else
+            metrics.RequireAuthorization(new AuthorizeAttribute { Policy = OperatorAuthenticationHandler.Policy });
+        app.MapOpenApi(); // /openapi/v1.json: public, like NoETL's /openapi.json; it describes the contract, no data
         app.MapOrleansDashboard(routePrefix: DashboardPrefix)
             .RequireAuthorization(new AuthorizeAttribute { Policy = OperatorAuthenticationHandler.Policy })
             .ExcludeFromDescription(); // operator UI, not part of NoETL's API

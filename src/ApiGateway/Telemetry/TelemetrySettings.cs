@@ -15,8 +15,19 @@ public sealed class TelemetrySettings
     /// <summary><c>NOETL_OPERATOR_TOKEN</c>: the dashboard's credential; unset keeps the dashboard closed (401).</summary>
     public string? OperatorToken { get; init; }
 
+    /// <summary>
+    /// <c>NOETL_METRICS_PORT</c>: serve <c>/metrics</c> without credentials on this port only (for in-cluster
+    /// scraping; keep it off the public Service). Unset: <c>/metrics</c> is on the API port behind the operator credential.
+    /// </summary>
+    public int? MetricsPort { get; init; }
+
     public static TelemetrySettings From(IConfiguration configuration) => new()
     {
+        MetricsPort = configuration["NOETL_METRICS_PORT"] is { Length: > 0 } port
+            ? int.TryParse(port, out var number) && number is > 0 and < 65536
+                ? number
+                : throw new InvalidOperationException($"NOETL_METRICS_PORT must be a TCP port, not '{port}'")
+            : null,
         ServiceName = configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : "noetl-gateway",
         OtlpEndpoint = configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] is { Length: > 0 } endpoint ? endpoint : null,
         JsonLogs = configuration["NOETL_LOG_FORMAT"] switch

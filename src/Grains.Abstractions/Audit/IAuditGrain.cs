@@ -31,5 +31,8 @@ public interface IAuditGrain : IGrainWithIntegerKey
 {
     [Alias("Record"), Orleans.Concurrency.OneWay] Task Record(AuditEntry entry);
 
+    /// <summary>Several records at once (the gateway's aggregated refusals of one window).</summary>
+    [Alias("RecordBatch")] Task RecordBatch(IReadOnlyList<AuditEntry> entries);
+
     [Alias("Query")] Task<Reply> Query(AuditQuery query);
 }

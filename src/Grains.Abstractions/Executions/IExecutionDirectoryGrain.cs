@@ -16,6 +16,9 @@ public interface IExecutionDirectoryGrain : IGrainWithIntegerKey
     /// <summary>Finds the execution that owns the <c>command.issued</c> event <paramref name="eventId"/>, or null.</summary>
     [Alias("LocateCommand")] Task<long?> LocateCommand(long eventId);
 
-    /// <summary>The internal projection route: groups envelopes by execution and hands each group to its grain.</summary>
-    [Alias("Project")] Task<Reply> Project(string eventsJson);
+    /// <summary>
+    /// The internal projection route: validates the envelopes, groups them by execution and hands each group to its
+    /// grain. <paramref name="sourceExecutionId"/> is the execution that projects (the system projector's own).
+    /// </summary>
+    [Alias("Project")] Task<Reply> Project(string eventsJson, long? sourceExecutionId);
 }

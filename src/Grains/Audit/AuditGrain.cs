@@ -12,6 +12,8 @@ public sealed class AuditGrain(NpgsqlDataSource database, TurnWriter writer) : G
 {
     public Task Record(AuditEntry entry) => writer.RecordAsync(entry);
 
+    public Task RecordBatch(IReadOnlyList<AuditEntry> entries) => writer.RecordAsync(entries);
+
     public Task<Reply> Query(AuditQuery query) => DatabaseCall.Run(async () =>
     {
         await using var command = database.CreateCommand(

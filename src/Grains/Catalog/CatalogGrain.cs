@@ -56,6 +56,10 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids, Tu
             path = parsed.Playbook.Path;
         }
 
+        if (SystemPlaybooks.IsSystemPath(path) && !SystemPlaybooks.MayRegister(Caller.Current))
+            return await Refused(new Reply(ReplyStatus.Forbidden, JsonReplies.Detail(SystemPlaybooks.RefusalCode,
+                $"'{path}' is a system path: system playbooks are registered by the server only")), path);
+
         return await DatabaseCall.Run(async () =>
         {
             await using var connection = await database.OpenConnectionAsync();

@@ -11,7 +11,7 @@ using Orleans.Concurrency;
 namespace NoEtl.Grains.Executions;
 
 [StatelessWorker]
-public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, SnowflakeIds ids, CommandLocations locations)
+public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, SnowflakeIds ids, CommandLocations locations, TurnWriter writer)
     : Grain, IExecutionDirectoryGrain
 {
     private static readonly Dictionary<string, string> ExecutableKinds = new(StringComparer.OrdinalIgnoreCase)
@@ -146,43 +146,110 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
         return JsonReplies.Ok(summary);
     });
 
-    public async Task<Reply> Project(string eventsJson)
+    /// <summary>
+    /// The internal projection route. Envelopes may only add informative events to executions that exist, under
+    /// their own catalog entry: the engine's own types (commands, calls, steps, terminal events) are written by the
+    /// owning grain alone. All envelopes are checked before any is written. The audit row credits the principal that
+    /// started the projecting execution (<paramref name="sourceExecutionId"/>), not the system pool that ran it.
+    /// </summary>
+    public async Task<Reply> Project(string eventsJson, long? sourceExecutionId)
     {
         if (JsonReplies.ParseOrNull(eventsJson) is not JsonArray events || events.Count == 0)
             return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.events", "events must be a non-empty list")]));
+        var newestId = ids.Next();
         var groups = new Dictionary<long, JsonArray>();
+        var errors = new List<(string, string)>();
         for (var i = 0; i < events.Count; i++)
         {
-            if (events[i] is not JsonObject envelope || WireIds.Read(envelope["event_id"]) is null)
-                return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([($"body.events.{i}.event_id", "event_id is required (integer)")]));
-            var executionId = WireIds.Read(envelope["execution_id"]) ?? 0;
-            if (envelope["result"] is { } result && !IsReferenceOnlyResult(result))
-                return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([($"body.events.{i}.result", "result must be {status, reference?, context?}")]));
+            if (ProjectionProblem(events[i], newestId) is { } problem)
+            {
+                errors.Add(($"body.events.{i}.{problem.Field}", problem.Message));
+                continue;
+            }
+            var envelope = (JsonObject)events[i]!;
+            var executionId = WireIds.Read(envelope["execution_id"])!.Value;
             if (!groups.TryGetValue(executionId, out var group))
                 groups[executionId] = group = [];
             group.Add(envelope.DeepClone());
         }
+        if (errors.Count > 0)
+            return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(errors));
 
-        var projected = 0;
         try
         {
+            var catalogs = await CatalogsOfAsync([.. groups.Keys]);
+            for (var i = 0; i < events.Count; i++)
+            {
+                var envelope = (JsonObject)events[i]!;
+                var executionId = WireIds.Read(envelope["execution_id"])!.Value;
+                if (!catalogs.TryGetValue(executionId, out var catalogId))
+                    errors.Add(($"body.events.{i}.execution_id", $"execution {executionId} does not exist"));
+                else if (WireIds.Read(envelope["catalog_id"]) is { } given && given != catalogId)
+                    errors.Add(($"body.events.{i}.catalog_id", $"execution {executionId} runs catalog entry {catalogId}, not {given}"));
+            }
+            if (errors.Count > 0)
+                return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(errors));
+
+            var projected = 0;
             foreach (var (executionId, group) in groups)
                 projected += await GrainFactory.Reference<IExecutionGrain>(executionId).Project(group.ToJsonString());
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
-        {
-            return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.events", "catalog_id does not name a catalog entry")]));
-        }
-        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.InvalidTextRepresentation or PostgresErrorCodes.InvalidDatetimeFormat
-                                              or PostgresErrorCodes.NotNullViolation or PostgresErrorCodes.CheckViolation)
-        {
-            return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.events", e.MessageText)]));
+            await writer.RecordAsync(await ProjectionAuditAsync(sourceExecutionId, projected, [.. groups.Keys]));
+            return JsonReplies.Ok(new JsonObject { ["projected"] = projected, ["duplicates"] = events.Count - projected });
         }
         catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code)
         {
             return DatabaseUnavailable.Reply(code);
         }
-        return JsonReplies.Ok(new JsonObject { ["projected"] = projected, ["duplicates"] = events.Count - projected });
+    }
+
+    private static (string Field, string Message)? ProjectionProblem(JsonNode? item, long newestId)
+    {
+        if (item is not JsonObject envelope)
+            return ("", "each event must be an object");
+        if (WireIds.Read(envelope["event_id"]) is not { } eventId || eventId <= 0)
+            return ("event_id", "event_id is required (a positive integer)");
+        // Event ids order an execution's log: one from the future would push every later event id past it.
+        if (eventId > newestId)
+            return ("event_id", "event_id is ahead of the server's id clock");
+        if (WireIds.Read(envelope["execution_id"]) is null)
+            return ("execution_id", "execution_id is required (integer)");
+        if (envelope["event_type"] is not JsonValue type || !type.TryGetValue<string>(out var eventType) || eventType.Length == 0)
+            return ("event_type", "event_type is required");
+        if (EventBinding.IsEngineType(eventType))
+            return ("event_type", $"'{eventType}' is written by the execution itself and cannot be projected");
+        if (envelope["result"] is { } result && !IsReferenceOnlyResult(result))
+            return ("result", "result must be {status, reference?, context?}");
+        return null;
+    }
+
+    private async Task<Dictionary<long, long>> CatalogsOfAsync(long[] executionIds)
+    {
+        await using var command = database.CreateCommand("SELECT execution_id, catalog_id FROM noetl.execution WHERE execution_id = ANY($1)");
+        command.Parameters.AddWithValue(executionIds);
+        var catalogs = new Dictionary<long, long>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            catalogs[reader.GetInt64(0)] = reader.GetInt64(1);
+        return catalogs;
+    }
+
+    private async Task<AuditEntry> ProjectionAuditAsync(long? sourceExecutionId, int projected, long[] executions)
+    {
+        var caller = Caller.Current;
+        var detail = new JsonObject { ["projected"] = projected, ["executions"] = new JsonArray([.. executions.Select(id => (JsonNode)id.ToString())]) };
+        if (sourceExecutionId is not { } source || await StartedByAsync(source) is not { } starter)
+            return new AuditEntry(caller.Principal, caller.Role, "events.project", caller.Route, null, sourceExecutionId, "ok", detail.ToJsonString());
+        detail["via"] = caller.Principal;
+        return new AuditEntry(starter["principal"]?.ToString() ?? caller.Principal, starter["role"]?.ToString(), "events.project",
+            caller.Route, null, source, "ok", detail.ToJsonString());
+    }
+
+    private async Task<JsonObject?> StartedByAsync(long executionId)
+    {
+        await using var command = database.CreateCommand(
+            "SELECT context->'started_by' FROM noetl.event WHERE execution_id = $1 AND event_type = 'playbook.initialized' LIMIT 1");
+        command.Parameters.AddWithValue(executionId);
+        return await command.ExecuteScalarAsync() is string json ? JsonNode.Parse(json) as JsonObject : null;
     }
 
     private static bool IsReferenceOnlyResult(JsonNode result) =>

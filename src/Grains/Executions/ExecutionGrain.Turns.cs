@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Commands;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Telemetry;
@@ -21,6 +22,8 @@ public sealed partial class ExecutionGrain
             return Accepted.Reject(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.payload", "payload must be an object")])));
         if (WorkerEvents.Validate(payload) is { } problem)
             return Accepted.Reject(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.payload", problem)])));
+        if (SecretInIdentifiers(secrets, ("step", workerEvent.Step), ("name", workerEvent.Name), ("worker_id", workerEvent.WorkerId)) is { } leak)
+            return Accepted.Reject(leak);
 
         var requestMeta = JsonReplies.ParseObject(workerEvent.MetaJson);
         var commandId = WorkerEvents.CommandId(payload, requestMeta);
@@ -29,18 +32,14 @@ public sealed partial class ExecutionGrain
             && _firstWorkerEvent.TryGetValue((name, workerEvent.Step, idempotent), out var existing))
             return new Accepted(existing, 0, Duplicate: true);
 
-        var command = commandId is { } id ? _commands.GetValueOrDefault(id) : null;
-        // Fencing: an event of a superseded claim (older epoch, or — for workers that do not echo epochs — another
-        // worker than the one that reclaimed the command) never changes state.
-        var epoch = WireIds.Read(requestMeta?["lease_epoch"] ?? payload["lease_epoch"]);
-        if (command is not null && (epoch < command.LeaseEpoch
-            || epoch is null && command.LeaseEpoch > 1 && name != "command.claimed"
-               && workerEvent.WorkerId is not null && command.WorkerId is not null && workerEvent.WorkerId != command.WorkerId))
-        {
-            return Accepted.Reject(new Reply(ReplyStatus.Conflict, JsonReplies.Detail("stale_lease",
-                $"Command {command.CommandId} was claimed again by {command.WorkerId} (lease epoch {command.LeaseEpoch}); events of the earlier claim are rejected",
-                new JsonObject { ["lease_epoch"] = command.LeaseEpoch })));
-        }
+        CommandRecord? command = null;
+        if (commandId is { } id && !_commands.TryGetValue(id, out command))
+            return Accepted.Reject(JsonReplies.NotFound($"Command {id} is not a command of execution {ExecutionId}"));
+        var binding = command is null
+            ? EventBinding.CheckUnbound(name)
+            : EventBinding.CheckHolder(command, workerEvent, requestMeta, payload, ExecutionId, leases, options);
+        if (binding is not null)
+            return Accepted.Reject(binding);
         if (name == "command.claimed" && command?.WorkerId is { } holder)
         {
             return holder == workerEvent.WorkerId
@@ -48,10 +47,11 @@ public sealed partial class ExecutionGrain
                 : Accepted.Reject(new Reply(ReplyStatus.Conflict, JsonReplies.Detail($"Command already claimed by {holder}")));
         }
 
+        EventBinding.RemoveLeaseToken(payload);
         payload = Scrub(payload, secrets);
         var status = WorkerEvents.StatusFromName(name);
         var eventId = NextEventId();
-        var meta = requestMeta?.DeepClone().AsObject() ?? [];
+        var meta = ScrubMeta(requestMeta, secrets);
         meta["actionable"] = workerEvent.Actionable;
         meta["informative"] = workerEvent.Informative;
         meta["worker_id"] = workerEvent.WorkerId;
@@ -72,7 +72,7 @@ public sealed partial class ExecutionGrain
         var logged = Fold(row);
 
         var generated = 0;
-        if (workerEvent.Actionable && Orchestrator.IsTrigger(name))
+        if (workerEvent.Actionable && command is not null && Orchestrator.IsTrigger(name))
             generated = Record(Orchestrator.Decide(_catalog!.Playbook, _state!, logged), turn, eventId, name);
         // Like NoETL's save_state, the projection is rewritten when the engine handled the event (Record set it) or the
         // status changed, not for every worker event: command.started, claims and heartbeats leave it alone.
@@ -172,7 +172,7 @@ public sealed partial class ExecutionGrain
     }
 
     /// <summary>Commands of <c>system/*</c> playbooks go to the system pool only (noetl-api.md §2.7).</summary>
-    private string Pool => _catalog!.Path.TrimStart('/').StartsWith("system/", StringComparison.Ordinal) ? "system" : "shared";
+    private string Pool => SystemPlaybooks.PoolOf(_catalog!.Path);
 
     private LoggedEvent Fold(EventRow row)
     {
@@ -226,9 +226,11 @@ public sealed partial class ExecutionGrain
 
     private JsonObject ClaimResponse(CommandRecord command, long eventId, JsonObject? reclaim)
     {
+        var leaseToken = leases.Mint(ExecutionId, command.CommandId, command.LeaseEpoch);
         var meta = command.Meta.DeepClone().AsObject();
         meta["worker_id"] = command.WorkerId;
         meta["lease_epoch"] = command.LeaseEpoch;
+        meta[EventBinding.LeaseTokenKey] = leaseToken;
         if (reclaim is not null)
             foreach (var key in new[] { "reclaimed", "reclaimed_from_worker", "reclaimed_reason" })
                 meta[key] = reclaim[key]?.DeepClone();
@@ -238,6 +240,7 @@ public sealed partial class ExecutionGrain
             ["event_id"] = eventId,
             ["execution_id"] = ExecutionId,
             ["lease_epoch"] = command.LeaseEpoch, // fencing token: workers that know it send it back with their events
+            [EventBinding.LeaseTokenKey] = leaseToken, // proves the events come from this claim's holder
             ["node_id"] = command.Step,
             ["node_name"] = command.Step,
             ["action"] = command.ToolKind,

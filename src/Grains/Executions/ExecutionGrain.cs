@@ -25,6 +25,7 @@ public sealed partial class ExecutionGrain(
     PlaybookCache playbooks,
     ServerOptions options,
     SecretCipher cipher,
+    LeaseTokens leases,
     CommandLocations locations,
     TurnWriter writer,
     ILocalSiloDetails silo,
@@ -86,6 +87,11 @@ public sealed partial class ExecutionGrain(
             return JsonReplies.NotFound($"Executable catalog entry not found: {path}");
 
         var workload = JsonReplies.ParseObject(request.WorkloadJson) ?? [];
+        if (SystemPlaybookRefusal(_catalog.Playbook, path, workload) is { } refusal)
+        {
+            _catalog = null; // nothing of this activation is kept when refused
+            return refusal;
+        }
         _parentExecutionId = request.ParentExecutionId;
         _startTime = ExecutionLog.NowUtc();
         _state = new ExecutionState(_catalog.Playbook);
@@ -93,6 +99,10 @@ public sealed partial class ExecutionGrain(
         var turn = new Turn();
         var decision = Orchestrator.Start(_catalog.Playbook, ExecutionId, catalogId, path, version, workload, request.ParentExecutionId);
         var generated = Record(decision, turn, parentEventId: null, triggeredBy: "execute");
+        // Who started it: the internal API credits projections of this execution to that principal.
+        var caller = Caller.Current;
+        turn.Events.First(e => e.EventType == "playbook.initialized").Context!["started_by"] =
+            new JsonObject { ["principal"] = caller.Principal, ["role"] = caller.Role, ["pool"] = caller.Pool };
         var failure = await CommitAsync(turn);
         if (failure is not null)
             return failure;
@@ -113,6 +123,22 @@ public sealed partial class ExecutionGrain(
         });
     }
 
+    /// <summary>User pools may not start system playbooks, and nobody may override the workload keys they fix.</summary>
+    private static Reply? SystemPlaybookRefusal(Playbook playbook, string path, JsonObject workload)
+    {
+        if (!SystemPlaybooks.IsSystemPath(path))
+            return null;
+        var caller = Caller.Current;
+        if (!SystemPlaybooks.MayExecute(caller))
+            return new Reply(ReplyStatus.Forbidden, JsonReplies.Detail(SystemPlaybooks.RefusalCode,
+                $"{path} is a system playbook: pool '{caller.Pool}' may not start it"));
+        var fixedKeys = SystemPlaybooks.FixedKeys(playbook.Document).Where(workload.ContainsKey).ToList();
+        return fixedKeys.Count == 0
+            ? null
+            : new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(fixedKeys.Select(key =>
+                ($"body.workload.{key}", $"'{key}' is fixed by the system playbook {path} and cannot be overridden"))));
+    }
+
     public async Task<Reply> Claim(long eventId, string workerId, string? localityJson)
     {
         if (!Exists || !_commandByEvent.TryGetValue(eventId, out var commandId))
@@ -121,6 +147,9 @@ public sealed partial class ExecutionGrain(
         if (Caller.Current.Pool is { } callerPool && callerPool != Pool)
             return new Reply(ReplyStatus.Forbidden, JsonReplies.Detail("wrong_pool",
                 $"Command {commandId} is routed to pool '{Pool}'; pool '{callerPool}' may not claim it"));
+        var secrets = await SecretValuesAsync();
+        if (SecretInIdentifiers(secrets, ("worker_id", workerId)) is { } leak)
+            return leak;
         var now = DateTime.UtcNow;
 
         HolderLiveness? holder = null;
@@ -157,7 +186,7 @@ public sealed partial class ExecutionGrain(
             ["informative"] = true,
         };
         if (JsonReplies.ParseOrNull(localityJson) is JsonObject locality)
-            meta["locality"] = locality;
+            meta["locality"] = Scrub(locality, secrets);
         if (decision.ReclaimReason is { } reason)
         {
             meta["reclaimed"] = true;
@@ -207,6 +236,8 @@ public sealed partial class ExecutionGrain(
     {
         if (!Exists)
             return JsonReplies.NotFound($"Execution not found: {ExecutionId}");
+        if (EventBinding.CheckPool(Caller.Current, Pool, ExecutionId) is { } foreignPool)
+            return foreignPool;
         var turn = new Turn();
         var outcome = Accept(workerEvent, turn, batchMeta: null, await SecretValuesAsync());
         if (outcome.Rejection is not null)
@@ -223,11 +254,15 @@ public sealed partial class ExecutionGrain(
     {
         if (!Exists)
             return JsonReplies.NotFound($"Execution not found: {ExecutionId}");
+        if (EventBinding.CheckPool(Caller.Current, Pool, ExecutionId) is { } foreignPool)
+            return foreignPool;
+        var secrets = await SecretValuesAsync();
+        if (SecretInIdentifiers(secrets, ("worker_id", workerId), ("Idempotency-Key", idempotencyKey)) is { } leak)
+            return leak;
         var requestId = ids.Next();
         var batchMeta = new JsonObject { ["batch_request_id"] = requestId.ToString(), ["idempotency_key"] = idempotencyKey };
         var turn = new Turn();
         var outcomes = new List<Accepted>();
-        var secrets = await SecretValuesAsync();
         foreach (var workerEvent in events)
         {
             var outcome = Accept(workerEvent with { WorkerId = workerEvent.WorkerId ?? workerId }, turn, batchMeta, secrets);
@@ -259,6 +294,9 @@ public sealed partial class ExecutionGrain(
 
     public async Task<int> Project(string envelopesJson)
     {
+        // The system pool writes these: they pass the same scrubbing as every worker payload.
+        var secrets = await SecretValuesAsync();
+        var envelopes = new JsonArray([.. (JsonNode.Parse(envelopesJson) as JsonArray ?? []).OfType<JsonObject>().Select(e => Scrub(e, secrets))]);
         await using var command = database.CreateCommand(
             """
             INSERT INTO noetl.event (event_id, execution_id, catalog_id, parent_event_id, parent_execution_id, event_type, node_id,
@@ -274,7 +312,7 @@ public sealed partial class ExecutionGrain(
             """);
         command.Parameters.AddWithValue(ExecutionId);
         command.Parameters.Add(new NpgsqlParameter { Value = _catalog?.CatalogId ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
-        command.Parameters.AddWithValue(envelopesJson);
+        command.Parameters.AddWithValue(envelopes.ToJsonString());
         var inserted = await command.ExecuteNonQueryAsync();
         if (inserted > 0 && Exists)
             DeactivateOnIdle(); // the log changed under us: rebuild from it, in event order, on the next call

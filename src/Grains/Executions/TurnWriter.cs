@@ -44,11 +44,11 @@ public sealed partial class TurnWriter : IAsyncDisposable
         return pending.Done.Task;
     }
 
-    /// <summary>An audit record without a change of its own rides along with the next group commit.</summary>
-    public Task RecordAsync(AuditEntry entry)
+    /// <summary>Audit records without a change of their own ride along with the next group commit.</summary>
+    public Task RecordAsync(params IReadOnlyCollection<AuditEntry> entries)
     {
         var turn = new Turn();
-        turn.Audit.Add(entry);
+        turn.Audit.AddRange(entries);
         return CommitAsync(executionId: 0, catalogId: 0, parentExecutionId: null, turn);
     }
 

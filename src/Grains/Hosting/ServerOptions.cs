@@ -62,6 +62,15 @@ public sealed class ServerOptions
     /// <summary>Most execution turns one group commit takes (one transaction).</summary>
     public int CommitBatchMaxTurns { get; set; } = 64;
 
+    /// <summary>
+    /// <c>NOETL_REQUIRE_LEASE_TOKEN=true</c>: lifecycle events must echo their claim's <c>lease_token</c> (strict mode;
+    /// off by default so that NoETL workers that do not know the token keep working).
+    /// </summary>
+    public bool RequireLeaseToken { get; set; }
+
+    /// <summary>How often the server starts <c>system/scheduled_cleanup</c> itself (0: never).</summary>
+    public int CleanupIntervalSeconds { get; set; } = 3600;
+
     public static ServerOptions FromConfiguration(IConfiguration configuration)
     {
         var options = new ServerOptions();
@@ -82,6 +91,8 @@ public sealed class ServerOptions
         options.ReminderPeriodSeconds = Math.Max(1, Int(configuration, "NOETL_REMINDER_PERIOD_SECONDS", options.ReminderPeriodSeconds));
         options.CommitWriters = Math.Max(1, Int(configuration, "NOETL_COMMIT_WRITERS", options.CommitWriters));
         options.CommitBatchMaxTurns = Math.Max(1, Int(configuration, "NOETL_COMMIT_BATCH_MAX_TURNS", options.CommitBatchMaxTurns));
+        options.CleanupIntervalSeconds = Int(configuration, "NOETL_CLEANUP_INTERVAL_SECONDS", options.CleanupIntervalSeconds);
+        options.RequireLeaseToken = string.Equals(configuration["NOETL_REQUIRE_LEASE_TOKEN"], "true", StringComparison.OrdinalIgnoreCase);
         return options;
     }
 

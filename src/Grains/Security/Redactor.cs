@@ -113,12 +113,15 @@ public static partial class Redactor
         return Walk(child, keys, secrets, depth);
     }
 
-    private static bool StringIsSecret(string text, string[] secrets)
+    private static bool StringIsSecret(string text, string[] secrets) => ContainsSecretValue(text, secrets) || LooksSecret(text);
+
+    /// <summary>Equal to one of <paramref name="secrets"/>, or containing one of 8+ characters.</summary>
+    public static bool ContainsSecretValue(string text, IEnumerable<string> secrets)
     {
         foreach (var secret in secrets)
             if (text == secret || secret.Length >= 8 && text.Contains(secret, StringComparison.Ordinal))
                 return true;
-        return LooksSecret(text);
+        return false;
     }
 
     // {"$noetl_ref": {"kind": "keychain", ...}}: resolved late by the worker, it names a secret without holding one.

@@ -37,6 +37,14 @@ public sealed partial class SystemPlaybookRegistrar(IGrainFactory grains, IConfi
                 LogFailed(e, name);
             }
         }
+        try
+        {
+            await grains.Reference<ISystemScheduleGrain>(0).Ensure();
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogScheduleFailed(e);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "System playbook {Path} v{Version}: {Status}")]
@@ -44,6 +52,9 @@ public sealed partial class SystemPlaybookRegistrar(IGrainFactory grains, IConfi
 
     [LoggerMessage(Level = LogLevel.Error, Message = "System playbook {Resource} was rejected: {Reply}")]
     private partial void LogRejected(string resource, string reply);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The schedule of the system playbooks could not be registered")]
+    private partial void LogScheduleFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "System playbook {Resource} could not be registered")]
     private partial void LogFailed(Exception exception, string resource);

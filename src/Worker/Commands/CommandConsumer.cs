@@ -112,7 +112,7 @@ public sealed class CommandConsumer(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // Ack/nak failures (NATS down) leave the message to the ack-wait redelivery; the claim keeps reruns safe.
-            logger.LogError("Handling a notification failed: {Error}", ex.Message);
+            logger.LogError(ex, "Handling a notification failed: {Error}", ex.Message);
         }
     }
 

@@ -101,6 +101,7 @@ public sealed class NoEtlSystem : IAsyncDisposable
             ["ASPNETCORE_URLS"] = url,
             ["NOETL_INTERNAL_API_TOKEN"] = internalToken ?? "",
             ["NOETL_API_TOKENS"] = PrincipalTokens.Document,
+            ["NOETL_AUDIT_DENIED_WINDOW_SECONDS"] = "1",
             ["Logging__LogLevel__Default"] = "Warning",
         };
         foreach (var (key, value) in _gatewaySettings)
