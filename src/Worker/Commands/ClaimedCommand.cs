@@ -10,14 +10,13 @@ internal sealed record ClaimedCommand(
     long ExecutionId,
     string CommandId,
     string Step,
-    string ServerUrl,
     string Kind,
     JsonObject ToolConfig,
     JsonObject Input,
     JsonObject RenderContext,
     long? LeaseEpoch)
 {
-    public static ClaimedCommand From(CommandNotification notification, JsonObject claim, string defaultServerUrl)
+    public static ClaimedCommand From(CommandNotification notification, JsonObject claim)
     {
         var context = claim["context"] as JsonObject ?? [];
         var meta = claim["meta"] as JsonObject ?? [];
@@ -44,7 +43,6 @@ internal sealed record ClaimedCommand(
             WorkerJson.ReadId(claim["execution_id"]) ?? notification.ExecutionId,
             WorkerJson.ReadString(meta["command_id"]) ?? notification.CommandId ?? notification.EventId.ToString(CultureInfo.InvariantCulture),
             WorkerJson.ReadString(claim["node_name"]) ?? WorkerJson.ReadString(meta["step"]) ?? notification.Step ?? "unknown",
-            string.IsNullOrWhiteSpace(notification.ServerUrl) ? defaultServerUrl : notification.ServerUrl.TrimEnd('/'),
             kind,
             config,
             WorkerJson.ObjectOrEmpty(context["input"] ?? context["args"]),
@@ -78,7 +76,6 @@ internal sealed record ClaimedCommand(
             ExecutionId = ExecutionId,
             CommandId = CommandId,
             Step = Step,
-            ServerUrl = ServerUrl,
             Input = (JsonObject)Input.DeepClone(),
             Variables = variables,
         };

@@ -4,20 +4,20 @@ namespace NoEtl.Worker.Runtime;
 
 /// <summary>
 /// Resolves a credential alias to its secret data: the worker keychain first (env allow-list), then
-/// <c>GET /api/credentials/{name}?include_data=true&amp;execution_id=</c> on the command's server.
+/// <c>GET /api/credentials/{name}?include_data=true&amp;execution_id=</c> on the configured server.
 /// </summary>
 public sealed class CredentialResolver(ServerClient server, WorkerKeychain keychain)
 {
     private static readonly string[] TokenFields = ["token", "access_token", "bearer", "api_key", "value", "secret"];
 
     /// <summary>The credential's <c>data</c> object. A keychain hit becomes <c>{"token": value, "value": value}</c>.</summary>
-    public async Task<JsonObject> ResolveAsync(string name, string serverUrl, long executionId, CancellationToken ct)
+    public async Task<JsonObject> ResolveAsync(string name, long executionId, CancellationToken ct)
     {
         if (keychain.TryGet(name, out var secret))
         {
             return new JsonObject { ["token"] = secret, ["value"] = secret };
         }
-        var url = server.Url(serverUrl, $"/api/credentials/{Uri.EscapeDataString(name)}?include_data=true&execution_id={executionId}");
+        var url = server.Url($"/api/credentials/{Uri.EscapeDataString(name)}?include_data=true&execution_id={executionId}");
         var response = await server.GetWithRetryAsync(url, ct);
         if (response.Status == 404)
         {

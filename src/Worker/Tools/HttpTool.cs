@@ -112,7 +112,7 @@ public sealed class HttpTool(HttpClient http, CredentialResolver credentials) : 
                 return;
             case JsonValue alias:
                 // A bare alias: whatever the credential holds decides bearer vs basic.
-                var data = await credentials.ResolveAsync(ConfigExtensions.Text(alias), context.ServerUrl, context.ExecutionId, ct);
+                var data = await credentials.ResolveAsync(ConfigExtensions.Text(alias), context.ExecutionId, ct);
                 ApplyCredential(request, data);
                 return;
             case JsonObject spec:
@@ -121,7 +121,7 @@ public sealed class HttpTool(HttpClient http, CredentialResolver credentials) : 
                 try
                 {
                     secretData = spec.Str("credential") is { Length: > 0 } name
-                        ? await credentials.ResolveAsync(name, context.ServerUrl, context.ExecutionId, ct)
+                        ? await credentials.ResolveAsync(name, context.ExecutionId, ct)
                         : spec;
                 }
                 catch (CredentialException e) when (e.NotFound)
