@@ -113,6 +113,27 @@ public class CommandRunnerTests
     }
 
     [Theory]
+    [InlineData("""{"lease_epoch": 4, "lease_token": "lt-top", "context": {"tool_config": {"kind": "noop"}}, "meta": {"command_id": 300, "lease_token": "lt-meta"}}""", "lt-top", "call.done")]
+    [InlineData("""{"context": {"tool_config": {"kind": "shell", "command": "exit 2"}}, "meta": {"command_id": 300, "lease_epoch": 4, "lease_token": "lt-meta"}}""", "lt-meta", "call.error")]
+    [InlineData("""{"lease_epoch": 4, "context": {"tool_config": {"kind": "noop"}}, "meta": {"command_id": 300}}""", null, "call.done")]
+    public async Task Lease_token_from_the_claim_is_echoed_in_every_event_and_absent_when_the_server_sends_none(string claimBody, string? token, string call)
+    {
+        var (server, runner) = await StartAsync(claimBody);
+        await using var _ = server;
+        var claim = await runner.ClaimAsync(Notification(server.Url), CancellationToken.None);
+        await runner.RunAsync(Notification(server.Url), claim.Command!, CancellationToken.None);
+
+        var events = server.To("/api/events").Select(e => e.Body!).ToList();
+        Assert.Equal(["command.started", call, call == "call.done" ? "command.completed" : "command.failed"], events.Select(e => e["name"]!.GetValue<string>()));
+        foreach (var meta in events.Select(e => e["meta"]!.AsObject()))
+        {
+            Assert.Equal(4, meta["lease_epoch"]!.GetValue<long>());
+            Assert.Equal(token, meta["lease_token"]?.GetValue<string>());
+            Assert.Equal(token is not null, meta.ContainsKey("lease_token"));
+        }
+    }
+
+    [Theory]
     [InlineData(409, ClaimDecision.Drop)]
     [InlineData(503, ClaimDecision.Retry)]
     [InlineData(404, ClaimDecision.Retry)]

@@ -14,7 +14,8 @@ internal sealed record ClaimedCommand(
     JsonObject ToolConfig,
     JsonObject Input,
     JsonObject RenderContext,
-    long? LeaseEpoch)
+    long? LeaseEpoch,
+    string? LeaseToken)
 {
     public static ClaimedCommand From(CommandNotification notification, JsonObject claim)
     {
@@ -47,8 +48,12 @@ internal sealed record ClaimedCommand(
             config,
             WorkerJson.ObjectOrEmpty(context["input"] ?? context["args"]),
             WorkerJson.ObjectOrEmpty(context["render_context"]),
-            WorkerJson.ReadId(claim["lease_epoch"] ?? meta["lease_epoch"]));
+            WorkerJson.ReadId(claim["lease_epoch"] ?? meta["lease_epoch"]),
+            WorkerJson.ReadString(claim["lease_token"] ?? meta["lease_token"]));
     }
+
+    // The record's generated ToString would print the lease token (a bearer for this claim's events): keep it out of logs.
+    public override string ToString() => $"{nameof(ClaimedCommand)} {{ ExecutionId = {ExecutionId}, CommandId = {CommandId}, Step = {Step}, Kind = {Kind} }}";
 
     /// <summary>
     /// Template variables for deferred rendering: the server's render context, the input bindings (also at top

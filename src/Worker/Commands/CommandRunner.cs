@@ -143,19 +143,25 @@ public sealed class CommandRunner(
 
     private async Task PostEventAsync(ClaimedCommand command, string name, JsonObject payload)
     {
+        var meta = new JsonObject
+        {
+            ["command_id"] = WorkerJson.IdNode(command.CommandId),
+            ["worker_id"] = options.WorkerId,
+            ["pool"] = options.Pool,
+            ["lease_epoch"] = command.LeaseEpoch, // fencing: the server rejects events of a superseded claim
+        };
+        if (command.LeaseToken is not null)
+        {
+            // Proves the event comes from the claim holder, not from anyone who can guess the epoch. Never logged.
+            meta["lease_token"] = command.LeaseToken;
+        }
         var body = new JsonObject
         {
             ["execution_id"] = command.ExecutionId,
             ["step"] = command.Step,
             ["name"] = name,
             ["payload"] = payload,
-            ["meta"] = new JsonObject
-            {
-                ["command_id"] = WorkerJson.IdNode(command.CommandId),
-                ["worker_id"] = options.WorkerId,
-                ["pool"] = options.Pool,
-                ["lease_epoch"] = command.LeaseEpoch, // fencing: the server rejects events of a superseded claim
-            },
+            ["meta"] = meta,
             ["worker_id"] = options.WorkerId,
         };
         try
