@@ -30,7 +30,7 @@ internal static class TestKit
             new NoopTool(),
             new PythonTool(),
             new ShellTool(),
-            new HttpTool(new HttpClient(), credentials),
+            new HttpTool(HttpTool.CreateClient(), credentials),
             new PostgresTool(credentials),
             new PlaybookTool(server),
         ];

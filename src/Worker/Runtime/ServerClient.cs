@@ -26,6 +26,10 @@ public sealed class ServerClient(HttpClient http, WorkerOptions options, ILogger
     /// <summary>The configured server's origin: the only place this client sends anything, tokens included.</summary>
     public Audience ControlPlane { get; } = Audience.OriginOf(options.ServerUrl);
 
+    /// <summary>The tokens this client attaches, by env name; bound to <see cref="ControlPlane"/>.</summary>
+    internal IEnumerable<KeyValuePair<string, string?>> Tokens =>
+        [KeyValuePair.Create(WorkerOptions.InternalApiTokenVar, options.InternalApiToken), KeyValuePair.Create(WorkerOptions.ApiTokenVar, options.ApiToken)];
+
     /// <summary>Delays between attempts of <see cref="SendWithRetryAsync"/>; its length bounds the retries.</summary>
     public IReadOnlyList<TimeSpan> RetryDelays { get; init; } =
         [TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(15)];
