@@ -84,6 +84,55 @@ public class CommandRunnerTests
         Assert.Contains("[REDACTED]", callError["result"]!["context"]!["data"]!["stdout"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task Server_url_in_the_notification_is_ignored_and_every_callback_goes_to_the_configured_server()
+    {
+        // The attack: a notification (or a workload overriding server_url) pointing the worker, and its token, elsewhere.
+        await using var decoy = await FakeHttp.StartAsync((_, _) => { });
+        await using var server = await FakeHttp.StartAsync((app, _) =>
+        {
+            app.MapPost("/api/commands/{id}/claim", () => FakeHttp.Json(JsonNode.Parse("""
+                {"execution_id": 100, "context": {"tool_config": {"kind": "playbook", "path": "child/pb"}}, "meta": {"command_id": 300}}
+                """)!));
+            app.MapPost("/api/execute", () => FakeHttp.Json(new JsonObject { ["execution_id"] = "901" }));
+            app.MapPost("/api/events", () => FakeHttp.Json(new JsonObject { ["status"] = "ok" }));
+        });
+        var options = TestKit.Options(server.Url, "tok");
+        var client = TestKit.Server(options);
+        var keychain = new WorkerKeychain(new Dictionary<string, string>());
+        var runner = new CommandRunner(client, TestKit.Executor(client, keychain), keychain, options, NullLogger<CommandRunner>.Instance);
+
+        var claim = await runner.ClaimAsync(Notification(decoy.Url), CancellationToken.None);
+        Assert.Equal(ClaimDecision.Run, claim.Decision);
+        await runner.RunAsync(Notification(decoy.Url), claim.Command!, CancellationToken.None);
+
+        Assert.Empty(decoy.Requests);
+        Assert.Single(server.To("/api/commands/200/claim"));
+        Assert.Single(server.To("/api/execute"));
+        Assert.Equal(["command.started", "call.done", "command.completed"], server.To("/api/events").Select(e => e.Body!["name"]!.GetValue<string>()));
+    }
+
+    [Theory]
+    [InlineData("""{"lease_epoch": 4, "lease_token": "lt-top", "context": {"tool_config": {"kind": "noop"}}, "meta": {"command_id": 300, "lease_token": "lt-meta"}}""", "lt-top", "call.done")]
+    [InlineData("""{"context": {"tool_config": {"kind": "shell", "command": "exit 2"}}, "meta": {"command_id": 300, "lease_epoch": 4, "lease_token": "lt-meta"}}""", "lt-meta", "call.error")]
+    [InlineData("""{"lease_epoch": 4, "context": {"tool_config": {"kind": "noop"}}, "meta": {"command_id": 300}}""", null, "call.done")]
+    public async Task Lease_token_from_the_claim_is_echoed_in_every_event_and_absent_when_the_server_sends_none(string claimBody, string? token, string call)
+    {
+        var (server, runner) = await StartAsync(claimBody);
+        await using var _ = server;
+        var claim = await runner.ClaimAsync(Notification(server.Url), CancellationToken.None);
+        await runner.RunAsync(Notification(server.Url), claim.Command!, CancellationToken.None);
+
+        var events = server.To("/api/events").Select(e => e.Body!).ToList();
+        Assert.Equal(["command.started", call, call == "call.done" ? "command.completed" : "command.failed"], events.Select(e => e["name"]!.GetValue<string>()));
+        foreach (var meta in events.Select(e => e["meta"]!.AsObject()))
+        {
+            Assert.Equal(4, meta["lease_epoch"]!.GetValue<long>());
+            Assert.Equal(token, meta["lease_token"]?.GetValue<string>());
+            Assert.Equal(token is not null, meta.ContainsKey("lease_token"));
+        }
+    }
+
     [Theory]
     [InlineData(409, ClaimDecision.Drop)]
     [InlineData(503, ClaimDecision.Retry)]

@@ -10,7 +10,7 @@ public class HttpToolTests(HttpFixture fixture) : IClassFixture<HttpFixture>
     private ToolExecutor Executor(WorkerKeychain? keychain = null) => TestKit.Executor(TestKit.Server(TestKit.Options(Url)), keychain);
 
     private Task<ToolOutcome> Run(string config, WorkerKeychain? keychain = null) =>
-        Executor(keychain).ExecuteAsync("http", TestKit.Obj(config.Replace("BASE", Url)), TestKit.Context(Url), CancellationToken.None);
+        Executor(keychain).ExecuteAsync("http", TestKit.Obj(config.Replace("BASE", Url)), TestKit.Context(), CancellationToken.None);
 
     [Fact]
     public async Task Get_with_params_and_headers_returns_status_headers_and_json_data()
@@ -58,7 +58,7 @@ public class HttpToolTests(HttpFixture fixture) : IClassFixture<HttpFixture>
     [Fact]
     public async Task Connection_failure_is_a_retryable_error()
     {
-        var outcome = await Executor().ExecuteAsync("http", TestKit.Obj("""{"url": "http://127.0.0.1:1/x", "timeout": 5}"""), TestKit.Context(Url), CancellationToken.None);
+        var outcome = await Executor().ExecuteAsync("http", TestKit.Obj("""{"url": "http://127.0.0.1:1/x", "timeout": 5}"""), TestKit.Context(), CancellationToken.None);
         Assert.False(outcome.Ok);
         Assert.Equal("connection", outcome.Error!.Kind);
         Assert.True(outcome.Error.Retryable);
@@ -100,7 +100,7 @@ public class HttpToolTests(HttpFixture fixture) : IClassFixture<HttpFixture>
         var executor = Executor(keychain);
         var command = new NoEtl.Worker.Commands.CommandNotification(42, 1, "7", "s", Url);
         var claim = TestKit.Obj("""{"context": {"tool_config": {"kind": "http", "url": "BASE/echo", "headers": {"X-Trace": "{{ keychain.API_KEY }}"}}}}""".Replace("BASE", Url));
-        var claimed = NoEtl.Worker.Commands.ClaimedCommand.From(command, claim, Url);
+        var claimed = NoEtl.Worker.Commands.ClaimedCommand.From(command, claim);
         var outcome = await executor.ExecuteAsync(claimed.Kind, claimed.ToolConfig, claimed.ToContext(keychain), CancellationToken.None);
         Assert.Equal("abc", outcome.Data!["data"]!["x_trace"]!.GetValue<string>());
     }

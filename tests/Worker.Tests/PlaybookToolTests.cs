@@ -12,7 +12,7 @@ public class PlaybookToolTests
             app.MapPost("/api/execute", () => FakeHttp.Json(new JsonObject { ["execution_id"] = "900", ["status"] = "started" })));
         var executor = TestKit.Executor(TestKit.Server(TestKit.Options(server.Url)));
         var outcome = await executor.ExecuteAsync("playbook", TestKit.Obj("""{"path": "child/pb", "payload": {"k": "{{ workload.v }}"}}"""),
-            TestKit.Context(server.Url, variables: TestKit.Obj("""{"workload": {"v": 1}}""")), CancellationToken.None);
+            TestKit.Context(variables: TestKit.Obj("""{"workload": {"v": 1}}""")), CancellationToken.None);
         Assert.True(outcome.Ok, outcome.Error?.Message);
         Assert.Equal("""{"status":"started","execution_id":"900","async":true}""", outcome.Data!.ToJsonString());
         var request = server.To("/api/execute").Single().Body!;
@@ -33,7 +33,7 @@ public class PlaybookToolTests
                 : FakeHttp.Json(new JsonObject { ["completed"] = true, ["failed"] = false, ["variables"] = new JsonObject { ["end"] = new JsonObject { ["x"] = 1 } } }));
         });
         var executor = TestKit.Executor(TestKit.Server(TestKit.Options(server.Url)));
-        var outcome = await executor.ExecuteAsync("playbook", TestKit.Obj("""{"path": "c", "return_step": "end", "poll_interval": 0.05}"""), TestKit.Context(server.Url), CancellationToken.None);
+        var outcome = await executor.ExecuteAsync("playbook", TestKit.Obj("""{"path": "c", "return_step": "end", "poll_interval": 0.05}"""), TestKit.Context(), CancellationToken.None);
         Assert.True(outcome.Ok, outcome.Error?.Message);
         Assert.Equal("""{"status":"completed","execution_id":"901","result":{"x":1}}""", outcome.Data!.ToJsonString());
         Assert.Equal(3, polls);
@@ -48,7 +48,7 @@ public class PlaybookToolTests
             app.MapGet("/api/executions/902/status", () => FakeHttp.Json(new JsonObject { ["completed"] = true, ["failed"] = true }));
         });
         var executor = TestKit.Executor(TestKit.Server(TestKit.Options(server.Url)));
-        var outcome = await executor.ExecuteAsync("playbook", TestKit.Obj("""{"path": "c", "return_result": true, "poll_interval": 0.05}"""), TestKit.Context(server.Url), CancellationToken.None);
+        var outcome = await executor.ExecuteAsync("playbook", TestKit.Obj("""{"path": "c", "return_result": true, "poll_interval": 0.05}"""), TestKit.Context(), CancellationToken.None);
         Assert.False(outcome.Ok);
         Assert.Contains("902 failed", outcome.Error!.Message);
     }

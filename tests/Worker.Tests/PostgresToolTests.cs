@@ -94,7 +94,7 @@ public class PostgresToolTests(TenantDatabase tenant) : IClassFixture<TenantData
             {"auth": "tenant_pg",
              "query": "CREATE TABLE t (id int, doc jsonb, name text); INSERT INTO t VALUES (1, '{\"a\": 1}', '{{ workload.name }}'), (2, NULL, 'b'); SELECT id, doc, name FROM t ORDER BY id"}
             """);
-        var outcome = await executor.ExecuteAsync("postgres", config, TestKit.Context(server.Url, variables: TestKit.Obj("""{"workload": {"name": "ann"}}""")), CancellationToken.None);
+        var outcome = await executor.ExecuteAsync("postgres", config, TestKit.Context(variables: TestKit.Obj("""{"workload": {"name": "ann"}}""")), CancellationToken.None);
 
         Assert.True(outcome.Ok, outcome.Error?.Message);
         Assert.Equal("""[{"id":1,"doc":{"a":1},"name":"ann"},{"id":2,"doc":null,"name":"b"}]""", outcome.Data!["rows"]!.ToJsonString());
@@ -110,12 +110,12 @@ public class PostgresToolTests(TenantDatabase tenant) : IClassFixture<TenantData
             app.MapGet("/api/credentials/{name}", () => FakeHttp.Json(new JsonObject { ["data"] = tenant.Credential })));
         var executor = TestKit.Executor(TestKit.Server(TestKit.Options(server.Url)));
 
-        var bad = await executor.ExecuteAsync("postgres", TestKit.Obj("""{"auth": "x", "query": "SELECT * FROM missing_table"}"""), TestKit.Context(server.Url), CancellationToken.None);
+        var bad = await executor.ExecuteAsync("postgres", TestKit.Obj("""{"auth": "x", "query": "SELECT * FROM missing_table"}"""), TestKit.Context(), CancellationToken.None);
         Assert.False(bad.Ok);
         Assert.Equal("postgres", bad.Error!.Kind);
         Assert.Equal("42P01", bad.Error.Code);
 
-        var control = await executor.ExecuteAsync("postgres", TestKit.Obj("""{"auth": "x", "query": "SELECT * FROM noetl.event"}"""), TestKit.Context(server.Url), CancellationToken.None);
+        var control = await executor.ExecuteAsync("postgres", TestKit.Obj("""{"auth": "x", "query": "SELECT * FROM noetl.event"}"""), TestKit.Context(), CancellationToken.None);
         Assert.False(control.Ok);
         Assert.Contains("noetl control-plane schema", control.Error!.Message);
     }

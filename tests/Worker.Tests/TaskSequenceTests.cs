@@ -21,7 +21,7 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
              "spec": {"policy": {"rules": [
                {"when": "{{ output.http.status >= 500 }}", "then": {"do": "retry", "attempts": 5, "backoff": "exponential", "delay": 0.5}}]}}}
             """));
-        var result = await sequence.RunAsync(tasks, TestKit.Context(Url), CancellationToken.None);
+        var result = await sequence.RunAsync(tasks, TestKit.Context(), CancellationToken.None);
         Assert.True(result.Ok, result.Error);
         Assert.Equal(3, fixture.Calls("exp"));
         Assert.Equal([TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(1)], delays);
@@ -36,7 +36,7 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
             {"name": "fetch", "kind": "http", "url": "BASE/flaky/lin?fails=10",
              "spec": {"policy": {"rules": [{"when": "{{ output.error.retryable }}", "then": {"do": "retry", "attempts": 3, "backoff": "linear", "delay": 1}}]}}}
             """));
-        var result = await Sequence(delays).RunAsync(tasks, TestKit.Context(Url), CancellationToken.None);
+        var result = await Sequence(delays).RunAsync(tasks, TestKit.Context(), CancellationToken.None);
         Assert.False(result.Ok);
         Assert.Contains("after 3 attempts", result.Error);
         Assert.Equal(3, fixture.Calls("lin"));
@@ -51,7 +51,7 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
               "spec": {"policy": {"rules": [{"when": "{{ output.http.status == 404 }}", "then": {"do": "continue", "set": {"ctx.found": false}}}]}}},
              {"name": "after", "kind": "noop", "result": {"found": "{{ ctx.found }}", "prev_status": "{{ _prev.status }}"}}]
             """);
-        var result = await Sequence([]).RunAsync(tasks, TestKit.Context(Url), CancellationToken.None);
+        var result = await Sequence([]).RunAsync(tasks, TestKit.Context(), CancellationToken.None);
         Assert.True(result.Ok, result.Error);
         Assert.False(result.Results["after"]!["found"]!.GetValue<bool>());
         Assert.Equal(404, result.Results["after"]!["prev_status"]!.GetValue<long>());
@@ -64,7 +64,7 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
         var tasks = Arr("""
             [{"name": "a", "kind": "http", "url": "BASE/status/500"}, {"name": "b", "kind": "noop"}]
             """);
-        var result = await Sequence([]).RunAsync(tasks, TestKit.Context(Url), CancellationToken.None);
+        var result = await Sequence([]).RunAsync(tasks, TestKit.Context(), CancellationToken.None);
         Assert.False(result.Ok);
         Assert.Null(result.Results["b"]);
     }
@@ -76,7 +76,7 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
             [{"name": "a", "kind": "noop", "result": {"v": 1}, "spec": {"policy": {"rules": [{"when": "{{ output.data.v == 1 }}", "then": {"do": "break"}}]}}},
              {"name": "b", "kind": "noop"}]
             """)!.AsArray();
-        var broke = await Sequence([]).RunAsync(breaking, TestKit.Context(Url), CancellationToken.None);
+        var broke = await Sequence([]).RunAsync(breaking, TestKit.Context(), CancellationToken.None);
         Assert.True(broke.Ok);
         Assert.True(broke.Results.ContainsKey("a"));
         Assert.False(broke.Results.ContainsKey("b"));
@@ -85,7 +85,7 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
             [{"name": "a", "kind": "noop", "result": {"rows": []},
               "spec": {"policy": {"rules": [{"when": "{{ output.data.rows | length == 0 }}", "then": {"do": "fail"}}, {"else": {"then": {"do": "continue"}}}]}}}]
             """)!.AsArray();
-        var failed = await Sequence([]).RunAsync(failing, TestKit.Context(Url), CancellationToken.None);
+        var failed = await Sequence([]).RunAsync(failing, TestKit.Context(), CancellationToken.None);
         Assert.False(failed.Ok);
         Assert.Contains("task 'a' failed", failed.Error);
     }
@@ -98,7 +98,7 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
               "spec": {"policy": {"rules": [{"when": "{{ output.data.n < 3 }}", "then": {"do": "jump", "to": "inc"}}, {"else": {"then": {"do": "continue"}}}]}}},
              {"name": "after", "kind": "noop", "result": {"final": "{{ ctx.n }}", "from_inc": "{{ inc.n }}"}}]
             """)!.AsArray();
-        var result = await Sequence([]).RunAsync(tasks, TestKit.Context(Url), CancellationToken.None);
+        var result = await Sequence([]).RunAsync(tasks, TestKit.Context(), CancellationToken.None);
         Assert.True(result.Ok, result.Error);
         Assert.Equal(3, result.Results["after"]!["final"]!.GetValue<long>());
         Assert.Equal(3, result.Results["after"]!["from_inc"]!.GetValue<long>());
@@ -109,7 +109,7 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
     public async Task Jump_to_an_unknown_task_fails()
     {
         var tasks = JsonNode.Parse("""[{"name": "a", "kind": "noop", "spec": {"policy": {"rules": [{"then": {"do": "jump", "to": "zzz"}}]}}}]""")!.AsArray();
-        var result = await Sequence([]).RunAsync(tasks, TestKit.Context(Url), CancellationToken.None);
+        var result = await Sequence([]).RunAsync(tasks, TestKit.Context(), CancellationToken.None);
         Assert.False(result.Ok);
         Assert.Contains("unknown task 'zzz'", result.Error);
     }
@@ -121,7 +121,7 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
             {"tasks": [{"name": "one", "kind": "noop", "result": {"x": 1}, "set": {"ctx.total": "{{ output.data.x + 1 }}"}},
                        {"two": {"kind": "noop", "result": {"y": "{{ one.x }}"}}}]}
             """);
-        var outcome = await Executor().ExecuteAsync("task_sequence", config, TestKit.Context(Url), CancellationToken.None);
+        var outcome = await Executor().ExecuteAsync("task_sequence", config, TestKit.Context(), CancellationToken.None);
         Assert.True(outcome.Ok, outcome.Error?.Message);
         Assert.Equal("""{"one":{"x":1},"two":{"y":1},"_context_updates":{"total":2}}""", outcome.Data!.ToJsonString());
     }
@@ -133,7 +133,7 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
             {"url": "BASE/flaky/single?fails=1",
              "spec": {"policy": {"rules": [{"when": "{{ output.status == 'error' }}", "then": {"do": "retry", "attempts": 3, "delay": 0.01}}]}}}
             """);
-        var outcome = await Executor().ExecuteAsync("http", config, TestKit.Context(Url), CancellationToken.None);
+        var outcome = await Executor().ExecuteAsync("http", config, TestKit.Context(), CancellationToken.None);
         Assert.True(outcome.Ok, outcome.Error?.Message);
         Assert.Equal(2, outcome.Data!["data"]!["try"]!.GetValue<int>());
     }

@@ -30,19 +30,18 @@ internal static class TestKit
             new NoopTool(),
             new PythonTool(),
             new ShellTool(),
-            new HttpTool(new HttpClient(), credentials),
+            new HttpTool(HttpTool.CreateClient(), credentials),
             new PostgresTool(credentials),
             new PlaybookTool(server),
         ];
         return new ToolExecutor(tools, new OrchestrationTemplates(), NullLogger<ToolExecutor>.Instance);
     }
 
-    public static ToolContext Context(string serverUrl = "http://127.0.0.1:1", JsonObject? input = null, JsonObject? variables = null) => new()
+    public static ToolContext Context(JsonObject? input = null, JsonObject? variables = null) => new()
     {
         ExecutionId = 42,
         CommandId = "7",
         Step = "step1",
-        ServerUrl = serverUrl,
         Input = input ?? [],
         Variables = variables ?? [],
     };

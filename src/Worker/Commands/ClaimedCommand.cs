@@ -10,14 +10,14 @@ internal sealed record ClaimedCommand(
     long ExecutionId,
     string CommandId,
     string Step,
-    string ServerUrl,
     string Kind,
     JsonObject ToolConfig,
     JsonObject Input,
     JsonObject RenderContext,
-    long? LeaseEpoch)
+    long? LeaseEpoch,
+    string? LeaseToken)
 {
-    public static ClaimedCommand From(CommandNotification notification, JsonObject claim, string defaultServerUrl)
+    public static ClaimedCommand From(CommandNotification notification, JsonObject claim)
     {
         var context = claim["context"] as JsonObject ?? [];
         var meta = claim["meta"] as JsonObject ?? [];
@@ -44,13 +44,16 @@ internal sealed record ClaimedCommand(
             WorkerJson.ReadId(claim["execution_id"]) ?? notification.ExecutionId,
             WorkerJson.ReadString(meta["command_id"]) ?? notification.CommandId ?? notification.EventId.ToString(CultureInfo.InvariantCulture),
             WorkerJson.ReadString(claim["node_name"]) ?? WorkerJson.ReadString(meta["step"]) ?? notification.Step ?? "unknown",
-            string.IsNullOrWhiteSpace(notification.ServerUrl) ? defaultServerUrl : notification.ServerUrl.TrimEnd('/'),
             kind,
             config,
             WorkerJson.ObjectOrEmpty(context["input"] ?? context["args"]),
             WorkerJson.ObjectOrEmpty(context["render_context"]),
-            WorkerJson.ReadId(claim["lease_epoch"] ?? meta["lease_epoch"]));
+            WorkerJson.ReadId(claim["lease_epoch"] ?? meta["lease_epoch"]),
+            WorkerJson.ReadString(claim["lease_token"] ?? meta["lease_token"]));
     }
+
+    // The record's generated ToString would print the lease token (a bearer for this claim's events): keep it out of logs.
+    public override string ToString() => $"{nameof(ClaimedCommand)} {{ ExecutionId = {ExecutionId}, CommandId = {CommandId}, Step = {Step}, Kind = {Kind} }}";
 
     /// <summary>
     /// Template variables for deferred rendering: the server's render context, the input bindings (also at top
@@ -78,7 +81,6 @@ internal sealed record ClaimedCommand(
             ExecutionId = ExecutionId,
             CommandId = CommandId,
             Step = Step,
-            ServerUrl = ServerUrl,
             Input = (JsonObject)Input.DeepClone(),
             Variables = variables,
         };

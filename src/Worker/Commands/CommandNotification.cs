@@ -8,6 +8,7 @@ namespace NoEtl.Worker.Commands;
 /// <summary>
 /// The NATS notification for one issued command: <c>{execution_id, event_id, command_id, step, server_url}</c>.
 /// <c>command_id</c> is an int from the Python server and a string ("eid:step:event") from the Rust one.
+/// <c>server_url</c> is read but never called: every callback goes to the configured NOETL_SERVER_URL.
 /// </summary>
 public sealed record CommandNotification(
     long ExecutionId,

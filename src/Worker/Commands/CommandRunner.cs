@@ -25,7 +25,12 @@ public sealed class CommandRunner(
     /// <summary>One claim attempt; NATS redelivery (nak) is the retry loop for claims.</summary>
     public async Task<ClaimResult> ClaimAsync(CommandNotification notification, CancellationToken ct)
     {
-        var url = server.Url(notification.ServerUrl, $"/api/commands/{notification.EventId}/claim");
+        if (!string.IsNullOrWhiteSpace(notification.ServerUrl) && notification.ServerUrl.TrimEnd('/') != options.ServerUrl.TrimEnd('/'))
+        {
+            // Never followed: a notification (or the workload behind it) must not choose where the worker's tokens go.
+            logger.LogDebug("Event {EventId} names server {NotifiedUrl}; calling the configured {ServerUrl}", notification.EventId, notification.ServerUrl, options.ServerUrl);
+        }
+        var url = server.Url($"/api/commands/{notification.EventId}/claim");
         try
         {
             var response = await server.PostAsync(url, new JsonObject { ["worker_id"] = options.WorkerId }, ct);
@@ -52,7 +57,7 @@ public sealed class CommandRunner(
     /// <summary>Runs a claimed command to its terminal event. <paramref name="ct"/> cancels the tool (drain timeout).</summary>
     public async Task RunAsync(CommandNotification notification, JsonObject claim, CancellationToken ct)
     {
-        var command = ClaimedCommand.From(notification, claim, options.ServerUrl);
+        var command = ClaimedCommand.From(notification, claim);
         // A message-template scope: structured properties for log sinks, readable text on the console.
         using var scope = logger.BeginScope("execution_id={execution_id} command_id={command_id} step={step}", command.ExecutionId, command.CommandId, command.Step);
         logger.LogInformation("Running {Kind} command", command.Kind);
@@ -116,7 +121,7 @@ public sealed class CommandRunner(
         }
         try
         {
-            var stored = await server.SendWithRetryAsync(HttpMethod.Put, server.Url(command.ServerUrl, $"/api/result/{command.ExecutionId}"), new JsonObject
+            var stored = await server.SendWithRetryAsync(HttpMethod.Put, server.Url($"/api/result/{command.ExecutionId}"), new JsonObject
             {
                 ["name"] = command.Step,
                 ["data"] = context.DeepClone(),
@@ -138,25 +143,31 @@ public sealed class CommandRunner(
 
     private async Task PostEventAsync(ClaimedCommand command, string name, JsonObject payload)
     {
+        var meta = new JsonObject
+        {
+            ["command_id"] = WorkerJson.IdNode(command.CommandId),
+            ["worker_id"] = options.WorkerId,
+            ["pool"] = options.Pool,
+            ["lease_epoch"] = command.LeaseEpoch, // fencing: the server rejects events of a superseded claim
+        };
+        if (command.LeaseToken is not null)
+        {
+            // Proves the event comes from the claim holder, not from anyone who can guess the epoch. Never logged.
+            meta["lease_token"] = command.LeaseToken;
+        }
         var body = new JsonObject
         {
             ["execution_id"] = command.ExecutionId,
             ["step"] = command.Step,
             ["name"] = name,
             ["payload"] = payload,
-            ["meta"] = new JsonObject
-            {
-                ["command_id"] = WorkerJson.IdNode(command.CommandId),
-                ["worker_id"] = options.WorkerId,
-                ["pool"] = options.Pool,
-                ["lease_epoch"] = command.LeaseEpoch, // fencing: the server rejects events of a superseded claim
-            },
+            ["meta"] = meta,
             ["worker_id"] = options.WorkerId,
         };
         try
         {
             // Not tied to the drain token: a cancelled command must still report its terminal event.
-            var response = await server.PostWithRetryAsync(server.Url(command.ServerUrl, "/api/events"), body, CancellationToken.None);
+            var response = await server.PostWithRetryAsync(server.Url("/api/events"), body, CancellationToken.None);
             if (!response.IsSuccess)
             {
                 logger.LogError("Event {Event} was rejected with HTTP {Status}", name, response.Status);

@@ -77,7 +77,7 @@ public sealed class OutboxPublisher(
     public async Task<OutboxPassResult> RunOnceAsync(CancellationToken ct)
     {
         var claim = await server.PostAsync(
-            server.Url(null, "/api/internal/outbox/claim"),
+            server.Url("/api/internal/outbox/claim"),
             new JsonObject { ["limit"] = options.Outbox.BatchSize, ["wait_ms"] = options.Outbox.WaitMs },
             ct);
         if (!claim.IsSuccess)
@@ -100,7 +100,7 @@ public sealed class OutboxPublisher(
         if (published.Count > 0)
         {
             var ids = new JsonArray([.. published.Select(id => (JsonNode?)JsonValue.Create(id))]);
-            var marked = await server.PostWithRetryAsync(server.Url(null, "/api/internal/outbox/mark-published"), new JsonObject { ["outbox_ids"] = ids }, ct);
+            var marked = await server.PostWithRetryAsync(server.Url("/api/internal/outbox/mark-published"), new JsonObject { ["outbox_ids"] = ids }, ct);
             if (!marked.IsSuccess)
             {
                 // The rows stay IN_FLIGHT; re-publishing them later is the at-least-once price, never a loss.
@@ -109,7 +109,7 @@ public sealed class OutboxPublisher(
         }
         foreach (var (row, error) in failed)
         {
-            var marked = await server.PostWithRetryAsync(server.Url(null, "/api/internal/outbox/mark-failed"), new JsonObject
+            var marked = await server.PostWithRetryAsync(server.Url("/api/internal/outbox/mark-failed"), new JsonObject
             {
                 ["outbox_id"] = row.OutboxId,
                 ["error"] = error,

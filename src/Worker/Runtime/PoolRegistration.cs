@@ -97,5 +97,5 @@ public sealed class PoolRegistration(ServerClient server, WorkerOptions options,
         return false;
     }
 
-    private string Url(string action) => server.Url(null, $"/api/worker/pool/{action}");
+    private string Url(string action) => server.Url($"/api/worker/pool/{action}");
 }

@@ -16,13 +16,20 @@ public readonly record struct ServerResponse(int Status, JsonNode? Body, TimeSpa
 }
 
 /// <summary>
-/// The worker's only path to the control plane: JSON over HTTP to <c>{server_url}/api/...</c>.
-/// Attaches <c>Authorization: Bearer NOETL_API_TOKEN</c> (the pool's own token), else
-/// <c>NOETL_INTERNAL_API_TOKEN</c> as NoETL's newer workers do, to every call when a token is set
+/// The worker's only path to the control plane: JSON over HTTP to <c>{NOETL_SERVER_URL}/api/...</c>, never to a URL
+/// taken from a notification or a workload. Attaches <c>Authorization: Bearer NOETL_API_TOKEN</c> (the pool's own
+/// token), else <c>NOETL_INTERNAL_API_TOKEN</c> as NoETL's newer workers do, to every call when a token is set
 /// (newer NoETL workers do this so out-of-cluster workers can pass an auth proxy; the server gates only /api/internal/*).
 /// </summary>
 public sealed class ServerClient(HttpClient http, WorkerOptions options, ILogger<ServerClient> logger)
 {
+    /// <summary>The configured server's origin: the only place this client sends anything, tokens included.</summary>
+    public Audience ControlPlane { get; } = Audience.OriginOf(options.ServerUrl);
+
+    /// <summary>The tokens this client attaches, by env name; bound to <see cref="ControlPlane"/>.</summary>
+    internal IEnumerable<KeyValuePair<string, string?>> Tokens =>
+        [KeyValuePair.Create(WorkerOptions.InternalApiTokenVar, options.InternalApiToken), KeyValuePair.Create(WorkerOptions.ApiTokenVar, options.ApiToken)];
+
     /// <summary>Delays between attempts of <see cref="SendWithRetryAsync"/>; its length bounds the retries.</summary>
     public IReadOnlyList<TimeSpan> RetryDelays { get; init; } =
         [TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(15)];
@@ -31,6 +38,11 @@ public sealed class ServerClient(HttpClient http, WorkerOptions options, ILogger
     public async Task<ServerResponse> SendAsync(HttpMethod method, string url, JsonNode? body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, url);
+        if (!ControlPlane.Allows(request.RequestUri!))
+        {
+            // Unreachable through Url(); a guard so no future code path can hand the worker's tokens to another host.
+            throw new InvalidOperationException($"the server client only calls {ControlPlane}, not {Audience.Origin(request.RequestUri!)}");
+        }
         // The internal API has its own gate and only the internal token opens it; the public API knows the pool's token.
         var token = new Uri(url).AbsolutePath.StartsWith("/api/internal/", StringComparison.Ordinal)
             ? options.InternalApiToken
@@ -102,8 +114,8 @@ public sealed class ServerClient(HttpClient http, WorkerOptions options, ILogger
 
     public Task<ServerResponse> GetWithRetryAsync(string url, CancellationToken ct) => SendWithRetryAsync(HttpMethod.Get, url, null, ct);
 
-    /// <summary>Joins a server base URL (from a notification or the options) with an /api path.</summary>
-    public string Url(string? serverUrl, string path) => $"{(string.IsNullOrWhiteSpace(serverUrl) ? options.ServerUrl : serverUrl).TrimEnd('/')}{path}";
+    /// <summary>Joins the configured server URL (NOETL_SERVER_URL) with an /api path.</summary>
+    public string Url(string path) => $"{options.ServerUrl.TrimEnd('/')}{path}";
 
     private static TimeSpan? RetryAfterOf(HttpResponseMessage response)
     {

@@ -9,6 +9,9 @@ namespace NoEtl.Worker.Runtime;
 /// </summary>
 public sealed class WorkerOptions
 {
+    public const string InternalApiTokenVar = "NOETL_INTERNAL_API_TOKEN";
+    public const string ApiTokenVar = "NOETL_API_TOKEN";
+
     public string Pool { get; set; } = "shared";
     public string ServerUrl { get; set; } = "http://127.0.0.1:8082";
     public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
@@ -50,8 +53,8 @@ public sealed class WorkerOptions
         o.HeartbeatInterval = Seconds(config["WORKER_HEARTBEAT_INTERVAL"]) ?? o.HeartbeatInterval;
         o.DrainTimeout = Seconds(config["WORKER_DRAIN_TIMEOUT"]) ?? o.DrainTimeout;
         o.ResultInlineMaxBytes = Int(config["NOETL_RESULT_INLINE_MAX_BYTES"]) ?? o.ResultInlineMaxBytes;
-        o.InternalApiToken = NonEmpty(config["NOETL_INTERNAL_API_TOKEN"]?.Trim());
-        o.ApiToken = NonEmpty(config["NOETL_API_TOKEN"]?.Trim());
+        o.InternalApiToken = NonEmpty(config[InternalApiTokenVar]?.Trim());
+        o.ApiToken = NonEmpty(config[ApiTokenVar]?.Trim());
         o.KeychainEnvVars = (config["NOETL_KEYCHAIN_ENV_VARS"] ?? "")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 

@@ -27,10 +27,8 @@ public static class WorkerServices
         services.AddSingleton<ITool, NoopTool>();
         services.AddSingleton<ITool, PythonTool>();
         services.AddSingleton<ITool, ShellTool>();
-        services.AddSingleton<ITool>(sp => new HttpTool(
-            // Separate from the server client: no worker token on user URLs, and per-request timeouts instead of a global one.
-            new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan },
-            sp.GetRequiredService<CredentialResolver>()));
+        // Separate from the server client: no worker token on user URLs, and per-request timeouts instead of a global one.
+        services.AddSingleton<ITool>(sp => new HttpTool(HttpTool.CreateClient(), sp.GetRequiredService<CredentialResolver>()));
         services.AddSingleton<ITool, PostgresTool>();
         services.AddSingleton<ITool, PlaybookTool>();
         services.AddSingleton<ToolExecutor>();

@@ -17,9 +17,6 @@ public sealed class ToolContext
     public required string CommandId { get; init; }
     public required string Step { get; init; }
 
-    /// <summary>The server this command came from (notification <c>server_url</c>); callbacks go there.</summary>
-    public required string ServerUrl { get; init; }
-
     public JsonObject Input { get; init; } = [];
 
     /// <summary>Template variables: render_context, input bindings, keychain, ids.</summary>
@@ -30,7 +27,6 @@ public sealed class ToolContext
         ExecutionId = ExecutionId,
         CommandId = CommandId,
         Step = Step,
-        ServerUrl = ServerUrl,
         Input = Input,
         Variables = variables,
     };

@@ -37,7 +37,7 @@ public sealed class PlaybookTool(ServerClient server) : ITool
             request["version"] = version.DeepClone();
         }
 
-        var started = await server.PostWithRetryAsync(server.Url(context.ServerUrl, "/api/execute"), request, ct);
+        var started = await server.PostWithRetryAsync(server.Url("/api/execute"), request, ct);
         if (!started.IsSuccess || WorkerJson.ReadId(started.Body?["execution_id"]) is not { } childId)
         {
             return ToolOutcome.Failure($"starting child playbook failed with HTTP {started.Status}", started.Body?.DeepClone(), kind: "playbook", retryable: started.IsTransient);
@@ -56,7 +56,7 @@ public sealed class PlaybookTool(ServerClient server) : ITool
         var pollInterval = config.Number("poll_interval") is { } p && p > 0 ? TimeSpan.FromSeconds(p) : TimeSpan.FromSeconds(2);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(config.Timeout(TimeSpan.FromHours(1)));
-        var url = server.Url(context.ServerUrl, $"/api/executions/{childId}/status?full=true");
+        var url = server.Url($"/api/executions/{childId}/status?full=true");
         try
         {
             while (true)

@@ -30,7 +30,7 @@ public sealed partial class PostgresTool(CredentialResolver credentials) : ITool
             JsonValue v => ConfigExtensions.Text(v),
             _ => null,
         } ?? throw new ToolConfigException("postgres tool requires 'auth: <credential alias>'");
-        var data = await credentials.ResolveAsync(alias, context.ServerUrl, context.ExecutionId, ct);
+        var data = (await credentials.ResolveAsync(alias, context.ExecutionId, ct)).Data;
 
         await using var connection = new NpgsqlConnection(ConnectionString(data));
         await connection.OpenAsync(ct);
