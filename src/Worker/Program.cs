@@ -1,11 +1,13 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using NoEtl.Logging;
 using NoEtl.Worker.Runtime;
 using NoEtl.Worker.Telemetry;
 
 // NoETL reference worker: HTTP to the control plane, JetStream for notifications. `--pool shared|system`
 // (or NOETL_WORKER_POOL) picks the pool; everything else comes from the NoETL env names (WorkerOptions).
 var builder = Host.CreateApplicationBuilder(args);
+builder.Configuration.AddQuietLogDefaults("NoEtl.Worker.Runtime");
 builder.Logging.AddSimpleConsole(console =>
 {
     console.IncludeScopes = true;

@@ -87,8 +87,9 @@ public class ChartWiringTests
         Assert.Equal("gateway", Str(service["spec"]!["selector"]!["app.kubernetes.io/component"]));
 
         var gateway = Container(r.Deployment("gateway"), "gateway");
-        var containerPort = Assert.Single((JsonArray)gateway["ports"]!)!;
-        Assert.Equal(("http", "8082"), (Str(containerPort["name"]), Str(containerPort["containerPort"])));
+        // The API port, and the metrics port that only the in-cluster gateway-metrics Service exposes.
+        Assert.Equal([("http", "8082"), ("metrics", "9464")],
+            ((JsonArray)gateway["ports"]!).Select(p => (Str(p!["name"]), Str(p["containerPort"]))));
         Assert.Equal("http://0.0.0.0:8082", EnvValue(gateway, "ASPNETCORE_URLS"));
         Assert.Equal("kubernetes", EnvValue(gateway, "NOETL_CLUSTERING"));
 

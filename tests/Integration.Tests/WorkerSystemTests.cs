@@ -156,13 +156,37 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
         var purged = cleanupEvents.Single(e => e!["event_type"]!.GetValue<string>() == "call.done")!["result"]!.ToJsonString();
         Assert.Contains("commands_purged", purged);
 
-        var (catalogId, _) = await Http.Register(Playbooks.OneStep($"tests/anchor_{Guid.NewGuid():N}"));
+        // The projector adds informative envelopes to an existing execution, credited to whoever started the projector.
         var projector = await Http.Execute("system/projector", new
         {
-            events = new[] { new { event_id = 8_800_000_001, execution_id = cleanup, catalog_id = catalogId, event_type = "mirror.projected", node_name = "x" } },
+            events = new[] { new { event_id = 8_800_000_001, execution_id = cleanup, event_type = "mirror.projected", node_name = "x" } },
         });
         Assert.Equal("COMPLETED", (await Http.WaitTerminalAsync(projector))["status"]!.GetValue<string>());
         Assert.Contains(await Http.Events(cleanup), e => e!["event_type"]!.GetValue<string>() == "mirror.projected");
+        var audit = (await Http.Get($"/api/audit?action=events.project&execution_id={projector}")).Json["items"]!.AsArray();
+        var credited = Assert.Single(audit)!;
+        Assert.Equal("operator", credited["principal"]!.GetValue<string>());
+        Assert.Equal("system-pool", credited["detail"]!["via"]!.GetValue<string>());
+
+        // It cannot forge what only the owning execution writes, write under another catalog entry, or invent executions.
+        var (otherCatalog, _) = await Http.Register(Playbooks.OneStep($"tests/anchor_{Guid.NewGuid():N}"));
+        var forgeries = new object[]
+        {
+            new { event_id = 8_800_000_002, execution_id = cleanup, event_type = "command.completed", node_name = "start" },
+            new { event_id = 8_800_000_003, execution_id = cleanup, event_type = "playbook.failed", node_name = "x" },
+            new { event_id = 8_800_000_004, execution_id = cleanup, catalog_id = otherCatalog, event_type = "mirror.projected", node_name = "x" },
+            new { event_id = 8_800_000_005, execution_id = 123_456_789, event_type = "mirror.projected", node_name = "x" },
+        };
+        foreach (var forgery in forgeries)
+        {
+            var refused = await Http.Execute("system/projector", new { events = new[] { forgery } });
+            Assert.Equal("FAILED", (await Http.WaitTerminalAsync(refused))["status"]!.GetValue<string>());
+        }
+        Assert.DoesNotContain(await Http.Events(cleanup), e => e!["event_id"]!.GetValue<long>() is > 8_800_000_001 and < 8_800_000_006);
+        // And a user pool may not start it at all.
+        var denied403 = await Http.Send(HttpMethod.Post, "/api/execute", new { path = "system/projector", workload = new { events = forgeries } },
+            bearer: "Bearer " + PrincipalTokens.SharedPool);
+        Assert.Equal(HttpStatusCode.Forbidden, denied403.Status);
 
         // The same cleanup playbook under a user path runs on the user pool, which has no internal token.
         var yaml = (await Http.Post("/api/catalog/resource", new { path = "system/scheduled_cleanup" })).Json["content"]!.GetValue<string>();

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json.Nodes;
@@ -26,7 +25,9 @@ public sealed class DeniedRequests : IDisposable
 
     private readonly PartitionedRateLimiter<IPAddress> _failures;
     private readonly int _maxKeys;
-    private ConcurrentDictionary<(string Principal, string? Role, string Address, string Route, string Outcome), long> _window = new();
+    // A plain table under a lock: a swap must not lose the increments racing with it (counts are exact).
+    private readonly Lock _gate = new();
+    private Dictionary<(string Principal, string? Role, string Address, string Route, string Outcome), long> _window = [];
     private DateTime _windowStart = DateTime.UtcNow;
 
     public DeniedRequests(DeniedRequestsOptions options)
@@ -56,28 +57,39 @@ public sealed class DeniedRequests : IDisposable
     {
         var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";
         var key = (principal, role, AddressOf(context).ToString(), $"{context.Request.Method} {route}", outcome);
-        var window = _window;
-        if (window.Count >= _maxKeys && !window.ContainsKey(key))
+        lock (_gate)
         {
-            Dropped.Add(1);
-            return;
+            if (_window.TryGetValue(key, out var count))
+            {
+                _window[key] = count + 1;
+                return;
+            }
+            if (_window.Count < _maxKeys)
+            {
+                _window[key] = 1;
+                return;
+            }
         }
-        window.AddOrUpdate(key, 1, (_, count) => count + 1);
+        Dropped.Add(1);
     }
 
     /// <summary>Takes the counts of the window that ends now, as audit rows.</summary>
     public IReadOnlyList<AuditEntry> Drain()
     {
-        var start = _windowStart;
-        var window = Interlocked.Exchange(ref _window, new());
-        _windowStart = DateTime.UtcNow;
+        Dictionary<(string Principal, string? Role, string Address, string Route, string Outcome), long> window;
+        DateTime start, end;
+        lock (_gate)
+        {
+            (window, _window) = (_window, []);
+            (start, end, _windowStart) = (_windowStart, DateTime.UtcNow, DateTime.UtcNow);
+        }
         return [.. window.Select(pair => new AuditEntry(pair.Key.Principal, pair.Key.Role, "auth.denied", pair.Key.Route, null, null, pair.Key.Outcome,
             new JsonObject
             {
                 ["count"] = pair.Value,
                 ["address"] = pair.Key.Address,
                 ["window_start"] = start.ToString("O") + "Z",
-                ["window_seconds"] = Math.Round((_windowStart - start).TotalSeconds, 1),
+                ["window_seconds"] = Math.Round((end - start).TotalSeconds, 1),
             }.ToJsonString()))];
     }
 

@@ -4,6 +4,7 @@ using NpgsqlTypes;
 using NoEtl.Grains.Audit;
 using NoEtl.Grains.Executions;
 using NoEtl.Grains.Keychain;
+using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
 using Orleans.Concurrency;
@@ -70,6 +71,8 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
 
     public Task<Reply> Get(string identifier, CredentialRead read) => DatabaseCall.Run(async () =>
     {
+        if (read.ExecutionId is { } forExecution && await PoolGuard.CheckExecutionAsync(database, forExecution) is { } foreignPool)
+            return foreignPool;
         await using var command = database.CreateCommand(
             $"""
             SELECT {Columns}, data_encrypted FROM noetl.credential

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Npgsql;
+using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Credentials;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
@@ -20,6 +21,8 @@ public sealed class KeychainGrain(NpgsqlDataSource database, SecretCipher cipher
 
     public Task<Reply> Get(long catalogId, string name, KeychainScope scope, long? executionId) => DatabaseCall.Run(async () =>
     {
+        if (await PoolGuard.CheckCatalogAsync(database, catalogId) is { } foreignPool)
+            return foreignPool;
         if (KeychainEntries.CacheKey(name, catalogId, scope, executionId) is not { } cacheKey)
             return MissingExecution(scope);
 
@@ -73,6 +76,8 @@ public sealed class KeychainGrain(NpgsqlDataSource database, SecretCipher cipher
 
     public Task<Reply> Put(long catalogId, string name, KeychainEntryInput input) => DatabaseCall.Run(async () =>
     {
+        if (await PoolGuard.CheckCatalogAsync(database, catalogId) is { } foreignPool)
+            return foreignPool;
         if (KeychainEntries.CacheKey(name, catalogId, input.Scope, input.ExecutionId) is not { } cacheKey)
             return MissingExecution(input.Scope);
         if (JsonReplies.ParseOrNull(input.TokenDataJson) is not JsonObject data)
@@ -99,6 +104,8 @@ public sealed class KeychainGrain(NpgsqlDataSource database, SecretCipher cipher
 
     public Task<Reply> Delete(long catalogId, string name, KeychainScope scope, long? executionId) => DatabaseCall.Run(async () =>
     {
+        if (await PoolGuard.CheckCatalogAsync(database, catalogId) is { } foreignPool)
+            return foreignPool;
         if (KeychainEntries.CacheKey(name, catalogId, scope, executionId) is not { } cacheKey)
             return MissingExecution(scope);
         await using var command = database.CreateCommand("DELETE FROM noetl.keychain WHERE cache_key = $1");
@@ -117,6 +124,8 @@ public sealed class KeychainGrain(NpgsqlDataSource database, SecretCipher cipher
 
     public Task<Reply> ListCatalog(long catalogId) => DatabaseCall.Run(async () =>
     {
+        if (await PoolGuard.CheckCatalogAsync(database, catalogId) is { } foreignPool)
+            return foreignPool;
         await using var command = database.CreateCommand(
             $"SELECT {EntryColumns} FROM noetl.keychain WHERE catalog_id = $1 ORDER BY keychain_name, cache_key");
         command.Parameters.AddWithValue(catalogId);

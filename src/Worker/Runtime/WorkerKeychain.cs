@@ -39,13 +39,14 @@ public sealed class WorkerKeychain
             case JsonObject obj:
                 foreach (var key in obj.Select(p => p.Key).ToList())
                 {
-                    obj[key] = Scrub(obj[key]);
+                    ReplaceChanged(obj[key], scrubbed => obj[key] = scrubbed);
                 }
                 return obj;
             case JsonArray arr:
                 for (var i = 0; i < arr.Count; i++)
                 {
-                    arr[i] = Scrub(arr[i]);
+                    var index = i;
+                    ReplaceChanged(arr[index], scrubbed => arr[index] = scrubbed);
                 }
                 return arr;
             case JsonValue v when v.TryGetValue(out string? s):
@@ -53,6 +54,16 @@ public sealed class WorkerKeychain
                 return ReferenceEquals(scrubbed, s) ? node.Parent is null ? node : node.DeepClone() : JsonValue.Create(scrubbed);
             default:
                 return node.Parent is null ? node : node.DeepClone();
+        }
+    }
+
+    // Containers are scrubbed in place and come back as themselves: re-assigning a node to its own slot would throw.
+    private void ReplaceChanged(JsonNode? child, Action<JsonNode?> replace)
+    {
+        var scrubbed = Scrub(child);
+        if (!ReferenceEquals(scrubbed, child))
+        {
+            replace(scrubbed);
         }
     }
 

@@ -56,13 +56,15 @@ public static class Api
         http.Post($"/api/commands/{eventId}/claim", new { worker_id = workerId });
 
     /// <summary>Posts one event in the Python dialect (<c>name/payload</c>, string execution id).</summary>
-    public static Task<ApiResponse> Event(this HttpClient http, long executionId, string step, string name, JsonObject payload, string workerId) =>
+    public static Task<ApiResponse> Event(this HttpClient http, long executionId, string step, string name, JsonObject payload, string workerId,
+        JsonObject? meta = null) =>
         http.Post("/api/events", new JsonObject
         {
             ["execution_id"] = executionId.ToString(),
             ["step"] = step,
             ["name"] = name,
             ["payload"] = payload,
+            ["meta"] = meta?.DeepClone(),
             ["worker_id"] = workerId,
         });
 

@@ -102,10 +102,19 @@ public sealed class NoEtlSystem : IAsyncDisposable
             ["NOETL_INTERNAL_API_TOKEN"] = internalToken ?? "",
             ["NOETL_API_TOKENS"] = PrincipalTokens.Document,
             ["NOETL_AUDIT_DENIED_WINDOW_SECONDS"] = "1",
+            // Test clients all share 127.0.0.1 and refused requests are what many tests send; HardenedGatewayTests
+            // run with the product's budget.
+            ["NOETL_AUTH_FAILURE_BURST"] = "100000",
+            ["NOETL_AUTH_FAILURES_PER_SECOND"] = "100000",
             ["Logging__LogLevel__Default"] = "Warning",
         };
         foreach (var (key, value) in _gatewaySettings)
-            environment[key] = value;
+        {
+            if (value.Length == 0)
+                environment.Remove(key); // "": leave the product's own default in force
+            else
+                environment[key] = value;
+        }
         var gateway = ProcessHost.Start($"gateway-{Gateways.Count + 1}", BuildOutput.Gateway, environment);
         Gateways.Add(gateway);
         await gateway.WaitHealthyAsync($"{url}/api/health", TimeSpan.FromSeconds(90));

@@ -12,6 +12,9 @@ public sealed class SimulatedWorker(HttpClient http, string workerId)
 {
     public List<JsonNode> Claims { get; } = [];
 
+    /// <summary>Whether events echo the claim's <c>lease_token</c> (NoETL's own workers do not know it).</summary>
+    public bool EchoLeaseToken { get; init; } = true;
+
     public async Task<JsonNode> RunToCompletionAsync(long executionId, Func<JsonNode, JsonObject> tool, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
@@ -44,17 +47,18 @@ public sealed class SimulatedWorker(HttpClient http, string workerId)
         var executionId = claim["execution_id"]!.GetValue<long>();
         var step = claim["node_name"]!.GetValue<string>();
         var commandId = claim["meta"]!["command_id"]!.GetValue<long>();
-        await Expect(http.Event(executionId, step, "command.started", new JsonObject { ["command_id"] = commandId }, workerId));
+        var meta = EchoLeaseToken ? new JsonObject { ["lease_token"] = claim["lease_token"]?.DeepClone() } : null;
+        await Expect(http.Event(executionId, step, "command.started", new JsonObject { ["command_id"] = commandId }, workerId, meta));
         await Expect(http.Event(executionId, step, "call.done", new JsonObject
         {
             ["command_id"] = commandId,
             ["result"] = new JsonObject { ["status"] = "COMPLETED", ["context"] = result },
-        }, workerId));
+        }, workerId, meta));
         await Expect(http.Event(executionId, step, "command.completed", new JsonObject
         {
             ["command_id"] = commandId,
             ["result"] = new JsonObject { ["status"] = "COMPLETED" },
-        }, workerId));
+        }, workerId, meta));
     }
 
     /// <summary>

@@ -1,0 +1,34 @@
+using Npgsql;
+using NoEtl.Grains.Persistence;
+
+namespace NoEtl.Grains.Catalog;
+
+/// <summary>
+/// A worker principal acts only within its own pool: it may not read or write the keychain of another pool's
+/// catalog entries, nor cache a credential into another pool's execution (a user pool reaching into system
+/// executions). Operators, the server and development mode are not pool-bound.
+/// </summary>
+public static class PoolGuard
+{
+    public static Task<Reply?> CheckCatalogAsync(NpgsqlDataSource database, long catalogId) =>
+        CheckAsync(database, "SELECT path FROM noetl.catalog WHERE catalog_id = $1", catalogId, $"catalog entry {catalogId}");
+
+    public static Task<Reply?> CheckExecutionAsync(NpgsqlDataSource database, long executionId) =>
+        CheckAsync(database,
+            "SELECT c.path FROM noetl.execution x JOIN noetl.catalog c ON c.catalog_id = x.catalog_id WHERE x.execution_id = $1",
+            executionId, $"execution {executionId}");
+
+    private static async Task<Reply?> CheckAsync(NpgsqlDataSource database, string pathQuery, long id, string what)
+    {
+        var caller = Caller.Current;
+        if (caller.Role != Caller.WorkerRole)
+            return null;
+        await using var command = database.CreateCommand(pathQuery);
+        command.Parameters.AddWithValue(id);
+        // Unknown ids belong to no pool; the route itself answers for them as it always did.
+        if (await command.ExecuteScalarAsync() is not string path || SystemPlaybooks.PoolOf(path) == caller.Pool)
+            return null;
+        return new Reply(ReplyStatus.Forbidden, JsonReplies.Detail("wrong_pool",
+            $"{what} belongs to pool '{SystemPlaybooks.PoolOf(path)}'; pool '{caller.Pool}' may not use it"));
+    }
+}
