@@ -148,7 +148,10 @@ public sealed class BoundaryTests(SystemFixture fixture)
         foreach (var (step, name, worker) in new[] { ("start", $"note.{secret}", "leaky-worker"), ($"s-{secret}", "note", "leaky-worker"), ("start", "note", secret) })
             Assert.Equal(HttpStatusCode.UnprocessableEntity, (await Http.Post("/api/events", new JsonObject
             {
-                ["execution_id"] = executionId, ["step"] = step, ["name"] = name, ["worker_id"] = worker,
+                ["execution_id"] = executionId,
+                ["step"] = step,
+                ["name"] = name,
+                ["worker_id"] = worker,
                 ["payload"] = new JsonObject { ["command_id"] = commandId },
             })).Status);
         var stored = await Http.Post("/api/events", new JsonObject

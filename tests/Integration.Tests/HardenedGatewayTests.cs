@@ -19,7 +19,9 @@ public sealed class HardenedSystemFixture : IAsyncLifetime
         siloSettings: new() { ["NOETL_REQUIRE_LEASE_TOKEN"] = "true" },
         gatewaySettings: new()
         {
-            ["Logging__LogLevel__Default"] = "", ["NOETL_AUTH_FAILURE_BURST"] = "", ["NOETL_AUTH_FAILURES_PER_SECOND"] = "",
+            ["Logging__LogLevel__Default"] = "",
+            ["NOETL_AUTH_FAILURE_BURST"] = "",
+            ["NOETL_AUTH_FAILURES_PER_SECOND"] = "",
             ["NOETL_OPERATOR_TOKEN"] = PrincipalTokens.Operator,
         });
 
@@ -87,7 +89,10 @@ public sealed class HardenedGatewayTests(HardenedSystemFixture fixture) : IClass
             var clock = Stopwatch.StartNew();
             var honest = await Http.Post("/api/events", new JsonObject
             {
-                ["execution_id"] = executionId, ["step"] = "start", ["name"] = "worker.progress", ["worker_id"] = "honest",
+                ["execution_id"] = executionId,
+                ["step"] = "start",
+                ["name"] = "worker.progress",
+                ["worker_id"] = "honest",
                 ["payload"] = new JsonObject { ["n"] = n++ },
             });
             latencies.Add(clock.Elapsed.TotalMilliseconds);
