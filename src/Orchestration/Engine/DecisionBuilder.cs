@@ -230,14 +230,21 @@ internal sealed class DecisionBuilder
     {
         var running = _state.Steps.Values.Where(s => s.Status == StepStatus.Running).Select(s => s.Name).ToList();
         var dispatch = new List<(Step Target, List<(Step Source, Arc Arc)> Arcs)>();
+        var dispatchIndex = new Dictionary<string, int>(StringComparer.Ordinal);
         var unmatched = new List<string>();
         var wanted = new HashSet<string>(StringComparer.Ordinal);
-        var live = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-        HashSet<string> LiveExcluding(string target)
+        // Everything running and dispatched steps reach. It only grows during the pass, so it is extended, never rebuilt:
+        // a step with thousands of arcs is routed in time linear in the graph.
+        var live = _graph.ReachableFrom(running, null);
+        // The same walk with a back edge's target as a barrier; stale after each dispatch.
+        var liveAround = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        bool RunsAgain(string source, string target)
         {
-            if (!live.TryGetValue(target, out var reached))
-                live[target] = reached = _graph.ReachableFrom(running.Concat(dispatch.Select(d => d.Target.Name)), target);
-            return reached;
+            if (!_graph.IsBackEdge(source, target))
+                return live.Contains(source);
+            if (!liveAround.TryGetValue(target, out var reached))
+                liveAround[target] = reached = _graph.ReachableFrom(running.Concat(dispatch.Select(d => d.Target.Name)), target);
+            return reached.Contains(source);
         }
 
         var sources = _playbook.Steps
@@ -250,7 +257,7 @@ internal sealed class DecisionBuilder
             var candidates = source.Arcs
                 .Where(a => !_playbook.IsImplicitEnd(a.Step) && IsPending(sourceState, _state.Step(a.Step)))
                 .Where(a => !routed || (source.Next!.Mode == NextMode.Inclusive && _graph.ForwardUpstreams(a.Step).Count > 1))
-                .Where(a => !LiveExcluding(a.Step).Contains(source.Name))
+                .Where(a => !RunsAgain(source.Name, a.Step))
                 .ToList();
             if (candidates.Count == 0)
                 continue;
@@ -264,23 +271,23 @@ internal sealed class DecisionBuilder
                     continue;
                 }
                 wanted.Add(arc.Step);
-                var existing = dispatch.FindIndex(d => d.Target.Name == arc.Step);
-                if (existing >= 0)
+                if (dispatchIndex.TryGetValue(arc.Step, out var existing))
                 {
                     dispatch[existing].Arcs.Add((source, arc));
                 }
-                else if (!IsBlocked(arc.Step, LiveExcluding(arc.Step), dispatch.Select(d => d.Target.Name)))
+                else if (!IsBlocked(arc.Step, live, dispatchIndex))
                 {
+                    dispatchIndex[arc.Step] = dispatch.Count;
                     dispatch.Add((_playbook.FindStep(arc.Step)!, [(source, arc)]));
-                    live.Clear();
+                    _graph.Extend(live, [arc.Step]);
+                    liveAround.Clear();
                 }
             }
         }
 
-        var reachable = _graph.ReachableFrom(running.Concat(dispatch.Select(d => d.Target.Name)), null);
         foreach (var target in unmatched.Distinct())
         {
-            if (!wanted.Contains(target) && !reachable.Contains(target) && _state.Step(target).Status == StepStatus.Pending)
+            if (!wanted.Contains(target) && !live.Contains(target) && _state.Step(target).Status == StepStatus.Pending)
                 _emissions.Add(new EmitEvent("step.skipped", target, "SKIPPED", Context: new JsonObject { ["step"] = target }));
         }
         foreach (var (target, arcs) in dispatch)
@@ -322,8 +329,9 @@ internal sealed class DecisionBuilder
     /// <summary>
     /// A fan-in target waits while a forward upstream has not finished since the target's last entry and can still run.
     /// An upstream dispatched in this pass (a self-loop going round again) has not finished, whatever its previous run did.
+    /// Whether an upstream can still run needs no barrier at the target: over a forward arc, the target never reaches it.
     /// </summary>
-    private bool IsBlocked(string target, HashSet<string> live, IEnumerable<string> dispatching)
+    private bool IsBlocked(string target, HashSet<string> live, Dictionary<string, int> dispatching)
     {
         var upstreams = _graph.ForwardUpstreams(target);
         if (upstreams.Count < 2)
@@ -332,7 +340,7 @@ internal sealed class DecisionBuilder
         return upstreams.Any(u =>
         {
             var upstream = _state.Step(u);
-            var settled = upstream.IsDone && upstream.FinishedAt > targetState.EnteredAt && !dispatching.Contains(u);
+            var settled = upstream.IsDone && upstream.FinishedAt > targetState.EnteredAt && !dispatching.ContainsKey(u);
             return !settled && live.Contains(u);
         });
     }

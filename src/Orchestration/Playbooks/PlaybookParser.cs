@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 namespace NoEtl.Orchestration.Playbooks;
 
 /// <summary>Validates and normalizes a playbook document in place, collecting every error rather than stopping at the first.</summary>
-internal sealed class PlaybookParser(JsonObject document)
+internal sealed class PlaybookParser(JsonObject document, PlaybookLimits limits)
 {
     private readonly List<PlaybookError> _errors = [];
     private Dictionary<string, JsonObject> _workbook = [];
@@ -20,6 +20,11 @@ internal sealed class PlaybookParser(JsonObject document)
         if (Document["workflow"] is not JsonArray { Count: > 0 } workflow)
         {
             Error("workflow", "workflow must be a non-empty list of steps");
+            return [];
+        }
+        if (workflow.Count > limits.MaxSteps)
+        {
+            Error("workflow", $"workflow has {workflow.Count} steps, more than the limit of {limits.MaxSteps}");
             return [];
         }
 
@@ -51,6 +56,9 @@ internal sealed class PlaybookParser(JsonObject document)
             if (ParseStep(path, name, raw, names) is { } step)
                 steps.Add(step);
         }
+        var arcs = steps.Sum(s => s.Arcs.Count);
+        if (arcs > limits.MaxArcs)
+            Error("workflow", $"workflow has {arcs} arcs, more than the limit of {limits.MaxArcs}");
         return steps;
     }
 

@@ -288,4 +288,22 @@ public class PlaybookParseTests
         var pb = Valid(Header + "workflow: [{step: start, tool: {kind: noop}, next: end}]");
         Assert.Equal("end", pb.FindStep("start")!.Arcs.Single().Step);
     }
+
+    [Fact]
+    public void Workflows_past_the_step_limit_are_refused()
+    {
+        var steps = string.Concat(Enumerable.Range(0, 1_001).Select(i => $"  - step: {(i == 0 ? "start" : $"s{i}")}\n    tool: {{kind: noop}}\n"));
+        Assert.Equal("workflow: workflow has 1001 steps, more than the limit of 1000", Errors(Header + "workflow:\n" + steps));
+        var limits = new PlaybookLimits { MaxSteps = 1_001 };
+        Assert.True(Playbook.Parse(PlaybookDocument.LoadYaml(Header + "workflow:\n" + steps), limits).IsValid);
+    }
+
+    [Fact]
+    public void Workflows_past_the_arc_limit_are_refused()
+    {
+        var arcs = string.Join(", ", Enumerable.Repeat("{step: end, when: \"{{ false }}\"}", 10_001));
+        var yaml = Header + $"workflow:\n  - step: start\n    tool: {{kind: noop}}\n    next: {{arcs: [{arcs}]}}\n";
+        Assert.Equal("workflow: workflow has 10001 arcs, more than the limit of 10000", Errors(yaml));
+        Assert.True(Playbook.Parse(PlaybookDocument.LoadYaml(yaml), new PlaybookLimits { MaxArcs = 10_001 }).IsValid);
+    }
 }
