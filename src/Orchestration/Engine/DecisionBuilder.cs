@@ -13,9 +13,11 @@ namespace NoEtl.Orchestration.Engine;
 internal sealed class DecisionBuilder
 {
     private const int MaxRounds = 256;
-    private static readonly RenderOptions CommandRendering = new(DeferKeychain: true);
 
     private readonly Playbook _playbook;
+    private readonly TemplateLimits _limits;
+    private readonly RenderOptions _rendering;
+    private readonly RenderOptions _commandRendering;
     private readonly WorkflowGraph _graph;
     private readonly List<Emission> _emissions = [];
     private ExecutionState _state;
@@ -29,9 +31,12 @@ internal sealed class DecisionBuilder
     // The step being rendered, named in the failure message when a template or loop collection is invalid.
     private string? _currentStep;
 
-    public DecisionBuilder(Playbook playbook, ExecutionState state, bool ownsState)
+    public DecisionBuilder(Playbook playbook, ExecutionState state, bool ownsState, TemplateLimits limits)
     {
         _playbook = playbook;
+        _limits = limits;
+        _rendering = new RenderOptions(Limits: limits);
+        _commandRendering = new RenderOptions(DeferKeychain: true, Limits: limits);
         _graph = WorkflowGraph.For(playbook);
         _state = state;
         _ownsState = ownsState;
@@ -124,7 +129,7 @@ internal sealed class DecisionBuilder
         foreach (var (key, template) in set)
         {
             var name = StripScope(key);
-            var value = Template.RenderValue(template, scope, RenderOptions.Default);
+            var value = Template.RenderValue(template, scope, _rendering);
             values[name] = value;
             _view.Write(name, value);
         }
@@ -185,7 +190,7 @@ internal sealed class DecisionBuilder
     /// <summary>Rust <c>evaluate_loop</c>: list as is, mapping as key/value pairs, JSON or comma/newline text, count n as 0..n-1.</summary>
     private JsonArray LoopItems(Step definition)
     {
-        var value = Template.RenderValue(definition.Loop!.In, new EngineScope(_view, null), RenderOptions.Default);
+        var value = Template.RenderValue(definition.Loop!.In, new EngineScope(_view, null), _rendering);
         switch (value)
         {
             case JsonArray array:
@@ -317,7 +322,7 @@ internal sealed class DecisionBuilder
         var selected = new HashSet<Arc>(ReferenceEqualityComparer.Instance);
         foreach (var arc in source.Arcs)
         {
-            if (arc.When is not null && !Template.EvaluateCondition(arc.When, scope))
+            if (arc.When is not null && !Template.EvaluateCondition(arc.When, scope, _limits))
                 continue;
             selected.Add(arc);
             if (source.Next!.Mode == NextMode.Exclusive)
@@ -398,7 +403,7 @@ internal sealed class DecisionBuilder
         var toolConfig = step.Tool is JsonArray pipeline
             ? new JsonObject { ["kind"] = "task_sequence", ["tasks"] = new JsonArray(pipeline.Select(t => (JsonNode)RenderPipelineTask((JsonObject)t!, scope)).ToArray()) }
             : RenderSingleTool((JsonObject)step.Tool!, scope);
-        var input = step.Input is null ? [] : Template.RenderValue(step.Input, scope, CommandRendering) as JsonObject ?? [];
+        var input = step.Input is null ? [] : Template.RenderValue(step.Input, scope, _commandRendering) as JsonObject ?? [];
         var renderContext = _view.Materialize();
         var meta = new JsonObject();
         if (iteration is not null)
@@ -421,23 +426,23 @@ internal sealed class DecisionBuilder
     /// A single tool's <c>spec</c> (its policy rules) is evaluated by the worker against the tool's <c>output</c>,
     /// which does not exist yet: rendering it here would freeze every <c>when</c> to false.
     /// </summary>
-    private static JsonObject RenderSingleTool(JsonObject tool, EngineScope scope)
+    private JsonObject RenderSingleTool(JsonObject tool, EngineScope scope)
     {
         var rendered = new JsonObject();
         foreach (var (key, value) in tool)
-            rendered[key] = key == "spec" ? value?.DeepClone() : Template.RenderValue(value, scope, CommandRendering);
+            rendered[key] = key == Step.WorkerRenderedToolKey ? value?.DeepClone() : Template.RenderValue(value, scope, _commandRendering);
         return rendered;
     }
 
     /// <summary>The worker renders a pipeline task's set/input/args/spec/command itself, between tasks.</summary>
-    private static JsonObject RenderPipelineTask(JsonObject task, EngineScope scope)
+    private JsonObject RenderPipelineTask(JsonObject task, EngineScope scope)
     {
         var rendered = new JsonObject();
         foreach (var (key, value) in task)
         {
-            rendered[key] = key is "set" or "input" or "args" or "spec" or "command"
+            rendered[key] = Step.WorkerRenderedTaskKeys.Contains(key)
                 ? value?.DeepClone()
-                : Template.RenderValue(value, scope, CommandRendering);
+                : Template.RenderValue(value, scope, _commandRendering);
         }
         return rendered;
     }
