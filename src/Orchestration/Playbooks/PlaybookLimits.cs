@@ -1,3 +1,5 @@
+using NoEtl.Orchestration.Templates;
+
 namespace NoEtl.Orchestration.Playbooks;
 
 /// <summary>
@@ -18,4 +20,7 @@ public sealed record PlaybookLimits
 
     /// <summary>Routing arcs over the whole workflow; a decision is linear in them.</summary>
     public int MaxArcs { get; init; } = 10_000;
+
+    /// <summary>The limits every template the server renders must parse within (their nesting depth, at registration).</summary>
+    public TemplateLimits Templates { get; init; } = TemplateLimits.Default;
 }

@@ -172,8 +172,15 @@ public static class Template
     }
 
     /// <summary>Why <paramref name="condition"/> would fail to parse as <see cref="EvaluateCondition(string, TemplateScope, TemplateLimits?)"/> reads it; null if it parses.</summary>
-    public static TemplateException? CheckCondition(string condition, TemplateLimits? limits = null) =>
-        Check(AsConditionTemplate(condition), limits ?? TemplateLimits.Default);
+    public static TemplateException? CheckCondition(string condition, TemplateLimits? limits = null)
+    {
+        var template = AsConditionTemplate(condition);
+        var error = Check(template, limits ?? TemplateLimits.Default);
+        if (error is null || template == condition)
+            return error;
+        // Positions count in the condition as written, not in the "{{ }}" wrapped around a bare expression.
+        return new TemplateException(error.Reason, condition, Math.Max(0, error.Position - 3));
+    }
 
     private static TemplateException? Check(string template, TemplateLimits limits)
     {

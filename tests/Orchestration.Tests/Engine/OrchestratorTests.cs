@@ -123,7 +123,7 @@ public class OrchestratorTests
         var pb = Parse(Header + """
             workflow:
               - step: start
-                tool: {kind: noop, x: "{{ 1 | nosuchfilter }}"}
+                tool: {kind: noop, x: "{{ 1 // 0 }}"}
             """);
         var decision = Orchestrator.Start(pb, 1, 2, "p", 1, [], null);
 
@@ -132,7 +132,7 @@ public class OrchestratorTests
             decision.Emissions.Cast<EmitEvent>().Select(e => e.EventType));
         Assert.True(decision.Completion!.Failed);
         Assert.Equal(["start"], decision.Completion.FailedSteps);
-        Assert.StartsWith("step 'start': template error: unknown filter 'nosuchfilter'", decision.Completion.Error);
+        Assert.StartsWith("step 'start': template error: division by zero", decision.Completion.Error);
         Assert.Equal(decision.Completion.Error, ((EmitEvent)decision.Emissions[^1]).Error);
         Assert.Equal("""{"status":"failed"}""", ((EmitEvent)decision.Emissions[^1]).Result!.ToJsonString());
     }
