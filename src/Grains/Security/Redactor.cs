@@ -74,7 +74,15 @@ public static partial class Redactor
     {
         if (CodeMarkers.Any(text.Contains))
             return false;
-        return UrlCredentials().IsMatch(text) || SecretPatterns().IsMatch(text) || HasBasicCredentials(text);
+        try
+        {
+            return UrlCredentials().IsMatch(text) || SecretPatterns().IsMatch(text) || HasBasicCredentials(text);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            // The patterns scan in linear time, so this is a backstop only; a string that cannot be checked is not shown.
+            return true;
+        }
     }
 
     private static JsonNode? Walk(JsonNode? node, HashSet<string> keys, string[] secrets, int depth)
@@ -127,17 +135,42 @@ public static partial class Redactor
     // {"$noetl_ref": {"kind": "keychain", ...}}: resolved late by the worker, it names a secret without holding one.
     private static bool IsReference(JsonObject obj) => obj.Count == 1 && obj[RefKey] is JsonObject;
 
+    /// <summary>
+    /// <c>Basic &lt;base64&gt;</c> where the whole token (4+ base64 characters, up to two '=') decodes to <c>user:password</c>.
+    /// A single forward scan: each character is looked at a bounded number of times, however many "Basic"s the text holds.
+    /// </summary>
     private static bool HasBasicCredentials(string text)
     {
-        foreach (Match match in BasicAuth().Matches(text))
+        const string Scheme = "Basic";
+        for (var at = text.IndexOf(Scheme, StringComparison.Ordinal); at >= 0; at = text.IndexOf(Scheme, at + 1, StringComparison.Ordinal))
         {
-            var encoded = match.Groups[1].Value;
-            var buffer = new byte[encoded.Length];
-            if (Convert.TryFromBase64String(encoded, buffer, out var written) && Encoding.UTF8.GetString(buffer, 0, written).Contains(':'))
+            if (at > 0 && IsWordChar(text[at - 1]))
+                continue;
+            var start = at + Scheme.Length;
+            var i = start;
+            while (i < text.Length && char.IsWhiteSpace(text[i]))
+                i++;
+            if (i == start)
+                continue;
+            var tokenStart = i;
+            while (i < text.Length && IsBase64Char(text[i]))
+                i++;
+            var digits = i - tokenStart;
+            while (i < text.Length && text[i] == '=' && i - tokenStart - digits < 2)
+                i++;
+            if (digits < 4 || (i < text.Length && (IsBase64Char(text[i]) || text[i] == '=')))
+                continue;
+            var buffer = new byte[i - tokenStart];
+            if (Convert.TryFromBase64Chars(text.AsSpan(tokenStart, i - tokenStart), buffer, out var written)
+                && Encoding.UTF8.GetString(buffer, 0, written).Contains(':'))
                 return true;
         }
         return false;
     }
+
+    private static bool IsWordChar(char c) => char.IsLetterOrDigit(c) || c == '_';
+
+    private static bool IsBase64Char(char c) => char.IsAsciiLetterOrDigit(c) || c is '+' or '/';
 
     private static JsonNode? StripKeychainNamespaces(JsonNode? node, int depth)
     {
@@ -217,12 +250,14 @@ public static partial class Redactor
         }
     }
 
-    // scheme://user:password@host — what redact_url_credentials rewrites.
-    [GeneratedRegex(@"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]+:[^\s/@]+@")]
-    private static partial Regex UrlCredentials();
+    // The scans run on whole stored results and request bodies. NonBacktracking keeps each one linear in the text
+    // (a backtracking engine retries every start position, quadratic on a long run of letters); the timeout is a backstop.
+    private const RegexOptions Linear = RegexOptions.NonBacktracking | RegexOptions.CultureInvariant;
+    private const int ScanTimeoutMilliseconds = 1000;
 
-    [GeneratedRegex(@"\bBasic\s+([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])")]
-    private static partial Regex BasicAuth();
+    // scheme://user:password@host — what redact_url_credentials rewrites.
+    [GeneratedRegex(@"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]+:[^\s/@]+@", Linear, ScanTimeoutMilliseconds)]
+    private static partial Regex UrlCredentials();
 
     // NoETL's SECRET_VALUE_PATTERNS. No generic "long alphanumeric" rule: snowflake ids and hashes must survive.
     [GeneratedRegex(
@@ -236,6 +271,6 @@ public static partial class Redactor
         @"|\bxox[baprs]-[A-Za-z0-9\-]{10,}" +
         @"|-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----" +
         @"|[?&](?i:key|api_key|token|access_token|id_token|refresh_token|client_secret|signature)=[^&\s#]+",
-        RegexOptions.CultureInvariant)]
+        Linear, ScanTimeoutMilliseconds)]
     private static partial Regex SecretPatterns();
 }

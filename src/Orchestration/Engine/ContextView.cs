@@ -68,7 +68,7 @@ internal sealed class ContextView(ExecutionState state)
         foreach (var (key, value) in state.Workload)
             flat[key] = value?.DeepClone();
         flat["workload"] = state.Workload.DeepClone();
-        foreach (var step in state.Playbook.Steps.Select(s => state.Step(s.Name)).Where(s => s.Completions > 0))
+        foreach (var step in CompletedSteps())
             flat[step.Name] = ContextValue(step);
         flat["steps"] = Envelopes();
         foreach (var (key, value) in state.Variables)
@@ -85,10 +85,14 @@ internal sealed class ContextView(ExecutionState state)
     private JsonObject Envelopes()
     {
         var steps = new JsonObject();
-        foreach (var step in state.Playbook.Steps.Select(s => state.Step(s.Name)).Where(s => s.Completions > 0))
+        foreach (var step in CompletedSteps())
             steps[step.Name] = step.Envelope?.DeepClone();
         return steps;
     }
+
+    // Workflow order, from the completion list: every command builds a context, so this must not walk the whole workflow.
+    private IEnumerable<StepState> CompletedSteps() =>
+        state.CompletedSteps.OrderBy(state.Playbook.IndexOf).Select(state.Step);
 
     /// <summary>
     /// A step result as templates see it (§2.5): reachable as <c>name.field</c> and <c>name.data.field</c>; for a pipeline

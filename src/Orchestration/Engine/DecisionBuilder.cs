@@ -13,9 +13,11 @@ namespace NoEtl.Orchestration.Engine;
 internal sealed class DecisionBuilder
 {
     private const int MaxRounds = 256;
-    private static readonly RenderOptions CommandRendering = new(DeferKeychain: true);
 
     private readonly Playbook _playbook;
+    private readonly TemplateLimits _limits;
+    private readonly RenderOptions _rendering;
+    private readonly RenderOptions _commandRendering;
     private readonly WorkflowGraph _graph;
     private readonly List<Emission> _emissions = [];
     private ExecutionState _state;
@@ -29,9 +31,12 @@ internal sealed class DecisionBuilder
     // The step being rendered, named in the failure message when a template or loop collection is invalid.
     private string? _currentStep;
 
-    public DecisionBuilder(Playbook playbook, ExecutionState state, bool ownsState)
+    public DecisionBuilder(Playbook playbook, ExecutionState state, bool ownsState, TemplateLimits limits)
     {
         _playbook = playbook;
+        _limits = limits;
+        _rendering = new RenderOptions(Limits: limits);
+        _commandRendering = new RenderOptions(DeferKeychain: true, Limits: limits);
         _graph = WorkflowGraph.For(playbook);
         _state = state;
         _ownsState = ownsState;
@@ -124,7 +129,7 @@ internal sealed class DecisionBuilder
         foreach (var (key, template) in set)
         {
             var name = StripScope(key);
-            var value = Template.RenderValue(template, scope, RenderOptions.Default);
+            var value = Template.RenderValue(template, scope, _rendering);
             values[name] = value;
             _view.Write(name, value);
         }
@@ -185,7 +190,7 @@ internal sealed class DecisionBuilder
     /// <summary>Rust <c>evaluate_loop</c>: list as is, mapping as key/value pairs, JSON or comma/newline text, count n as 0..n-1.</summary>
     private JsonArray LoopItems(Step definition)
     {
-        var value = Template.RenderValue(definition.Loop!.In, new EngineScope(_view, null), RenderOptions.Default);
+        var value = Template.RenderValue(definition.Loop!.In, new EngineScope(_view, null), _rendering);
         switch (value)
         {
             case JsonArray array:
@@ -230,14 +235,21 @@ internal sealed class DecisionBuilder
     {
         var running = _state.Steps.Values.Where(s => s.Status == StepStatus.Running).Select(s => s.Name).ToList();
         var dispatch = new List<(Step Target, List<(Step Source, Arc Arc)> Arcs)>();
+        var dispatchIndex = new Dictionary<string, int>(StringComparer.Ordinal);
         var unmatched = new List<string>();
         var wanted = new HashSet<string>(StringComparer.Ordinal);
-        var live = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-        HashSet<string> LiveExcluding(string target)
+        // Everything running and dispatched steps reach. It only grows during the pass, so it is extended, never rebuilt:
+        // a step with thousands of arcs is routed in time linear in the graph.
+        var live = _graph.ReachableFrom(running, null);
+        // The same walk with a back edge's target as a barrier; stale after each dispatch.
+        var liveAround = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        bool RunsAgain(string source, string target)
         {
-            if (!live.TryGetValue(target, out var reached))
-                live[target] = reached = _graph.ReachableFrom(running.Concat(dispatch.Select(d => d.Target.Name)), target);
-            return reached;
+            if (!_graph.IsBackEdge(source, target))
+                return live.Contains(source);
+            if (!liveAround.TryGetValue(target, out var reached))
+                liveAround[target] = reached = _graph.ReachableFrom(running.Concat(dispatch.Select(d => d.Target.Name)), target);
+            return reached.Contains(source);
         }
 
         var sources = _playbook.Steps
@@ -250,7 +262,7 @@ internal sealed class DecisionBuilder
             var candidates = source.Arcs
                 .Where(a => !_playbook.IsImplicitEnd(a.Step) && IsPending(sourceState, _state.Step(a.Step)))
                 .Where(a => !routed || (source.Next!.Mode == NextMode.Inclusive && _graph.ForwardUpstreams(a.Step).Count > 1))
-                .Where(a => !LiveExcluding(a.Step).Contains(source.Name))
+                .Where(a => !RunsAgain(source.Name, a.Step))
                 .ToList();
             if (candidates.Count == 0)
                 continue;
@@ -264,23 +276,23 @@ internal sealed class DecisionBuilder
                     continue;
                 }
                 wanted.Add(arc.Step);
-                var existing = dispatch.FindIndex(d => d.Target.Name == arc.Step);
-                if (existing >= 0)
+                if (dispatchIndex.TryGetValue(arc.Step, out var existing))
                 {
                     dispatch[existing].Arcs.Add((source, arc));
                 }
-                else if (!IsBlocked(arc.Step, LiveExcluding(arc.Step), dispatch.Select(d => d.Target.Name)))
+                else if (!IsBlocked(arc.Step, live, dispatchIndex))
                 {
+                    dispatchIndex[arc.Step] = dispatch.Count;
                     dispatch.Add((_playbook.FindStep(arc.Step)!, [(source, arc)]));
-                    live.Clear();
+                    _graph.Extend(live, [arc.Step]);
+                    liveAround.Clear();
                 }
             }
         }
 
-        var reachable = _graph.ReachableFrom(running.Concat(dispatch.Select(d => d.Target.Name)), null);
         foreach (var target in unmatched.Distinct())
         {
-            if (!wanted.Contains(target) && !reachable.Contains(target) && _state.Step(target).Status == StepStatus.Pending)
+            if (!wanted.Contains(target) && !live.Contains(target) && _state.Step(target).Status == StepStatus.Pending)
                 _emissions.Add(new EmitEvent("step.skipped", target, "SKIPPED", Context: new JsonObject { ["step"] = target }));
         }
         foreach (var (target, arcs) in dispatch)
@@ -310,7 +322,7 @@ internal sealed class DecisionBuilder
         var selected = new HashSet<Arc>(ReferenceEqualityComparer.Instance);
         foreach (var arc in source.Arcs)
         {
-            if (arc.When is not null && !Template.EvaluateCondition(arc.When, scope))
+            if (arc.When is not null && !Template.EvaluateCondition(arc.When, scope, _limits))
                 continue;
             selected.Add(arc);
             if (source.Next!.Mode == NextMode.Exclusive)
@@ -322,8 +334,9 @@ internal sealed class DecisionBuilder
     /// <summary>
     /// A fan-in target waits while a forward upstream has not finished since the target's last entry and can still run.
     /// An upstream dispatched in this pass (a self-loop going round again) has not finished, whatever its previous run did.
+    /// Whether an upstream can still run needs no barrier at the target: over a forward arc, the target never reaches it.
     /// </summary>
-    private bool IsBlocked(string target, HashSet<string> live, IEnumerable<string> dispatching)
+    private bool IsBlocked(string target, HashSet<string> live, Dictionary<string, int> dispatching)
     {
         var upstreams = _graph.ForwardUpstreams(target);
         if (upstreams.Count < 2)
@@ -332,7 +345,7 @@ internal sealed class DecisionBuilder
         return upstreams.Any(u =>
         {
             var upstream = _state.Step(u);
-            var settled = upstream.IsDone && upstream.FinishedAt > targetState.EnteredAt && !dispatching.Contains(u);
+            var settled = upstream.IsDone && upstream.FinishedAt > targetState.EnteredAt && !dispatching.ContainsKey(u);
             return !settled && live.Contains(u);
         });
     }
@@ -390,7 +403,7 @@ internal sealed class DecisionBuilder
         var toolConfig = step.Tool is JsonArray pipeline
             ? new JsonObject { ["kind"] = "task_sequence", ["tasks"] = new JsonArray(pipeline.Select(t => (JsonNode)RenderPipelineTask((JsonObject)t!, scope)).ToArray()) }
             : RenderSingleTool((JsonObject)step.Tool!, scope);
-        var input = step.Input is null ? [] : Template.RenderValue(step.Input, scope, CommandRendering) as JsonObject ?? [];
+        var input = step.Input is null ? [] : Template.RenderValue(step.Input, scope, _commandRendering) as JsonObject ?? [];
         var renderContext = _view.Materialize();
         var meta = new JsonObject();
         if (iteration is not null)
@@ -413,23 +426,23 @@ internal sealed class DecisionBuilder
     /// A single tool's <c>spec</c> (its policy rules) is evaluated by the worker against the tool's <c>output</c>,
     /// which does not exist yet: rendering it here would freeze every <c>when</c> to false.
     /// </summary>
-    private static JsonObject RenderSingleTool(JsonObject tool, EngineScope scope)
+    private JsonObject RenderSingleTool(JsonObject tool, EngineScope scope)
     {
         var rendered = new JsonObject();
         foreach (var (key, value) in tool)
-            rendered[key] = key == "spec" ? value?.DeepClone() : Template.RenderValue(value, scope, CommandRendering);
+            rendered[key] = key == Step.WorkerRenderedToolKey ? value?.DeepClone() : Template.RenderValue(value, scope, _commandRendering);
         return rendered;
     }
 
     /// <summary>The worker renders a pipeline task's set/input/args/spec/command itself, between tasks.</summary>
-    private static JsonObject RenderPipelineTask(JsonObject task, EngineScope scope)
+    private JsonObject RenderPipelineTask(JsonObject task, EngineScope scope)
     {
         var rendered = new JsonObject();
         foreach (var (key, value) in task)
         {
-            rendered[key] = key is "set" or "input" or "args" or "spec" or "command"
+            rendered[key] = Step.WorkerRenderedTaskKeys.Contains(key)
                 ? value?.DeepClone()
-                : Template.RenderValue(value, scope, CommandRendering);
+                : Template.RenderValue(value, scope, _commandRendering);
         }
         return rendered;
     }

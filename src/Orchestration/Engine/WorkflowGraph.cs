@@ -15,6 +15,7 @@ internal sealed class WorkflowGraph
     private readonly Dictionary<string, List<string>> _successors = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> _forwardSuccessors = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> _forwardUpstreams = new(StringComparer.Ordinal);
+    private readonly HashSet<(string, string)> _backEdges;
 
     private WorkflowGraph(Playbook playbook)
     {
@@ -24,10 +25,10 @@ internal sealed class WorkflowGraph
             _forwardSuccessors[step.Name] = [];
             _forwardUpstreams[step.Name] = [];
         }
-        var backEdges = FindBackEdges(playbook);
+        _backEdges = FindBackEdges(playbook);
         foreach (var (source, targets) in _successors)
         {
-            foreach (var target in targets.Where(t => !backEdges.Contains((source, t))))
+            foreach (var target in targets.Where(t => !_backEdges.Contains((source, t))))
             {
                 _forwardSuccessors[source].Add(target);
                 _forwardUpstreams[target].Add(source);
@@ -38,6 +39,12 @@ internal sealed class WorkflowGraph
     public static WorkflowGraph For(Playbook playbook) => Cache.GetValue(playbook, p => new WorkflowGraph(p));
 
     public IReadOnlyList<string> ForwardUpstreams(string step) => _forwardUpstreams[step];
+
+    /// <summary>
+    /// Whether the arc closes a loop. Forward arcs form a DAG, so the target of a forward arc never reaches its source:
+    /// a barrier at that target cannot cut the source off, and only back edges need a reachability walk of their own.
+    /// </summary>
+    public bool IsBackEdge(string source, string target) => _backEdges.Contains((source, target));
 
     /// <summary>Back edges of a depth-first walk from <c>start</c> (then from any unvisited step, in workflow order), arcs in order.</summary>
     private HashSet<(string, string)> FindBackEdges(Playbook playbook)
@@ -82,6 +89,13 @@ internal sealed class WorkflowGraph
     public HashSet<string> ReachableFrom(IEnumerable<string> sources, string? barrier)
     {
         var reached = new HashSet<string>(StringComparer.Ordinal);
+        Extend(reached, sources, barrier);
+        return reached;
+    }
+
+    /// <summary>Adds to <paramref name="reached"/> what <paramref name="sources"/> reach; steps already in it are not walked again.</summary>
+    public void Extend(HashSet<string> reached, IEnumerable<string> sources, string? barrier = null)
+    {
         var queue = new Queue<string>();
         foreach (var source in sources)
         {
@@ -96,6 +110,5 @@ internal sealed class WorkflowGraph
                     queue.Enqueue(next);
             }
         }
-        return reached;
     }
 }

@@ -14,12 +14,14 @@ public sealed class Playbook
     public const string EndStep = "end";
 
     private readonly Dictionary<string, Step> _byName;
+    private readonly Dictionary<string, int> _indexByName;
 
     private Playbook(JsonObject document, IReadOnlyList<Step> steps)
     {
         Document = document;
         Steps = steps;
         _byName = steps.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        _indexByName = steps.Select((s, i) => (s.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
         var metadata = (JsonObject)document["metadata"]!;
         Name = (string)metadata["name"]!;
         Path = metadata["path"] is JsonValue path && path.TryGetValue<string>(out var p) && p.Length > 0 ? p : Name;
@@ -43,13 +45,16 @@ public sealed class Playbook
 
     public Step? FindStep(string name) => _byName.GetValueOrDefault(name);
 
+    /// <summary>The position of step <paramref name="name"/> in the workflow.</summary>
+    internal int IndexOf(string name) => _indexByName[name];
+
     /// <summary>True when <paramref name="target"/> is the implicit end sentinel (an <c>end</c> arc with no <c>end</c> step).</summary>
     public bool IsImplicitEnd(string target) => target == EndStep && !_byName.ContainsKey(EndStep);
 
     /// <summary>Validates <paramref name="document"/>, listing every problem found. The input is not modified.</summary>
-    public static PlaybookParseResult Parse(JsonObject document)
+    public static PlaybookParseResult Parse(JsonObject document, PlaybookLimits? limits = null)
     {
-        var parser = new PlaybookParser((JsonObject)document.DeepClone());
+        var parser = new PlaybookParser((JsonObject)document.DeepClone(), limits ?? PlaybookLimits.Default);
         var steps = parser.Run();
         return parser.Errors.Count > 0
             ? new PlaybookParseResult(null, parser.Errors)

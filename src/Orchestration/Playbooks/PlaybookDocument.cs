@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace NoEtl.Orchestration.Playbooks;
@@ -9,12 +10,19 @@ namespace NoEtl.Orchestration.Playbooks;
 /// <summary>Turns playbook YAML into System.Text.Json nodes, typing plain scalars by the YAML 1.2 core schema.</summary>
 public static partial class PlaybookDocument
 {
-    public static JsonObject LoadYaml(string yaml)
+    /// <summary>Parses <paramref name="yaml"/>; anything that is not a mapping document within <paramref name="limits"/> is a <see cref="PlaybookFormatException"/>.</summary>
+    public static JsonObject LoadYaml(string yaml, PlaybookLimits? limits = null)
     {
+        if (yaml.IndexOf('\0', StringComparison.Ordinal) is var nul and >= 0)
+        {
+            // PostgreSQL cannot store NUL in text or jsonb.
+            var line = yaml.AsSpan(0, nul).Count('\n') + 1;
+            throw new PlaybookFormatException("NUL characters are not allowed", line, nul - yaml.LastIndexOf('\n', nul));
+        }
         var stream = new YamlStream();
         try
         {
-            stream.Load(new StringReader(yaml));
+            stream.Load(new BoundedParser(new Parser(new StringReader(yaml)), limits ?? PlaybookLimits.Default));
         }
         catch (YamlException e)
         {
@@ -31,7 +39,82 @@ public static partial class PlaybookDocument
         var root = stream.Documents[0].RootNode;
         if (root is not YamlMappingNode mapping)
             throw new PlaybookFormatException("The document root must be a mapping", root.Start.Line, root.Start.Column);
+        // Every resource kind reads its name and path from metadata, before any kind-specific validation.
+        if (mapping.Children.TryGetValue(new YamlScalarNode("metadata"), out var metadata) && metadata is not YamlMappingNode && !IsNull(metadata))
+            throw new PlaybookFormatException("metadata must be a mapping", metadata.Start.Line, metadata.Start.Column);
         return ConvertMapping(mapping);
+    }
+
+    private static bool IsNull(YamlNode node) => node is YamlScalarNode { Style: ScalarStyle.Plain, Tag.IsEmpty: true } scalar
+        && TypePlainScalar(scalar.Value ?? "") is null;
+
+    /// <summary>
+    /// Checks nesting and node count as YamlDotNet reads the events, before the tree is built, counting each alias as the
+    /// nodes it stands for (the document is converted to JSON with aliases expanded). An alias must follow its anchor's
+    /// node, which also rules out a node containing itself.
+    /// </summary>
+    private sealed class BoundedParser(IParser inner, PlaybookLimits limits) : IParser
+    {
+        private readonly Dictionary<string, (long Nodes, int Height)> _anchors = new(StringComparer.Ordinal);
+        private readonly List<(AnchorName Anchor, long NodesBefore, int Height)> _open = [];
+        private long _nodes;
+
+        public ParsingEvent? Current => inner.Current;
+
+        public bool MoveNext()
+        {
+            if (!inner.MoveNext())
+                return false;
+            switch (inner.Current)
+            {
+                case MappingStart or SequenceStart:
+                    var start = (NodeEvent)inner.Current;
+                    if (_open.Count >= limits.MaxYamlDepth)
+                        throw Refuse($"YAML nested deeper than {limits.MaxYamlDepth} levels");
+                    _open.Add((start.Anchor, _nodes, 0));
+                    AddNodes(1);
+                    break;
+                case MappingEnd or SequenceEnd:
+                    var (anchor, nodesBefore, height) = _open[^1];
+                    _open.RemoveAt(_open.Count - 1);
+                    Completed(anchor, _nodes - nodesBefore, height + 1);
+                    break;
+                case Scalar scalar:
+                    // An escaped NUL ("\0", "\x00") would reach the stored JSON all the same.
+                    if (scalar.Value.Contains('\0', StringComparison.Ordinal))
+                        throw Refuse("NUL characters are not allowed");
+                    AddNodes(1);
+                    Completed(scalar.Anchor, 1, 0);
+                    break;
+                case AnchorAlias alias:
+                    if (!_anchors.TryGetValue(alias.Value.Value, out var target))
+                        throw Refuse($"alias '*{alias.Value}' does not follow a complete node anchored '&{alias.Value}'");
+                    if (_open.Count + target.Height > limits.MaxYamlDepth)
+                        throw Refuse($"YAML nested deeper than {limits.MaxYamlDepth} levels once alias '*{alias.Value}' is expanded");
+                    AddNodes(target.Nodes);
+                    Completed(AnchorName.Empty, target.Nodes, target.Height);
+                    break;
+            }
+            return true;
+        }
+
+        private void AddNodes(long count)
+        {
+            _nodes += count;
+            if (_nodes > limits.MaxYamlNodes)
+                throw Refuse($"YAML has more than {limits.MaxYamlNodes} nodes with aliases expanded");
+        }
+
+        private void Completed(AnchorName anchor, long nodes, int height)
+        {
+            if (!anchor.IsEmpty)
+                _anchors[anchor.Value] = (nodes, height);
+            if (_open.Count > 0 && _open[^1].Height < height)
+                _open[^1] = _open[^1] with { Height = height };
+        }
+
+        private PlaybookFormatException Refuse(string message) =>
+            new(message, inner.Current!.Start.Line, inner.Current.Start.Column);
     }
 
     private static JsonNode? Convert(YamlNode node) => node switch

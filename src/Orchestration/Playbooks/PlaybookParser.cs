@@ -1,10 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using NoEtl.Orchestration.Templates;
 
 namespace NoEtl.Orchestration.Playbooks;
 
 /// <summary>Validates and normalizes a playbook document in place, collecting every error rather than stopping at the first.</summary>
-internal sealed class PlaybookParser(JsonObject document)
+internal sealed class PlaybookParser(JsonObject document, PlaybookLimits limits)
 {
     private readonly List<PlaybookError> _errors = [];
     private Dictionary<string, JsonObject> _workbook = [];
@@ -20,6 +21,11 @@ internal sealed class PlaybookParser(JsonObject document)
         if (Document["workflow"] is not JsonArray { Count: > 0 } workflow)
         {
             Error("workflow", "workflow must be a non-empty list of steps");
+            return [];
+        }
+        if (workflow.Count > limits.MaxSteps)
+        {
+            Error("workflow", $"workflow has {workflow.Count} steps, more than the limit of {limits.MaxSteps}");
             return [];
         }
 
@@ -49,8 +55,14 @@ internal sealed class PlaybookParser(JsonObject document)
         foreach (var (path, name, raw) in rawSteps)
         {
             if (ParseStep(path, name, raw, names) is { } step)
+            {
+                CheckTemplates(path, step);
                 steps.Add(step);
+            }
         }
+        var arcs = steps.Sum(s => s.Arcs.Count);
+        if (arcs > limits.MaxArcs)
+            Error("workflow", $"workflow has {arcs} arcs, more than the limit of {limits.MaxArcs}");
         return steps;
     }
 
@@ -392,6 +404,59 @@ internal sealed class PlaybookParser(JsonObject document)
         }
         return ok ? new LoopSpec(loop["in"]?.DeepClone(), iterator, mode, maxInFlight) : null;
     }
+
+    /// <summary>
+    /// Parses every template the server renders for <paramref name="step"/>, field by field as the engine renders them, so a
+    /// typo fails registration instead of the run. What the worker renders is its business and is not checked here: a tool's
+    /// <c>spec</c>, a pipeline task's set/input/args/spec/command, and command strings that mention <c>keychain.</c>.
+    /// </summary>
+    private void CheckTemplates(string path, Step step)
+    {
+        var values = new RenderOptions(Limits: limits.Templates);
+        var commands = new RenderOptions(DeferKeychain: true, Limits: limits.Templates);
+        var fields = new List<(string Field, JsonNode? Value, RenderOptions Options)>();
+        if (step.Tool is JsonArray pipeline)
+        {
+            for (var i = 0; i < pipeline.Count; i++)
+            {
+                foreach (var (key, value) in (JsonObject)pipeline[i]!)
+                {
+                    if (!Step.WorkerRenderedTaskKeys.Contains(key))
+                        fields.Add(($"tool[{i}].{key}", value, commands));
+                }
+            }
+        }
+        else
+        {
+            foreach (var (key, value) in (JsonObject)step.Tool)
+            {
+                if (key != Step.WorkerRenderedToolKey)
+                    fields.Add(($"tool.{key}", value, commands));
+            }
+        }
+        fields.Add(("input", step.Input, commands));
+        // set: keys are names, only the values are rendered.
+        foreach (var (key, value) in step.Set ?? [])
+            fields.Add(($"set.{key}", value, values));
+        if (step.Loop is { } loop)
+            fields.Add(("loop.in", loop.In, values));
+        for (var i = 0; i < step.Arcs.Count; i++)
+        {
+            var arc = step.Arcs[i];
+            if (arc.When is not null && Template.CheckCondition(arc.When, limits.Templates) is { } whenError)
+                TemplateError(path, step.Name, $"next.arcs[{i}].when", whenError);
+            foreach (var (key, value) in arc.Set ?? [])
+                fields.Add(($"next.arcs[{i}].set.{key}", value, values));
+        }
+        foreach (var (field, value, options) in fields)
+        {
+            foreach (var (where, error) in Template.Check(value, options, field))
+                TemplateError(path, step.Name, where, error);
+        }
+    }
+
+    private void TemplateError(string path, string step, string field, TemplateException error) =>
+        Error($"{path}.{field}", $"step '{step}': {field}: {error.Reason} (at position {error.Position})");
 
     private void Error(string path, string message) => _errors.Add(new PlaybookError(path, message));
 

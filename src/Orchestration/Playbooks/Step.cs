@@ -17,6 +17,12 @@ public sealed record LoopSpec(JsonNode? In, string Iterator, LoopMode Mode, int?
 /// <summary>One validated workflow step.</summary>
 public sealed class Step
 {
+    /// <summary>A single tool's key the worker evaluates against the tool's output; the server passes it on as written.</summary>
+    internal const string WorkerRenderedToolKey = "spec";
+
+    /// <summary>Keys of a pipeline task the worker renders itself, between tasks; the server passes them on as written.</summary>
+    internal static readonly HashSet<string> WorkerRenderedTaskKeys = ["set", "input", "args", "spec", "command"];
+
     internal Step(string name, JsonObject raw, JsonNode tool, NextSpec? next, LoopSpec? loop)
     {
         Name = name;

@@ -201,7 +201,9 @@ internal sealed class Lexer(string source)
                 case 'r': sb.Append('\r'); break;
                 case '\\' or '"' or '\'': sb.Append(escaped); break;
                 case 'u' when _pos + 4 <= source.Length:
-                    sb.Append((char)int.Parse(source.AsSpan(_pos, 4), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+                    if (!int.TryParse(source.AsSpan(_pos, 4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var code))
+                        throw new EvaluationError("invalid \\u escape: expected four hex digits", _pos - 2);
+                    sb.Append((char)code);
                     _pos += 4;
                     break;
                 default: sb.Append('\\').Append(escaped); break;

@@ -3,10 +3,12 @@ using System.Text.Json.Nodes;
 
 namespace NoEtl.Orchestration.Templates;
 
-/// <summary>Variable resolution for one render: loop variables over the root scope.</summary>
-internal sealed class Frame(TemplateScope root)
+/// <summary>Variable resolution for one render: loop variables over the root scope, and what the render may still spend.</summary>
+internal sealed class Frame(TemplateScope root, RenderBudget budget)
 {
     private readonly List<Dictionary<string, object?>> _locals = [];
+
+    public RenderBudget Budget => budget;
 
     public object? Lookup(string name)
     {
@@ -30,12 +32,17 @@ internal abstract record TemplateNode
 
 internal sealed record TextNode(string Text) : TemplateNode
 {
-    public override void Render(Frame frame, StringBuilder output) => output.Append(Text);
+    public override void Render(Frame frame, StringBuilder output) => frame.Budget.Append(output, Text, 0);
 }
 
 internal sealed record OutputNode(Expr Expression) : TemplateNode
 {
-    public override void Render(Frame frame, StringBuilder output) => output.Append(Values.Render(Expression.Eval(frame)));
+    public override void Render(Frame frame, StringBuilder output)
+    {
+        var position = Expression.Position;
+        frame.Budget.Charge(1, position);
+        frame.Budget.Append(output, Values.Render(Expression.Eval(frame), frame.Budget, position), position);
+    }
 }
 
 internal sealed record IfNode(IReadOnlyList<(Expr Condition, IReadOnlyList<TemplateNode> Body)> Branches, IReadOnlyList<TemplateNode> Else) : TemplateNode
@@ -66,6 +73,8 @@ internal sealed record ForNode(IReadOnlyList<string> Targets, Expr Iterable, IRe
     public override void Render(Frame frame, StringBuilder output)
     {
         var items = Values.Iterate(Iterable.Eval(frame), Iterable.Position).ToList();
+        // Charged up front: nested loops multiply, and 3000 x 3000 iterations must stop at the budget, not after it.
+        frame.Budget.Charge(items.Count, Position);
         for (var i = 0; i < items.Count; i++)
         {
             var locals = new Dictionary<string, object?>(StringComparer.Ordinal)
@@ -132,7 +141,7 @@ internal sealed record DictExpr(IReadOnlyList<(Expr Key, Expr Value)> Entries, i
     {
         var result = new JsonObject();
         foreach (var (key, value) in Entries)
-            result[Values.Render(key.Eval(frame))] = Values.ToNode(value.Eval(frame));
+            result[Values.Render(key.Eval(frame), frame.Budget, Position)] = Values.ToNode(value.Eval(frame));
         return result;
     }
 }
@@ -145,7 +154,7 @@ internal sealed record GetItemExpr(Expr Target, Expr Key, int Position) : Expr(P
     public static object? GetItem(object? target, object? key) => (target, key) switch
     {
         (JsonObject o, string name) => o.TryGetPropertyValue(name, out var child) ? Values.FromNode(child) : Undefined.Instance,
-        (JsonObject o, long or double or bool) => o.TryGetPropertyValue(Values.Render(key), out var child) ? Values.FromNode(child) : Undefined.Instance,
+        (JsonObject o, long or double or bool) => o.TryGetPropertyValue(Values.RenderScalar(key), out var child) ? Values.FromNode(child) : Undefined.Instance,
         (JsonArray a, long index) => Index(a.Count, index) is { } i ? Values.FromNode(a[i]) : Undefined.Instance,
         (JsonArray a, string text) when long.TryParse(text, out var index) => Index(a.Count, index) is { } i ? Values.FromNode(a[i]) : Undefined.Instance,
         (string s, long index) => Index(s.Length, index) is { } i ? s[i].ToString() : Undefined.Instance,
@@ -189,41 +198,48 @@ internal sealed record CompareExpr(Expr First, IReadOnlyList<(string Op, Expr Op
         foreach (var (op, operand) in Rest)
         {
             var right = operand.Eval(frame);
-            if (!Holds(op, left, right))
+            if (!Holds(op, left, right, frame.Budget))
                 return false;
             left = right;
         }
         return true;
     }
 
-    private bool Holds(string op, object? left, object? right) => op switch
+    private bool Holds(string op, object? left, object? right, RenderBudget budget) => op switch
     {
-        "==" => Values.AreEqual(left, right),
-        "!=" => !Values.AreEqual(left, right),
+        "==" => Values.AreEqual(left, right, budget, Position),
+        "!=" => !Values.AreEqual(left, right, budget, Position),
         "<" => Values.Compare(left, right) is < 0,
         "<=" => Values.Compare(left, right) is <= 0,
         ">" => Values.Compare(left, right) is > 0,
         ">=" => Values.Compare(left, right) is >= 0,
-        "in" => Contains(right, left),
-        "not in" => !Contains(right, left),
+        "in" => Contains(right, left, budget),
+        "not in" => !Contains(right, left, budget),
         _ => throw new EvaluationError($"unknown operator {op}", Position),
     };
 
-    private bool Contains(object? container, object? item) => container switch
+    private bool Contains(object? container, object? item, RenderBudget budget) => container switch
     {
         string s when item is string sub => s.Contains(sub, StringComparison.Ordinal),
         string => throw new EvaluationError($"'in <string>' requires a string, not {Values.TypeName(item)}", Position),
-        JsonArray a => a.Any(e => Values.AreEqual(Values.FromNode(e), item)),
+        JsonArray a => ContainsItem(a, item, budget),
         JsonObject o => item is string key && o.ContainsKey(key),
         Undefined or null => false,
         _ => throw new EvaluationError($"{Values.TypeName(container)} is not a container", Position),
     };
+
+    private bool ContainsItem(JsonArray array, object? item, RenderBudget budget)
+    {
+        budget.Charge(array.Count, Position);
+        return array.Any(e => Values.AreEqual(Values.FromNode(e), item, budget, Position));
+    }
 }
 
 internal sealed record NegateExpr(Expr Operand, bool Negative, int Position) : Expr(Position)
 {
     public override object? Eval(Frame frame) => Operand.Eval(frame) switch
     {
+        long.MinValue when Negative => throw new EvaluationError("integer overflow in unary -", Position),
         long l => (object)(Negative ? -l : l),
         double d => Negative ? -d : d,
         bool b => Negative ? -(b ? 1L : 0L) : b ? 1L : 0L,
@@ -233,8 +249,11 @@ internal sealed record NegateExpr(Expr Operand, bool Negative, int Position) : E
 
 internal sealed record FilterExpr(Expr Target, string Name, IReadOnlyList<Argument> Arguments, int Position) : Expr(Position)
 {
-    public override object? Eval(Frame frame) =>
-        Filters.Apply(Name, Target.Eval(frame), new Arguments(Arguments, frame, Name, Position), Position);
+    public override object? Eval(Frame frame)
+    {
+        frame.Budget.Charge(1, Position);
+        return Filters.Apply(Name, Target.Eval(frame), new Arguments(Arguments, frame, Name, Position), frame.Budget, Position);
+    }
 }
 
 internal sealed record TestExpr(Expr Target, string Name, bool Negated, int Position) : Expr(Position)

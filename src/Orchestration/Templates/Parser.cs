@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace NoEtl.Orchestration.Templates;
 
 /// <summary>Recursive-descent parser with Jinja's operator precedence, from loosest to tightest:
@@ -7,8 +9,26 @@ internal sealed class Parser(List<Token> tokens)
 {
     private static readonly HashSet<string> CompareOperators = ["==", "!=", "<", "<=", ">", ">="];
     private int _index;
+    private int _depth;
 
     private Token Current => tokens[_index];
+
+    /// <summary>
+    /// The deepest nesting seen: blocks, sub-expressions, and each link of an operator, filter or attribute chain (a chain
+    /// evaluates as a left-deep tree). Rendering recurses at most about this deep.
+    /// </summary>
+    public int Depth { get; private set; }
+
+    /// <summary>One level deeper; refused past <see cref="TemplateLimits.DepthCeiling"/> before the recursion can exhaust the stack.</summary>
+    private void Enter(int levels = 1)
+    {
+        _depth += levels;
+        if (_depth > TemplateLimits.DepthCeiling)
+            throw new EvaluationError($"template nesting deeper than {TemplateLimits.DepthCeiling} levels", Current.Position);
+        Depth = Math.Max(Depth, _depth);
+    }
+
+    private void Leave(int levels = 1) => _depth -= levels;
 
     public List<TemplateNode> ParseTemplate()
     {
@@ -48,11 +68,15 @@ internal sealed class Parser(List<Token> tokens)
                     {
                         case "if":
                             _index += 2;
+                            Enter();
                             nodes.Add(ParseIf());
+                            Leave();
                             break;
                         case "for":
                             _index += 2;
+                            Enter();
                             nodes.Add(ParseFor(token.Position));
+                            Leave();
                             break;
                         case "elif" or "else" or "endif" or "endfor":
                             terminator = keyword;
@@ -123,39 +147,52 @@ internal sealed class Parser(List<Token> tokens)
 
     private Expr ParseConditional()
     {
+        Enter();
         var expr = ParseOr();
+        var links = 0;
         while (Current is { Kind: TokenKind.Name, Text: "if" })
         {
             var position = Current.Position;
             _index++;
+            Enter();
+            links++;
             var condition = ParseOr();
             Expr? otherwise = AcceptName("else") ? ParseConditional() : null;
             expr = new ConditionalExpr(expr, condition, otherwise, position);
         }
+        Leave(links + 1);
         return expr;
     }
 
     private Expr ParseOr()
     {
         var left = ParseAnd();
+        var links = 0;
         while (Current is { Kind: TokenKind.Name, Text: "or" })
         {
             var position = Current.Position;
             _index++;
+            Enter();
+            links++;
             left = new LogicalExpr(false, left, ParseAnd(), position);
         }
+        Leave(links);
         return left;
     }
 
     private Expr ParseAnd()
     {
         var left = ParseNot();
+        var links = 0;
         while (Current is { Kind: TokenKind.Name, Text: "and" })
         {
             var position = Current.Position;
             _index++;
+            Enter();
+            links++;
             left = new LogicalExpr(true, left, ParseNot(), position);
         }
+        Leave(links);
         return left;
     }
 
@@ -165,7 +202,10 @@ internal sealed class Parser(List<Token> tokens)
         {
             var position = Current.Position;
             _index++;
-            return new NotExpr(ParseNot(), position);
+            Enter();
+            var operand = ParseNot();
+            Leave();
+            return new NotExpr(operand, position);
         }
         return ParseCompare();
     }
@@ -211,12 +251,16 @@ internal sealed class Parser(List<Token> tokens)
     private Expr ParseBinary(Func<Expr> operand, params string[] operators)
     {
         var left = operand();
+        var links = 0;
         while (Current.Kind == TokenKind.Operator && operators.Contains(Current.Text))
         {
             var token = Current;
             _index++;
+            Enter();
+            links++;
             left = new BinaryExpr(token.Text, left, operand(), token.Position);
         }
+        Leave(links);
         return left;
     }
 
@@ -227,7 +271,9 @@ internal sealed class Parser(List<Token> tokens)
         {
             var token = Current;
             _index++;
+            Enter();
             expr = new NegateExpr(ParseUnary(withFilters: false), token.Text == "-", token.Position);
+            Leave();
         }
         else
         {
@@ -251,11 +297,11 @@ internal sealed class Parser(List<Token> tokens)
                     _ => new NameExpr(token.Text, token.Position),
                 };
             case TokenKind.String:
-                var text = (string)token.Value!;
                 // Adjacent string literals concatenate, as in Python.
+                var text = new StringBuilder((string)token.Value!);
                 while (Current.Kind == TokenKind.String)
-                    text += (string)tokens[_index++].Value!;
-                return new LiteralExpr(text, token.Position);
+                    text.Append((string)tokens[_index++].Value!);
+                return new LiteralExpr(text.ToString(), token.Position);
             case TokenKind.Integer or TokenKind.Float:
                 return new LiteralExpr(token.Value, token.Position);
             case TokenKind.Operator when token.Text == "(":
@@ -314,8 +360,11 @@ internal sealed class Parser(List<Token> tokens)
 
     private Expr ParsePostfix(Expr expr)
     {
+        var links = 0;
         while (Current.Kind == TokenKind.Operator)
         {
+            Enter();
+            links++;
             var token = Current;
             if (token.Text == ".")
             {
@@ -345,17 +394,23 @@ internal sealed class Parser(List<Token> tokens)
                 break;
             }
         }
+        Leave(links);
         return expr;
     }
 
     private Expr ParseFiltersAndTests(Expr expr)
     {
+        var links = 0;
         while (true)
         {
+            Enter();
+            links++;
             if (AcceptOperator("|"))
             {
                 var name = Current;
                 var filterName = ExpectName();
+                if (!Filters.Names.Contains(filterName))
+                    throw new EvaluationError($"unknown filter '{filterName}'", name.Position);
                 expr = new FilterExpr(expr, filterName, ParseCallArguments(), name.Position);
             }
             else if (Current is { Kind: TokenKind.Name, Text: "is" })
@@ -366,10 +421,13 @@ internal sealed class Parser(List<Token> tokens)
                 var testName = Current.Kind == TokenKind.Name ? ExpectName() : throw new EvaluationError("expected a test name after 'is'", Current.Position);
                 if (Current is { Kind: TokenKind.Operator, Text: "(" })
                     throw new EvaluationError("tests with arguments are not supported", Current.Position);
+                if (!Tests.Names.Contains(testName))
+                    throw new EvaluationError($"unknown test '{testName}'", position);
                 expr = new TestExpr(expr, testName, negated, position);
             }
             else
             {
+                Leave(links);
                 return expr;
             }
         }

@@ -8,7 +8,8 @@ namespace NoEtl.Orchestration.Templates;
 
 /// <summary>Options for <see cref="Template.RenderValue(JsonNode?, TemplateScope, RenderOptions)"/>.</summary>
 /// <param name="DeferKeychain">Leave strings mentioning <c>keychain.</c> unrendered; the worker resolves them.</param>
-public sealed record RenderOptions(bool DeferKeychain = false)
+/// <param name="Limits">What the render may cost; <see cref="TemplateLimits.Default"/> when null.</param>
+public sealed record RenderOptions(bool DeferKeychain = false, TemplateLimits? Limits = null)
 {
     public static readonly RenderOptions Default = new();
 }
@@ -27,10 +28,13 @@ public static class Template
 
     public static string Render(string template, JsonObject context) => Render(template, TemplateScope.Of(context));
 
-    public static string Render(string template, TemplateScope scope)
+    public static string Render(string template, TemplateScope scope, TemplateLimits? limits = null) =>
+        Render(template, scope, new RenderBudget(limits ?? TemplateLimits.Default));
+
+    private static string Render(string template, TemplateScope scope, RenderBudget budget)
     {
         var compiled = Compile(template);
-        return Run(template, () => compiled.Render(new Frame(scope)));
+        return Run(template, () => compiled.Render(new Frame(scope, budget)));
     }
 
     public static JsonNode? RenderToValue(string template, JsonObject context) => RenderToValue(template, TemplateScope.Of(context));
@@ -39,32 +43,37 @@ public static class Template
     /// Renders and types the output (§3.1): <c>{…}</c>/<c>[…]</c> parse as JSON, true/false become bools, integers and floats
     /// become numbers, <c>null</c>/<c>None</c>/empty become null, anything else stays a string. Text without template syntax is returned untouched.
     /// </summary>
-    public static JsonNode? RenderToValue(string template, TemplateScope scope)
+    public static JsonNode? RenderToValue(string template, TemplateScope scope, TemplateLimits? limits = null) =>
+        RenderToValue(template, scope, new RenderBudget(limits ?? TemplateLimits.Default));
+
+    private static JsonNode? RenderToValue(string template, TemplateScope scope, RenderBudget budget)
     {
         if (!IsTemplate(template))
             return JsonValue.Create(template);
         var compiled = Compile(template);
         return Run(template, () =>
         {
-            var frame = new Frame(scope);
+            var frame = new Frame(scope, budget);
             if (compiled.SingleExpression is { } single && !compiled.HasSurroundingText)
             {
+                compiled.CheckDepth(budget.Limits);
                 // A lone {{ expr }} yields containers directly: the same as rendering them as JSON and re-parsing.
                 var value = single.Eval(frame);
-                return value is JsonObject or JsonArray ? Values.ToOwnedNode(value) : TypeRendered(Values.Render(value), value, true);
+                return value is JsonObject or JsonArray ? Values.ToOwnedNode(value) : TypeRendered(Values.Render(value, budget, 0), value, frame);
             }
-            return TypeRendered(compiled.Render(frame), null, false);
+            return TypeRendered(compiled.Render(frame), null, null);
         });
     }
 
-    private static JsonNode? TypeRendered(string rendered, object? singleValue, bool isSingleExpression)
+    /// <summary>Types rendered text; <paramref name="singleFrame"/> is set when it is the value of a lone <c>{{ expr }}</c>.</summary>
+    private static JsonNode? TypeRendered(string rendered, object? singleValue, Frame? singleFrame)
     {
         var trimmed = rendered.Trim();
         if ((trimmed.StartsWith('{') && trimmed.EndsWith('}')) || (trimmed.StartsWith('[') && trimmed.EndsWith(']')))
         {
             if (TryParseJson(trimmed, out var parsed))
                 return parsed;
-            if (isSingleExpression && TryParseJson(Values.ToJson(singleValue, compact: true), out var viaJson))
+            if (singleFrame is not null && TryParseJson(Values.ToJson(singleValue, compact: true, singleFrame.Budget, 0), out var viaJson))
                 return viaJson;
             return JsonValue.Create(rendered);
         }
@@ -102,8 +111,11 @@ public static class Template
     public static JsonNode? RenderValue(JsonNode? value, JsonObject context, RenderOptions? options = null) =>
         RenderValue(value, TemplateScope.Of(context), options ?? RenderOptions.Default);
 
-    /// <summary>Renders every template string inside <paramref name="value"/>, keys included, returning a new tree.</summary>
-    public static JsonNode? RenderValue(JsonNode? value, TemplateScope scope, RenderOptions options)
+    /// <summary>Renders every template string inside <paramref name="value"/>, keys included, returning a new tree. The strings share one budget.</summary>
+    public static JsonNode? RenderValue(JsonNode? value, TemplateScope scope, RenderOptions options) =>
+        RenderValue(value, scope, options, new RenderBudget(options.Limits ?? TemplateLimits.Default));
+
+    private static JsonNode? RenderValue(JsonNode? value, TemplateScope scope, RenderOptions options, RenderBudget budget)
     {
         switch (value)
         {
@@ -111,17 +123,75 @@ public static class Template
                 var renderedObject = new JsonObject();
                 foreach (var (key, child) in obj)
                 {
-                    var renderedKey = IsTemplate(key) && !IsDeferred(key, options) ? Render(key, scope) : key;
-                    renderedObject[renderedKey] = RenderValue(child, scope, options);
+                    var renderedKey = IsTemplate(key) && !IsDeferred(key, options) ? Render(key, scope, budget) : key;
+                    renderedObject[renderedKey] = RenderValue(child, scope, options, budget);
                 }
                 return renderedObject;
             case JsonArray array:
-                return new JsonArray(array.Select(item => RenderValue(item, scope, options)).ToArray());
+                return new JsonArray(array.Select(item => RenderValue(item, scope, options, budget)).ToArray());
             case JsonValue scalar when scalar.GetValueKind() == JsonValueKind.String:
                 var text = scalar.GetValue<string>();
-                return IsTemplate(text) && !IsDeferred(text, options) ? RenderToValue(text, scope) : JsonValue.Create(text);
+                return IsTemplate(text) && !IsDeferred(text, options) ? RenderToValue(text, scope, budget) : JsonValue.Create(text);
             default:
                 return value?.DeepClone();
+        }
+    }
+
+    /// <summary>
+    /// The template strings in <paramref name="value"/> (keys included) that would fail to parse, as <see cref="RenderValue(JsonNode?, TemplateScope, RenderOptions)"/>
+    /// would meet them with <paramref name="options"/>, each with its JSON path below <paramref name="path"/>.
+    /// </summary>
+    public static IEnumerable<(string Path, TemplateException Error)> Check(JsonNode? value, RenderOptions options, string path = "")
+    {
+        var limits = options.Limits ?? TemplateLimits.Default;
+        switch (value)
+        {
+            case JsonObject obj:
+                foreach (var (key, child) in obj)
+                {
+                    var childPath = path.Length == 0 ? key : $"{path}.{key}";
+                    if (IsTemplate(key) && !IsDeferred(key, options) && Check(key, limits) is { } keyError)
+                        yield return (childPath, keyError);
+                    foreach (var error in Check(child, options, childPath))
+                        yield return error;
+                }
+                break;
+            case JsonArray array:
+                for (var i = 0; i < array.Count; i++)
+                {
+                    foreach (var error in Check(array[i], options, $"{path}[{i}]"))
+                        yield return error;
+                }
+                break;
+            case JsonValue scalar when scalar.GetValueKind() == JsonValueKind.String:
+                var text = scalar.GetValue<string>();
+                if (IsTemplate(text) && !IsDeferred(text, options) && Check(text, limits) is { } textError)
+                    yield return (path, textError);
+                break;
+        }
+    }
+
+    /// <summary>Why <paramref name="condition"/> would fail to parse as <see cref="EvaluateCondition(string, TemplateScope, TemplateLimits?)"/> reads it; null if it parses.</summary>
+    public static TemplateException? CheckCondition(string condition, TemplateLimits? limits = null)
+    {
+        var template = AsConditionTemplate(condition);
+        var error = Check(template, limits ?? TemplateLimits.Default);
+        if (error is null || template == condition)
+            return error;
+        // Positions count in the condition as written, not in the "{{ }}" wrapped around a bare expression.
+        return new TemplateException(error.Reason, condition, Math.Max(0, error.Position - 3));
+    }
+
+    private static TemplateException? Check(string template, TemplateLimits limits)
+    {
+        try
+        {
+            Compile(template).CheckParsed(limits);
+            return null;
+        }
+        catch (EvaluationError e)
+        {
+            return new TemplateException(e.Message, template, e.Position);
         }
     }
 
@@ -131,12 +201,13 @@ public static class Template
     public static bool EvaluateCondition(string condition, JsonObject context) => EvaluateCondition(condition, TemplateScope.Of(context));
 
     /// <summary>Wraps a bare expression in <c>{{ }}</c>; false iff the output, trimmed and lower-cased, is a falsy word (§2.7).</summary>
-    public static bool EvaluateCondition(string condition, TemplateScope scope)
+    public static bool EvaluateCondition(string condition, TemplateScope scope, TemplateLimits? limits = null)
     {
-        var template = IsTemplate(condition) ? condition : "{{ " + condition + " }}";
-        var rendered = Render(template, scope).Trim().ToLowerInvariant();
+        var rendered = Render(AsConditionTemplate(condition), scope, limits).Trim().ToLowerInvariant();
         return !FalsyConditionOutputs.Contains(rendered);
     }
+
+    private static string AsConditionTemplate(string condition) => IsTemplate(condition) ? condition : "{{ " + condition + " }}";
 
     private static CompiledTemplate Compile(string template)
     {
@@ -164,12 +235,14 @@ public static class Template
         private readonly string _source;
         private readonly List<TemplateNode>? _nodes;
         private readonly EvaluationError? _error;
+        private readonly int _depth;
 
-        private CompiledTemplate(string source, List<TemplateNode>? nodes, EvaluationError? error)
+        private CompiledTemplate(string source, List<TemplateNode>? nodes, EvaluationError? error, int depth)
         {
             _source = source;
             _nodes = nodes;
             _error = error;
+            _depth = depth;
             if (nodes is null)
                 return;
             var outputs = nodes.OfType<OutputNode>().ToList();
@@ -191,18 +264,33 @@ public static class Template
         {
             try
             {
-                return new CompiledTemplate(source, new Parser(new Lexer(source).Tokenize()).ParseTemplate(), null);
+                var parser = new Parser(new Lexer(source).Tokenize());
+                var nodes = parser.ParseTemplate();
+                return new CompiledTemplate(source, nodes, null, parser.Depth);
             }
             catch (EvaluationError e)
             {
-                return new CompiledTemplate(source, null, e);
+                return new CompiledTemplate(source, null, e, 0);
             }
+        }
+
+        /// <summary>Throws the parse error, or a nesting error when the template is deeper than <paramref name="limits"/> allow.</summary>
+        public void CheckParsed(TemplateLimits limits)
+        {
+            if (_error is not null)
+                throw new EvaluationError(_error.Message, _error.Position);
+            CheckDepth(limits);
+        }
+
+        public void CheckDepth(TemplateLimits limits)
+        {
+            if (_depth > limits.MaxDepth)
+                throw new EvaluationError($"template nesting deeper than {limits.MaxDepth} levels", 0);
         }
 
         public string Render(Frame frame)
         {
-            if (_error is not null)
-                throw new EvaluationError(_error.Message, _error.Position);
+            CheckParsed(frame.Budget.Limits);
             var output = new StringBuilder(_source.Length);
             IfNode.RenderAll(_nodes!, frame, output);
             return output.ToString();

@@ -5,6 +5,9 @@ namespace NoEtl.Orchestration.Templates;
 /// <summary>The <c>is</c> tests of the Rust control plane.</summary>
 internal static class Tests
 {
+    /// <summary>Every name <see cref="Apply"/> handles, checked when the template is parsed.</summary>
+    public static readonly HashSet<string> Names = ["defined", "undefined", "none", "string", "number", "sequence", "mapping"];
+
     public static bool Apply(string name, object? value, int position) => name switch
     {
         "defined" => value is not Undefined,

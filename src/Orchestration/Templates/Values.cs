@@ -97,7 +97,10 @@ internal static class Values
     };
 
     /// <summary>Python-style rendering: True/False/None, undefined as "", containers as JSON so they can be re-parsed.</summary>
-    public static string Render(object? value) => value switch
+    public static string Render(object? value, RenderBudget budget, int position) =>
+        value is JsonObject or JsonArray ? ToJson(value, compact: false, budget, position) : RenderScalar(value);
+
+    public static string RenderScalar(object? value) => value switch
     {
         null => "None",
         Undefined => "",
@@ -105,7 +108,7 @@ internal static class Values
         long l => l.ToString(CultureInfo.InvariantCulture),
         double d => FormatFloat(d),
         string s => s,
-        _ => ToJson(value, compact: false),
+        _ => throw new InvalidOperationException($"not a scalar: {TypeName(value)}"),
     };
 
     public static string FormatFloat(double d)
@@ -120,78 +123,95 @@ internal static class Values
     }
 
     /// <summary>JSON text; compact is <c>{"a":1}</c> (tojson), otherwise <c>{"a": 1}</c> (Python/minijinja display).</summary>
-    public static string ToJson(object? value, bool compact)
-    {
-        var sb = new StringBuilder();
-        WriteJson(sb, value, compact ? JsonLayout.Compact : JsonLayout.Spaced, 0, 0);
-        return sb.ToString();
-    }
+    public static string ToJson(object? value, bool compact, RenderBudget budget, int position) =>
+        new JsonWriter(budget, compact ? JsonLayout.Compact : JsonLayout.Spaced, 0, position).Write(value);
 
     /// <summary>JSON text with each member on its own line, like Python's <c>json.dumps(indent=n)</c>.</summary>
-    public static string ToIndentedJson(object? value, int indent)
-    {
-        var sb = new StringBuilder();
-        WriteJson(sb, value, JsonLayout.Indented, indent, 0);
-        return sb.ToString();
-    }
+    public static string ToIndentedJson(object? value, int indent, RenderBudget budget, int position) =>
+        new JsonWriter(budget, JsonLayout.Indented, indent, position).Write(value);
 
     private enum JsonLayout { Compact, Spaced, Indented }
 
-    private static void WriteJson(StringBuilder sb, object? value, JsonLayout layout, int indent, int depth)
+    /// <summary>Writes under the render's length and depth limits, so a large or deep value fails before it is fully copied.</summary>
+    private sealed class JsonWriter(RenderBudget budget, JsonLayout layout, int indent, int position)
     {
-        switch (value)
-        {
-            case null or Undefined:
-                sb.Append("null");
-                break;
-            case bool b:
-                sb.Append(b ? "true" : "false");
-                break;
-            case long l:
-                sb.Append(l.ToString(CultureInfo.InvariantCulture));
-                break;
-            case double d:
-                sb.Append(double.IsFinite(d) ? FormatFloat(d) : "null");
-                break;
-            case string s:
-                sb.Append(JsonSerializer.Serialize(s, new JsonSerializerOptions { Encoder = Encoder }));
-                break;
-            case JsonArray a:
-                WriteContainer(sb, '[', ']', a.Select(item => ((string?)null, FromNodeKeepingNull(item))), layout, indent, depth);
-                break;
-            case JsonObject o:
-                WriteContainer(sb, '{', '}', o.Select(p => ((string?)p.Key, FromNodeKeepingNull(p.Value))), layout, indent, depth);
-                break;
-        }
-    }
+        private readonly StringBuilder _sb = new();
 
-    private static void WriteContainer(StringBuilder sb, char open, char close, IEnumerable<(string? Key, object? Value)> members,
-        JsonLayout layout, int indent, int depth)
-    {
-        sb.Append(open);
-        var count = 0;
-        foreach (var (key, value) in members)
+        public string Write(object? value)
         {
-            if (count++ > 0)
-                sb.Append(layout == JsonLayout.Spaced ? ", " : ",");
-            if (layout == JsonLayout.Indented)
-                sb.Append('\n').Append(' ', indent * (depth + 1));
-            if (key is not null)
-            {
-                WriteJson(sb, key, layout, indent, depth);
-                sb.Append(layout == JsonLayout.Compact ? ":" : ": ");
-            }
-            WriteJson(sb, value, layout, indent, depth + 1);
+            WriteValue(value, 0);
+            budget.Produce(_sb.Length, position);
+            return _sb.ToString();
         }
-        if (layout == JsonLayout.Indented && count > 0)
-            sb.Append('\n').Append(' ', indent * depth);
-        sb.Append(close);
+
+        private void WriteValue(object? value, int depth)
+        {
+            switch (value)
+            {
+                case null or Undefined:
+                    Append("null");
+                    break;
+                case bool b:
+                    Append(b ? "true" : "false");
+                    break;
+                case long l:
+                    Append(l.ToString(CultureInfo.InvariantCulture));
+                    break;
+                case double d:
+                    Append(double.IsFinite(d) ? FormatFloat(d) : "null");
+                    break;
+                case string s:
+                    budget.CheckLength(_sb.Length + (long)s.Length, position);
+                    Append(JsonSerializer.Serialize(s, new JsonSerializerOptions { Encoder = Encoder }));
+                    break;
+                case JsonArray a:
+                    WriteContainer('[', ']', a.Select(item => ((string?)null, FromNodeKeepingNull(item))), depth);
+                    break;
+                case JsonObject o:
+                    WriteContainer('{', '}', o.Select(p => ((string?)p.Key, FromNodeKeepingNull(p.Value))), depth);
+                    break;
+            }
+        }
+
+        private void WriteContainer(char open, char close, IEnumerable<(string? Key, object? Value)> members, int depth)
+        {
+            budget.CheckDepth(depth + 1, position);
+            _sb.Append(open);
+            var count = 0;
+            foreach (var (key, value) in members)
+            {
+                if (count++ > 0)
+                    Append(layout == JsonLayout.Spaced ? ", " : ",");
+                if (layout == JsonLayout.Indented)
+                    NewLine(depth + 1);
+                if (key is not null)
+                {
+                    WriteValue(key, depth);
+                    Append(layout == JsonLayout.Compact ? ":" : ": ");
+                }
+                WriteValue(value, depth + 1);
+            }
+            if (layout == JsonLayout.Indented && count > 0)
+                NewLine(depth);
+            Append(close.ToString());
+        }
+
+        private void NewLine(int level)
+        {
+            var spaces = (long)indent * level;
+            budget.CheckLength(_sb.Length + 1 + spaces, position);
+            _sb.Append('\n').Append(' ', (int)spaces);
+        }
+
+        private void Append(string text) => budget.Append(_sb, text, position);
     }
 
     // Inside containers a JSON null is data, not a missing variable.
     private static object? FromNodeKeepingNull(JsonNode? node) => node is null ? null : FromNode(node);
 
-    public static bool AreEqual(object? a, object? b)
+    public static bool AreEqual(object? a, object? b, RenderBudget budget, int position) => AreEqual(a, b, budget, position, 0);
+
+    private static bool AreEqual(object? a, object? b, RenderBudget budget, int position, int depth)
     {
         if (a is Undefined || b is Undefined)
             return a is Undefined && b is Undefined;
@@ -199,12 +219,18 @@ internal static class Values
             return a is null && b is null;
         if (TryNumber(a, out var x) && TryNumber(b, out var y))
             return x == y;
+        if (a is JsonArray or JsonObject)
+        {
+            budget.CheckDepth(depth + 1, position);
+            budget.Charge(1, position);
+        }
         return (a, b) switch
         {
             (string s, string t) => s == t,
-            (JsonArray m, JsonArray n) => m.Count == n.Count && m.Zip(n).All(p => AreEqual(FromNodeKeepingNull(p.First), FromNodeKeepingNull(p.Second))),
+            (JsonArray m, JsonArray n) => m.Count == n.Count
+                && m.Zip(n).All(p => AreEqual(FromNodeKeepingNull(p.First), FromNodeKeepingNull(p.Second), budget, position, depth + 1)),
             (JsonObject m, JsonObject n) => m.Count == n.Count
-                && m.All(p => n.TryGetPropertyValue(p.Key, out var other) && AreEqual(FromNodeKeepingNull(p.Value), FromNodeKeepingNull(other))),
+                && m.All(p => n.TryGetPropertyValue(p.Key, out var other) && AreEqual(FromNodeKeepingNull(p.Value), FromNodeKeepingNull(other), budget, position, depth + 1)),
             _ => false,
         };
     }

@@ -180,3 +180,64 @@ public sealed class RedactorTests
         return current;
     }
 }
+
+/// <summary>Timing assertions run alone: on a shared two-core machine, parallel tests would swamp the measurements.</summary>
+[CollectionDefinition(nameof(Timing), DisableParallelization = true)]
+public sealed class Timing;
+
+/// <summary>Scrubbing cost on long strings.</summary>
+[Collection(nameof(Timing))]
+public sealed class RedactorTimingTests
+{
+    /// <summary>Adversarial shapes for each pattern: a backtracking scan would retry from every position and go quadratic.</summary>
+    public static TheoryData<string> LongStrings => new()
+    {
+        "letters",
+        "letters with @ and :",
+        "user: prefixes",
+        "many ://",
+        "scheme://user:pass:pass:pass",
+        "eyJ- runs",
+        "Basic prefixes",
+        "bearer prefixes",
+        "PEM headers",
+    };
+
+    [Theory]
+    [MemberData(nameof(LongStrings))]
+    public void Scrubbing_a_megabyte_string_takes_linear_time(string shape)
+    {
+        var text = LongString(shape, 1 << 20);
+        var input = new JsonObject { ["v"] = text };
+        Redactor.Redact(input);
+        var best = long.MaxValue;
+        for (var run = 0; run < 3; run++)
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            Redactor.Redact(input);
+            best = Math.Min(best, watch.ElapsedMilliseconds);
+        }
+        Assert.True(best < 100, $"{shape}: {best} ms");
+    }
+
+    private static string LongString(string shape, int length)
+    {
+        var unit = shape switch
+        {
+            "letters" => "abcdefghij",
+            "letters with @ and :" => "abc@de:fgh",
+            "user: prefixes" => "user:",
+            "many ://" => "a://",
+            "scheme://user:pass:pass:pass" => "x://u:p:",
+            "eyJ- runs" => "eyJ-",
+            "Basic prefixes" => "Basic AAAA=== ",
+            "bearer prefixes" => "bearer\t",
+            "PEM headers" => "-----BEGIN A ",
+            _ => throw new ArgumentOutOfRangeException(nameof(shape)),
+        };
+        var sb = new System.Text.StringBuilder(length + unit.Length);
+        while (sb.Length < length)
+            sb.Append(unit);
+        return sb.ToString();
+    }
+}

@@ -14,9 +14,9 @@ public sealed class GrainSimulator
     private long _nextEventId = 100;
     private long _nextCommandId = 5000;
 
-    public GrainSimulator(string yaml, JsonObject? payload = null)
+    public GrainSimulator(string yaml, JsonObject? payload = null, PlaybookLimits? limits = null)
     {
-        var parsed = Playbook.Parse(PlaybookDocument.LoadYaml(yaml));
+        var parsed = Playbook.Parse(PlaybookDocument.LoadYaml(yaml, limits), limits);
         Assert.True(parsed.IsValid, string.Join("; ", parsed.Errors.Select(e => $"{e.Path}: {e.Message}")));
         Playbook = parsed.Playbook!;
         State = new ExecutionState(Playbook);

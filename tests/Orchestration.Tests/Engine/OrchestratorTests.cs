@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using NoEtl.Orchestration.Engine;
 using NoEtl.Orchestration.Playbooks;
+using NoEtl.Orchestration.Templates;
 
 namespace NoEtl.Orchestration.Tests.Engine;
 
@@ -122,7 +123,7 @@ public class OrchestratorTests
         var pb = Parse(Header + """
             workflow:
               - step: start
-                tool: {kind: noop, x: "{{ 1 | nosuchfilter }}"}
+                tool: {kind: noop, x: "{{ 1 // 0 }}"}
             """);
         var decision = Orchestrator.Start(pb, 1, 2, "p", 1, [], null);
 
@@ -131,9 +132,32 @@ public class OrchestratorTests
             decision.Emissions.Cast<EmitEvent>().Select(e => e.EventType));
         Assert.True(decision.Completion!.Failed);
         Assert.Equal(["start"], decision.Completion.FailedSteps);
-        Assert.StartsWith("step 'start': template error: unknown filter 'nosuchfilter'", decision.Completion.Error);
+        Assert.StartsWith("step 'start': template error: division by zero", decision.Completion.Error);
         Assert.Equal(decision.Completion.Error, ((EmitEvent)decision.Emissions[^1]).Error);
         Assert.Equal("""{"status":"failed"}""", ((EmitEvent)decision.Emissions[^1]).Result!.ToJsonString());
+    }
+
+    [Fact]
+    public void A_template_over_its_budget_fails_the_execution_like_any_template_error()
+    {
+        // "x" * 2147483648 threw ArgumentOutOfRangeException, which escaped the engine instead of failing the step.
+        var pb = Parse(Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop, x: "{{ 'x' * 2147483648 }}"}
+            """);
+        var decision = Orchestrator.Start(pb, 1, 2, "p", 1, [], null);
+        Assert.True(decision.Completion!.Failed);
+        Assert.StartsWith("step 'start': template error: template output longer than 1048576 characters", decision.Completion.Error);
+
+        var modest = Parse(Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop, x: "{{ 'x' * 11 }}"}
+            """);
+        Assert.False(Orchestrator.Start(modest, 1, 2, "p", 1, [], null).Completion?.Failed ?? false);
+        var tight = Orchestrator.Start(modest, 1, 2, "p", 1, [], null, new TemplateLimits { MaxOutputLength = 10 });
+        Assert.StartsWith("step 'start': template error: template output longer than 10 characters", tight.Completion!.Error);
     }
 
     [Fact]

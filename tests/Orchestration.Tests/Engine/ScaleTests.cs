@@ -1,8 +1,16 @@
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json.Nodes;
+using NoEtl.Orchestration.Engine;
+using NoEtl.Orchestration.Playbooks;
 
 namespace NoEtl.Orchestration.Tests.Engine;
 
+/// <summary>Timing assertions run alone: on a shared two-core machine, parallel tests would swamp the measurements.</summary>
+[CollectionDefinition(nameof(Timing), DisableParallelization = true)]
+public sealed class Timing;
+
+[Collection(nameof(Timing))]
 public class ScaleTests
 {
     /// <summary>Guards the hot path: each event must cost roughly the same however long the log already is.</summary>
@@ -37,5 +45,41 @@ public class ScaleTests
 
         Assert.Equal("""{"count":1000}""", grain.Commands.Last().Input.ToJsonString());
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+    }
+
+    /// <summary>Routing once walked the graph again for every arc it dispatched, so a wide fan-out cost quadratic time.</summary>
+    [Fact]
+    public void Deciding_a_step_with_ten_thousand_arcs_is_linear()
+    {
+        var tenThousand = FanOutDecisionTime(10_000);
+        var twentyThousand = FanOutDecisionTime(20_000);
+        Assert.True(tenThousand < TimeSpan.FromSeconds(1), $"10,000 arcs took {tenThousand}");
+        Assert.True(twentyThousand < tenThousand * 3, $"10,000 arcs took {tenThousand}, 20,000 took {twentyThousand}");
+    }
+
+    /// <summary>The best of three decisions after <c>start</c>, whose inclusive arcs reach <paramref name="arcs"/> distinct steps, completed.</summary>
+    private static TimeSpan FanOutDecisionTime(int arcs)
+    {
+        var yaml = new StringBuilder("apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {name: fan-out}\nworkflow:\n");
+        yaml.Append("  - step: start\n    tool: {kind: noop}\n    next: {spec: {mode: inclusive}, arcs: [");
+        yaml.AppendJoin(", ", Enumerable.Range(0, arcs).Select(i => $"{{step: s{i}}}")).Append("]}\n");
+        for (var i = 0; i < arcs; i++)
+            yaml.Append($"  - step: s{i}\n    tool: {{kind: noop}}\n");
+        var grain = new GrainSimulator(yaml.ToString(), limits: new PlaybookLimits { MaxSteps = arcs + 1, MaxArcs = arcs, MaxYamlNodes = 20 * arcs });
+        var id = grain.OpenCommandOf("start");
+        var done = new LoggedEvent(1, "call.done", "start", "COMPLETED", new JsonObject { ["command_id"] = id }, null, null, id, null);
+        grain.State.Apply(done);
+
+        var best = TimeSpan.MaxValue;
+        for (var run = 0; run < 3; run++)
+        {
+            GC.Collect();
+            var watch = Stopwatch.StartNew();
+            var decision = Orchestrator.Decide(grain.Playbook, grain.State, done);
+            watch.Stop();
+            Assert.Equal(arcs, decision.Emissions.Count);
+            best = watch.Elapsed < best ? watch.Elapsed : best;
+        }
+        return best;
     }
 }

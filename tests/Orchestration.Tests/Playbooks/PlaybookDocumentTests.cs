@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using NoEtl.Orchestration.Playbooks;
 
@@ -99,5 +100,78 @@ public class PlaybookDocumentTests
     {
         var error = Assert.Throws<PlaybookFormatException>(() => PlaybookDocument.LoadYaml(yaml));
         Assert.Contains(message, error.Message);
+    }
+
+    [Theory]
+    [InlineData("[", "]")]
+    [InlineData("{a: ", "}")]
+    public void Deep_flow_nesting_is_refused_before_the_tree_is_built(string open, string close)
+    {
+        // 30,000 levels overflowed the stack while YamlDotNet built its node tree; the guard stops at the 33rd.
+        var nested = string.Concat(Enumerable.Repeat(open, 30_000)) + "1" + string.Concat(Enumerable.Repeat(close, 30_000));
+        var error = Assert.Throws<PlaybookFormatException>(() => PlaybookDocument.LoadYaml("v: " + nested));
+        Assert.Contains("YAML nested deeper than 32 levels", error.Message);
+    }
+
+    [Fact]
+    public void Nesting_counts_levels_reached_through_aliases()
+    {
+        var chain = string.Concat(Enumerable.Repeat("[", 20)) + "1" + new string(']', 20);
+        var yaml = $"a: &deep {chain}\nb: [[[[[[[[[[[[[[[*deep]]]]]]]]]]]]]]]";
+        var error = Assert.Throws<PlaybookFormatException>(() => PlaybookDocument.LoadYaml(yaml));
+        Assert.Contains("once alias '*deep' is expanded", error.Message);
+        Assert.NotNull(PlaybookDocument.LoadYaml(yaml, new PlaybookLimits { MaxYamlDepth = 40 })["b"]);
+    }
+
+    [Fact]
+    public void Alias_expansion_past_the_node_budget_is_refused_quickly()
+    {
+        // "Billion laughs": 452 bytes that expand to 10^9 strings took seconds and gigabytes to convert.
+        var yaml = "a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n" + string.Concat("bcdefghi".Select((name, i) =>
+            $"{name}: &{name} [{string.Join(",", Enumerable.Repeat("*" + "abcdefghi"[i], 9))}]\n"));
+        var watch = Stopwatch.StartNew();
+        var error = Assert.Throws<PlaybookFormatException>(() => PlaybookDocument.LoadYaml(yaml));
+        Assert.Contains("more than 100000 nodes with aliases expanded", error.Message);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.Elapsed}");
+    }
+
+    [Theory]
+    [InlineData("a: &a [*a]")]
+    [InlineData("a: *b\nb: &b 1")]
+    public void Aliases_must_follow_a_complete_anchored_node(string yaml)
+    {
+        var error = Assert.Throws<PlaybookFormatException>(() => PlaybookDocument.LoadYaml(yaml));
+        Assert.Contains("does not follow a complete node anchored", error.Message);
+    }
+
+    [Theory]
+    [InlineData("metadata: [a, b]")]
+    [InlineData("metadata: just text")]
+    [InlineData("metadata: 5")]
+    public void Metadata_that_is_not_a_mapping_is_a_format_error(string yaml)
+    {
+        var error = Assert.Throws<PlaybookFormatException>(() => PlaybookDocument.LoadYaml("kind: Playbook\n" + yaml));
+        Assert.Contains("metadata must be a mapping", error.Message);
+        Assert.Equal(2, error.Line);
+    }
+
+    [Fact]
+    public void Empty_metadata_is_left_to_the_playbook_validation()
+    {
+        Assert.Null(PlaybookDocument.LoadYaml("metadata:\nkind: Playbook")["metadata"]);
+    }
+
+    [Theory]
+    [InlineData("a: b\0c")]
+    [InlineData("a: \"b\0c\"")]
+    [InlineData("\0")]
+    [InlineData("a:\n  - x\0")]
+    [InlineData("a: \"b\\0c\"")]
+    [InlineData("a: \"b\\x00c\"")]
+    [InlineData("a: \"b\\u0000c\"")]
+    public void Nul_characters_are_a_format_error(string yaml)
+    {
+        var error = Assert.Throws<PlaybookFormatException>(() => PlaybookDocument.LoadYaml(yaml));
+        Assert.Contains("NUL characters are not allowed", error.Message);
     }
 }

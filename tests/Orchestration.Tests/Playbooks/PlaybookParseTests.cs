@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using NoEtl.Orchestration.Playbooks;
+using NoEtl.Orchestration.Templates;
 
 namespace NoEtl.Orchestration.Tests.Playbooks;
 
@@ -287,5 +288,108 @@ public class PlaybookParseTests
     {
         var pb = Valid(Header + "workflow: [{step: start, tool: {kind: noop}, next: end}]");
         Assert.Equal("end", pb.FindStep("start")!.Arcs.Single().Step);
+    }
+
+    [Fact]
+    public void Workflows_past_the_step_limit_are_refused()
+    {
+        var steps = string.Concat(Enumerable.Range(0, 1_001).Select(i => $"  - step: {(i == 0 ? "start" : $"s{i}")}\n    tool: {{kind: noop}}\n"));
+        Assert.Equal("workflow: workflow has 1001 steps, more than the limit of 1000", Errors(Header + "workflow:\n" + steps));
+        var limits = new PlaybookLimits { MaxSteps = 1_001 };
+        Assert.True(Playbook.Parse(PlaybookDocument.LoadYaml(Header + "workflow:\n" + steps), limits).IsValid);
+    }
+
+    [Fact]
+    public void Workflows_past_the_arc_limit_are_refused()
+    {
+        var arcs = string.Join(", ", Enumerable.Repeat("{step: end, when: \"{{ false }}\"}", 10_001));
+        var yaml = Header + $"workflow:\n  - step: start\n    tool: {{kind: noop}}\n    next: {{arcs: [{arcs}]}}\n";
+        Assert.Equal("workflow: workflow has 10001 arcs, more than the limit of 10000", Errors(yaml));
+        Assert.True(Playbook.Parse(PlaybookDocument.LoadYaml(yaml), new PlaybookLimits { MaxArcs = 10_001 }).IsValid);
+    }
+
+    [Fact]
+    public void Templates_the_server_renders_are_parsed_at_registration()
+    {
+        var errors = Errors(Header + """
+            workflow:
+              - step: start
+                tool: {kind: noop}
+                next:
+                  arcs:
+                    - {step: load, when: "start.n >", set: {a: "{{ x | nope }}"}}
+              - step: load
+                tool:
+                  kind: postgres
+                  query: "select {{ n | frobnicate }}"
+                  headers: {X-Id: "{{ id"}
+                  spec: {policy: "{{ output | worker_only }}"}
+                input: {items: [1, "{{ n is prime }}"]}
+                set: {total: "{% for x in n %}"}
+                loop: {in: "{{ rows | what }}", iterator: r}
+            """);
+        Assert.Equal(string.Join("\n",
+            "workflow[0].next.arcs[0].when: step 'start': next.arcs[0].when: expected an expression (at position 10)",
+            "workflow[0].next.arcs[0].set.a: step 'start': next.arcs[0].set.a: unknown filter 'nope' (at position 7)",
+            "workflow[1].tool.query: step 'load': tool.query: unknown filter 'frobnicate' (at position 14)",
+            "workflow[1].tool.headers.X-Id: step 'load': tool.headers.X-Id: unclosed tag, expected '}}' (at position 0)",
+            "workflow[1].input.items[1]: step 'load': input.items[1]: unknown test 'prime' (at position 5)",
+            "workflow[1].set.total: step 'load': set.total: missing '{% endfor %}' (at position 16)",
+            "workflow[1].loop.in: step 'load': loop.in: unknown filter 'what' (at position 10)"), errors);
+    }
+
+    [Fact]
+    public void Templates_the_worker_renders_are_left_to_it()
+    {
+        Valid(Header + """
+            workflow:
+              - step: start
+                tool:
+                  kind: python
+                  code: "x = 1"
+                  auth: "{{ keychain.pg | worker_filter }}"
+                  spec: {policy: {rules: [{when: "{{ output.status | worker_filter }}"}]}}
+                next: pipe
+              - step: pipe
+                tool:
+                  - name: a
+                    kind: postgres
+                    command: "{{ unclosed"
+                    input: {x: "{{ a | worker_filter }}"}
+                    args: {y: "{% if %}"}
+                    set: {z: "{{ nope | nope }}"}
+                    spec: {w: "{{ | }}"}
+            workload: {note: "{{ rendered | by_whoever_reads_it }}"}
+            """);
+    }
+
+    [Fact]
+    public void Template_nesting_is_checked_at_registration()
+    {
+        var deep = "{{ " + new string('(', 100) + "1" + new string(')', 100) + " }}";
+        var yaml = Header + $"workflow:\n  - step: start\n    tool: {{kind: noop, x: \"{deep}\"}}\n";
+        Assert.Equal("workflow[0].tool.x: step 'start': tool.x: template nesting deeper than 64 levels (at position 0)", Errors(yaml));
+        var limits = new PlaybookLimits { Templates = new TemplateLimits { MaxDepth = 128 } };
+        Assert.True(Playbook.Parse(PlaybookDocument.LoadYaml(yaml), limits).IsValid);
+    }
+
+    /// <summary>The playbooks shipped in the repository still register with every check on.</summary>
+    [Fact]
+    public void Repository_playbooks_pass_the_checks()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "NoEtl.sln")))
+            root = root.Parent;
+        Assert.NotNull(root);
+        var files = new[] { "examples", "playbooks" }
+            .SelectMany(dir => Directory.EnumerateFiles(Path.Combine(root.FullName, dir), "*.y*ml", SearchOption.AllDirectories))
+            .ToList();
+        Assert.NotEmpty(files);
+        foreach (var file in files)
+        {
+            var document = PlaybookDocument.LoadYaml(File.ReadAllText(file));
+            if ((string?)document["kind"] is "Playbook" or null)
+                Assert.True(Playbook.Parse(document).IsValid, $"{file}: {string.Join("; ", Playbook.Parse(document).Errors.Select(e => $"{e.Path}: {e.Message}"))}");
+        }
     }
 }
