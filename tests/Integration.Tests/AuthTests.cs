@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Npgsql;
 using NoEtl.Integration.Tests.Infrastructure;
+using static NoEtl.Integration.Tests.Infrastructure.Bearers;
 
 namespace NoEtl.Integration.Tests;
 
@@ -9,9 +10,6 @@ namespace NoEtl.Integration.Tests;
 [Collection(SystemCollection.Name)]
 public sealed class AuthTests(SystemFixture fixture)
 {
-    private const string Operator = "Bearer " + PrincipalTokens.Operator;
-    private const string SharedPool = "Bearer " + PrincipalTokens.SharedPool;
-    private const string SystemPool = "Bearer " + NoEtlSystem.InternalToken;
     private HttpClient Http => fixture.Http;
 
     public static TheoryData<string, string, string, string> Routes => new()

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Npgsql;
 using NoEtl.Integration.Tests.Infrastructure;
+using static NoEtl.Integration.Tests.Infrastructure.Bearers;
 
 namespace NoEtl.Integration.Tests;
 
@@ -12,9 +13,6 @@ namespace NoEtl.Integration.Tests;
 [Collection(SystemCollection.Name)]
 public sealed class BoundaryTests(SystemFixture fixture)
 {
-    private const string Operator = "Bearer " + PrincipalTokens.Operator;
-    private const string SharedPool = "Bearer " + PrincipalTokens.SharedPool;
-    private const string SystemPool = "Bearer " + NoEtlSystem.InternalToken;
     private HttpClient Http => fixture.Http;
 
     [Fact]

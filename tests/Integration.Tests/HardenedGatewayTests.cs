@@ -4,6 +4,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Npgsql;
 using NoEtl.Integration.Tests.Infrastructure;
+using static NoEtl.Integration.Tests.Infrastructure.Bearers;
 
 namespace NoEtl.Integration.Tests;
 
@@ -16,7 +17,12 @@ public sealed class HardenedSystemFixture : IAsyncLifetime
     public NoEtlSystem System { get; private set; } = null!;
 
     public async Task InitializeAsync() => System = await NoEtlSystem.StartAsync(
-        siloSettings: new() { ["NOETL_REQUIRE_LEASE_TOKEN"] = "true" },
+        siloSettings: new()
+        {
+            ["NOETL_REQUIRE_LEASE_TOKEN"] = "true",
+            ["NOETL_CLEANUP_INTERVAL_SECONDS"] = "2",
+            ["NOETL_REMINDER_PERIOD_SECONDS"] = "2",
+        },
         gatewaySettings: new()
         {
             ["Logging__LogLevel__Default"] = "",
@@ -30,9 +36,6 @@ public sealed class HardenedSystemFixture : IAsyncLifetime
 
 public sealed class HardenedGatewayTests(HardenedSystemFixture fixture) : IClassFixture<HardenedSystemFixture>
 {
-    private const string Operator = "Bearer " + PrincipalTokens.Operator;
-    private const string SharedPool = "Bearer " + PrincipalTokens.SharedPool;
-    private const string SystemPool = "Bearer " + NoEtlSystem.InternalToken;
     private HttpClient Http => fixture.System.Http;
 
     [Fact]
@@ -81,29 +84,43 @@ public sealed class HardenedGatewayTests(HardenedSystemFixture fixture) : IClass
             }
         })).ToList();
 
-        // Meanwhile an honest worker keeps reporting.
+        // Meanwhile an honest worker keeps reporting, from a thread of its own with blocking calls: what is measured
+        // is the server's answer, not this process's thread pool, which the 200 flooding clients keep busy.
         var latencies = new List<double>();
-        var n = 0;
-        while (!stop.IsCancellationRequested)
+        var failures = new List<string>();
+        var honestWorker = new Thread(() =>
         {
-            var clock = Stopwatch.StartNew();
-            var honest = await Http.Post("/api/events", new JsonObject
+            using var client = new HttpClient { BaseAddress = new Uri(fixture.System.GatewayUrl), Timeout = TimeSpan.FromSeconds(30) };
+            for (var n = 0; !stop.IsCancellationRequested; n++)
             {
-                ["execution_id"] = executionId,
-                ["step"] = "start",
-                ["name"] = "worker.progress",
-                ["worker_id"] = "honest",
-                ["payload"] = new JsonObject { ["n"] = n++ },
-            });
-            latencies.Add(clock.Elapsed.TotalMilliseconds);
-            Assert.Equal(HttpStatusCode.OK, honest.Status);
-            await Task.Delay(20);
-        }
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/api/events")
+                {
+                    Content = new StringContent(new JsonObject
+                    {
+                        ["execution_id"] = executionId,
+                        ["step"] = "start",
+                        ["name"] = "worker.progress",
+                        ["worker_id"] = "honest",
+                        ["payload"] = new JsonObject { ["n"] = n },
+                    }.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+                };
+                request.Headers.TryAddWithoutValidation("Authorization", SharedPool);
+                var clock = Stopwatch.StartNew();
+                using var response = client.Send(request);
+                latencies.Add(clock.Elapsed.TotalMilliseconds);
+                if (response.StatusCode != HttpStatusCode.OK)
+                    failures.Add($"{(int)response.StatusCode}");
+                Thread.Sleep(20);
+            }
+        });
+        honestWorker.Start();
+        honestWorker.Join();
         await Task.WhenAll(flood);
 
         latencies.Sort();
         var p99 = latencies[(int)Math.Ceiling(latencies.Count * 0.99) - 1];
         var refused = statuses.Where(s => s.Key is 401 or 429).Sum(s => s.Value);
+        Assert.Empty(failures);
         Assert.True(p99 < 1000, $"honest p99 {p99:F0} ms over {latencies.Count} events; attacker statuses {string.Join(", ", statuses)}");
         Assert.True(statuses.GetValueOrDefault(429) > 0, $"no request was throttled: {string.Join(", ", statuses)}");
         var logGrowth = gateway.Output.Length - logBefore;
@@ -135,6 +152,20 @@ public sealed class HardenedGatewayTests(HardenedSystemFixture fixture) : IClass
 
         await new SimulatedWorker(Http, "strict").CompleteAsync(claim.Json, new JsonObject { ["ok"] = true });
         Assert.Equal("COMPLETED", (await Http.WaitTerminalAsync(executionId))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_server_starts_its_cleanup_playbook_itself()
+    {
+        await Eventually.WaitForAsync(async () =>
+        {
+            await using var connection = new NpgsqlConnection(fixture.System.Database.AdminConnectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(
+                "SELECT count(*) FROM noetl.event WHERE event_type = 'playbook.initialized' " +
+                "AND node_name = 'system/scheduled_cleanup' AND context->'started_by'->>'principal' = 'system'", connection);
+            return (long)(await command.ExecuteScalarAsync())! > 0;
+        }, "a scheduled run of system/scheduled_cleanup started by the server", TimeSpan.FromSeconds(60));
     }
 
     private async Task<(long Rows, long Counted)> DeniedAsync()

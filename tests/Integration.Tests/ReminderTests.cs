@@ -33,22 +33,20 @@ public sealed class ReminderTests : IAsyncLifetime
         var host = _system.Silos.Single(s => s.Output.Contains($"Execution {executionId} started", StringComparison.Ordinal));
 
         // The command stays PENDING (nobody claims it): after 2 s in flight a sweep registers the reminder.
-        await WaitForAsync(async () => await RemindersAsync(executionId) > 0,
-            TimeSpan.FromSeconds(20), "reminder registered");
+        await Eventually.WaitForAsync(async () => await RemindersAsync(executionId) > 0, "reminder registered", TimeSpan.FromSeconds(20));
         host.Kill();
         var killedAt = DateTime.UtcNow;
 
         // Nobody calls the execution; only the reminder can bring it back, on the surviving silo.
-        await WaitForAsync(async () => await RenotifiedSinceAsync(executionId, killedAt) > 0,
-            TimeSpan.FromSeconds(60), "command.renotified after the kill");
+        await Eventually.WaitForAsync(async () => await RenotifiedSinceAsync(executionId, killedAt) > 0,
+            "command.renotified after the kill", TimeSpan.FromSeconds(60));
         var survivor = _system.Silos.Single(s => s != host);
         Assert.Contains($"Execution {executionId}: command", survivor.Output);
 
         // Once the command completes, the reminder is removed.
         var claim = await new SimulatedWorker(_system.Http, "w-remind").RunToCompletionAsync(executionId, _ => [], TimeSpan.FromSeconds(30));
         Assert.Equal("COMPLETED", claim["status"]!.GetValue<string>());
-        await WaitForAsync(async () => await RemindersAsync(executionId) == 0,
-            TimeSpan.FromSeconds(20), "reminder removed");
+        await Eventually.WaitForAsync(async () => await RemindersAsync(executionId) == 0, "reminder removed", TimeSpan.FromSeconds(20));
     }
 
     private Task<long> RemindersAsync(long executionId) => ScalarAsync(
@@ -68,17 +66,5 @@ public sealed class ReminderTests : IAsyncLifetime
         foreach (var parameter in parameters)
             command.Parameters.AddWithValue(parameter);
         return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (await condition())
-                return;
-            await Task.Delay(250);
-        }
-        throw new TimeoutException($"timed out waiting for: {what}");
     }
 }

@@ -185,7 +185,7 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
         Assert.DoesNotContain(await Http.Events(cleanup), e => e!["event_id"]!.GetValue<long>() is > 8_800_000_001 and < 8_800_000_006);
         // And a user pool may not start it at all.
         var denied403 = await Http.Send(HttpMethod.Post, "/api/execute", new { path = "system/projector", workload = new { events = forgeries } },
-            bearer: "Bearer " + PrincipalTokens.SharedPool);
+            bearer: Bearers.SharedPool);
         Assert.Equal(HttpStatusCode.Forbidden, denied403.Status);
 
         // The same cleanup playbook under a user path runs on the user pool, which has no internal token.
@@ -219,7 +219,8 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
             """);
         var victim = System.Workers.Single(w => w.Name.StartsWith("shared-worker", StringComparison.Ordinal));
         var executionId = await Http.Execute(path);
-        await WaitForAsync(async () => (await Http.Events(executionId)).Any(e => e!["event_type"]!.GetValue<string>() == "command.started"));
+        await Eventually.WaitForAsync(async () => (await Http.Events(executionId)).Any(e => e!["event_type"]!.GetValue<string>() == "command.started"),
+            "command.started");
         victim.Kill();
         System.Workers.Remove(victim);
         await victim.DisposeAsync();
@@ -228,7 +229,8 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
         var status = await Http.WaitTerminalAsync(executionId, TimeSpan.FromSeconds(90));
         Assert.Equal("COMPLETED", status["status"]!.GetValue<string>());
         // The execution completes on call.done; the worker's command.completed follows it.
-        await WaitForAsync(async () => (await Http.Events(executionId)).Any(e => e!["event_type"]!.GetValue<string>() == "command.completed"));
+        await Eventually.WaitForAsync(async () => (await Http.Events(executionId)).Any(e => e!["event_type"]!.GetValue<string>() == "command.completed"),
+            "command.completed");
         await Task.Delay(500); // a duplicate, if there were one, would arrive by now
         var events = await Http.Events(executionId);
         var claims = events.Where(e => e!["event_type"]!.GetValue<string>() == "command.claimed").ToList();
@@ -256,12 +258,12 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
         await using var connection = new NpgsqlConnection(System.Database.AdminConnectionString);
         await connection.OpenAsync();
         // Executions complete on call.done; each command's command.completed follows shortly after.
-        await WaitForAsync(async () =>
+        await Eventually.WaitForAsync(async () =>
         {
             await using var tail = new NpgsqlCommand("SELECT count(*) FROM noetl.event WHERE execution_id = ANY($1) AND event_type = 'command.completed'", connection);
             tail.Parameters.AddWithValue(executions.ToArray());
             return (long)(await tail.ExecuteScalarAsync())! >= 60;
-        });
+        }, "every command.completed");
         await using var command = new NpgsqlCommand(
             """
             SELECT count(*) FILTER (WHERE event_type = 'call.done'), count(*) FILTER (WHERE event_type = 'command.completed'),
@@ -319,16 +321,5 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
         while (await reader.ReadAsync())
             children.Add(reader.GetInt64(0));
         return children;
-    }
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException("condition not met");
-            await Task.Delay(100);
-        }
     }
 }

@@ -21,6 +21,14 @@ public static class PrincipalTokens
     public static string Digest(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 }
 
+/// <summary>Authorization header values of the test principals, for tests that choose the caller explicitly.</summary>
+public static class Bearers
+{
+    public const string Operator = "Bearer " + PrincipalTokens.Operator;
+    public const string SharedPool = "Bearer " + PrincipalTokens.SharedPool;
+    public const string SystemPool = "Bearer " + NoEtlSystem.InternalToken;
+}
+
 /// <summary>
 /// Lets one test client act as both an operator and a shared-pool worker, as the real callers would: worker routes
 /// get the pool's token, everything else the operator's. An explicit Authorization header is left alone, and the
