@@ -63,7 +63,7 @@ start silo http://127.0.0.1:8081/health \
   env ASPNETCORE_URLS=http://127.0.0.1:8081 NOETL_CLUSTERING=postgres \
   dotnet src/Silo/bin/Release/net10.0/NoEtl.Silo.dll
 start gateway http://127.0.0.1:8082/api/health \
-  env ASPNETCORE_URLS=http://127.0.0.1:8082 NOETL_CLUSTERING=postgres \
+  env ASPNETCORE_URLS=http://127.0.0.1:8082 NOETL_CLUSTERING=postgres NOETL_OPERATOR_TOKEN="$NOETL_API_TOKEN" \
   dotnet src/ApiGateway/bin/Release/net10.0/NoEtl.ApiGateway.dll
 
 # wait_registered NAME: a worker is up once the gateway lists it as ready.
