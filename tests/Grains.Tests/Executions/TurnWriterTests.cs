@@ -177,13 +177,15 @@ public sealed class TurnWriterTests : IAsyncLifetime
         await using var writer = new TurnWriter(_dataSource,
             new ServerOptions { CommitWriters = 1, CommitBatchMaxTurns = 1, CommitQueueMaxTurns = 2 }, NullLogger<TurnWriter>.Instance);
         long dropped = 0;
+        var depth = 0;
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == NoEtlMetrics.MeterName && instrument.Name == "noetl.audit.dropped")
+            if (instrument.Meter.Name == NoEtlMetrics.MeterName && instrument.Name is "noetl.audit.dropped" or "noetl.commit.queue.depth")
                 l.EnableMeasurementEvents(instrument);
         };
         listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref dropped, value));
+        listener.SetMeasurementEventCallback<int>((_, value, _, _) => depth = Math.Max(depth, value));
         listener.Start();
 
         // The only writer blocks inside its first turn: inserting events waits for this lock.
@@ -206,6 +208,8 @@ public sealed class TurnWriterTests : IAsyncLifetime
         Assert.Equal(DatabaseUnavailable.RetryAfterSeconds, reply.RetryAfterSeconds);
         Assert.Equal("overloaded", JsonNode.Parse(reply.Body)!["detail"]!["code"]!.GetValue<string>());
         Assert.Equal(1L, Interlocked.Read(ref dropped));
+        listener.RecordObservableInstruments();
+        Assert.Equal(2, depth); // the gauge shows the full queue
 
         await transaction.RollbackAsync();
         await inWriter;
