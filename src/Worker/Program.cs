@@ -15,6 +15,17 @@ builder.Logging.AddSimpleConsole(console =>
     console.TimestampFormat = "HH:mm:ss.fff ";
 });
 builder.AddWorkerTelemetry();
-var options = WorkerOptions.FromConfiguration(builder.Configuration);
+WorkerOptions options;
+try
+{
+    options = WorkerOptions.FromConfiguration(builder.Configuration);
+}
+catch (InvalidOperationException e)
+{
+    // Refuse to start on a bad setting (the message names it) rather than run with a default nobody chose.
+    Console.Error.WriteLine($"noetl-worker: configuration error: {e.Message}");
+    return 2;
+}
 builder.Services.AddNoEtlWorker(options, builder.Configuration);
 await builder.Build().RunAsync();
+return 0;

@@ -68,6 +68,31 @@ public class OptionsTests
         Assert.False(o.Outbox.Enabled);
     }
 
+    [Theory]
+    [InlineData("WORKER_MAX_CONCURRENT", "abc", "WORKER_MAX_CONCURRENT must be a positive integer, not 'abc'")]
+    [InlineData("WORKER_MAX_CONCURRENT", "0", "WORKER_MAX_CONCURRENT must be a positive integer, not '0'")]
+    [InlineData("WORKER_HEARTBEAT_INTERVAL", "-1", "WORKER_HEARTBEAT_INTERVAL must be a positive number of seconds, not '-1'")]
+    [InlineData("WORKER_DRAIN_TIMEOUT", "10s", "WORKER_DRAIN_TIMEOUT must be a positive number of seconds, not '10s'")]
+    [InlineData("NOETL_RESULT_INLINE_MAX_BYTES", "1e6", "NOETL_RESULT_INLINE_MAX_BYTES must be a non-negative integer, not '1e6'")]
+    [InlineData("NATS_MAX_DELIVER", "-2", "NATS_MAX_DELIVER must be an integer of at least -1, not '-2'")]
+    [InlineData("NOETL_OUTBOX_PUBLISHER", "maybe", "NOETL_OUTBOX_PUBLISHER must be true or false, not 'maybe'")]
+    [InlineData("NOETL_OUTBOX_BATCH_SIZE", "0", "NOETL_OUTBOX_BATCH_SIZE must be a positive integer, not '0'")]
+    public void A_bad_value_stops_start_up_naming_the_variable_and_the_value(string key, string value, string message)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => Bind(new() { [key] = value }));
+        Assert.Equal(message, error.Message);
+    }
+
+    [Fact]
+    public void Blank_values_keep_the_defaults()
+    {
+        var o = Bind(new() { ["WORKER_MAX_CONCURRENT"] = "", ["WORKER_HEARTBEAT_INTERVAL"] = " ", ["NATS_MAX_DELIVER"] = "", ["NOETL_OUTBOX_PUBLISHER"] = "" });
+        Assert.Equal(4, o.MaxConcurrent);
+        Assert.Equal(TimeSpan.FromSeconds(15), o.HeartbeatInterval);
+        Assert.Equal(10, o.Nats.MaxDeliver);
+        Assert.False(o.Outbox.Enabled);
+    }
+
     [Fact]
     public void Keychain_loads_only_the_allow_listed_variables()
     {

@@ -9,8 +9,11 @@ using Orleans.Concurrency;
 
 namespace NoEtl.Grains.Catalog;
 
+/// <summary>What a registration stores, or the 422 that refuses it (with the path once it was read).</summary>
+public sealed record CatalogDocument(string Kind, string? Path, JsonObject? Payload, Reply? Refusal);
+
 [StatelessWorker]
-public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids, TurnWriter writer) : Grain, ICatalogGrain
+public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids, TurnWriter writer, PlaybookLimits limits) : Grain, ICatalogGrain
 {
     // NoETL's kind alias table: the YAML's kind wins over the request's resource_type.
     private static readonly Dictionary<string, string> KindAliases = new(StringComparer.OrdinalIgnoreCase)
@@ -29,32 +32,38 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids, Tu
 
     public Task<Reply> EnsureRegistered(string content) => Register(content, null, onlyIfChanged: true);
 
-    private async Task<Reply> Register(string content, string? resourceType, bool onlyIfChanged)
+    /// <summary>Reads and validates a registration's content within <paramref name="limits"/> (the silo's, from configuration).</summary>
+    public static CatalogDocument ParseDocument(string content, string? resourceType, PlaybookLimits limits)
     {
         JsonObject document;
         try
         {
-            document = PlaybookDocument.LoadYaml(content);
+            document = PlaybookDocument.LoadYaml(content, limits);
         }
         catch (PlaybookFormatException e)
         {
-            return await Refused(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.content", e.Message)])), null);
+            return new CatalogDocument("", null, null, new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.content", e.Message)])));
         }
 
         var declaredKind = FirstString(document["kind"]) ?? resourceType ?? "playbook";
         if (!KindAliases.TryGetValue(declaredKind, out var kind))
-            return await Refused(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.kind", $"unknown resource kind '{declaredKind}'")])), null);
+            return new CatalogDocument("", null, null, new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.kind", $"unknown resource kind '{declaredKind}'")])));
 
         var path = FirstString(document["metadata"]?["path"], document["path"], document["metadata"]?["name"], document["name"]) ?? "unknown";
-        var payload = document;
-        if (kind is "playbook" or "agent")
-        {
-            var parsed = Playbook.Parse(document);
-            if (parsed.Playbook is null)
-                return await Refused(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(parsed.Errors.Select(e => (e.Path, e.Message)))), path);
-            payload = parsed.Playbook.Document;
-            path = parsed.Playbook.Path;
-        }
+        if (kind is not ("playbook" or "agent"))
+            return new CatalogDocument(kind, path, document, null);
+        var parsed = Playbook.Parse(document, limits);
+        return parsed.Playbook is null
+            ? new CatalogDocument(kind, path, null, new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(parsed.Errors.Select(e => (e.Path, e.Message)))))
+            : new CatalogDocument(kind, parsed.Playbook.Path, parsed.Playbook.Document, null);
+    }
+
+    private async Task<Reply> Register(string content, string? resourceType, bool onlyIfChanged)
+    {
+        var parsed = ParseDocument(content, resourceType, limits);
+        if (parsed.Refusal is not null)
+            return await Refused(parsed.Refusal, parsed.Path);
+        var (kind, path, payload) = (parsed.Kind, parsed.Path!, parsed.Payload!);
 
         if (SystemPlaybooks.IsSystemPath(path) && !SystemPlaybooks.MayRegister(Caller.Current))
             return await Refused(new Reply(ReplyStatus.Forbidden, JsonReplies.Detail(SystemPlaybooks.RefusalCode,

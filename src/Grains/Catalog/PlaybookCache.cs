@@ -9,9 +9,10 @@ public sealed record CatalogPlaybook(long CatalogId, string Path, int Version, s
 
 /// <summary>
 /// Catalog rows never change once written (a new registration is a new version with a new id),
-/// so parsed playbooks are cached per silo by <c>catalog_id</c> for the life of the process.
+/// so parsed playbooks are cached per silo by <c>catalog_id</c> for the life of the process. They are parsed within
+/// the silo's limits: a version registered under larger limits no longer starts or resumes once they were lowered.
 /// </summary>
-public sealed class PlaybookCache(NpgsqlDataSource database)
+public sealed class PlaybookCache(NpgsqlDataSource database, PlaybookLimits limits)
 {
     private readonly ConcurrentDictionary<long, CatalogPlaybook> _byId = new();
 
@@ -26,7 +27,7 @@ public sealed class PlaybookCache(NpgsqlDataSource database)
         if (!await reader.ReadAsync())
             return null;
         var document = JsonNode.Parse(reader.GetString(3))!.AsObject();
-        var parsed = Playbook.Parse(document);
+        var parsed = Playbook.Parse(document, limits);
         if (parsed.Playbook is null)
             throw new InvalidOperationException(
                 $"catalog entry {catalogId} no longer parses: {string.Join("; ", parsed.Errors.Select(e => $"{e.Path}: {e.Message}"))}");

@@ -73,7 +73,7 @@ public sealed partial class ExecutionGrain
 
         var generated = 0;
         if (workerEvent.Actionable && command is not null && Orchestrator.IsTrigger(name))
-            generated = Record(Orchestrator.Decide(_catalog!.Playbook, _state!, logged), turn, eventId, name);
+            generated = Record(Orchestrator.Decide(_catalog!.Playbook, _state!, logged, options.Limits.Templates), turn, eventId, name);
         // Like NoETL's save_state, the projection is rewritten when the engine handled the event (Record set it) or the
         // status changed, not for every worker event: command.started, claims and heartbeats leave it alone.
         if (turn.Execution is not null || StatusText != statusBefore)
@@ -204,17 +204,29 @@ public sealed partial class ExecutionGrain
     {
         try
         {
-            await writer.CommitAsync(ExecutionId, _catalog!.CatalogId, _parentExecutionId, turn);
+            await writer.CommitAsync(ExecutionId, _writerEpoch, _catalog!.CatalogId, _parentExecutionId, turn);
         }
         catch (Exception e)
         {
             // The folds of this turn are in memory only: drop the activation so the next call rebuilds from the log.
             DeactivateOnIdle();
-            LogCommitFailed(e, ExecutionId);
+            switch (e)
+            {
+                case StaleWriterException:
+                    LogSuperseded(ExecutionId, _writerEpoch);
+                    break;
+                case CommitQueueFullException:
+                    break; // seen in noetl_commit_queue_depth; a log line per refused turn would add to the overload
+                default:
+                    LogCommitFailed(e, ExecutionId);
+                    break;
+            }
             if (DatabaseUnavailable.CodeOf(e) is { } code)
                 return DatabaseUnavailable.Reply(code);
             throw;
         }
+        if (_writerEpoch == ExecutionLog.UnclaimedWriterEpoch)
+            _writerEpoch = ExecutionLog.FirstWriterEpoch; // that commit created the execution's writer row
         NoEtlMetrics.TurnCommitted(turn, Pool);
         foreach (var issued in turn.NewCommands)
             locations.Remember(issued.EventId, ExecutionId);
@@ -283,6 +295,9 @@ public sealed partial class ExecutionGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} cancelled ({Count} including children)")]
     private partial void LogCancelled(long executionId, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId}: writer epoch {Epoch} was superseded by another activation; its turn was refused and this activation deactivates")]
+    private partial void LogSuperseded(long executionId, long epoch);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId}: commit failed; the activation will be rebuilt from the log")]
     private partial void LogCommitFailed(Exception exception, long executionId);

@@ -38,6 +38,7 @@ public sealed partial class ExecutionGrain(
     private readonly Dictionary<long, long> _commandByEvent = [];
     private readonly Dictionary<(string Name, string Step, long CommandId), long> _firstWorkerEvent = [];
     private ExecutionLog _log = null!;
+    private long _writerEpoch;
     private CatalogPlaybook? _catalog;
     private ExecutionState? _state;
     private long? _parentExecutionId;
@@ -55,6 +56,7 @@ public sealed partial class ExecutionGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _log = new ExecutionLog(database, ExecutionId);
+        _writerEpoch = await _log.TakeWriterEpochAsync(); // before reading: the log must include the previous writer's last turn
         var events = await _log.ReadEventsAsync();
         if (events.Count == 0)
             return;
@@ -97,7 +99,8 @@ public sealed partial class ExecutionGrain(
         _state = new ExecutionState(_catalog.Playbook);
 
         var turn = new Turn();
-        var decision = Orchestrator.Start(_catalog.Playbook, ExecutionId, catalogId, path, version, workload, request.ParentExecutionId);
+        var decision = Orchestrator.Start(_catalog.Playbook, ExecutionId, catalogId, path, version, workload, request.ParentExecutionId,
+            options.Limits.Templates);
         var generated = Record(decision, turn, parentEventId: null, triggeredBy: "execute");
         // Who started it: the internal API credits projections of this execution to that principal.
         var caller = Caller.Current;

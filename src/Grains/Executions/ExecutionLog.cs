@@ -7,6 +7,25 @@ namespace NoEtl.Grains.Executions;
 /// <summary>Reads an execution's slice of PostgreSQL when its grain activates; turns are written by <see cref="TurnWriter"/>.</summary>
 public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
 {
+    /// <summary>The epoch of a writer that found no <c>noetl.execution_writer</c> row: its first commit creates it.</summary>
+    public const long UnclaimedWriterEpoch = 0;
+
+    /// <summary>The epoch that first commit creates the row with.</summary>
+    public const long FirstWriterEpoch = 1;
+
+    /// <summary>
+    /// Supersedes any other activation of this execution (its next commit fails the fence in <see cref="TurnWriter"/>).
+    /// Call before reading the log: the bump waits for a commit of the previous writer that holds the row, so the
+    /// log read afterwards includes it.
+    /// </summary>
+    public async Task<long> TakeWriterEpochAsync()
+    {
+        await using var command = database.CreateCommand(
+            "UPDATE noetl.execution_writer SET epoch = epoch + 1 WHERE execution_id = $1 RETURNING epoch");
+        command.Parameters.AddWithValue(executionId);
+        return await command.ExecuteScalarAsync() is long epoch ? epoch : UnclaimedWriterEpoch;
+    }
+
     public async Task<List<EventRow>> ReadEventsAsync()
     {
         await using var command = database.CreateCommand(

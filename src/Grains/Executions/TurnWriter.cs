@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -6,56 +7,89 @@ using NpgsqlTypes;
 using NoEtl.Grains.Audit;
 using NoEtl.Grains.Hosting;
 using NoEtl.Grains.Persistence;
+using NoEtl.Grains.Telemetry;
 
 namespace NoEtl.Grains.Executions;
 
 /// <summary>
 /// Group commit for the execution grains of one silo. A grain hands over its turn and awaits it; a few writer loops
 /// each take whatever turns are queued (up to <see cref="ServerOptions.CommitBatchMaxTurns"/>) and write them as one
-/// pipelined batch in one transaction: one multi-row statement each for events, new commands, command updates, outbox
-/// rows and projections. Nothing waits on purpose: with an idle writer a turn goes alone, and under load turns queue
-/// while a batch commits, so batches grow with the load. Every execution's events, commands and outbox rows still
-/// commit together. An execution has at most one turn queued (its grain is not reentrant), so concurrent batches touch
-/// disjoint rows. A batch that fails for another reason than an unavailable database is retried turn by turn, so a bad
-/// turn fails only its own grain.
+/// pipelined batch in one transaction: the writer fence, then one multi-row statement each for events, new commands,
+/// command updates, outbox rows and projections. Nothing waits on purpose: with an idle writer a turn goes alone, and
+/// under load turns queue while a batch commits, so batches grow with the load. Every execution's events, commands and
+/// outbox rows still commit together. An execution has at most one turn queued (its grain is not reentrant), so
+/// concurrent batches touch disjoint rows. A batch that fails for another reason than an unavailable database is
+/// retried turn by turn, so a bad turn (or one from a superseded activation) fails only its own grain. The queue is
+/// bounded (<see cref="ServerOptions.CommitQueueMaxTurns"/>): past it a turn is refused at once rather than left to wait.
 /// </summary>
 public sealed partial class TurnWriter : IAsyncDisposable
 {
     private readonly NpgsqlDataSource _database;
     private readonly int _maxTurns;
+    private readonly int _capacity;
     private readonly ILogger<TurnWriter> _logger;
-    private readonly Channel<PendingTurn> _queue = Channel.CreateUnbounded<PendingTurn>();
+    private readonly Channel<PendingTurn> _queue;
+    private readonly Meter _meter = new(NoEtlMetrics.MeterName);
     private readonly Task[] _writers;
+    private volatile bool _closing;
 
     public TurnWriter(NpgsqlDataSource database, ServerOptions options, ILogger<TurnWriter> logger)
     {
         _database = database;
         _maxTurns = Math.Max(1, options.CommitBatchMaxTurns);
+        _capacity = Math.Max(1, options.CommitQueueMaxTurns);
         _logger = logger;
+        _queue = Channel.CreateBounded<PendingTurn>(new BoundedChannelOptions(_capacity) { FullMode = BoundedChannelFullMode.Wait });
+        _meter.CreateObservableGauge("noetl.commit.queue.depth", () => _queue.Reader.Count, "{turn}",
+            "Turns waiting for a group commit on this silo");
         _writers = Enumerable.Range(0, Math.Max(1, options.CommitWriters)).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
     }
 
-    /// <summary>Completes once the turn is durable; faults with the database's exception if it is not.</summary>
-    public Task CommitAsync(long executionId, long catalogId, long? parentExecutionId, Turn turn)
+    /// <summary>
+    /// Completes once the turn is durable; faults with the database's exception if it is not, with
+    /// <see cref="StaleWriterException"/> if <paramref name="writerEpoch"/> is no longer the execution's writer epoch
+    /// (<see cref="ExecutionLog.TakeWriterEpochAsync"/>), and at once with <see cref="CommitQueueFullException"/> when
+    /// the queue is full.
+    /// </summary>
+    public Task CommitAsync(long executionId, long writerEpoch, long catalogId, long? parentExecutionId, Turn turn)
     {
-        var pending = new PendingTurn(executionId, catalogId, parentExecutionId, turn, Activity.Current);
-        if (!_queue.Writer.TryWrite(pending))
-            throw new ObjectDisposedException(nameof(TurnWriter), "the silo is shutting down");
+        var pending = new PendingTurn(executionId, writerEpoch, catalogId, parentExecutionId, turn, Activity.Current);
+        if (!TryEnqueue(pending))
+            throw new CommitQueueFullException(_capacity);
         return pending.Done.Task;
     }
 
-    /// <summary>Audit records without a change of their own ride along with the next group commit.</summary>
+    /// <summary>
+    /// Audit records without a change of their own ride along with the next group commit. They never hold up or fail
+    /// the call they describe because the queue is full: then they are dropped and counted (<c>noetl_audit_dropped_total</c>).
+    /// </summary>
     public Task RecordAsync(params IReadOnlyCollection<AuditEntry> entries)
     {
         var turn = new Turn();
         turn.Audit.AddRange(entries);
-        return CommitAsync(executionId: 0, catalogId: 0, parentExecutionId: null, turn);
+        var pending = new PendingTurn(ExecutionId: 0, WriterEpoch: 0, CatalogId: 0, ParentExecutionId: null, turn, Activity.Current);
+        if (TryEnqueue(pending))
+            return pending.Done.Task;
+        NoEtlMetrics.AuditDropped(entries.Count);
+        return Task.CompletedTask;
     }
 
     public async ValueTask DisposeAsync()
     {
+        _closing = true;
         _queue.Writer.TryComplete();
         await Task.WhenAll(_writers); // what is queued is still written
+        _meter.Dispose();
+    }
+
+    /// <summary>False when the queue is full.</summary>
+    private bool TryEnqueue(PendingTurn pending)
+    {
+        if (_queue.Writer.TryWrite(pending))
+            return true;
+        if (_closing)
+            throw new ObjectDisposedException(nameof(TurnWriter), "the silo is shutting down");
+        return false;
     }
 
     private async Task WriteLoopAsync()
@@ -85,6 +119,12 @@ public sealed partial class TurnWriter : IAsyncDisposable
                 await WriteAsync([pending]);
             return;
         }
+        catch (PostgresException e) when (e.SqlState == StaleWriterException.SqlState)
+        {
+            var stale = batch[0]; // alone by now: a batch that failed the fence was retried turn by turn
+            stale.Done.TrySetException(new StaleWriterException(stale.ExecutionId, stale.WriterEpoch, e));
+            return;
+        }
         catch (Exception e)
         {
             foreach (var pending in batch)
@@ -101,6 +141,7 @@ public sealed partial class TurnWriter : IAsyncDisposable
         Activity.Current = batch[0].Caller;
         await using var connection = await _database.OpenConnectionAsync();
         await using var sql = new NpgsqlBatch(connection);
+        AddWriterFence(sql, batch);
         AddEvents(sql, batch);
         AddNewCommands(sql, batch);
         AddCommandChanges(sql, batch);
@@ -110,6 +151,22 @@ public sealed partial class TurnWriter : IAsyncDisposable
             sql.BatchCommands.Add(AuditLog.Insert(audit));
         if (sql.BatchCommands.Count > 0)
             await sql.ExecuteNonQueryAsync(); // one implicit transaction: all statements or none
+    }
+
+    /// <summary>
+    /// First, so a superseded writer fails before anything is written, and one call for the whole batch: the check costs
+    /// one statement per transaction, not per turn. It raises <see cref="StaleWriterException.SqlState"/>, rolling back
+    /// the batch, unless every execution's writer epoch is current (migration 0008).
+    /// </summary>
+    private static void AddWriterFence(NpgsqlBatch sql, List<PendingTurn> batch)
+    {
+        var turns = batch.Where(p => p.ExecutionId != 0).ToArray(); // audit-only records belong to no execution
+        if (turns.Length == 0)
+            return;
+        var command = new NpgsqlBatchCommand("SELECT noetl.fence_execution_writers($1::bigint[], $2::bigint[])");
+        command.Parameters.AddWithValue(turns.Select(p => p.ExecutionId).ToArray());
+        command.Parameters.AddWithValue(turns.Select(p => p.WriterEpoch).ToArray());
+        sql.BatchCommands.Add(command);
     }
 
     private static void AddEvents(NpgsqlBatch sql, List<PendingTurn> batch)
@@ -284,7 +341,7 @@ public sealed partial class TurnWriter : IAsyncDisposable
 
     private static DateTime? AsUtc(DateTime? value) => value is { } time ? AsUtc(time) : null;
 
-    private sealed record PendingTurn(long ExecutionId, long CatalogId, long? ParentExecutionId, Turn Turn, Activity? Caller)
+    private sealed record PendingTurn(long ExecutionId, long WriterEpoch, long CatalogId, long? ParentExecutionId, Turn Turn, Activity? Caller)
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

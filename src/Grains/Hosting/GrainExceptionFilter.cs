@@ -21,7 +21,7 @@ public sealed partial class GrainExceptionFilter(ILogger<GrainExceptionFilter> l
             if (DatabaseUnavailable.CodeOf(e) is { } code)
             {
                 LogUnavailable(e, context.InterfaceName, context.MethodName);
-                throw new DatabaseUnavailableException(code, "The database is unavailable; retry later.");
+                throw new DatabaseUnavailableException(code, DatabaseUnavailable.Message(code));
             }
             LogFailed(e, context.InterfaceName, context.MethodName);
             throw new GrainFailedException($"{context.InterfaceName}.{context.MethodName} failed; see the silo log");

@@ -21,6 +21,7 @@ public static class GrainServices
     {
         services.AddSingleton(database);
         services.AddSingleton(options);
+        services.AddSingleton(options.Limits); // registration and the playbook cache parse within them
         services.AddSingleton(new SnowflakeIds(snowflakeNode));
         services.AddSingleton<PlaybookCache>();
         services.AddSingleton<CommandLocations>();

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Configuration;
+using NoEtl.Orchestration.Templates;
+using static NoEtl.Configuration.ConfigurationValues;
 
 namespace NoEtl.Grains.Hosting;
 
@@ -71,6 +73,16 @@ public sealed class ServerOptions
     /// <summary>How often the server starts <c>system/scheduled_cleanup</c> itself (0: never).</summary>
     public int CleanupIntervalSeconds { get; set; } = 3600;
 
+    /// <summary>
+    /// Turns waiting for a group commit, at most; past it a turn is refused at once with 503 <c>overloaded</c> rather than
+    /// queued behind work the database cannot keep up with (audit-only records are dropped and counted instead).
+    /// </summary>
+    public int CommitQueueMaxTurns { get; set; } = 10_000;
+
+    /// <summary>What a playbook may cost to register and each template the silo renders (docs/limits.md).</summary>
+    public PlaybookLimits Limits { get; set; } = PlaybookLimits.Default;
+
+    /// <summary>Reads every setting; a value that is set but invalid stops start-up with a message naming it.</summary>
     public static ServerOptions FromConfiguration(IConfiguration configuration)
     {
         var options = new ServerOptions();
@@ -81,21 +93,40 @@ public sealed class ServerOptions
         options.HealthyWorkerHardTimeoutSeconds = Int(configuration, "NOETL_COMMAND_CLAIM_HEALTHY_WORKER_HARD_TIMEOUT_SECONDS", options.HealthyWorkerHardTimeoutSeconds);
         options.ClaimRetryAfterSeconds = Int(configuration, "NOETL_COMMAND_CLAIM_RETRY_AFTER_SECONDS", options.ClaimRetryAfterSeconds);
         options.OutboxVisibilityTimeoutSeconds = Int(configuration, "NOETL_OUTBOX_VISIBILITY_TIMEOUT_SECONDS", options.OutboxVisibilityTimeoutSeconds);
-        options.CommandReaperIntervalSeconds = Math.Max(1, Int(configuration, "NOETL_COMMAND_REAPER_INTERVAL_SECONDS", options.CommandReaperIntervalSeconds));
+        options.CommandReaperIntervalSeconds = Int(configuration, "NOETL_COMMAND_REAPER_INTERVAL_SECONDS", options.CommandReaperIntervalSeconds, min: 1);
         options.CommandPendingRetrySeconds = Int(configuration, "NOETL_COMMAND_REAPER_PENDING_RETRY_SECONDS", options.CommandPendingRetrySeconds);
         options.OutboxMaxWaitMs = Int(configuration, "NOETL_OUTBOX_MAX_WAIT_MS", options.OutboxMaxWaitMs);
-        options.OutboxMaxAttempts = Math.Max(1, Int(configuration, "NOETL_OUTBOX_MAX_ATTEMPTS", options.OutboxMaxAttempts));
+        options.OutboxMaxAttempts = Int(configuration, "NOETL_OUTBOX_MAX_ATTEMPTS", options.OutboxMaxAttempts, min: 1);
         options.OutboxRetentionSeconds = Int(configuration, "NOETL_OUTBOX_RETENTION_SECONDS", options.OutboxRetentionSeconds);
         options.OutboxPurgeIntervalSeconds = Int(configuration, "NOETL_OUTBOX_PURGE_INTERVAL_SECONDS", options.OutboxPurgeIntervalSeconds);
         options.ReminderAfterSeconds = Int(configuration, "NOETL_REMINDER_AFTER_SECONDS", options.ReminderAfterSeconds);
-        options.ReminderPeriodSeconds = Math.Max(1, Int(configuration, "NOETL_REMINDER_PERIOD_SECONDS", options.ReminderPeriodSeconds));
-        options.CommitWriters = Math.Max(1, Int(configuration, "NOETL_COMMIT_WRITERS", options.CommitWriters));
-        options.CommitBatchMaxTurns = Math.Max(1, Int(configuration, "NOETL_COMMIT_BATCH_MAX_TURNS", options.CommitBatchMaxTurns));
+        options.ReminderPeriodSeconds = Int(configuration, "NOETL_REMINDER_PERIOD_SECONDS", options.ReminderPeriodSeconds, min: 1);
+        options.CommitWriters = Int(configuration, "NOETL_COMMIT_WRITERS", options.CommitWriters, min: 1);
+        options.CommitBatchMaxTurns = Int(configuration, "NOETL_COMMIT_BATCH_MAX_TURNS", options.CommitBatchMaxTurns, min: 1);
+        options.CommitQueueMaxTurns = Int(configuration, "NOETL_COMMIT_QUEUE_MAX_TURNS", options.CommitQueueMaxTurns, min: 1);
         options.CleanupIntervalSeconds = Int(configuration, "NOETL_CLEANUP_INTERVAL_SECONDS", options.CleanupIntervalSeconds);
-        options.RequireLeaseToken = string.Equals(configuration["NOETL_REQUIRE_LEASE_TOKEN"], "true", StringComparison.OrdinalIgnoreCase);
+        options.RequireLeaseToken = Bool(configuration, "NOETL_REQUIRE_LEASE_TOKEN", options.RequireLeaseToken);
+        options.Limits = LimitsFrom(configuration);
         return options;
     }
 
-    private static int Int(IConfiguration configuration, string key, int fallback) =>
-        int.TryParse(configuration[key], out var value) && value >= 0 ? value : fallback;
+    private static PlaybookLimits LimitsFrom(IConfiguration configuration)
+    {
+        var playbook = PlaybookLimits.Default;
+        var template = TemplateLimits.Default;
+        return new PlaybookLimits
+        {
+            // The stored document is re-read as JSON, whose reader stops at 64 levels.
+            MaxYamlDepth = Int(configuration, "NOETL_YAML_MAX_DEPTH", playbook.MaxYamlDepth, min: 1, max: 64),
+            MaxYamlNodes = Int(configuration, "NOETL_YAML_MAX_NODES", playbook.MaxYamlNodes, min: 1),
+            MaxSteps = Int(configuration, "NOETL_PLAYBOOK_MAX_STEPS", playbook.MaxSteps, min: 1),
+            MaxArcs = Int(configuration, "NOETL_PLAYBOOK_MAX_ARCS", playbook.MaxArcs),
+            Templates = new TemplateLimits
+            {
+                MaxOutputLength = Int(configuration, "NOETL_TEMPLATE_MAX_OUTPUT_BYTES", template.MaxOutputLength, min: 1),
+                MaxSteps = Int(configuration, "NOETL_TEMPLATE_MAX_STEPS", template.MaxSteps, min: 1),
+                MaxDepth = Int(configuration, "NOETL_TEMPLATE_MAX_DEPTH", template.MaxDepth, min: 1, max: TemplateLimits.DepthCeiling),
+            },
+        };
+    }
 }

@@ -39,6 +39,9 @@ public static class NoEtlMetrics
         "noetl.command.claim.duration", "s", "Time the owning execution grain takes to answer a claim",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
 
+    private static readonly Counter<long> AuditRecordsDropped = Meter.CreateCounter<long>(
+        "noetl.audit.dropped", "{record}", "Audit records dropped because the silo's commit queue was full");
+
     /// <summary>
     /// Counts what one committed turn wrote and tags the current span with the command it touched. Called once per
     /// successful commit, so every series agrees with the log.
@@ -67,6 +70,8 @@ public static class NoEtlMetrics
     }
 
     public static void ClaimAnswered(TimeSpan elapsed) => ClaimDuration.Record(elapsed.TotalSeconds);
+
+    public static void AuditDropped(int records) => AuditRecordsDropped.Add(records);
 
     /// <summary>
     /// The claim row's parent is the command.issued event, whose snowflake id holds the issue time in milliseconds,

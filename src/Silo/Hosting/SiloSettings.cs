@@ -1,4 +1,5 @@
 using Npgsql;
+using static NoEtl.Configuration.ConfigurationValues;
 
 namespace NoEtl.Silo.Hosting;
 
@@ -64,13 +65,14 @@ public sealed class SiloSettings
             Clustering = mode,
             ClusterId = configuration["ORLEANS_CLUSTER_ID"] ?? "noetl",
             ServiceId = configuration["ORLEANS_SERVICE_ID"] ?? "noetl",
-            SiloPort = configuration.GetValue("ORLEANS_SILO_PORT", 11111),
-            GatewayPort = configuration.GetValue("ORLEANS_GATEWAY_PORT", 30000),
-            PoolSize = configuration.GetValue("NOETL_POSTGRES_POOL_MAX", 20),
-            AcquireTimeoutSeconds = configuration.GetValue("NOETL_DB_ACQUIRE_TIMEOUT_SECONDS", 2),
-            ReminderPeriodSeconds = Math.Max(1, configuration.GetValue("NOETL_REMINDER_PERIOD_SECONDS", 60)),
-            ProbeTimeoutSeconds = configuration.GetValue<int?>("NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS"),
-            MissedProbesLimit = configuration.GetValue<int?>("NOETL_MEMBERSHIP_MISSED_PROBES"),
+            SiloPort = Int(configuration, "ORLEANS_SILO_PORT", 11111, min: 1, max: 65535),
+            GatewayPort = Int(configuration, "ORLEANS_GATEWAY_PORT", 30000, min: 1, max: 65535),
+            // The Orleans providers keep ClusterPoolSize of them; the grains need at least one more.
+            PoolSize = Int(configuration, "NOETL_POSTGRES_POOL_MAX", 20, min: ClusterPoolSize + 1),
+            AcquireTimeoutSeconds = Int(configuration, "NOETL_DB_ACQUIRE_TIMEOUT_SECONDS", 2),
+            ReminderPeriodSeconds = Int(configuration, "NOETL_REMINDER_PERIOD_SECONDS", 60, min: 1),
+            ProbeTimeoutSeconds = OptionalInt(configuration, "NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS", min: 1),
+            MissedProbesLimit = OptionalInt(configuration, "NOETL_MEMBERSHIP_MISSED_PROBES", min: 1),
         };
     }
 

@@ -1,5 +1,5 @@
-using System.Globalization;
 using Microsoft.Extensions.Configuration;
+using static NoEtl.Configuration.ConfigurationValues;
 
 namespace NoEtl.Worker.Runtime;
 
@@ -42,6 +42,7 @@ public sealed class WorkerOptions
     /// <summary>
     /// Binds from configuration keys named like the NoETL env vars. <c>--pool</c> on the command line
     /// wins over <c>NOETL_WORKER_POOL</c>; pool-dependent defaults (filter subject, consumer, outbox) follow the pool.
+    /// A value that is set but invalid stops start-up with a message naming the variable.
     /// </summary>
     public static WorkerOptions FromConfiguration(IConfiguration config)
     {
@@ -49,10 +50,10 @@ public sealed class WorkerOptions
         o.Pool = NonEmpty(config["pool"]) ?? NonEmpty(config["NOETL_WORKER_POOL"]) ?? o.Pool;
         o.ServerUrl = (NonEmpty(config["NOETL_SERVER_URL"]) ?? o.ServerUrl).TrimEnd('/');
         o.WorkerId = NonEmpty(config["WORKER_ID"]) ?? o.WorkerId;
-        o.MaxConcurrent = Math.Max(1, Int(config["WORKER_MAX_CONCURRENT"]) ?? o.MaxConcurrent);
-        o.HeartbeatInterval = Seconds(config["WORKER_HEARTBEAT_INTERVAL"]) ?? o.HeartbeatInterval;
-        o.DrainTimeout = Seconds(config["WORKER_DRAIN_TIMEOUT"]) ?? o.DrainTimeout;
-        o.ResultInlineMaxBytes = Int(config["NOETL_RESULT_INLINE_MAX_BYTES"]) ?? o.ResultInlineMaxBytes;
+        o.MaxConcurrent = Int(config, "WORKER_MAX_CONCURRENT", o.MaxConcurrent, min: 1);
+        o.HeartbeatInterval = Seconds(config, "WORKER_HEARTBEAT_INTERVAL", o.HeartbeatInterval);
+        o.DrainTimeout = Seconds(config, "WORKER_DRAIN_TIMEOUT", o.DrainTimeout);
+        o.ResultInlineMaxBytes = Int(config, "NOETL_RESULT_INLINE_MAX_BYTES", o.ResultInlineMaxBytes);
         o.InternalApiToken = NonEmpty(config[InternalApiTokenVar]?.Trim());
         o.ApiToken = NonEmpty(config[ApiTokenVar]?.Trim());
         o.KeychainEnvVars = (config["NOETL_KEYCHAIN_ENV_VARS"] ?? "")
@@ -64,32 +65,19 @@ public sealed class WorkerOptions
         nats.Subject = NonEmpty(config["NATS_SUBJECT"]) ?? nats.Subject;
         nats.FilterSubject = NonEmpty(config["NATS_FILTER_SUBJECT"]) ?? $"{nats.Subject}.{o.Pool}.>";
         nats.Consumer = NonEmpty(config["NATS_CONSUMER"]) ?? $"noetl-worker-{o.Pool}";
-        nats.AckWait = Seconds(config["NATS_ACK_WAIT"]) ?? nats.AckWait;
-        nats.MaxDeliver = Int(config["NATS_MAX_DELIVER"]) ?? nats.MaxDeliver;
+        nats.AckWait = Seconds(config, "NATS_ACK_WAIT", nats.AckWait);
+        nats.MaxDeliver = Int(config, "NATS_MAX_DELIVER", nats.MaxDeliver, min: -1); // -1: JetStream's "unlimited"
         nats.DeliverNew = string.Equals(config["NATS_DELIVER_POLICY"]?.Trim(), "new", StringComparison.OrdinalIgnoreCase);
 
         var outbox = o.Outbox;
-        outbox.Enabled = Bool(config["NOETL_OUTBOX_PUBLISHER"]) ?? o.Pool == "system";
-        outbox.BatchSize = Int(config["NOETL_OUTBOX_BATCH_SIZE"]) ?? outbox.BatchSize;
+        outbox.Enabled = Bool(config, "NOETL_OUTBOX_PUBLISHER", o.Pool == "system");
+        outbox.BatchSize = Int(config, "NOETL_OUTBOX_BATCH_SIZE", outbox.BatchSize, min: 1);
         outbox.EventStream = NonEmpty(config["NOETL_EVENT_NATS_STREAM"]) ?? outbox.EventStream;
         outbox.EventSubjectPrefix = NonEmpty(config["NOETL_EVENT_NATS_SUBJECT_PREFIX"]) ?? outbox.EventSubjectPrefix;
         return o;
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
-
-    private static int? Int(string? value) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null;
-
-    private static TimeSpan? Seconds(string? value) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0 ? TimeSpan.FromSeconds(s) : null;
-
-    private static bool? Bool(string? value) => value?.Trim().ToLowerInvariant() switch
-    {
-        "1" or "true" or "yes" or "on" => true,
-        "0" or "false" or "no" or "off" => false,
-        _ => null,
-    };
 }
 
 public sealed class NatsOptions

@@ -1,8 +1,13 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using NoEtl.Grains.Audit;
 using NoEtl.Grains.Executions;
 using NoEtl.Grains.Hosting;
+using NoEtl.Grains.Persistence;
+using NoEtl.Grains.Telemetry;
 using NoEtl.TestSupport;
 
 namespace NoEtl.Grains.Tests.Executions;
@@ -34,7 +39,7 @@ public sealed class TurnWriterTests : IAsyncLifetime
     {
         await using var writer = Writer(writers: 1, maxTurns: 16);
         var executions = Enumerable.Range(1, 120).Select(i => 9_000_000L + i).ToArray();
-        await Task.WhenAll(executions.Select(id => writer.CommitAsync(id, _catalogId, null, IssuingTurn(id))));
+        await Task.WhenAll(executions.Select(id => writer.CommitAsync(id, NewWriter, _catalogId, null, IssuingTurn(id))));
 
         Assert.Equal(120L, await Scalar("SELECT count(*) FROM noetl.event"));
         Assert.Equal(120L, await Scalar("SELECT count(*) FROM noetl.command WHERE status = 'PENDING'"));
@@ -60,14 +65,14 @@ public sealed class TurnWriterTests : IAsyncLifetime
         await using var writer = Writer(writers: 1, maxTurns: 64);
         const long victim = 8_000_001;
         var first = IssuingTurn(victim);
-        await writer.CommitAsync(victim, _catalogId, null, first);
+        await writer.CommitAsync(victim, NewWriter, _catalogId, null, first);
 
         // Queued together: the same event id again (primary key violation) among good turns.
         var duplicate = new Turn();
         duplicate.Events.Add(first.Events[0]);
         var good = Enumerable.Range(2, 20).Select(i => 8_000_000L + i).ToArray();
-        var goodCommits = good.Select(id => writer.CommitAsync(id, _catalogId, null, IssuingTurn(id))).ToList();
-        var badCommit = writer.CommitAsync(victim, _catalogId, null, duplicate);
+        var goodCommits = good.Select(id => writer.CommitAsync(id, NewWriter, _catalogId, null, IssuingTurn(id))).ToList();
+        var badCommit = writer.CommitAsync(victim, ExecutionLog.FirstWriterEpoch, _catalogId, null, duplicate);
 
         var failure = await Assert.ThrowsAsync<PostgresException>(() => badCommit);
         Assert.Equal(PostgresErrorCodes.UniqueViolation, failure.SqlState);
@@ -82,7 +87,7 @@ public sealed class TurnWriterTests : IAsyncLifetime
         await using var writer = Writer(writers: 2, maxTurns: 64);
         const long execution = 7_000_001;
         var issue = IssuingTurn(execution);
-        await writer.CommitAsync(execution, _catalogId, null, issue);
+        await writer.CommitAsync(execution, NewWriter, _catalogId, null, issue);
         var commandId = issue.NewCommands[0].CommandId;
         var claimedAt = DateTime.UtcNow.AddSeconds(-3);
         var startedAt = claimedAt.AddSeconds(1);
@@ -90,12 +95,12 @@ public sealed class TurnWriterTests : IAsyncLifetime
 
         var claim = new Turn();
         claim.CommandChanges.Add(new CommandChange(commandId, "CLAIMED", "worker-a", claimedAt, null, null, null, null, 11));
-        await writer.CommitAsync(execution, _catalogId, null, claim);
+        await writer.CommitAsync(execution, ExecutionLog.FirstWriterEpoch, _catalogId, null, claim);
         var run = new Turn();
         run.CommandChanges.Add(new CommandChange(commandId, "RUNNING", null, null, startedAt, null, null, null, 12));
         run.CommandChanges.Add(new CommandChange(commandId, "RUNNING", null, null, completedAt, null, null, null, 13));
         run.CommandChanges.Add(new CommandChange(commandId, "COMPLETED", null, null, null, completedAt, new JsonObject { ["rows"] = 3 }, null, 14));
-        await writer.CommitAsync(execution, _catalogId, null, run);
+        await writer.CommitAsync(execution, ExecutionLog.FirstWriterEpoch, _catalogId, null, run);
 
         await using var command = _dataSource.CreateCommand(
             "SELECT status, worker_id, claimed_at, started_at, completed_at, result->>'rows', latest_event_id FROM noetl.command WHERE command_id = $1");
@@ -111,8 +116,136 @@ public sealed class TurnWriterTests : IAsyncLifetime
         Assert.Equal(14L, reader.GetInt64(6));
     }
 
+    [Fact]
+    public async Task A_superseded_writer_is_refused_and_writes_nothing_while_the_new_writer_commits()
+    {
+        await using var writer = Writer(writers: 1, maxTurns: 64);
+        const long execution = 6_000_001;
+        await writer.CommitAsync(execution, NewWriter, _catalogId, null, IssuingTurn(execution));
+        var oldEpoch = ExecutionLog.FirstWriterEpoch;
+
+        // Another activation of the same execution (another silo, after a partition) takes over.
+        var newEpoch = await new ExecutionLog(_dataSource, execution).TakeWriterEpochAsync();
+        Assert.True(newEpoch > oldEpoch);
+
+        var stale = await Assert.ThrowsAsync<StaleWriterException>(() => writer.CommitAsync(execution, oldEpoch, _catalogId, null, FollowUpTurn(execution, 1)));
+        Assert.Equal(execution, stale.ExecutionId);
+        Assert.Equal("stale_writer", DatabaseUnavailable.CodeOf(stale)); // a retryable 503, not a 500
+        Assert.Equal(ReplyStatus.Unavailable, DatabaseUnavailable.Reply("stale_writer").Status);
+        Assert.Equal(1L, await Scalar($"SELECT count(*) FROM noetl.event WHERE execution_id = {execution}"));
+        Assert.Equal("command.issued", await Text($"SELECT last_event_type FROM noetl.execution WHERE execution_id = {execution}"));
+
+        await writer.CommitAsync(execution, newEpoch, _catalogId, null, FollowUpTurn(execution, 2));
+        Assert.Equal(2L, await Scalar($"SELECT count(*) FROM noetl.event WHERE execution_id = {execution}"));
+        Assert.Equal("step.exit", await Text($"SELECT last_event_type FROM noetl.execution WHERE execution_id = {execution}"));
+    }
+
+    [Fact]
+    public async Task Of_two_activations_that_found_no_writer_only_the_first_to_commit_starts_the_execution()
+    {
+        await using var writer = Writer(writers: 1, maxTurns: 64);
+        const long execution = 6_000_002;
+        await writer.CommitAsync(execution, NewWriter, _catalogId, null, IssuingTurn(execution));
+
+        var second = IssuingTurn(execution + 1000); // other ids: only the fence may refuse it
+        await Assert.ThrowsAsync<StaleWriterException>(() => writer.CommitAsync(execution, NewWriter, _catalogId, null, second));
+        Assert.Equal(1L, await Scalar($"SELECT count(*) FROM noetl.event WHERE execution_id = {execution}"));
+        Assert.Equal(1L, await Scalar($"SELECT epoch FROM noetl.execution_writer WHERE execution_id = {execution}"));
+    }
+
+    [Fact]
+    public async Task A_stale_turn_in_a_group_commit_fails_alone()
+    {
+        await using var writer = Writer(writers: 1, maxTurns: 64);
+        const long victim = 5_000_001;
+        await writer.CommitAsync(victim, NewWriter, _catalogId, null, IssuingTurn(victim));
+        await new ExecutionLog(_dataSource, victim).TakeWriterEpochAsync();
+
+        var good = Enumerable.Range(2, 20).Select(i => 5_000_000L + i).ToArray();
+        var goodCommits = good.Select(id => writer.CommitAsync(id, NewWriter, _catalogId, null, IssuingTurn(id))).ToList();
+        var staleCommit = writer.CommitAsync(victim, ExecutionLog.FirstWriterEpoch, _catalogId, null, FollowUpTurn(victim, 1));
+
+        await Assert.ThrowsAsync<StaleWriterException>(() => staleCommit);
+        await Task.WhenAll(goodCommits);
+        Assert.Equal(21L, await Scalar("SELECT count(*) FROM noetl.event"));
+        Assert.Equal(1L, await Scalar($"SELECT count(*) FROM noetl.event WHERE execution_id = {victim}"));
+    }
+
+    [Fact]
+    public async Task A_full_queue_refuses_turns_at_once_and_drops_audit_records_without_failing_them()
+    {
+        await using var writer = new TurnWriter(_dataSource,
+            new ServerOptions { CommitWriters = 1, CommitBatchMaxTurns = 1, CommitQueueMaxTurns = 2 }, NullLogger<TurnWriter>.Instance);
+        long dropped = 0;
+        var depth = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == NoEtlMetrics.MeterName && instrument.Name is "noetl.audit.dropped" or "noetl.commit.queue.depth")
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref dropped, value));
+        listener.SetMeasurementEventCallback<int>((_, value, _, _) => depth = Math.Max(depth, value));
+        listener.Start();
+
+        // The only writer blocks inside its first turn: inserting events waits for this lock.
+        await using var blocker = await _dataSource.OpenConnectionAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await using (var lockEvents = new NpgsqlCommand("LOCK TABLE noetl.event IN SHARE MODE", blocker, transaction))
+            await lockEvents.ExecuteNonQueryAsync();
+        var inWriter = writer.CommitAsync(4_000_001, NewWriter, _catalogId, null, IssuingTurn(4_000_001));
+        await WaitForLockWaiterAsync();
+        var queued = new[] { 4_000_002L, 4_000_003L }.Select(id => writer.CommitAsync(id, NewWriter, _catalogId, null, IssuingTurn(id))).ToList();
+
+        var clock = Stopwatch.StartNew();
+        var full = await Assert.ThrowsAsync<CommitQueueFullException>(() => writer.CommitAsync(4_000_004, NewWriter, _catalogId, null, IssuingTurn(4_000_004)));
+        var audit = writer.RecordAsync(AuditLog.Entry("catalog.register", "ok", "tests/dropped"));
+        Assert.True(audit.IsCompletedSuccessfully, "an audit record must not wait for a full queue");
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        Assert.Equal("overloaded", DatabaseUnavailable.CodeOf(full));
+        var reply = DatabaseUnavailable.Reply("overloaded");
+        Assert.Equal(ReplyStatus.Unavailable, reply.Status);
+        Assert.Equal(DatabaseUnavailable.RetryAfterSeconds, reply.RetryAfterSeconds);
+        Assert.Equal("overloaded", JsonNode.Parse(reply.Body)!["detail"]!["code"]!.GetValue<string>());
+        Assert.Equal(1L, Interlocked.Read(ref dropped));
+        listener.RecordObservableInstruments();
+        Assert.Equal(2, depth); // the gauge shows the full queue
+
+        await transaction.RollbackAsync();
+        await inWriter;
+        await Task.WhenAll(queued);
+        Assert.Equal(3L, await Scalar("SELECT count(*) FROM noetl.event"));
+        Assert.Equal(0L, await Scalar("SELECT count(*) FROM noetl.event WHERE execution_id = 4000004"));
+        Assert.Equal(0L, await Scalar("SELECT count(*) FROM noetl.execution_writer WHERE execution_id = 4000004"));
+        Assert.Equal(0L, await Scalar("SELECT count(*) FROM noetl.audit WHERE resource = 'tests/dropped'"));
+    }
+
+    /// <summary>The writer of a brand-new execution: it found no writer row when it activated.</summary>
+    private const long NewWriter = ExecutionLog.UnclaimedWriterEpoch;
+
     private TurnWriter Writer(int writers, int maxTurns) =>
         new(_dataSource, new ServerOptions { CommitWriters = writers, CommitBatchMaxTurns = maxTurns }, NullLogger<TurnWriter>.Instance);
+
+    private async Task WaitForLockWaiterAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (await Scalar($"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the writer never reached the lock");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>A later turn of an execution: one worker event and the projection it moves.</summary>
+    private static Turn FollowUpTurn(long executionId, int sequence)
+    {
+        var now = ExecutionLog.NowUtc();
+        var eventId = (executionId * 10) + 1 + sequence;
+        var turn = new Turn();
+        turn.Events.Add(new EventRow(eventId, "step.exit", "step", "python", "COMPLETED", new JsonObject(), null, null, null, "w", null, null, now));
+        turn.Execution = new ExecutionProjection("RUNNING", eventId, "step.exit", "step", now, null, null);
+        return turn;
+    }
 
     /// <summary>What an execution's first engine turn writes: one command.issued event, its command, outbox row and projection.</summary>
     private static Turn IssuingTurn(long executionId)
@@ -133,5 +266,11 @@ public sealed class TurnWriterTests : IAsyncLifetime
     {
         await using var command = _dataSource.CreateCommand(sql);
         return Convert.ToInt64(await command.ExecuteScalarAsync());
+    }
+
+    private async Task<string?> Text(string sql)
+    {
+        await using var command = _dataSource.CreateCommand(sql);
+        return await command.ExecuteScalarAsync() as string;
     }
 }
