@@ -71,6 +71,12 @@ public sealed class ServerOptions
     /// <summary>How often the server starts <c>system/scheduled_cleanup</c> itself (0: never).</summary>
     public int CleanupIntervalSeconds { get; set; } = 3600;
 
+    /// <summary>
+    /// <c>NOETL_LEGACY_CREDENTIALS</c>: serve legacy plain-JSON credential and keychain rows (re-encrypting them on
+    /// read). On by default so an upgrade from NoETL's Python server keeps working; <c>false</c> once rotation ran.
+    /// </summary>
+    public bool AcceptLegacyCredentials { get; set; } = true;
+
     public static ServerOptions FromConfiguration(IConfiguration configuration)
     {
         var options = new ServerOptions();
@@ -93,6 +99,7 @@ public sealed class ServerOptions
         options.CommitBatchMaxTurns = Math.Max(1, Int(configuration, "NOETL_COMMIT_BATCH_MAX_TURNS", options.CommitBatchMaxTurns));
         options.CleanupIntervalSeconds = Int(configuration, "NOETL_CLEANUP_INTERVAL_SECONDS", options.CleanupIntervalSeconds);
         options.RequireLeaseToken = string.Equals(configuration["NOETL_REQUIRE_LEASE_TOKEN"], "true", StringComparison.OrdinalIgnoreCase);
+        options.AcceptLegacyCredentials = !string.Equals(configuration["NOETL_LEGACY_CREDENTIALS"], "false", StringComparison.OrdinalIgnoreCase);
         return options;
     }
 
