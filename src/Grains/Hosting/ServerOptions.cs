@@ -77,6 +77,12 @@ public sealed class ServerOptions
     /// </summary>
     public bool AcceptLegacyCredentials { get; set; } = true;
 
+    /// <summary>The largest result <c>PUT /api/result</c> stores (bytes of its JSON); larger ones are 413.</summary>
+    public int ResultStoreMaxBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>Lifetime of a stored result without a <c>ttl</c> (scope <c>permanent</c> never expires).</summary>
+    public int ResultStoreTtlSeconds { get; set; } = 7 * 86400;
+
     public static ServerOptions FromConfiguration(IConfiguration configuration)
     {
         var options = new ServerOptions();
@@ -100,6 +106,8 @@ public sealed class ServerOptions
         options.CleanupIntervalSeconds = Int(configuration, "NOETL_CLEANUP_INTERVAL_SECONDS", options.CleanupIntervalSeconds);
         options.RequireLeaseToken = string.Equals(configuration["NOETL_REQUIRE_LEASE_TOKEN"], "true", StringComparison.OrdinalIgnoreCase);
         options.AcceptLegacyCredentials = !string.Equals(configuration["NOETL_LEGACY_CREDENTIALS"], "false", StringComparison.OrdinalIgnoreCase);
+        options.ResultStoreMaxBytes = Math.Max(1, Int(configuration, "NOETL_RESULT_STORE_MAX_BYTES", options.ResultStoreMaxBytes));
+        options.ResultStoreTtlSeconds = Math.Max(1, Int(configuration, "NOETL_RESULT_STORE_TTL_SECONDS", options.ResultStoreTtlSeconds));
         return options;
     }
 
