@@ -129,4 +129,24 @@ public sealed class ResultStoreTests(ResultStoreFixture fixture) : IClassFixture
             Assert.Equal(HttpStatusCode.NotFound, (await Http.Get($"{route}/{name}")).Status);
         Assert.Equal(HttpStatusCode.Forbidden, (await Http.Send(HttpMethod.Get, $"{route}/small", bearer: $"Bearer {NoEtlSystem.InternalToken}")).Status);
     }
+
+    [Fact]
+    public async Task Expired_results_are_not_served_and_the_cleanup_purge_deletes_them()
+    {
+        var path = $"it/results/{Guid.NewGuid():N}";
+        await Http.Register(Playbooks.OneStep(path));
+        var executionId = await Http.Execute(path);
+        var shortLived = await Http.Send(HttpMethod.Put, $"/api/result/{executionId}", new { name = "brief", data = new { a = 1 }, ttl = "1s" });
+        Assert.True(shortLived.Status == HttpStatusCode.OK, shortLived.Text);
+        var kept = await Http.Send(HttpMethod.Put, $"/api/result/{executionId}", new { name = "kept", data = new { a = 2 }, scope = "permanent" });
+        Assert.Null(kept.Json["expires_at"]);
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.Get($"/api/result/{executionId}/brief")).Status);
+
+        var purge = await Http.Send(HttpMethod.Post, "/api/internal/cleanup/purge", new { }, bearer: $"Bearer {NoEtlSystem.InternalToken}");
+        Assert.True(purge.Status == HttpStatusCode.OK, purge.Text);
+        Assert.True(purge.Json["results_purged"]!.GetValue<int>() >= 1, purge.Text);
+        Assert.Null(await Envelope.StoredAsync(fixture.System, "SELECT ref FROM noetl.result_store WHERE ref = $1", shortLived.Json["ref"]!.GetValue<string>()));
+        Assert.Equal(2, (await Http.Get($"/api/result/{executionId}/kept")).Json["data"]!["a"]!.GetValue<int>());
+    }
 }
