@@ -148,7 +148,7 @@ public sealed class CredentialTests(SystemFixture fixture)
     }
 
     [Fact]
-    public async Task Legacy_plain_json_rows_are_read_and_encrypted_on_the_next_write()
+    public async Task Legacy_plain_json_rows_are_re_encrypted_by_their_first_read_and_audited()
     {
         var name = Unique("legacy");
         await Envelope.ExecuteAsync(System, "INSERT INTO noetl.credential (id, name, type, data_encrypted) VALUES (noetl.snowflake_id(), $1, 'generic', $2)",
@@ -157,8 +157,41 @@ public sealed class CredentialTests(SystemFixture fixture)
         Assert.True(read.Status == HttpStatusCode.OK, read.Text);
         Assert.Equal("legacy-secret-value", read.Json["data"]!["api_key"]!.GetValue<string>());
 
-        await Http.Post("/api/credentials", new { name, data = new { api_key = "legacy-secret-value" } });
-        Assert.StartsWith("v1:", await Envelope.StoredAsync(System, "SELECT data_encrypted FROM noetl.credential WHERE name = $1", name));
+        // The read itself rewrote the row as an envelope: no write, no rotation needed.
+        var stored = await Envelope.StoredAsync(System, "SELECT data_encrypted FROM noetl.credential WHERE name = $1", name);
+        Assert.StartsWith("v1:", stored);
+        Assert.DoesNotContain("legacy-secret-value", stored);
+        var again = await Http.Get($"/api/credentials/{name}?include_data=true");
+        Assert.Equal("legacy-secret-value", again.Json["data"]!["api_key"]!.GetValue<string>());
+        Assert.Equal(1, await ReencryptAuditsAsync(name));
+    }
+
+    [Fact]
+    public async Task Legacy_plain_json_keychain_entries_are_re_encrypted_by_their_first_read()
+    {
+        var catalogId = await CatalogAsync();
+        var cacheKey = $"legacykc:{catalogId}:global";
+        await Envelope.ExecuteAsync(System,
+            """
+            INSERT INTO noetl.keychain (cache_key, keychain_name, catalog_id, credential_type, cache_type, scope_type, data_encrypted, expires_at)
+            VALUES ($1, 'legacykc', $2, 'generic', 'secret', 'global', $3, now() + interval '1 hour')
+            """,
+            cacheKey, catalogId, """{"access_token":"legacy-keychain-token"}""");
+
+        var read = await Http.Get($"/api/keychain/{catalogId}/legacykc");
+        Assert.True(read.Status == HttpStatusCode.OK, read.Text);
+        Assert.Equal("legacy-keychain-token", read.Json["token_data"]!["access_token"]!.GetValue<string>());
+        var stored = await Envelope.StoredAsync(System, "SELECT data_encrypted FROM noetl.keychain WHERE cache_key = $1", cacheKey);
+        Assert.StartsWith("v1:", stored);
+        Assert.DoesNotContain("legacy-keychain-token", stored);
+        Assert.Equal(1, await ReencryptAuditsAsync(cacheKey));
+    }
+
+    private async Task<int> ReencryptAuditsAsync(string resource)
+    {
+        var audit = await Http.Get("/api/audit?action=credential.reencrypt&limit=500");
+        Assert.True(audit.Status == HttpStatusCode.OK, audit.Text);
+        return audit.Json["items"]!.AsArray().Count(i => i!["resource"]?.GetValue<string>() == resource);
     }
 
     public static TheoryData<string, string> BadCredentials => new()
@@ -353,7 +386,10 @@ public sealed class CredentialTests(SystemFixture fixture)
     private async Task<long> CatalogAsync() => (await Http.Register(Playbooks.OneStep($"it/keychain/{Guid.NewGuid():N}"))).CatalogId;
 }
 
-/// <summary>Key rotation and key configuration, on a system of their own (its silo has a two-key ring).</summary>
+/// <summary>
+/// Key rotation and key configuration, on a system of their own: its silo has a two-key ring and refuses legacy
+/// plain-JSON rows (<c>NOETL_LEGACY_CREDENTIALS=false</c>), which rotation must still be able to encrypt.
+/// </summary>
 public sealed class CredentialRotationTests : IAsyncLifetime
 {
     private static readonly string OldKey = Convert.ToBase64String(Enumerable.Range(0, 32).Select(i => (byte)(255 - i)).ToArray());
@@ -362,9 +398,44 @@ public sealed class CredentialRotationTests : IAsyncLifetime
     public async Task InitializeAsync() => _system = await NoEtlSystem.StartAsync(silos: 1, poolSize: 6, siloSettings: new()
     {
         ["NOETL_ENCRYPTION_KEY"] = $"new:{NoEtlSystem.EncryptionKey},old:{OldKey}",
+        ["NOETL_LEGACY_CREDENTIALS"] = "false",
     });
 
     public async Task DisposeAsync() => await _system.DisposeAsync();
+
+    [Fact]
+    public async Task With_legacy_credentials_off_plain_rows_are_refused_until_rotation_encrypts_them()
+    {
+        var http = _system.Http;
+        await Envelope.ExecuteAsync(_system, "INSERT INTO noetl.credential (id, name, type, data_encrypted) VALUES (noetl.snowflake_id(), $1, 'generic', $2)",
+            "plain", """{"api_key":"legacy-secret-value"}""");
+        var (catalogId, _) = await http.Register(Playbooks.OneStep("it/legacy-off"));
+        await Envelope.ExecuteAsync(_system,
+            """
+            INSERT INTO noetl.keychain (cache_key, keychain_name, catalog_id, credential_type, cache_type, scope_type, data_encrypted, expires_at)
+            VALUES ($1, 'plainkc', $2, 'generic', 'secret', 'global', $3, now() + interval '1 hour')
+            """,
+            $"plainkc:{catalogId}:global", catalogId, """{"access_token":"legacy-keychain-token"}""");
+
+        foreach (var route in new[] { "/api/credentials/plain?include_data=true", $"/api/keychain/{catalogId}/plainkc" })
+        {
+            var refused = await http.Get(route);
+            Assert.True(refused.Status == HttpStatusCode.Conflict, $"{route}: {(int)refused.Status} {refused.Text}");
+            Assert.Equal("credential_legacy_refused", refused.Json["detail"]!["code"]!.GetValue<string>());
+            Assert.Contains("/api/internal/credentials/rotate", refused.Json["detail"]!["message"]!.GetValue<string>());
+            Assert.DoesNotContain("legacy-secret-value", refused.Text);
+            Assert.DoesNotContain("legacy-keychain-token", refused.Text);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await http.Get("/api/credentials/plain")).Status); // metadata stays readable
+        Assert.StartsWith("{", await Envelope.StoredAsync(_system, "SELECT data_encrypted FROM noetl.credential WHERE name = $1", "plain"));
+
+        var rotated = await http.Send(HttpMethod.Post, "/api/internal/credentials/rotate", bearer: $"Bearer {NoEtlSystem.InternalToken}");
+        Assert.True(rotated.Status == HttpStatusCode.OK, rotated.Text);
+        Assert.Equal(1, rotated.Json["credentials"]!["rotated"]!.GetValue<int>());
+        Assert.Equal(1, rotated.Json["keychain"]!["rotated"]!.GetValue<int>());
+        Assert.Equal("legacy-secret-value", (await http.Get("/api/credentials/plain?include_data=true")).Json["data"]!["api_key"]!.GetValue<string>());
+        Assert.Equal("legacy-keychain-token", (await http.Get($"/api/keychain/{catalogId}/plainkc")).Json["token_data"]!["access_token"]!.GetValue<string>());
+    }
 
     [Fact]
     public async Task Rotation_re_encrypts_every_row_with_the_active_key_and_keeps_them_readable()

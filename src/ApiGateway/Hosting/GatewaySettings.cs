@@ -14,6 +14,9 @@ public sealed class GatewaySettings
     public string ClusterId { get; init; } = "noetl";
     public string ServiceId { get; init; } = "noetl";
 
+    /// <summary>How long a grain call may take before the request is answered 504 <c>timeout</c> (null: Orleans' 30 s).</summary>
+    public TimeSpan? GrainResponseTimeout { get; init; }
+
     public const string DefaultDiscoveryConnectionString =
         "Host=127.0.0.1;Port=55432;Database=noetl;Username=noetl_gateway;Password=noetl_gateway";
 
@@ -33,6 +36,9 @@ public sealed class GatewaySettings
             DiscoveryConnectionString = discovery.ConnectionString,
             ClusterId = configuration["ORLEANS_CLUSTER_ID"] ?? "noetl",
             ServiceId = configuration["ORLEANS_SERVICE_ID"] ?? "noetl",
+            GrainResponseTimeout = configuration.GetValue<int?>("NOETL_GRAIN_RESPONSE_TIMEOUT_SECONDS") is int seconds and > 0
+                ? TimeSpan.FromSeconds(seconds)
+                : null,
         };
     }
 }

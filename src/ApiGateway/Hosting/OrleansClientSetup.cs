@@ -13,6 +13,8 @@ public static class OrleansClientSetup
                 o.ClusterId = settings.ClusterId;
                 o.ServiceId = settings.ServiceId;
             });
+            if (settings.GrainResponseTimeout is { } timeout)
+                client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = timeout);
             if (settings.UseLocalhostClustering)
             {
                 client.UseLocalhostClustering(settings.LocalhostGatewayPort, settings.ServiceId, settings.ClusterId);

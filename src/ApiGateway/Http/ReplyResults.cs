@@ -24,6 +24,7 @@ public static class ReplyResults
                 ReplyStatus.Conflict => StatusCodes.Status409Conflict,
                 ReplyStatus.Invalid => StatusCodes.Status422UnprocessableEntity,
                 ReplyStatus.Unavailable => StatusCodes.Status503ServiceUnavailable,
+                ReplyStatus.TooLarge => StatusCodes.Status413PayloadTooLarge,
                 _ => StatusCodes.Status500InternalServerError,
             };
             if (reply.RetryAfterSeconds is { } seconds)

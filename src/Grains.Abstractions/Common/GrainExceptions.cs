@@ -16,3 +16,15 @@ public sealed class DatabaseUnavailableException : Exception
 /// </summary>
 [GenerateSerializer, Alias("noetl.GrainFailedException")]
 public sealed class GrainFailedException(string message) : Exception(message);
+
+/// <summary>
+/// PostgreSQL refused a value the client sent (a NUL character, a number or date out of range, a row too large to
+/// index): the caller should answer 422. The message says what was wrong in the SQLSTATE's terms, never the driver's text.
+/// </summary>
+[GenerateSerializer, Alias("noetl.InvalidInputException")]
+public sealed class InvalidInputException : Exception
+{
+    public InvalidInputException(string sqlState, string message) : base(message) => SqlState = sqlState;
+
+    [Id(0)] public string SqlState { get; private set; }
+}

@@ -18,6 +18,8 @@ public enum ReplyStatus
     Invalid,
     /// <summary>A dependency (PostgreSQL) is unavailable or saturated; retry later.</summary>
     Unavailable,
+    /// <summary>The request carries more data than the server keeps (a result over the result store's cap).</summary>
+    TooLarge,
 }
 
 [GenerateSerializer, Immutable, Alias("noetl.Reply")]

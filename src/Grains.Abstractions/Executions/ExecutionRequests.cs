@@ -31,3 +31,18 @@ public sealed record EventPage(
     [property: Id(2)] long? SinceEventId,
     [property: Id(3)] string? EventType,
     [property: Id(4)] bool IncludeEvents);
+
+/// <summary>
+/// A result posted to <c>PUT /api/result/{execution_id}</c> (too large to inline in <c>call.done</c>); JSON parts travel
+/// as text. <see cref="TtlSeconds"/> null means the store's default lifetime, <see cref="Forever"/> no expiry.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("noetl.ResultInput")]
+public sealed record ResultInput(
+    [property: Id(0)] string Name,
+    [property: Id(1)] string DataJson,
+    [property: Id(2)] string Scope,
+    [property: Id(3)] string? SourceStep,
+    [property: Id(4)] string? CorrelationJson,
+    [property: Id(5)] string? ExtractedJson,
+    [property: Id(6)] int? TtlSeconds,
+    [property: Id(7)] bool Forever);

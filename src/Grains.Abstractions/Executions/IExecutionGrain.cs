@@ -26,6 +26,12 @@ public interface IExecutionGrain : IGrainWithIntegerKey
 
     [Alias("Cancel")] Task<Reply> Cancel(string reason, bool cascade);
 
+    /// <summary>Stores a result too large to inline in an event (<c>PUT /api/result</c>); workers of the execution's pool only.</summary>
+    [Alias("StoreResult")] Task<Reply> StoreResult(ResultInput input);
+
+    /// <summary>A stored result, redacted: the newest of that <paramref name="name"/>, or the one of that <paramref name="reference"/>.</summary>
+    [Alias("ReadResult")] Task<Reply> ReadResult(string? name, string? reference);
+
     /// <summary>A credential was read for this execution: its values must be scrubbed from results stored from now on.</summary>
     [Alias("SecretsIssued"), Orleans.Concurrency.OneWay] Task SecretsIssued();
 }

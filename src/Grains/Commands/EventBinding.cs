@@ -24,11 +24,11 @@ public static class EventBinding
         eventType != "command.claimed"
         && (eventType.StartsWith("command.", StringComparison.Ordinal) || eventType.StartsWith("call.", StringComparison.Ordinal) || eventType == "step.exit");
 
-    /// <summary>A worker principal may write only into executions whose commands are routed to its pool.</summary>
-    public static Reply? CheckPool(Caller caller, string executionPool, long executionId) =>
+    /// <summary>A worker principal may write only into executions whose commands are routed to its pool (and read their results).</summary>
+    public static Reply? CheckPool(Caller caller, string executionPool, long executionId, string action = "report events for it") =>
         caller.Role == Caller.WorkerRole && caller.Pool != executionPool
             ? new Reply(ReplyStatus.Forbidden, JsonReplies.Detail("wrong_pool",
-                $"Execution {executionId} runs on pool '{executionPool}'; pool '{caller.Pool}' may not report events for it"))
+                $"Execution {executionId} runs on pool '{executionPool}'; pool '{caller.Pool}' may not {action}"))
             : null;
 
     public static Reply? CheckUnbound(string eventType) =>

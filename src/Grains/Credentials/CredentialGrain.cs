@@ -13,8 +13,9 @@ namespace NoEtl.Grains.Credentials;
 
 /// <summary>
 /// NoETL's credential store (noetl-api.md §1.1 (10), §1.2 (11)) with <c>data_encrypted</c> actually encrypted:
-/// AES-256-GCM envelopes bound to the credential's name. Plain-JSON rows left by NoETL's Python server are read
-/// as they are and re-encrypted on the next write or rotation.
+/// AES-256-GCM envelopes bound to the credential's name. Plain-JSON rows left by NoETL's Python server are
+/// re-encrypted by the first read that finds them (or by rotation); with <c>NOETL_LEGACY_CREDENTIALS=false</c> reads
+/// refuse them and only rotation encrypts them.
 /// </summary>
 [StatelessWorker]
 public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher cipher, SnowflakeIds ids, TurnWriter writer) : Grain, ICredentialGrain
@@ -95,15 +96,17 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
             return JsonReplies.Ok(credential);
 
         var name = credential["name"]!.GetValue<string>();
-        JsonObject data;
+        OpenedSecret opened;
         try
         {
-            data = cipher.Open(stored, SecretCipher.CredentialBinding(name)).Data;
+            opened = cipher.Open(stored, SecretCipher.CredentialBinding(name));
         }
         catch (SecretUndecryptableException e)
         {
-            return CredentialReplies.Undecryptable("credential", name, e.Message);
+            return CredentialReplies.Undecryptable("credential", name, e);
         }
+        await SecretTable.Credential.ReencryptLegacyAsync(database, cipher, writer, name, stored, opened, read.ExecutionId);
+        var data = opened.Data;
         credential["data"] = data;
         await CacheForExecutionAsync(name, credential["type"]!.GetValue<string>(), data, read);
         await writer.RecordAsync(AuditLog.Entry("credential.read", "ok", name, read.ExecutionId));
@@ -147,8 +150,8 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
 
     public Task<Reply> Rotate() => DatabaseCall.Run(async () =>
     {
-        var credentials = await RotateTableAsync("noetl.credential", "name", SecretCipher.CredentialBinding);
-        var keychain = await RotateTableAsync("noetl.keychain", "cache_key", SecretCipher.KeychainBinding);
+        var credentials = await RotateTableAsync(SecretTable.Credential);
+        var keychain = await RotateTableAsync(SecretTable.Keychain);
         await writer.RecordAsync(AuditLog.Entry("credential.rotate", credentials.Failed.Count + keychain.Failed.Count == 0 ? "ok" : "partial",
             detail: new JsonObject { ["active_key_id"] = cipher.Keys.ActiveKeyId, ["credentials"] = credentials.ToJson(), ["keychain"] = keychain.ToJson() }));
         return JsonReplies.Ok(new JsonObject
@@ -171,14 +174,14 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
     }
 
     /// <summary>
-    /// Re-seals every row not under the active key. Each row is updated only if it still holds what was read, so a
-    /// concurrent write (already under the active key) is never overwritten with older data. Undecryptable rows are
-    /// reported by name, not fatal: the rest of the table still rotates.
+    /// Re-seals every row not under the active key, legacy plain JSON included whatever NOETL_LEGACY_CREDENTIALS
+    /// says (rotation is how those rows get encrypted). Undecryptable rows are reported by name, not fatal: the rest
+    /// of the table still rotates.
     /// </summary>
-    private async Task<RotationResult> RotateTableAsync(string table, string keyColumn, Func<string, string> binding)
+    private async Task<RotationResult> RotateTableAsync(SecretTable table)
     {
         var rows = new List<(string Key, string Stored)>();
-        await using (var select = database.CreateCommand($"SELECT {keyColumn}, data_encrypted FROM {table} ORDER BY {keyColumn}"))
+        await using (var select = database.CreateCommand($"SELECT {table.KeyColumn}, data_encrypted FROM {table.Table} ORDER BY {table.KeyColumn}"))
         await using (var reader = await select.ExecuteReaderAsync())
             while (await reader.ReadAsync())
                 rows.Add((reader.GetString(0), reader.GetString(1)));
@@ -190,7 +193,7 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
             OpenedSecret opened;
             try
             {
-                opened = cipher.Open(stored, binding(key));
+                opened = cipher.OpenIncludingLegacy(stored, table.Binding(key));
             }
             catch (SecretUndecryptableException)
             {
@@ -202,11 +205,7 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
                 unchanged++;
                 continue;
             }
-            await using var update = database.CreateCommand($"UPDATE {table} SET data_encrypted = $1 WHERE {keyColumn} = $2 AND data_encrypted = $3");
-            update.Parameters.AddWithValue(cipher.Seal(opened.Data, binding(key)));
-            update.Parameters.AddWithValue(key);
-            update.Parameters.AddWithValue(stored);
-            if (await update.ExecuteNonQueryAsync() == 1)
+            if (await table.ResealAsync(database, cipher, key, stored, opened.Data))
                 rotated++;
             else
                 unchanged++; // rewritten meanwhile, necessarily with the active key

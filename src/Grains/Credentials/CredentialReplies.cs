@@ -1,16 +1,18 @@
 using System.Text.Json.Nodes;
 using NoEtl.Grains.Persistence;
+using NoEtl.Grains.Security;
 
 namespace NoEtl.Grains.Credentials;
 
 public static class CredentialReplies
 {
     /// <summary>
-    /// A stored secret that cannot be decrypted is a state problem, not a bad request and not a crash: 409 with
-    /// <c>detail.code = credential_undecryptable</c>. The reason names the failure, never the data.
+    /// A stored secret that cannot be served is a state problem, not a bad request and not a crash: 409 with
+    /// <c>detail.code</c> <c>credential_undecryptable</c> (or <c>credential_legacy_refused</c>). The reason names the
+    /// failure and the remedy, never the data.
     /// </summary>
-    public static Reply Undecryptable(string kind, string name, string reason) => new(ReplyStatus.Conflict, JsonReplies.Detail(
-        "credential_undecryptable",
-        $"The stored {kind} cannot be decrypted: {reason}. Re-create it, or restore the key it was written with.",
+    public static Reply Undecryptable(string kind, string name, SecretUndecryptableException error) => new(ReplyStatus.Conflict, JsonReplies.Detail(
+        error.Code,
+        $"The stored {kind} cannot be decrypted: {error.Message}. {error.Remedy}",
         new JsonObject { ["name"] = name }));
 }

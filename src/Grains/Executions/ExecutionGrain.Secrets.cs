@@ -31,7 +31,8 @@ public sealed partial class ExecutionGrain
         {
             try
             {
-                CollectStrings(cipher.Open(reader.GetString(1), SecretCipher.KeychainBinding(reader.GetString(0))).Data, values);
+                // Legacy entries too, whatever NOETL_LEGACY_CREDENTIALS says: collecting values to scrub serves nothing.
+                CollectStrings(cipher.OpenIncludingLegacy(reader.GetString(1), SecretCipher.KeychainBinding(reader.GetString(0))).Data, values);
             }
             catch (SecretUndecryptableException)
             {

@@ -113,7 +113,7 @@ public sealed partial class ExecutionGrain(
         LogStarted(ExecutionId, path, version, generated);
         if (_catalog.Playbook.Keychain is { Count: > 0 } section)
         {
-            var keychain = await PlaybookKeychain.PopulateAsync(database, cipher, section, catalogId, ExecutionId, _parentExecutionId);
+            var keychain = await PlaybookKeychain.PopulateAsync(database, cipher, writer, section, catalogId, ExecutionId, _parentExecutionId);
             _secretValues = null; // the new entries' values are scrubbed from results from now on
             if (keychain.Skipped.Count > 0)
                 LogKeychainSkipped(ExecutionId, string.Join(", ", keychain.Skipped));

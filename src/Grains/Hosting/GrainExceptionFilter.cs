@@ -5,8 +5,8 @@ namespace NoEtl.Grains.Hosting;
 
 /// <summary>
 /// Keeps driver exceptions on the silo: they are not serializable, and their text is not for clients.
-/// Database outages become <see cref="DatabaseUnavailableException"/>; anything else is logged here in full
-/// and crosses as a <see cref="GrainFailedException"/>.
+/// Database outages become <see cref="DatabaseUnavailableException"/>, data errors caused by client input
+/// <see cref="InvalidInputException"/>; anything else is logged here in full and crosses as a <see cref="GrainFailedException"/>.
 /// </summary>
 public sealed partial class GrainExceptionFilter(ILogger<GrainExceptionFilter> logger) : IIncomingGrainCallFilter
 {
@@ -16,12 +16,17 @@ public sealed partial class GrainExceptionFilter(ILogger<GrainExceptionFilter> l
         {
             await context.Invoke();
         }
-        catch (Exception e) when (e is not (DatabaseUnavailableException or GrainFailedException) && IsOurs(context))
+        catch (Exception e) when (e is not (DatabaseUnavailableException or GrainFailedException or InvalidInputException) && IsOurs(context))
         {
             if (DatabaseUnavailable.CodeOf(e) is { } code)
             {
                 LogUnavailable(e, context.InterfaceName, context.MethodName);
                 throw new DatabaseUnavailableException(code, DatabaseUnavailable.Message(code));
+            }
+            if (InvalidInput.Of(e) is { } invalid)
+            {
+                LogInvalidInput(invalid.SqlState, context.InterfaceName, context.MethodName);
+                throw invalid;
             }
             LogFailed(e, context.InterfaceName, context.MethodName);
             throw new GrainFailedException($"{context.InterfaceName}.{context.MethodName} failed; see the silo log");
@@ -33,6 +38,9 @@ public sealed partial class GrainExceptionFilter(ILogger<GrainExceptionFilter> l
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Interface}.{Method}: database unavailable")]
     private partial void LogUnavailable(Exception exception, string @interface, string method);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Interface}.{Method}: PostgreSQL refused the client's input (SQLSTATE {SqlState})")]
+    private partial void LogInvalidInput(string sqlState, string @interface, string method);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Interface}.{Method} failed")]
     private partial void LogFailed(Exception exception, string @interface, string method);

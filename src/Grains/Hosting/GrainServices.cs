@@ -29,7 +29,7 @@ public static class GrainServices
         services.AddSingleton<IIncomingGrainCallFilter, GrainExceptionFilter>();
         // Credential encryption: NOETL_ENCRYPTION_KEY or NOETL_ENCRYPTION_KEY_FILE; the check fails start-up without one.
         services.AddSingleton(sp => KeyRing.FromConfiguration(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<ILogger<KeyRing>>()));
-        services.AddSingleton<SecretCipher>();
+        services.AddSingleton(sp => new SecretCipher(sp.GetRequiredService<KeyRing>(), options.AcceptLegacyCredentials));
         services.AddSingleton<LeaseTokens>();
         services.AddHostedService<KeyRingStartupCheck>();
         return services;

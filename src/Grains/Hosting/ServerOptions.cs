@@ -74,6 +74,18 @@ public sealed class ServerOptions
     public int CleanupIntervalSeconds { get; set; } = 3600;
 
     /// <summary>
+    /// <c>NOETL_LEGACY_CREDENTIALS</c>: serve legacy plain-JSON credential and keychain rows (re-encrypting them on
+    /// read). On by default so an upgrade from NoETL's Python server keeps working; <c>false</c> once rotation ran.
+    /// </summary>
+    public bool AcceptLegacyCredentials { get; set; } = true;
+
+    /// <summary>The largest result <c>PUT /api/result</c> stores (bytes of its JSON); larger ones are 413.</summary>
+    public int ResultStoreMaxBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>Lifetime of a stored result without a <c>ttl</c> (scope <c>permanent</c> never expires).</summary>
+    public int ResultStoreTtlSeconds { get; set; } = 7 * 86400;
+
+    /// <summary>
     /// Turns waiting for a group commit, at most; past it a turn is refused at once with 503 <c>overloaded</c> rather than
     /// queued behind work the database cannot keep up with (audit-only records are dropped and counted instead).
     /// </summary>
@@ -107,6 +119,9 @@ public sealed class ServerOptions
         options.CleanupIntervalSeconds = Int(configuration, "NOETL_CLEANUP_INTERVAL_SECONDS", options.CleanupIntervalSeconds);
         options.RequireLeaseToken = Bool(configuration, "NOETL_REQUIRE_LEASE_TOKEN", options.RequireLeaseToken);
         options.Limits = LimitsFrom(configuration);
+        options.AcceptLegacyCredentials = Bool(configuration, "NOETL_LEGACY_CREDENTIALS", options.AcceptLegacyCredentials);
+        options.ResultStoreMaxBytes = Int(configuration, "NOETL_RESULT_STORE_MAX_BYTES", options.ResultStoreMaxBytes, min: 1);
+        options.ResultStoreTtlSeconds = Int(configuration, "NOETL_RESULT_STORE_TTL_SECONDS", options.ResultStoreTtlSeconds, min: 1);
         return options;
     }
 

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Npgsql;
 using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Credentials;
+using NoEtl.Grains.Executions;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
 using Orleans.Concurrency;
@@ -13,7 +14,7 @@ namespace NoEtl.Grains.Keychain;
 /// <c>success</c>, <c>not_found</c> or <c>expired</c>; an expired entry is never served.
 /// </summary>
 [StatelessWorker]
-public sealed class KeychainGrain(NpgsqlDataSource database, SecretCipher cipher) : Grain, IKeychainGrain
+public sealed class KeychainGrain(NpgsqlDataSource database, SecretCipher cipher, TurnWriter writer) : Grain, IKeychainGrain
 {
     private const string EntryColumns =
         "cache_key, keychain_name, catalog_id, credential_type, cache_type, scope_type, execution_id, parent_execution_id, " +
@@ -39,14 +40,19 @@ public sealed class KeychainGrain(NpgsqlDataSource database, SecretCipher cipher
             if (await reader.ReadAsync())
             {
                 var entry = ReadEntry(reader);
+                var stored = reader.GetString(8);
+                OpenedSecret opened;
                 try
                 {
-                    entry["token_data"] = cipher.Open(reader.GetString(8), SecretCipher.KeychainBinding(cacheKey)).Data;
+                    opened = cipher.Open(stored, SecretCipher.KeychainBinding(cacheKey));
                 }
                 catch (SecretUndecryptableException e)
                 {
-                    return CredentialReplies.Undecryptable("keychain entry", cacheKey, e.Message);
+                    return CredentialReplies.Undecryptable("keychain entry", cacheKey, e);
                 }
+                await reader.DisposeAsync(); // before the rewrite: one connection at a time
+                await SecretTable.Keychain.ReencryptLegacyAsync(database, cipher, writer, cacheKey, stored, opened, executionId);
+                entry["token_data"] = opened.Data;
                 entry["status"] = "success";
                 return JsonReplies.Ok(entry);
             }

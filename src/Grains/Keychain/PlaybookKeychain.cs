@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
 using Npgsql;
+using NoEtl.Grains.Credentials;
+using NoEtl.Grains.Executions;
 using NoEtl.Grains.Security;
 
 namespace NoEtl.Grains.Keychain;
@@ -15,7 +17,7 @@ public static class PlaybookKeychain
     public sealed record Outcome(int Stored, IReadOnlyList<string> Skipped);
 
     public static async Task<Outcome> PopulateAsync(
-        NpgsqlDataSource database, SecretCipher cipher, JsonArray? section, long catalogId, long executionId, long? parentExecutionId)
+        NpgsqlDataSource database, SecretCipher cipher, TurnWriter writer, JsonArray? section, long catalogId, long executionId, long? parentExecutionId)
     {
         var stored = 0;
         var skipped = new List<string>();
@@ -34,7 +36,7 @@ public static class PlaybookKeychain
                 "shared" => KeychainScope.Shared,
                 _ => KeychainScope.Local,
             };
-            if (await ReadCredentialAsync(database, cipher, alias) is not { } credential)
+            if (await ReadCredentialAsync(database, cipher, writer, alias, executionId) is not { } credential)
             {
                 skipped.Add(name);
                 continue;
@@ -51,21 +53,29 @@ public static class PlaybookKeychain
         return new Outcome(stored, skipped);
     }
 
-    private static async Task<(string Type, JsonObject Data)?> ReadCredentialAsync(NpgsqlDataSource database, SecretCipher cipher, string alias)
+    private static async Task<(string Type, JsonObject Data)?> ReadCredentialAsync(
+        NpgsqlDataSource database, SecretCipher cipher, TurnWriter writer, string alias, long executionId)
     {
-        await using var command = database.CreateCommand("SELECT name, type, data_encrypted FROM noetl.credential WHERE name = $1");
-        command.Parameters.AddWithValue(alias);
-        await using var reader = await command.ExecuteReaderAsync();
-        if (!await reader.ReadAsync())
-            return null;
+        string type, stored;
+        await using (var command = database.CreateCommand("SELECT type, data_encrypted FROM noetl.credential WHERE name = $1"))
+        {
+            command.Parameters.AddWithValue(alias);
+            await using var reader = await command.ExecuteReaderAsync();
+            if (!await reader.ReadAsync())
+                return null;
+            (type, stored) = (reader.GetString(0), reader.GetString(1));
+        }
+        OpenedSecret opened;
         try
         {
-            return (reader.GetString(1), cipher.Open(reader.GetString(2), SecretCipher.CredentialBinding(reader.GetString(0))).Data);
+            opened = cipher.Open(stored, SecretCipher.CredentialBinding(alias));
         }
         catch (SecretUndecryptableException)
         {
             return null;
         }
+        await SecretTable.Credential.ReencryptLegacyAsync(database, cipher, writer, alias, stored, opened, executionId);
+        return (type, opened.Data);
     }
 
     private static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s : null;

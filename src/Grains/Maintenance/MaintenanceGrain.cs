@@ -7,8 +7,8 @@ namespace NoEtl.Grains.Maintenance;
 
 /// <summary>
 /// Retention, as the system pool's <c>system/scheduled_cleanup</c> playbook asks for it. Only rows of finished
-/// work are deleted: completed commands, long-silent worker registrations, published outbox rows, and (opt-in)
-/// the events of executions that ended before the cutoff.
+/// work are deleted: completed commands, long-silent worker registrations, published outbox rows, stored results
+/// past their <c>expires_at</c>, and (opt-in) the events of executions that ended before the cutoff.
 /// </summary>
 [StatelessWorker]
 public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMaintenanceGrain
@@ -28,6 +28,7 @@ public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMainte
         batch.BatchCommands.Add(Command(
             "DELETE FROM noetl.audit WHERE occurred_at < now() - make_interval(days => $1)",
             request.AuditRetentionDays));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM noetl.result_store WHERE expires_at <= now()"));
         if (request.EventRetentionDays > 0)
         {
             batch.BatchCommands.Add(Command(
@@ -46,7 +47,8 @@ public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMainte
             ["runtime_purged"] = counts[1],
             ["outbox_purged"] = counts[2],
             ["audit_purged"] = counts[3],
-            ["events_purged"] = request.EventRetentionDays > 0 ? counts[4] : 0,
+            ["results_purged"] = counts[4],
+            ["events_purged"] = request.EventRetentionDays > 0 ? counts[5] : 0,
             ["event_partitions_dropped"] = new JsonArray(), // noetl.event is not partitioned here
         });
     });

@@ -5,19 +5,35 @@ using System.Text.Json.Nodes;
 
 namespace NoEtl.Grains.Security;
 
-/// <summary>A stored secret cannot be read: tampered, bound to another row, unknown key id, or an unknown format.</summary>
-public sealed class SecretUndecryptableException(string reason) : Exception(reason);
+/// <summary>
+/// A stored secret cannot be read: tampered, bound to another row, unknown key id, an unknown format, or legacy
+/// plain JSON while those are refused. <see cref="Code"/> and <see cref="Remedy"/> tell the operator what to do.
+/// </summary>
+public sealed class SecretUndecryptableException(string reason, string code = SecretUndecryptableException.UndecryptableCode, string? remedy = null)
+    : Exception(reason)
+{
+    public const string UndecryptableCode = "credential_undecryptable";
+    public const string LegacyRefusedCode = "credential_legacy_refused";
 
-/// <summary>The plaintext of a stored secret, and whether the stored form should be rewritten with the active key.</summary>
-public readonly record struct OpenedSecret(JsonObject Data, bool NeedsReseal);
+    public string Code => code;
+
+    public string Remedy => remedy ?? "Re-create it, or restore the key it was written with.";
+}
+
+/// <summary>
+/// The plaintext of a stored secret, whether the stored form should be rewritten with the active key, and whether
+/// it was legacy plain JSON (rewritten by the read that found it).
+/// </summary>
+public readonly record struct OpenedSecret(JsonObject Data, bool NeedsReseal, bool IsLegacy = false);
 
 /// <summary>
 /// AES-256-GCM envelopes for the TEXT columns <c>data_encrypted</c>: <c>v1:&lt;key id&gt;:&lt;base64(nonce|ciphertext|tag)&gt;</c>.
 /// The key id makes rotation possible (any key of the ring decrypts, the active one encrypts); the associated data
 /// binds a ciphertext to its row, so copying one row's ciphertext into another fails authentication.
-/// Rows written by NoETL's Python server hold plain JSON: they are read as such and flagged for re-encryption.
+/// Rows written by NoETL's Python server hold plain JSON: they are read as such and flagged for re-encryption —
+/// unless <paramref name="acceptLegacy"/> is off (<c>NOETL_LEGACY_CREDENTIALS=false</c>), when only rotation may read them.
 /// </summary>
-public sealed class SecretCipher(KeyRing keys)
+public sealed class SecretCipher(KeyRing keys, bool acceptLegacy = true)
 {
     private const string Version = "v1";
     private const int NonceBytes = 12;
@@ -37,11 +53,31 @@ public sealed class SecretCipher(KeyRing keys)
         return $"{Version}:{keys.ActiveKeyId}:{Convert.ToBase64String(sealedBytes)}";
     }
 
-    /// <summary>Decrypts a stored value; throws <see cref="SecretUndecryptableException"/> (never with secret text) when it cannot.</summary>
+    public bool AcceptsLegacy => acceptLegacy;
+
+    /// <summary>
+    /// Decrypts a stored value to serve it; throws <see cref="SecretUndecryptableException"/> (never with secret text)
+    /// when it cannot, or when it is legacy plain JSON and those are refused.
+    /// </summary>
     public OpenedSecret Open(string stored, string associatedData)
     {
-        if (!stored.StartsWith(Version + ":", StringComparison.Ordinal))
-            return new OpenedSecret(ReadLegacy(stored), NeedsReseal: true);
+        var opened = OpenIncludingLegacy(stored, associatedData);
+        if (opened.IsLegacy && !acceptLegacy)
+            throw new SecretUndecryptableException(
+                "it is legacy plain JSON (written by NoETL's Python server), and NOETL_LEGACY_CREDENTIALS=false refuses those",
+                SecretUndecryptableException.LegacyRefusedCode,
+                "An operator must encrypt the legacy rows first: call POST /api/internal/credentials/rotate (or set NOETL_LEGACY_CREDENTIALS=true).");
+        return opened;
+    }
+
+    /// <summary>
+    /// Decrypts a stored value whatever the legacy setting: for rotation, which is how legacy rows get encrypted,
+    /// and for collecting values to scrub, which serves nothing.
+    /// </summary>
+    public OpenedSecret OpenIncludingLegacy(string stored, string associatedData)
+    {
+        if (IsLegacy(stored))
+            return new OpenedSecret(ReadLegacy(stored), NeedsReseal: true, IsLegacy: true);
 
         var parts = stored.Split(':', 3);
         if (parts.Length != 3)
@@ -82,6 +118,8 @@ public sealed class SecretCipher(KeyRing keys)
             CryptographicOperations.ZeroMemory(plaintext);
         }
     }
+
+    private static bool IsLegacy(string stored) => !stored.StartsWith(Version + ":", StringComparison.Ordinal);
 
     private static JsonObject ReadLegacy(string stored)
     {

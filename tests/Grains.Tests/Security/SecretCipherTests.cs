@@ -94,6 +94,24 @@ public sealed class SecretCipherTests
         var opened = Cipher(OldKey).Open("""{"user":"admin","password":"correct horse battery staple"}""", Binding);
         Assert.True(JsonNode.DeepEquals(Data(), opened.Data));
         Assert.True(opened.NeedsReseal);
+        Assert.True(opened.IsLegacy);
+    }
+
+    [Fact]
+    public void Legacy_plain_json_is_refused_when_legacy_credentials_are_off_but_rotation_still_reads_it()
+    {
+        const string legacy = """{"user":"admin","password":"correct horse battery staple"}""";
+        var cipher = new SecretCipher(KeyRing.Parse(OldKey), acceptLegacy: false);
+        var error = Assert.Throws<SecretUndecryptableException>(() => cipher.Open(legacy, Binding));
+        Assert.Equal(SecretUndecryptableException.LegacyRefusedCode, error.Code);
+        Assert.Contains("/api/internal/credentials/rotate", error.Remedy);
+        Assert.DoesNotContain("correct horse", error.Message + error.Remedy);
+
+        var forRotation = cipher.OpenIncludingLegacy(legacy, Binding);
+        Assert.True(forRotation.IsLegacy && forRotation.NeedsReseal);
+        Assert.True(JsonNode.DeepEquals(Data(), forRotation.Data));
+        // Envelopes are served as before.
+        Assert.False(cipher.Open(cipher.Seal(Data(), Binding), Binding).IsLegacy);
     }
 
     [Fact]

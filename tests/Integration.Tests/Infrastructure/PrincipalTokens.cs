@@ -54,6 +54,7 @@ public sealed class RoleAwareTokens() : DelegatingHandler(new HttpClientHandler(
         return path.StartsWith("/api/events", StringComparison.Ordinal)
             || path.StartsWith("/api/commands/", StringComparison.Ordinal) && path.EndsWith("/claim", StringComparison.Ordinal)
             || path.StartsWith("/api/worker/pool/", StringComparison.Ordinal)
+            || path.StartsWith("/api/result/", StringComparison.Ordinal) && method == HttpMethod.Put
             || path.StartsWith("/api/keychain", StringComparison.Ordinal) && method != HttpMethod.Delete
             || path.StartsWith("/api/credentials/", StringComparison.Ordinal) && uri.Query.Contains("include_data=true", StringComparison.OrdinalIgnoreCase);
     }
