@@ -53,7 +53,9 @@ public static class EventEndpoints
             }
             if (body.HasErrors)
                 return body.Errors();
-            var key = request.Headers["Idempotency-Key"].FirstOrDefault() ?? request.Headers["X-Idempotency-Key"].FirstOrDefault();
+            var (key, badKey) = RequestBody.IdempotencyKey(request);
+            if (badKey is not null)
+                return badKey;
             return await grains.Reference<IExecutionGrain>(executionId).AppendBatch(events, workerId, key).ToHttp();
         }).ForWorkers();
     }

@@ -23,7 +23,10 @@ public static class ExecutionEndpoints
                 body.Add("missing", "path", "path or catalog_id is required");
             if (body.HasErrors)
                 return body.Errors();
-            var start = new StartExecution(path, catalogId, version, workload?.ToJsonString() ?? "{}", parent);
+            var (key, badKey) = RequestBody.IdempotencyKey(request);
+            if (badKey is not null)
+                return badKey;
+            var start = new StartExecution(path, catalogId, version, workload?.ToJsonString() ?? "{}", parent, key);
             return await grains.Reference<IExecutionDirectoryGrain>(0).Execute(start, resourceKind).ToHttp();
         }).ForAnyPrincipal();
 

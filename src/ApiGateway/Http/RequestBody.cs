@@ -50,6 +50,21 @@ public sealed class RequestBody
     public static IResult Problem(string type, string[] location, string message) =>
         Results.Json(new JsonObject { ["detail"] = new JsonArray(Error(type, location, message)) }, statusCode: StatusCodes.Status422UnprocessableEntity);
 
+    /// <summary>Keys are stored and indexed, not payloads: longer ones are refused.</summary>
+    public const int MaxIdempotencyKeyLength = 200;
+
+    /// <summary>
+    /// <c>Idempotency-Key</c>, or the <c>X-Idempotency-Key</c> some clients send; null when neither is sent, a 422
+    /// problem when it is empty or longer than <see cref="MaxIdempotencyKeyLength"/>.
+    /// </summary>
+    public static (string? Key, IResult? Problem) IdempotencyKey(HttpRequest request)
+    {
+        var key = request.Headers["Idempotency-Key"].FirstOrDefault() ?? request.Headers["X-Idempotency-Key"].FirstOrDefault();
+        return key is { Length: 0 or > MaxIdempotencyKeyLength }
+            ? (null, Problem("string_too_long", ["header", "Idempotency-Key"], $"Idempotency-Key must have 1 to {MaxIdempotencyKeyLength} characters"))
+            : (key, null);
+    }
+
     public JsonNode? Raw(params string[] names) => names.Select(n => Fields[n]).FirstOrDefault(v => v is not null);
 
     public string? String(params string[] names) => ReadString(names, required: false);

@@ -91,7 +91,8 @@ public static class InternalEndpoints
                 body.Int("runtime_stale_minutes", 0) ?? 60,
                 body.Int("event_retention_days", 0) ?? 0,
                 body.Int("outbox_retention_hours", 0) ?? 24,
-                body.Int("audit_retention_days", 0) ?? 90);
+                body.Int("audit_retention_days", 0) ?? 90,
+                body.Int("idempotency_key_retention_days", 0) ?? 7);
             if (body.HasErrors)
                 return body.Errors();
             return await grains.Reference<IMaintenanceGrain>(0).Purge(purge).ToHttp();

@@ -1,13 +1,17 @@
 namespace NoEtl.Grains;
 
-/// <summary>A request to start an execution of a catalog entry, as accepted by <c>POST /api/execute</c>.</summary>
+/// <summary>
+/// A request to start an execution of a catalog entry, as accepted by <c>POST /api/execute</c>. A request with an
+/// <see cref="IdempotencyKey"/> starts at most one execution; repeating it answers that execution's reply.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("noetl.StartExecution")]
 public sealed record StartExecution(
     [property: Id(0)] string? Path,
     [property: Id(1)] long? CatalogId,
     [property: Id(2)] int? Version,
     [property: Id(3)] string WorkloadJson,
-    [property: Id(4)] long? ParentExecutionId);
+    [property: Id(4)] long? ParentExecutionId,
+    [property: Id(5)] string? IdempotencyKey = null);
 
 /// <summary>
 /// One worker event of <c>POST /api/events</c>, normalized from either wire dialect

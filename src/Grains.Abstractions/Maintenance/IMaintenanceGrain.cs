@@ -7,7 +7,8 @@ public sealed record PurgeRequest(
     [property: Id(1)] int RuntimeStaleMinutes,
     [property: Id(2)] int EventRetentionDays,
     [property: Id(3)] int OutboxRetentionHours,
-    [property: Id(4)] int AuditRetentionDays);
+    [property: Id(4)] int AuditRetentionDays,
+    [property: Id(5)] int ExecutionRequestRetentionDays);
 
 [Alias("noetl.IMaintenanceGrain")]
 public interface IMaintenanceGrain : IGrainWithIntegerKey

@@ -35,6 +35,8 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
         (long CatalogId, string Path, int Version)? entry;
         try
         {
+            if (request.IdempotencyKey is { } key && await IdempotentStarts.FindAsync(database, key) is { } earlier)
+                return earlier; // a retry: nothing new is written
             entry = await ResolveAsync(request, kinds);
         }
         catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code)

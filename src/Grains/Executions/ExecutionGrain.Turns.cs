@@ -11,6 +11,8 @@ namespace NoEtl.Grains.Executions;
 // in-memory state as it is added, and the whole turn is committed at once.
 public sealed partial class ExecutionGrain
 {
+    private sealed record StoredBatch(string RequestId, List<long> EventIds);
+
     private readonly record struct Accepted(long EventId, int Generated, bool Duplicate = false, Reply? Rejection = null)
     {
         public static Accepted Reject(Reply reply) => new(0, 0, Rejection: reply);
@@ -186,9 +188,18 @@ public sealed partial class ExecutionGrain
         {
             _terminalEventType = row.EventType;
             _endTime = row.CreatedAt;
+            if (row.EventType == "execution.cancelled" && row.Meta?["cascade"] is JsonValue cascade && cascade.TryGetValue<bool>(out var owed) && owed)
+                _cascade = new OwedCascade(row.Error ?? "Parent execution cancelled");
         }
         if (row.CommandId is { } commandId && WorkerEvents.IdempotentNames.Contains(row.EventType))
             _firstWorkerEvent.TryAdd((row.EventType, row.NodeName ?? "", commandId), row.EventId);
+        if (row.Meta?["idempotency_key"] is JsonValue key && key.TryGetValue<string>(out var batchKey)
+            && row.Meta["batch_request_id"] is JsonValue request && request.TryGetValue<string>(out var requestId))
+        {
+            if (!_batches.TryGetValue(batchKey, out var batch))
+                _batches[batchKey] = batch = new StoredBatch(requestId, []);
+            batch.EventIds.Add(row.EventId);
+        }
         if (row.EventType == "command.claimed" && row.CommandId is { } claimed && _commands.TryGetValue(claimed, out var record))
             record.LeaseEpoch++;
         return logged;
@@ -270,17 +281,6 @@ public sealed partial class ExecutionGrain
         return await reader.ReadAsync() ? new HolderLiveness(reader.GetString(0), reader.GetDouble(1)) : null;
     }
 
-    private async Task<List<long>> ChildrenAsync()
-    {
-        await using var command = database.CreateCommand("SELECT execution_id FROM noetl.execution WHERE parent_execution_id = $1");
-        command.Parameters.AddWithValue(ExecutionId);
-        var children = new List<long>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-            children.Add(reader.GetInt64(0));
-        return children;
-    }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} started from {Path} v{Version} with {Commands} command(s)")]
     private partial void LogStarted(long executionId, string path, int version, int commands);
 
@@ -292,9 +292,6 @@ public sealed partial class ExecutionGrain
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId}: keychain entries not resolved at execute time: {Names}")]
     private partial void LogKeychainSkipped(long executionId, string names);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} cancelled ({Count} including children)")]
-    private partial void LogCancelled(long executionId, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId}: writer epoch {Epoch} was superseded by another activation; its turn was refused and this activation deactivates")]
     private partial void LogSuperseded(long executionId, long epoch);

@@ -37,6 +37,8 @@ public sealed partial class ExecutionGrain(
     private readonly Dictionary<long, CommandRecord> _commands = [];
     private readonly Dictionary<long, long> _commandByEvent = [];
     private readonly Dictionary<(string Name, string Step, long CommandId), long> _firstWorkerEvent = [];
+    // Event batches stored under an Idempotency-Key, by key: a replay is answered from here (rebuilt from event meta).
+    private readonly Dictionary<string, StoredBatch> _batches = [];
     private ExecutionLog _log = null!;
     private long _writerEpoch;
     private CatalogPlaybook? _catalog;
@@ -78,6 +80,7 @@ public sealed partial class ExecutionGrain(
             Fold(row);
         LogRebuilt(ExecutionId, events.Count, _commands.Count);
         TrackInFlightCommands();
+        await ResumeCascadeAsync();
     }
 
     public async Task<Reply> Start(StartExecution request, long catalogId, string path, int version)
@@ -94,6 +97,18 @@ public sealed partial class ExecutionGrain(
             _catalog = null; // nothing of this activation is kept when refused
             return refusal;
         }
+        // Read before the turn, written by it: an execution never exists without its keychain entries.
+        PlaybookKeychain.Outcome? keychain = null;
+        try
+        {
+            if (_catalog.Playbook.Keychain is { Count: > 0 } section)
+                keychain = await PlaybookKeychain.ResolveAsync(database, cipher, writer, section, catalogId, ExecutionId, request.ParentExecutionId);
+        }
+        catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code)
+        {
+            _catalog = null;
+            return DatabaseUnavailable.Reply(code);
+        }
         _parentExecutionId = request.ParentExecutionId;
         _startTime = ExecutionLog.NowUtc();
         _state = new ExecutionState(_catalog.Playbook);
@@ -106,24 +121,29 @@ public sealed partial class ExecutionGrain(
         var caller = Caller.Current;
         turn.Events.First(e => e.EventType == "playbook.initialized").Context!["started_by"] =
             new JsonObject { ["principal"] = caller.Principal, ["role"] = caller.Role, ["pool"] = caller.Pool };
-        var failure = await CommitAsync(turn);
+        turn.Keychain.AddRange(keychain?.Rows ?? []);
+        if (request.IdempotencyKey is { } key)
+            turn.Request = new ExecutionRequestRow(key, generated);
+        Reply? failure;
+        try
+        {
+            failure = await CommitAsync(turn);
+        }
+        catch (Exception e) when (IdempotentStarts.IsDuplicate(e))
+        {
+            // A concurrent start under the same key committed first (this one is rolled back): answer with that one.
+            if (await IdempotentStarts.FindAsync(database, request.IdempotencyKey!) is not { } winner)
+                throw;
+            return winner;
+        }
         if (failure is not null)
             return failure;
 
+        _secretValues = null; // the keychain entries' values are scrubbed from results from now on
         LogStarted(ExecutionId, path, version, generated);
-        if (_catalog.Playbook.Keychain is { Count: > 0 } section)
-        {
-            var keychain = await PlaybookKeychain.PopulateAsync(database, cipher, writer, section, catalogId, ExecutionId, _parentExecutionId);
-            _secretValues = null; // the new entries' values are scrubbed from results from now on
-            if (keychain.Skipped.Count > 0)
-                LogKeychainSkipped(ExecutionId, string.Join(", ", keychain.Skipped));
-        }
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["execution_id"] = ExecutionId.ToString(),
-            ["status"] = "started",
-            ["commands_generated"] = generated,
-        });
+        if (keychain?.Skipped is { Count: > 0 } skipped)
+            LogKeychainSkipped(ExecutionId, string.Join(", ", skipped));
+        return IdempotentStarts.Started(ExecutionId, generated);
     }
 
     /// <summary>User pools may not start system playbooks, and nobody may override the workload keys they fix.</summary>
@@ -259,11 +279,13 @@ public sealed partial class ExecutionGrain(
             return JsonReplies.NotFound($"Execution not found: {ExecutionId}");
         if (EventBinding.CheckPool(Caller.Current, Pool, ExecutionId) is { } foreignPool)
             return foreignPool;
+        if (idempotencyKey is not null && _batches.TryGetValue(idempotencyKey, out var stored))
+            return BatchReply(stored, commandsGenerated: 0, idempotencyKey, duplicate: true); // a replay stores nothing
         var secrets = await SecretValuesAsync();
         if (SecretInIdentifiers(secrets, ("worker_id", workerId), ("Idempotency-Key", idempotencyKey)) is { } leak)
             return leak;
-        var requestId = ids.Next();
-        var batchMeta = new JsonObject { ["batch_request_id"] = requestId.ToString(), ["idempotency_key"] = idempotencyKey };
+        var requestId = ids.Next().ToString();
+        var batchMeta = new JsonObject { ["batch_request_id"] = requestId, ["idempotency_key"] = idempotencyKey };
         var turn = new Turn();
         var outcomes = new List<Accepted>();
         foreach (var workerEvent in events)
@@ -280,20 +302,22 @@ public sealed partial class ExecutionGrain(
         var failure = await CommitAsync(turn);
         if (failure is not null)
             return failure;
-        var eventIds = new JsonArray();
-        foreach (var outcome in outcomes)
-            eventIds.Add(outcome.EventId);
-        return new Reply(ReplyStatus.Accepted, new JsonObject
-        {
-            ["status"] = "accepted",
-            ["request_id"] = requestId.ToString(),
-            ["event_ids"] = eventIds,
-            ["commands_generated"] = outcomes.Sum(o => o.Generated),
-            ["queue_depth"] = 0,
-            ["duplicate"] = false,
-            ["idempotency_key"] = idempotencyKey,
-        }.ToJsonString());
+        var batch = new StoredBatch(requestId, [.. outcomes.Select(o => o.EventId)]);
+        if (idempotencyKey is not null)
+            _batches[idempotencyKey] = batch; // the exact reply, duplicates within the batch included
+        return BatchReply(batch, outcomes.Sum(o => o.Generated), idempotencyKey, duplicate: false);
     }
+
+    private Reply BatchReply(StoredBatch batch, int commandsGenerated, string? idempotencyKey, bool duplicate) => new(ReplyStatus.Accepted, new JsonObject
+    {
+        ["status"] = "accepted",
+        ["request_id"] = batch.RequestId,
+        ["event_ids"] = new JsonArray([.. batch.EventIds.Select(id => (JsonNode)id)]),
+        ["commands_generated"] = commandsGenerated,
+        ["queue_depth"] = writer.QueueDepth, // turns of this silo waiting for a group commit
+        ["duplicate"] = duplicate,
+        ["idempotency_key"] = idempotencyKey,
+    }.ToJsonString());
 
     public async Task<int> Project(string envelopesJson)
     {
@@ -367,53 +391,6 @@ public sealed partial class ExecutionGrain(
             ["completed"] = status == "COMPLETED",
             ["failed"] = status == "FAILED",
         }));
-    }
-
-    public async Task<Reply> Cancel(string reason, bool cascade)
-    {
-        if (!Exists)
-            return JsonReplies.NotFound("Execution not found");
-        if (IsTerminal)
-            return JsonReplies.Ok(new JsonObject
-            {
-                ["status"] = "already_completed",
-                ["execution_id"] = ExecutionId.ToString(),
-                ["cancelled_executions"] = new JsonArray(),
-                ["message"] = $"Execution {ExecutionId} already finished ({StatusText})",
-            });
-
-        var turn = new Turn();
-        var row = new EventRow(NextEventId(), "execution.cancelled", "cancel", null, "CANCELLED", null,
-            new JsonObject { ["status"] = "CANCELLED" },
-            new JsonObject { ["reason"] = reason, ["cancelled_by"] = "api", ["cascade"] = cascade, ["actionable"] = true },
-            reason, null, null, null, ExecutionLog.NowUtc());
-        turn.Events.Add(row);
-        turn.Audit.Add(AuditLog.Entry("execution.cancel", "ok", _catalog!.Path, ExecutionId, new JsonObject { ["reason"] = reason, ["cascade"] = cascade }));
-        Fold(row);
-        turn.Execution = Projection();
-        var failure = await CommitAsync(turn);
-        if (failure is not null)
-            return failure;
-
-        var cancelled = new JsonArray { ExecutionId.ToString() };
-        if (cascade)
-        {
-            foreach (var child in await ChildrenAsync())
-            {
-                var childReply = await GrainFactory.Reference<IExecutionGrain>(child).Cancel(reason, cascade);
-                if (childReply.Status == ReplyStatus.Ok && JsonNode.Parse(childReply.Body)?["cancelled_executions"] is JsonArray nested)
-                    foreach (var id in nested)
-                        cancelled.Add(id?.DeepClone());
-            }
-        }
-        LogCancelled(ExecutionId, cancelled.Count);
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["status"] = "cancelled",
-            ["execution_id"] = ExecutionId.ToString(),
-            ["cancelled_executions"] = cancelled,
-            ["message"] = $"Cancelled {cancelled.Count} execution(s)",
-        });
     }
 
     private string StatusText => _state!.Status switch

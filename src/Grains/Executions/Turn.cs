@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using NoEtl.Grains.Audit;
+using NoEtl.Grains.Keychain;
 
 namespace NoEtl.Grains.Executions;
 
@@ -52,6 +53,12 @@ public sealed record OutboxRow(long EventId, string Subject, JsonObject Payload)
 /// <summary>The <c>noetl.execution</c> projection after a turn.</summary>
 public sealed record ExecutionProjection(string Status, long LastEventId, string? LastEventType, string? LastNodeName, DateTime StartTime, DateTime? EndTime, string? Error);
 
+/// <summary>
+/// The <c>noetl.execution_request</c> row of a start under an <c>Idempotency-Key</c>: the key's primary key makes a
+/// concurrent duplicate start fail its commit, and a retry is answered from the row.
+/// </summary>
+public sealed record ExecutionRequestRow(string IdempotencyKey, int CommandsGenerated);
+
 /// <summary>Everything one grain turn writes. It is committed in one transaction or not at all.</summary>
 public sealed class Turn
 {
@@ -60,5 +67,7 @@ public sealed class Turn
     public List<CommandChange> CommandChanges { get; } = [];
     public List<OutboxRow> Outbox { get; } = [];
     public List<AuditEntry> Audit { get; } = [];
+    public List<KeychainRow> Keychain { get; } = [];
     public ExecutionProjection? Execution { get; set; }
+    public ExecutionRequestRow? Request { get; set; }
 }

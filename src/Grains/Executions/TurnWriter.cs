@@ -6,6 +6,7 @@ using Npgsql;
 using NpgsqlTypes;
 using NoEtl.Grains.Audit;
 using NoEtl.Grains.Hosting;
+using NoEtl.Grains.Keychain;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Telemetry;
 
@@ -44,6 +45,9 @@ public sealed partial class TurnWriter : IAsyncDisposable
             "Turns waiting for a group commit on this silo");
         _writers = Enumerable.Range(0, Math.Max(1, options.CommitWriters)).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
     }
+
+    /// <summary>Turns waiting for a group commit on this silo.</summary>
+    public int QueueDepth => _queue.Reader.Count;
 
     /// <summary>
     /// Completes once the turn is durable; faults with the database's exception if it is not, with
@@ -147,6 +151,9 @@ public sealed partial class TurnWriter : IAsyncDisposable
         AddCommandChanges(sql, batch);
         AddOutbox(sql, batch);
         AddProjections(sql, batch);
+        AddExecutionRequests(sql, batch);
+        if (batch.SelectMany(p => p.Turn.Keychain).ToArray() is { Length: > 0 } keychain)
+            sql.BatchCommands.Add(KeychainEntries.Upsert(keychain));
         if (batch.SelectMany(p => p.Turn.Audit).ToArray() is { Length: > 0 } audit)
             sql.BatchCommands.Add(AuditLog.Insert(audit));
         if (sql.BatchCommands.Count > 0)
@@ -327,6 +334,24 @@ public sealed partial class TurnWriter : IAsyncDisposable
         command.Parameters.Add(Array(rows.Select(r => AsUtc(r.Row.StartTime)).ToArray(), NpgsqlDbType.TimestampTz));
         command.Parameters.Add(Array(rows.Select(r => AsUtc(r.Row.EndTime)).ToArray(), NpgsqlDbType.TimestampTz));
         command.Parameters.AddWithValue(rows.Select(r => r.Row.Error).ToArray());
+        sql.BatchCommands.Add(command);
+    }
+
+    private static void AddExecutionRequests(NpgsqlBatch sql, List<PendingTurn> batch)
+    {
+        var rows = batch.Where(p => p.Turn.Request is not null).Select(p => (Owner: p, Row: p.Turn.Request!)).ToArray();
+        if (rows.Length == 0)
+            return;
+        // No ON CONFLICT: a second start under the same key must fail its commit (the batch is then retried turn by turn).
+        var command = new NpgsqlBatchCommand(
+            """
+            INSERT INTO noetl.execution_request (idempotency_key, execution_id, commands_generated)
+            SELECT r.idempotency_key, r.execution_id, r.commands_generated
+              FROM unnest($1::text[], $2::bigint[], $3::int[]) AS r(idempotency_key, execution_id, commands_generated)
+            """);
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.IdempotencyKey).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.ExecutionId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Row.CommandsGenerated).ToArray());
         sql.BatchCommands.Add(command);
     }
 

@@ -8,18 +8,19 @@ namespace NoEtl.Grains.Keychain;
 
 /// <summary>
 /// The playbook's <c>keychain:</c> section, resolved at execute time: each entry that names a stored credential
-/// (<c>credential: &lt;alias&gt;</c>) is copied, still sealed, into the execution's keychain under NoETL's cache key
-/// for its scope (<c>local</c> by default), with the scope's TTL. Other kinds (OAuth token flows, secret
-/// managers) are not resolved here; the worker resolves what it is given.
+/// (<c>credential: &lt;alias&gt;</c>) becomes a row of the execution's keychain, sealed under NoETL's cache key for
+/// its scope (<c>local</c> by default), with the scope's TTL. The rows are written by the execution's start turn,
+/// so an execution never exists without its keychain. Other kinds (OAuth token flows, secret managers) are not
+/// resolved here; the worker resolves what it is given.
 /// </summary>
 public static class PlaybookKeychain
 {
-    public sealed record Outcome(int Stored, IReadOnlyList<string> Skipped);
+    public sealed record Outcome(IReadOnlyList<KeychainRow> Rows, IReadOnlyList<string> Skipped);
 
-    public static async Task<Outcome> PopulateAsync(
+    public static async Task<Outcome> ResolveAsync(
         NpgsqlDataSource database, SecretCipher cipher, TurnWriter writer, JsonArray? section, long catalogId, long executionId, long? parentExecutionId)
     {
-        var stored = 0;
+        var rows = new List<KeychainRow>();
         var skipped = new List<string>();
         foreach (var entry in section?.OfType<JsonObject>() ?? [])
         {
@@ -45,12 +46,12 @@ public static class PlaybookKeychain
             var ttl = entry["ttl_seconds"] is JsonValue v && v.TryGetValue<int>(out var seconds) && seconds > 0
                 ? seconds
                 : KeychainEntries.DefaultTtlSeconds(scope);
-            if (await KeychainEntries.UpsertAsync(database, cipher, cacheKey, name, catalogId, credential.Type, "secret", scope,
-                    scope == KeychainScope.Global ? null : executionId, parentExecutionId, credential.Data,
-                    DateTimeOffset.UtcNow.AddSeconds(ttl), autoRenew: false, renewConfigJson: null))
-                stored++;
+            rows.Add(new KeychainRow(cacheKey, name, catalogId, credential.Type, "secret", scope,
+                scope == KeychainScope.Global ? null : executionId, parentExecutionId,
+                cipher.Seal(credential.Data, SecretCipher.KeychainBinding(cacheKey)), DateTimeOffset.UtcNow.AddSeconds(ttl),
+                AutoRenew: false, RenewConfigJson: null));
         }
-        return new Outcome(stored, skipped);
+        return new Outcome(rows, skipped);
     }
 
     private static async Task<(string Type, JsonObject Data)?> ReadCredentialAsync(

@@ -7,8 +7,9 @@ namespace NoEtl.Grains.Maintenance;
 
 /// <summary>
 /// Retention, as the system pool's <c>system/scheduled_cleanup</c> playbook asks for it. Only rows of finished
-/// work are deleted: completed commands, long-silent worker registrations, published outbox rows, stored results
-/// past their <c>expires_at</c>, and (opt-in) the events of executions that ended before the cutoff.
+/// work are deleted: finished commands (completed, failed or cancelled), long-silent worker registrations, published
+/// outbox rows, stored results past their <c>expires_at</c>, the idempotency keys of executions that ended before the
+/// cutoff, and (opt-in) their events.
 /// </summary>
 [StatelessWorker]
 public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMaintenanceGrain
@@ -16,8 +17,16 @@ public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMainte
     public Task<Reply> Purge(PurgeRequest request) => DatabaseCall.Run(async () =>
     {
         await using var batch = database.CreateBatch();
+        // Commands left open by an execution that ended without closing them (cancelled before cancels closed them) go too.
         batch.BatchCommands.Add(Command(
-            "DELETE FROM noetl.command WHERE completed_at IS NOT NULL AND completed_at < now() - make_interval(days => $1)",
+            """
+            DELETE FROM noetl.command c
+             WHERE c.completed_at < now() - make_interval(days => $1)
+                OR (c.status IN ('PENDING', 'CLAIMED', 'RUNNING') AND EXISTS (
+                        SELECT 1 FROM noetl.execution x
+                         WHERE x.execution_id = c.execution_id AND x.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+                           AND x.end_time < now() - make_interval(days => $1)))
+            """,
             request.CommandRetentionDays));
         batch.BatchCommands.Add(Command(
             "DELETE FROM noetl.runtime WHERE kind = 'worker_pool' AND heartbeat < now() - make_interval(mins => $1)",
@@ -29,6 +38,14 @@ public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMainte
             "DELETE FROM noetl.audit WHERE occurred_at < now() - make_interval(days => $1)",
             request.AuditRetentionDays));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM noetl.result_store WHERE expires_at <= now()"));
+        // A retry of a start is answered from its key while the execution runs and for the retention after it ended.
+        batch.BatchCommands.Add(Command(
+            """
+            DELETE FROM noetl.execution_request r USING noetl.execution x
+             WHERE r.execution_id = x.execution_id AND x.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+               AND x.end_time < now() - make_interval(days => $1)
+            """,
+            request.ExecutionRequestRetentionDays));
         if (request.EventRetentionDays > 0)
         {
             batch.BatchCommands.Add(Command(
@@ -48,7 +65,8 @@ public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMainte
             ["outbox_purged"] = counts[2],
             ["audit_purged"] = counts[3],
             ["results_purged"] = counts[4],
-            ["events_purged"] = request.EventRetentionDays > 0 ? counts[5] : 0,
+            ["idempotency_keys_purged"] = counts[5],
+            ["events_purged"] = request.EventRetentionDays > 0 ? counts[6] : 0,
             ["event_partitions_dropped"] = new JsonArray(), // noetl.event is not partitioned here
         });
     });

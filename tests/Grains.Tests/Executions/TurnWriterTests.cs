@@ -6,6 +6,7 @@ using Npgsql;
 using NoEtl.Grains.Audit;
 using NoEtl.Grains.Executions;
 using NoEtl.Grains.Hosting;
+using NoEtl.Grains.Keychain;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Telemetry;
 using NoEtl.TestSupport;
@@ -222,6 +223,70 @@ public sealed class TurnWriterTests : IAsyncLifetime
 
     /// <summary>The writer of a brand-new execution: it found no writer row when it activated.</summary>
     private const long NewWriter = ExecutionLog.UnclaimedWriterEpoch;
+
+    [Fact]
+    public async Task A_start_turn_writes_its_keychain_rows_and_idempotency_key_in_the_same_transaction()
+    {
+        await using var writer = Writer(writers: 1, maxTurns: 64);
+        const long execution = 6_100_001;
+        var start = IssuingTurn(execution);
+        start.Keychain.Add(KeychainRow($"api:{_catalogId}:{execution}", execution));
+        start.Request = new ExecutionRequestRow("start-key-1", CommandsGenerated: 1);
+        await writer.CommitAsync(execution, NewWriter, _catalogId, null, start);
+
+        Assert.Equal(1L, await Scalar(
+            $"""
+            SELECT count(*) FROM noetl.event e
+              JOIN noetl.keychain k ON k.execution_id = e.execution_id
+              JOIN noetl.execution_request r ON r.execution_id = e.execution_id
+             WHERE e.execution_id = {execution} AND e.xmin::text = k.xmin::text AND e.xmin::text = r.xmin::text
+            """));
+    }
+
+    [Fact]
+    public async Task A_start_turn_whose_keychain_row_fails_writes_nothing()
+    {
+        await using var writer = Writer(writers: 1, maxTurns: 64);
+        const long execution = 6_100_002;
+        var start = IssuingTurn(execution);
+        start.Keychain.Add(KeychainRow($"api:{_catalogId}:{execution}", execution) with { CacheType = "not-a-cache-type" });
+
+        var failure = await Assert.ThrowsAsync<PostgresException>(() => writer.CommitAsync(execution, NewWriter, _catalogId, null, start));
+
+        Assert.Equal(PostgresErrorCodes.CheckViolation, failure.SqlState);
+        Assert.Equal(0L, await Scalar($"SELECT count(*) FROM noetl.event WHERE execution_id = {execution}"));
+        Assert.Equal(0L, await Scalar($"SELECT count(*) FROM noetl.command WHERE execution_id = {execution}"));
+        Assert.Equal(0L, await Scalar($"SELECT count(*) FROM noetl.outbox WHERE execution_id = {execution}"));
+        Assert.Equal(0L, await Scalar($"SELECT count(*) FROM noetl.execution WHERE execution_id = {execution}"));
+    }
+
+    [Fact]
+    public async Task Of_two_starts_under_one_key_committed_together_one_fails_on_the_key_and_leaves_nothing()
+    {
+        await using var writer = Writer(writers: 1, maxTurns: 64);
+        Turn Start(long execution)
+        {
+            var turn = IssuingTurn(execution);
+            turn.Request = new ExecutionRequestRow("shared-start-key", CommandsGenerated: 1);
+            return turn;
+        }
+        var commits = new[] { 5_000_001L, 5_000_002L }.Select(id => writer.CommitAsync(id, NewWriter, _catalogId, null, Start(id))).ToList();
+
+        var outcomes = await Task.WhenAll(commits.Select(async commit =>
+        {
+            try { await commit; return null; }
+            catch (Exception e) { return e; }
+        }));
+
+        Assert.Single(outcomes, e => e is null);
+        Assert.True(IdempotentStarts.IsDuplicate(Assert.Single(outcomes, e => e is not null)!));
+        Assert.Equal(1L, await Scalar("SELECT count(*) FROM noetl.execution WHERE execution_id IN (5000001, 5000002)"));
+        Assert.Equal(await Scalar("SELECT execution_id FROM noetl.execution WHERE execution_id IN (5000001, 5000002)"),
+            await Scalar("SELECT execution_id FROM noetl.execution_request WHERE idempotency_key = 'shared-start-key'"));
+    }
+
+    private KeychainRow KeychainRow(string cacheKey, long execution) => new(cacheKey, "api", _catalogId, "api", "secret",
+        KeychainScope.Local, execution, null, "sealed", DateTimeOffset.UtcNow.AddHours(1), AutoRenew: false, RenewConfigJson: null);
 
     private TurnWriter Writer(int writers, int maxTurns) =>
         new(_dataSource, new ServerOptions { CommitWriters = writers, CommitBatchMaxTurns = maxTurns }, NullLogger<TurnWriter>.Instance);
