@@ -46,6 +46,11 @@ public sealed class RequestBody
         {
             return (null, Problem("json_invalid", [], $"Invalid JSON: {e.Message}"));
         }
+        catch (InvalidOperationException)
+        {
+            // The duplicate-key check decodes every key, and a key escaping a lone surrogate cannot be decoded.
+            return (null, Problem("string_unicode", ["body"], LoneSurrogate));
+        }
         if (node is not JsonObject fields)
             return (null, Problem("model_attributes_type", [], "Request body must be a JSON object"));
         return FirstUnstorable(fields, ["body"]) is { } unstorable
