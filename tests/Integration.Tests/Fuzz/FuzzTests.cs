@@ -13,7 +13,7 @@ namespace NoEtl.Integration.Tests.Fuzz;
 /// refused request (4xx) must write no row. The reduced form (the route's own principal, the values that found 500s)
 /// runs by default; <c>NOETL_FUZZ_FULL=1</c> (scripts/fuzz-suite.sh) sends every mutation with every principal.
 /// Deep and huge input to the engine itself is covered in-process by tests/Orchestration.Tests (TemplateLimitsTests,
-/// PlaybookLimitsTests).
+/// PlaybookParseTests).
 /// </summary>
 public sealed class FuzzTests(ITestOutputHelper output)
 {
