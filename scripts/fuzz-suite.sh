@@ -9,7 +9,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-bash scripts/pg.sh start >/dev/null || { echo "PostgreSQL did not start"; exit 1; }
+# A server already listening (another work tree's) is used as it is.
+(echo >"/dev/tcp/127.0.0.1/${NOETL_PG_PORT:-55432}") 2>/dev/null || bash scripts/pg.sh start >/dev/null || { echo "PostgreSQL did not start"; exit 1; }
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 NOETL_FUZZ_FULL=1
 dotnet build tests/Integration.Tests -c Release -nologo -v q || { echo "build failed"; exit 1; }
 
