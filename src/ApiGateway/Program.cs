@@ -21,13 +21,14 @@ builder.AddNoEtlClusterClient(GatewaySettings.From(builder.Configuration));
 builder.AddApiAuthentication();
 var telemetry = TelemetrySettings.From(builder.Configuration);
 builder.AddGatewayObservability(telemetry);
-builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 16 * 1024 * 1024);
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
 builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy.AllowAnyOrigin().AllowAnyHeader().AllowAnyMethod()));
 
 var app = builder.Build();
 app.UseContractErrors();
 app.UseCors();
 app.UseMiddleware<ApiAuthentication>();
+app.UseRequestTargetLimits();
 app.MapHealthEndpoints();
 app.MapCatalogEndpoints();
 app.MapExecutionEndpoints();

@@ -16,7 +16,8 @@ public static class CatalogEndpoints
             var (body, error) = await RequestBody.ReadAsync(request);
             if (body is null)
                 return error!;
-            var content = body.RequiredString("content");
+            // Bounded by the body size; the engine bounds the YAML itself (docs/limits.md).
+            var content = body.RequiredText("content", maxLength: int.MaxValue);
             var resourceType = body.String("resource_type");
             if (body.HasErrors)
                 return body.Errors();
@@ -29,7 +30,7 @@ public static class CatalogEndpoints
             if (body is null)
                 return error!;
             var resourceType = body.String("resource_type");
-            var path = body.String("path");
+            var path = body.Text("path");
             if (body.HasErrors)
                 return body.Errors();
             return await grains.Reference<ICatalogGrain>(0).List(resourceType, path).ToHttp();
@@ -41,7 +42,7 @@ public static class CatalogEndpoints
             if (body is null)
                 return error!;
             var catalogId = body.Id("catalog_id");
-            var path = body.String("path");
+            var path = body.Text("path");
             var version = body.Raw("version") is { } v && v.ToString() == "latest" ? null : body.Int("version", 1);
             if (catalogId is null && path is null)
                 body.Add("missing", "catalog_id", "catalog_id or path is required");

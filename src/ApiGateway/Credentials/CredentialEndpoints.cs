@@ -17,8 +17,6 @@ public static class CredentialEndpoints
     /// <summary>Bounds of a secret document: far above any real credential, small enough to keep rows and keychain copies cheap.</summary>
     public const int MaxSecretBytes = 64 * 1024;
 
-    public const int MaxNameLength = 255;
-
     public static void MapCredentialEndpoints(this IEndpointRouteBuilder app)
     {
         var credentials = app.MapGroup("/api/credentials");
@@ -29,13 +27,11 @@ public static class CredentialEndpoints
             if (body is null)
                 return error!;
             var name = body.RequiredString("name");
-            if (name.Length > MaxNameLength)
-                body.Add("string_too_long", "name", $"String should have at most {MaxNameLength} characters");
             var type = body.String("type", "credential_type") ?? "generic";
             var data = SecretObject(body, "data");
             var meta = body.Object("meta");
             var tags = Tags(body);
-            var description = body.String("description");
+            var description = body.Text("description");
             if (body.HasErrors)
                 return body.Errors();
             var input = new CredentialInput(name, type, data!.ToJsonString(), meta?.ToJsonString(), tags, description);

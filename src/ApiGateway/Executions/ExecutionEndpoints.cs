@@ -13,7 +13,7 @@ public static class ExecutionEndpoints
             var (body, error) = await RequestBody.ReadAsync(request);
             if (body is null)
                 return error!;
-            var path = body.String("path");
+            var path = body.Text("path");
             var catalogId = body.Id("catalog_id");
             var version = body.Raw("version") is { } v && v.ToString() == "latest" ? null : body.Int("version", 1);
             var resourceKind = body.String("resource_kind");
@@ -38,8 +38,8 @@ public static class ExecutionEndpoints
             var number = page ?? 1;
             if (number < 1 || size < 1 || size > 200)
                 return Task.FromResult(RequestBody.Problem("value_error", ["query", "page_size"], "page >= 1 and 1 <= page_size <= 200"));
-            if ((number - 1) * size > 5000)
-                return Task.FromResult(RequestBody.Problem("value_error", ["query", "page"], "offset must not exceed 5000"));
+            if ((number - 1L) * size > RequestLimits.MaxExecutionOffset)
+                return Task.FromResult(RequestBody.Problem("value_error", ["query", "page"], $"(page - 1) * page_size must not exceed {RequestLimits.MaxExecutionOffset}"));
             return grains.Reference<IExecutionDirectoryGrain>(0).List(number, size).ToHttp();
         }).ForAnyPrincipal();
 
@@ -57,7 +57,7 @@ public static class ExecutionEndpoints
             var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
             if (body is null)
                 return error!;
-            var reason = body.String("reason") ?? "User requested cancellation";
+            var reason = body.Text("reason") ?? "User requested cancellation";
             var cascade = body.Bool("cascade", true);
             if (body.HasErrors)
                 return body.Errors();
@@ -71,6 +71,9 @@ public static class ExecutionEndpoints
         var size = page_size ?? 100;
         if (size is < 10 or > 500 || page is < 1)
             return Task.FromResult(RequestBody.Problem("value_error", ["query", "page_size"], "page >= 1 and 10 <= page_size <= 500"));
+        if (((page ?? 1) - 1L) * size > RequestLimits.MaxEventOffset)
+            return Task.FromResult(RequestBody.Problem("value_error", ["query", "page"],
+                $"(page - 1) * page_size must not exceed {RequestLimits.MaxEventOffset}; page further with since_event_id"));
         var eventPage = new EventPage(page ?? 1, size, since_event_id, event_type, include_events ?? true);
         return WithExecution(id, executionId => grains.Reference<IExecutionDirectoryGrain>(0).Detail(executionId, eventPage));
     }

@@ -5,11 +5,17 @@ using NoEtl.Grains;
 namespace NoEtl.ApiGateway.Http;
 
 /// <summary>
-/// Reads a JSON request body leniently (unknown fields ignored, ids as numbers or numeric strings) and collects
-/// every field error, answered as FastAPI's 422 <c>{"detail":[{"type","loc","msg"}]}</c>.
+/// Reads a JSON request body, the one reader of every route: lenient about shape (unknown fields ignored, ids as
+/// numbers or numeric strings), strict about content (no duplicate keys, no nesting past
+/// <see cref="RequestLimits.MaxJsonDepth"/>, no string or key PostgreSQL cannot store, bounded field lengths). Every
+/// error is answered as FastAPI's 422 <c>{"detail":[{"type","loc","msg"}]}</c>.
 /// </summary>
 public sealed class RequestBody
 {
+    private const string LoneSurrogate = "Input should be valid Unicode: a lone UTF-16 surrogate is not allowed";
+
+    private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false, MaxDepth = RequestLimits.MaxJsonDepth };
+
     private readonly List<JsonObject> _errors;
     private readonly string[] _location;
 
@@ -34,15 +40,37 @@ public sealed class RequestBody
             var text = await reader.ReadToEndAsync(request.HttpContext.RequestAborted);
             if (string.IsNullOrWhiteSpace(text))
                 return allowEmpty ? (new RequestBody([]), null) : (null, Problem("missing", [], "Request body is required"));
-            node = JsonNode.Parse(text);
+            node = JsonNode.Parse(text, documentOptions: StrictJson);
         }
         catch (JsonException e)
         {
             return (null, Problem("json_invalid", [], $"Invalid JSON: {e.Message}"));
         }
-        return node is JsonObject fields
-            ? (new RequestBody(fields), null)
-            : (null, Problem("model_attributes_type", [], "Request body must be a JSON object"));
+        catch (InvalidOperationException)
+        {
+            // The duplicate-key check decodes every key, and a key escaping a lone surrogate cannot be decoded.
+            return (null, Problem("string_unicode", ["body"], LoneSurrogate));
+        }
+        if (node is not JsonObject fields)
+            return (null, Problem("model_attributes_type", [], "Request body must be a JSON object"));
+        return FirstUnstorable(fields, ["body"]) is { } unstorable
+            ? (null, Results.Json(new JsonObject { ["detail"] = new JsonArray(unstorable) }, statusCode: StatusCodes.Status422UnprocessableEntity))
+            : (new RequestBody(fields), null);
+    }
+
+    /// <summary>Why PostgreSQL text could not hold <paramref name="text"/> (a NUL, an unpaired UTF-16 surrogate), or null.</summary>
+    public static string? Unstorable(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '\0')
+                return "NUL characters are not allowed";
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                i++;
+            else if (char.IsSurrogate(text[i]))
+                return LoneSurrogate;
+        }
+        return null;
     }
 
     public IResult Errors() => Results.Json(new JsonObject { ["detail"] = new JsonArray([.. _errors]) }, statusCode: StatusCodes.Status422UnprocessableEntity);
@@ -67,9 +95,15 @@ public sealed class RequestBody
 
     public JsonNode? Raw(params string[] names) => names.Select(n => Fields[n]).FirstOrDefault(v => v is not null);
 
-    public string? String(params string[] names) => ReadString(names, required: false);
+    /// <summary>An identifier: at most <see cref="RequestLimits.MaxIdentifierLength"/> characters.</summary>
+    public string? String(params string[] names) => ReadString(names, required: false, RequestLimits.MaxIdentifierLength);
 
-    public string RequiredString(params string[] names) => ReadString(names, required: true) ?? "";
+    public string RequiredString(params string[] names) => ReadString(names, required: true, RequestLimits.MaxIdentifierLength) ?? "";
+
+    /// <summary>Free text: at most <see cref="RequestLimits.MaxTextLength"/> characters.</summary>
+    public string? Text(params string[] names) => ReadString(names, required: false, RequestLimits.MaxTextLength);
+
+    public string RequiredText(string name, int maxLength = RequestLimits.MaxTextLength) => ReadString([name], required: true, maxLength) ?? "";
 
     public long? Id(params string[] names) => ReadId(names, required: false);
 
@@ -128,7 +162,7 @@ public sealed class RequestBody
     /// <summary>A reader for an object inside this body (a batch item) whose errors land in this body's list.</summary>
     public RequestBody Nested(JsonObject fields, params string[] location) => new(fields, _errors, [.. _location, .. location]);
 
-    private string? ReadString(string[] names, bool required)
+    private string? ReadString(string[] names, bool required, int maxLength)
     {
         var node = Raw(names);
         if (node is null)
@@ -142,6 +176,8 @@ public sealed class RequestBody
             var text = value.GetValue<string>();
             if (required && string.IsNullOrWhiteSpace(text))
                 Add("string_too_short", names[0], "Field must not be empty");
+            else if (text.Length > maxLength)
+                Add("string_too_long", names[0], $"String should have at most {maxLength} characters");
             return text;
         }
         Add("string_type", names[0], "Input should be a valid string");
@@ -161,6 +197,43 @@ public sealed class RequestBody
         if (id is null)
             Add("int_parsing", names[0], "Input should be an integer id (number or numeric string)");
         return id;
+    }
+
+    /// <summary>
+    /// The first key or string value that PostgreSQL could not store. An escaped lone surrogate (<c>"\ud800"</c>)
+    /// makes System.Text.Json throw when the string is materialized, so that is caught here, before any handler reads it.
+    /// </summary>
+    private static JsonObject? FirstUnstorable(JsonNode? node, string[] location)
+    {
+        switch (node)
+        {
+            case JsonObject fields:
+                List<KeyValuePair<string, JsonNode?>> properties;
+                try { properties = [.. fields]; }
+                catch (InvalidOperationException) { return Error("string_unicode", location, LoneSurrogate); }
+                foreach (var (key, value) in properties)
+                {
+                    if (Unstorable(key) is { } problem)
+                        return Error("string_unicode", [.. location], $"Key: {problem}");
+                    if (FirstUnstorable(value, [.. location, key]) is { } found)
+                        return found;
+                }
+                return null;
+            case JsonArray items:
+                for (var i = 0; i < items.Count; i++)
+                {
+                    if (FirstUnstorable(items[i], [.. location, i.ToString()]) is { } found)
+                        return found;
+                }
+                return null;
+            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                string text;
+                try { text = value.GetValue<string>(); }
+                catch (InvalidOperationException) { return Error("string_unicode", location, LoneSurrogate); }
+                return Unstorable(text) is { } message ? Error("string_unicode", location, message) : null;
+            default:
+                return null;
+        }
     }
 
     private static JsonObject Error(string type, string[] location, string message) => new()

@@ -45,7 +45,7 @@ public static class InternalEndpoints
             if (body is null)
                 return error!;
             var outboxId = body.RequiredId("outbox_id");
-            var message = body.RequiredString("error");
+            var message = body.RequiredText("error");
             var attempts = body.Int("attempts", 1, int.MaxValue) ?? 1;
             var maxDelay = body.Int("max_delay_seconds", 1, int.MaxValue) ?? 300;
             if (body.HasErrors)
@@ -87,12 +87,12 @@ public static class InternalEndpoints
             if (body is null)
                 return error!;
             var purge = new PurgeRequest(
-                body.Int("command_retention_days", 0) ?? 7,
-                body.Int("runtime_stale_minutes", 0) ?? 60,
-                body.Int("event_retention_days", 0) ?? 0,
-                body.Int("outbox_retention_hours", 0) ?? 24,
-                body.Int("audit_retention_days", 0) ?? 90,
-                body.Int("idempotency_key_retention_days", 0) ?? 7);
+                body.Int("command_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 7,
+                body.Int("runtime_stale_minutes", 0, RequestLimits.MaxRetentionMinutes) ?? 60,
+                body.Int("event_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 0,
+                body.Int("outbox_retention_hours", 0, RequestLimits.MaxRetentionHours) ?? 24,
+                body.Int("audit_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 90,
+                body.Int("idempotency_key_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 7);
             if (body.HasErrors)
                 return body.Errors();
             return await grains.Reference<IMaintenanceGrain>(0).Purge(purge).ToHttp();

@@ -38,8 +38,6 @@ public static class KeychainEndpoints
             var (body, error) = await RequestBody.ReadAsync(request);
             if (body is null)
                 return error!;
-            if (keychainName.Length > CredentialEndpoints.MaxNameLength)
-                body.Add("string_too_long", "keychain_name", $"String should have at most {CredentialEndpoints.MaxNameLength} characters");
             var tokenData = CredentialEndpoints.SecretObject(body, "token_data");
             var credentialType = body.RequiredString("credential_type");
             var cacheType = body.String("cache_type") ?? "secret";

@@ -56,7 +56,7 @@ public static class WorkerPoolEndpoints
     {
         var name = body.RequiredString("name");
         var runtime = body.String("runtime");
-        var uri = body.String("uri", "base_url");
+        var uri = body.Text("uri", "base_url");
         var status = body.String("status") ?? "ready";
         var capacity = body.Int("capacity", 0);
         var labels = body.Object("labels");

@@ -10,7 +10,7 @@ namespace NoEtl.ApiGateway.Telemetry;
 /// </summary>
 public static class ContractOpenApi
 {
-    /// <summary>The request bodies of the routes workers and the CLI call, as noetl-api.md defines them.</summary>
+    /// <summary>The request bodies of every body route, as noetl-api.md defines them (the fuzz suite sends its mutations from these).</summary>
     private static readonly Dictionary<string, (string[] Required, (string Name, JsonSchemaType Type)[] Properties)> Bodies = new()
     {
         ["POST api/catalog/register"] = (["content"], [("content", JsonSchemaType.String), ("resource_type", JsonSchemaType.String)]),
@@ -23,6 +23,28 @@ public static class ContractOpenApi
         ["POST api/events/batch"] = (["execution_id", "events"], [("execution_id", JsonSchemaType.String), ("worker_id", JsonSchemaType.String),
             ("events", JsonSchemaType.Array)]),
         ["POST api/executions/{id}/cancel"] = ([], [("reason", JsonSchemaType.String), ("cascade", JsonSchemaType.Boolean)]),
+        ["POST api/catalog/list"] = ([], [("resource_type", JsonSchemaType.String), ("path", JsonSchemaType.String)]),
+        ["POST api/catalog/resource"] = ([], [("catalog_id", JsonSchemaType.String), ("path", JsonSchemaType.String), ("version", JsonSchemaType.Integer)]),
+        ["POST api/worker/pool/register"] = (["name"], [("name", JsonSchemaType.String), ("runtime", JsonSchemaType.String), ("uri", JsonSchemaType.String),
+            ("status", JsonSchemaType.String), ("capacity", JsonSchemaType.Integer), ("labels", JsonSchemaType.Object), ("pid", JsonSchemaType.Integer),
+            ("hostname", JsonSchemaType.String), ("meta", JsonSchemaType.Object)]),
+        ["POST api/worker/pool/heartbeat"] = (["name"], [("name", JsonSchemaType.String), ("registration", JsonSchemaType.Object)]),
+        ["POST api/worker/pool/deregister"] = (["name"], [("name", JsonSchemaType.String)]),
+        ["DELETE api/worker/pool/deregister"] = (["name"], [("name", JsonSchemaType.String)]),
+        ["POST api/credentials"] = (["name", "data"], [("name", JsonSchemaType.String), ("type", JsonSchemaType.String), ("data", JsonSchemaType.Object),
+            ("meta", JsonSchemaType.Object), ("tags", JsonSchemaType.Array), ("description", JsonSchemaType.String)]),
+        ["POST api/keychain/{catalogId}/{keychainName}"] = (["token_data", "credential_type"], [("token_data", JsonSchemaType.Object),
+            ("credential_type", JsonSchemaType.String), ("cache_type", JsonSchemaType.String), ("scope_type", JsonSchemaType.String),
+            ("execution_id", JsonSchemaType.String), ("parent_execution_id", JsonSchemaType.String), ("ttl_seconds", JsonSchemaType.Integer),
+            ("expires_at", JsonSchemaType.String), ("auto_renew", JsonSchemaType.Boolean), ("renew_config", JsonSchemaType.Object)]),
+        ["POST api/internal/outbox/claim"] = ([], [("limit", JsonSchemaType.Integer), ("wait_ms", JsonSchemaType.Integer)]),
+        ["POST api/internal/outbox/mark-published"] = (["outbox_ids"], [("outbox_ids", JsonSchemaType.Array)]),
+        ["POST api/internal/outbox/mark-failed"] = (["outbox_id", "error"], [("outbox_id", JsonSchemaType.String), ("error", JsonSchemaType.String),
+            ("attempts", JsonSchemaType.Integer), ("max_delay_seconds", JsonSchemaType.Integer)]),
+        ["POST api/internal/outbox/requeue"] = ([], [("outbox_ids", JsonSchemaType.Array), ("all", JsonSchemaType.Boolean)]),
+        ["POST api/internal/cleanup/purge"] = ([], [("command_retention_days", JsonSchemaType.Integer), ("runtime_stale_minutes", JsonSchemaType.Integer),
+            ("event_retention_days", JsonSchemaType.Integer), ("outbox_retention_hours", JsonSchemaType.Integer), ("audit_retention_days", JsonSchemaType.Integer)]),
+        ["POST api/internal/events/project"] = (["events"], [("events", JsonSchemaType.Array), ("source_execution_id", JsonSchemaType.String)]),
     };
 
     public static OpenApiOptions AddContractShapes(this OpenApiOptions options)
