@@ -115,7 +115,7 @@ public sealed partial class ExecutionGrain(
 
         var turn = new Turn();
         var decision = Orchestrator.Start(_catalog.Playbook, ExecutionId, catalogId, path, version, workload, request.ParentExecutionId,
-            options.Limits.Templates);
+            options.Limits);
         var generated = Record(decision, turn, parentEventId: null, triggeredBy: "execute");
         // Who started it: the internal API credits projections of this execution to that principal.
         var caller = Caller.Current;
