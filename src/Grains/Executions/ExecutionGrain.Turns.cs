@@ -75,7 +75,7 @@ public sealed partial class ExecutionGrain
 
         var generated = 0;
         if (workerEvent.Actionable && command is not null && Orchestrator.IsTrigger(name))
-            generated = Record(Orchestrator.Decide(_catalog!.Playbook, _state!, logged, options.Limits.Templates), turn, eventId, name);
+            generated = Record(Orchestrator.Decide(_catalog!.Playbook, _state!, logged, options.Limits), turn, eventId, name);
         // Like NoETL's save_state, the projection is rewritten when the engine handled the event (Record set it) or the
         // status changed, not for every worker event: command.started, claims and heartbeats leave it alone.
         if (turn.Execution is not null || StatusText != statusBefore)

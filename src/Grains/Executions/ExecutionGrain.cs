@@ -8,6 +8,7 @@ using NoEtl.Grains.Hosting;
 using NoEtl.Grains.Keychain;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
+using NoEtl.Grains.Telemetry;
 using Orleans.Placement;
 
 namespace NoEtl.Grains.Executions;
@@ -115,7 +116,7 @@ public sealed partial class ExecutionGrain(
 
         var turn = new Turn();
         var decision = Orchestrator.Start(_catalog.Playbook, ExecutionId, catalogId, path, version, workload, request.ParentExecutionId,
-            options.Limits.Templates);
+            options.Limits);
         var generated = Record(decision, turn, parentEventId: null, triggeredBy: "execute");
         // Who started it: the internal API credits projections of this execution to that principal.
         var caller = Caller.Current;
@@ -140,9 +141,9 @@ public sealed partial class ExecutionGrain(
             return failure;
 
         _secretValues = null; // the keychain entries' values are scrubbed from results from now on
-        LogStarted(ExecutionId, path, version, generated);
+        LogStarted(ExecutionId, LogText.Escape(path), version, generated);
         if (keychain?.Skipped is { Count: > 0 } skipped)
-            LogKeychainSkipped(ExecutionId, string.Join(", ", skipped));
+            LogKeychainSkipped(ExecutionId, LogText.Escape(string.Join(", ", skipped)));
         return IdempotentStarts.Started(ExecutionId, generated);
     }
 
@@ -234,7 +235,7 @@ public sealed partial class ExecutionGrain(
         command.WorkerId = workerId;
         command.ClaimedAt = claimedAt;
         if (decision.ReclaimReason is not null)
-            LogReclaimed(ExecutionId, commandId, workerId, previousHolder, decision.ReclaimReason);
+            LogReclaimed(ExecutionId, commandId, LogText.Escape(workerId), LogText.Escape(previousHolder), decision.ReclaimReason);
         return JsonReplies.Ok(ClaimResponse(command, eventId, decision.ReclaimReason is null ? null : meta));
     }
 

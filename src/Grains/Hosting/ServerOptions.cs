@@ -136,6 +136,7 @@ public sealed class ServerOptions
             MaxYamlNodes = Int(configuration, "NOETL_YAML_MAX_NODES", playbook.MaxYamlNodes, min: 1),
             MaxSteps = Int(configuration, "NOETL_PLAYBOOK_MAX_STEPS", playbook.MaxSteps, min: 1),
             MaxArcs = Int(configuration, "NOETL_PLAYBOOK_MAX_ARCS", playbook.MaxArcs),
+            MaxLoopItems = Int(configuration, "NOETL_LOOP_MAX_ITEMS", playbook.MaxLoopItems, min: 1),
             Templates = new TemplateLimits
             {
                 MaxOutputLength = Int(configuration, "NOETL_TEMPLATE_MAX_OUTPUT_BYTES", template.MaxOutputLength, min: 1),

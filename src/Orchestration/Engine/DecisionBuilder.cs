@@ -16,6 +16,7 @@ internal sealed class DecisionBuilder
 
     private readonly Playbook _playbook;
     private readonly TemplateLimits _limits;
+    private readonly int _maxLoopItems;
     private readonly RenderOptions _rendering;
     private readonly RenderOptions _commandRendering;
     private readonly WorkflowGraph _graph;
@@ -31,12 +32,13 @@ internal sealed class DecisionBuilder
     // The step being rendered, named in the failure message when a template or loop collection is invalid.
     private string? _currentStep;
 
-    public DecisionBuilder(Playbook playbook, ExecutionState state, bool ownsState, TemplateLimits limits)
+    public DecisionBuilder(Playbook playbook, ExecutionState state, bool ownsState, PlaybookLimits limits)
     {
         _playbook = playbook;
-        _limits = limits;
-        _rendering = new RenderOptions(Limits: limits);
-        _commandRendering = new RenderOptions(DeferKeychain: true, Limits: limits);
+        _limits = limits.Templates;
+        _maxLoopItems = limits.MaxLoopItems;
+        _rendering = new RenderOptions(Limits: _limits);
+        _commandRendering = new RenderOptions(DeferKeychain: true, Limits: _limits);
         _graph = WorkflowGraph.For(playbook);
         _state = state;
         _ownsState = ownsState;
@@ -187,27 +189,44 @@ internal sealed class DecisionBuilder
         ["_total"] = items.Count,
     };
 
-    /// <summary>Rust <c>evaluate_loop</c>: list as is, mapping as key/value pairs, JSON or comma/newline text, count n as 0..n-1.</summary>
+    /// <summary>
+    /// Rust <c>evaluate_loop</c>: list as is, mapping as key/value pairs, JSON or comma/newline text, count n as 0..n-1.
+    /// A collection past the item limit fails the step; a count is checked before its items are built.
+    /// </summary>
     private JsonArray LoopItems(Step definition)
     {
         var value = Template.RenderValue(definition.Loop!.In, new EngineScope(_view, null), _rendering);
         switch (value)
         {
             case JsonArray array:
-                return array;
+                return WithinLimit(definition, array);
             case JsonObject obj:
+                CheckItemCount(definition, obj.Count);
                 return new JsonArray(obj.Select(p => (JsonNode)new JsonObject { ["key"] = p.Key, ["value"] = p.Value?.DeepClone() }).ToArray());
             case JsonValue text when text.GetValueKind() == JsonValueKind.String:
                 var s = text.GetValue<string>();
                 if (s.TrimStart().StartsWith('[') && TryParseArray(s) is { } parsed)
-                    return parsed;
-                return new JsonArray(s.Split([',', '\n']).Select(p => p.Trim()).Where(p => p.Length > 0).Select(p => (JsonNode)p).ToArray());
+                    return WithinLimit(definition, parsed);
+                return WithinLimit(definition, new JsonArray(s.Split([',', '\n']).Select(p => p.Trim()).Where(p => p.Length > 0).Select(p => (JsonNode)p).ToArray()));
             case JsonValue number when number.GetValueKind() == JsonValueKind.Number && ExecutionState.ReadLong(number) is { } n:
-                return new JsonArray(Enumerable.Range(0, (int)Math.Clamp(n, 0, int.MaxValue)).Select(i => (JsonNode)i).ToArray());
+                CheckItemCount(definition, n);
+                return new JsonArray(Enumerable.Range(0, (int)Math.Max(n, 0)).Select(i => (JsonNode)i).ToArray());
             default:
                 var kind = value is null ? "null" : value.GetValueKind().ToString().ToLowerInvariant();
                 throw new LoopCollectionException($"loop step '{definition.Name}': loop.in must evaluate to a collection, got {kind}");
         }
+    }
+
+    private JsonArray WithinLimit(Step definition, JsonArray items)
+    {
+        CheckItemCount(definition, items.Count);
+        return items;
+    }
+
+    private void CheckItemCount(Step definition, long count)
+    {
+        if (count > _maxLoopItems)
+            throw new LoopCollectionException($"loop step '{definition.Name}': loop.in has {count} items, more than the limit of {_maxLoopItems}");
     }
 
     private static JsonArray? TryParseArray(string text)

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using NoEtl.Orchestration.Playbooks;
-using NoEtl.Orchestration.Templates;
 
 namespace NoEtl.Orchestration.Engine;
 
@@ -15,10 +14,10 @@ public static class Orchestrator
     /// <summary>
     /// The first turn of an execution: <c>playbook.initialized</c>, <c>workflow.initialized</c>, then the <c>start</c> step
     /// (its command, or <c>step.enter</c> and the first iterations for a loop). The workload is the playbook's, deep-merged with <paramref name="payloadOverlay"/>.
-    /// A template past <paramref name="limits"/> (default <see cref="TemplateLimits.Default"/>) fails the execution like any template error.
+    /// A template or loop collection past <paramref name="limits"/> (default <see cref="PlaybookLimits.Default"/>) fails the execution like any template error.
     /// </summary>
     public static Decision Start(Playbook pb, long executionId, long catalogId, string path, int version, JsonObject payloadOverlay, long? parentExecutionId,
-        TemplateLimits? limits = null)
+        PlaybookLimits? limits = null)
     {
         var workload = DeepMerge(pb.Workload, payloadOverlay);
         var initialized = new EmitEvent("playbook.initialized", path, "initialized", Context: new JsonObject
@@ -35,7 +34,7 @@ public static class Orchestrator
             ["status"] = "initialized",
             ["context"] = new JsonObject { ["first_step"] = Playbook.StartStep },
         });
-        return new DecisionBuilder(pb, new ExecutionState(pb), ownsState: true, limits ?? TemplateLimits.Default)
+        return new DecisionBuilder(pb, new ExecutionState(pb), ownsState: true, limits ?? PlaybookLimits.Default)
             .Start([initialized, workflowInitialized]);
     }
 
@@ -44,14 +43,14 @@ public static class Orchestrator
     /// Non-trigger events and terminal executions yield <see cref="Decision.None"/>; so does a repeated trigger, because
     /// decisions only react to state the previous decisions have not consumed yet.
     /// </summary>
-    public static Decision Decide(Playbook pb, ExecutionState state, LoggedEvent trigger, TemplateLimits? limits = null)
+    public static Decision Decide(Playbook pb, ExecutionState state, LoggedEvent trigger, PlaybookLimits? limits = null)
     {
         if (!IsTrigger(trigger.EventType) || state.Status != ExecutionStatus.Running || !state.IsInitialized)
             return Decision.None;
         // A step.exit without a command is the engine's own (empty loop); the decision that emitted it already routed on.
         if (trigger is { EventType: "step.exit", CommandId: null } && trigger.Meta?["command_id"] is null && trigger.Context?["command_id"] is null)
             return Decision.None;
-        return new DecisionBuilder(pb, state, ownsState: false, limits ?? TemplateLimits.Default).Continue();
+        return new DecisionBuilder(pb, state, ownsState: false, limits ?? PlaybookLimits.Default).Continue();
     }
 
     /// <summary>Objects merge key by key (overlay wins); any other overlay value replaces the base.</summary>

@@ -42,7 +42,7 @@ public sealed class ServerOptionsTests
     public void Engine_limits_come_from_their_variables()
     {
         var limits = Read(
-            ("NOETL_YAML_MAX_DEPTH", "10"), ("NOETL_YAML_MAX_NODES", "500"), ("NOETL_PLAYBOOK_MAX_STEPS", "5"), ("NOETL_PLAYBOOK_MAX_ARCS", "7"),
+            ("NOETL_YAML_MAX_DEPTH", "10"), ("NOETL_YAML_MAX_NODES", "500"), ("NOETL_PLAYBOOK_MAX_STEPS", "5"), ("NOETL_PLAYBOOK_MAX_ARCS", "7"), ("NOETL_LOOP_MAX_ITEMS", "9"),
             ("NOETL_TEMPLATE_MAX_OUTPUT_BYTES", "2048"), ("NOETL_TEMPLATE_MAX_STEPS", "300"), ("NOETL_TEMPLATE_MAX_DEPTH", "8")).Limits;
         Assert.Equal(new PlaybookLimits
         {
@@ -50,6 +50,7 @@ public sealed class ServerOptionsTests
             MaxYamlNodes = 500,
             MaxSteps = 5,
             MaxArcs = 7,
+            MaxLoopItems = 9,
             Templates = new TemplateLimits { MaxOutputLength = 2048, MaxSteps = 300, MaxDepth = 8 },
         }, limits);
     }

@@ -13,6 +13,7 @@ public sealed class GrainSimulator
 {
     private long _nextEventId = 100;
     private long _nextCommandId = 5000;
+    private readonly PlaybookLimits? _limits;
 
     public GrainSimulator(string yaml, JsonObject? payload = null, PlaybookLimits? limits = null)
     {
@@ -20,7 +21,8 @@ public sealed class GrainSimulator
         Assert.True(parsed.IsValid, string.Join("; ", parsed.Errors.Select(e => $"{e.Path}: {e.Message}")));
         Playbook = parsed.Playbook!;
         State = new ExecutionState(Playbook);
-        Record(-1, Orchestrator.Start(Playbook, 42, 7, Playbook.Path, 1, payload ?? [], null));
+        _limits = limits;
+        Record(-1, Orchestrator.Start(Playbook, 42, 7, Playbook.Path, 1, payload ?? [], null, limits));
     }
 
     public Playbook Playbook { get; }
@@ -84,7 +86,7 @@ public sealed class GrainSimulator
         Append(e);
         if (!Orchestrator.IsTrigger(type))
             return Decision.None;
-        var decision = Orchestrator.Decide(Playbook, State, e);
+        var decision = Orchestrator.Decide(Playbook, State, e, _limits);
         Record(Log.Count - 1, decision);
         return decision;
     }

@@ -156,7 +156,7 @@ public class OrchestratorTests
                 tool: {kind: noop, x: "{{ 'x' * 11 }}"}
             """);
         Assert.False(Orchestrator.Start(modest, 1, 2, "p", 1, [], null).Completion?.Failed ?? false);
-        var tight = Orchestrator.Start(modest, 1, 2, "p", 1, [], null, new TemplateLimits { MaxOutputLength = 10 });
+        var tight = Orchestrator.Start(modest, 1, 2, "p", 1, [], null, new PlaybookLimits { Templates = new TemplateLimits { MaxOutputLength = 10 } });
         Assert.StartsWith("step 'start': template error: template output longer than 10 characters", tight.Completion!.Error);
     }
 
@@ -243,6 +243,53 @@ public class OrchestratorTests
         Assert.Equal("""{"kind":"noop","label":"s=1"}""", grain.Commands[0].ToolConfig.ToJsonString());
         grain.Done("start");
         Assert.Equal("""{"kind":"noop","label":"m=2"}""", grain.Commands[1].ToolConfig.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("2147483647", 2147483647)]
+    [InlineData("\"{{ 2147483647 }}\"", 2147483647)]
+    [InlineData("\"{{ 9223372036854775807 }}\"", 9223372036854775807)]
+    [InlineData("\"{{ workload.huge }}\"", 100_001)]
+    public void A_loop_past_the_item_limit_fails_the_execution_before_building_its_items(string inExpression, long count)
+    {
+        // A count of 2^31-1 used to be materialized as 2 billion JSON nodes: the silo ran out of memory.
+        var huge = new JsonArray(Enumerable.Range(0, 100_001).Select(i => (JsonNode)i).ToArray());
+        var grain = new GrainSimulator(Header + $$$"""
+            workflow:
+              - step: start
+                tool: {kind: noop}
+                next: [{step: fan}]
+              - step: fan
+                loop: {in: {{{inExpression}}}, iterator: v}
+                tool: {kind: noop}
+            """, new JsonObject { ["huge"] = huge });
+        var decision = grain.Done("start");
+
+        Assert.True(decision.Completion!.Failed);
+        Assert.Equal(["fan"], decision.Completion.FailedSteps);
+        Assert.Equal($"loop step 'fan': loop.in has {count} items, more than the limit of 100000", decision.Completion.Error);
+        Assert.DoesNotContain(decision.Emissions, e => e is IssueCommand);
+        Assert.Equal(ExecutionStatus.Failed, grain.State.Status);
+    }
+
+    [Theory]
+    [InlineData("[a, b, c]", true)]
+    [InlineData("\"a,b,c,d\"", false)]
+    [InlineData("\"[1, 2, 3, 4]\"", false)]
+    [InlineData("{a: 1, b: 2, c: 3, d: 4}", false)]
+    [InlineData("\"{{ 3 }}\"", true)]
+    [InlineData("\"{{ 4 }}\"", false)]
+    public void The_loop_item_limit_applies_to_every_kind_of_collection(string inExpression, bool accepted)
+    {
+        var grain = new GrainSimulator(Header + $$$"""
+            workflow:
+              - step: start
+                loop: {in: {{{inExpression}}}, iterator: v, spec: {mode: parallel}}
+                tool: {kind: noop}
+            """, limits: new PlaybookLimits { MaxLoopItems = 3 });
+        Assert.Equal(accepted, grain.Completion is null);
+        if (!accepted)
+            Assert.Equal("loop step 'start': loop.in has 4 items, more than the limit of 3", grain.Completion!.Error);
     }
 
     [Theory]
