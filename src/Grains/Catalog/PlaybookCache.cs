@@ -8,13 +8,19 @@ namespace NoEtl.Grains.Catalog;
 public sealed record CatalogPlaybook(long CatalogId, string Path, int Version, string Kind, Playbook Playbook);
 
 /// <summary>
-/// Catalog rows never change once written (a new registration is a new version with a new id),
-/// so parsed playbooks are cached per silo by <c>catalog_id</c> for the life of the process. They are parsed within
+/// Catalog rows never change once written (a new registration is a new version with a new id), so parsed playbooks
+/// are cached per silo by <c>catalog_id</c>. Every registration is a new version, so the cache is bounded: past
+/// <see cref="Capacity"/> entries the oldest are dropped (a dropped one is simply read again). They are parsed within
 /// the silo's limits: a version registered under larger limits no longer starts or resumes once they were lowered.
 /// </summary>
 public sealed class PlaybookCache(NpgsqlDataSource database, PlaybookLimits limits)
 {
+    public const int Capacity = 1_000;
+
     private readonly ConcurrentDictionary<long, CatalogPlaybook> _byId = new();
+    private readonly ConcurrentQueue<long> _insertionOrder = new();
+
+    public int Count => _byId.Count;
 
     public async Task<CatalogPlaybook?> GetAsync(long catalogId)
     {
@@ -32,6 +38,13 @@ public sealed class PlaybookCache(NpgsqlDataSource database, PlaybookLimits limi
             throw new InvalidOperationException(
                 $"catalog entry {catalogId} no longer parses: {string.Join("; ", parsed.Errors.Select(e => $"{e.Path}: {e.Message}"))}");
         var entry = new CatalogPlaybook(catalogId, reader.GetString(0), reader.GetInt16(1), reader.GetString(2), parsed.Playbook);
-        return _byId.GetOrAdd(catalogId, entry);
+        var stored = _byId.GetOrAdd(catalogId, entry);
+        if (ReferenceEquals(stored, entry))
+        {
+            _insertionOrder.Enqueue(catalogId);
+            while (_byId.Count > Capacity && _insertionOrder.TryDequeue(out var oldest))
+                _byId.TryRemove(oldest, out _);
+        }
+        return stored;
     }
 }
