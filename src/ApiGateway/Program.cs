@@ -21,7 +21,9 @@ builder.AddNoEtlClusterClient(GatewaySettings.From(builder.Configuration));
 builder.AddApiAuthentication();
 var telemetry = TelemetrySettings.From(builder.Configuration);
 builder.AddGatewayObservability(telemetry);
-builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = RequestLimits.MaxBodyBytes);
+var requestLimits = RequestLimits.From(builder.Configuration);
+builder.Services.AddSingleton(requestLimits);
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = requestLimits.MaxBodyBytes);
 builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy.AllowAnyOrigin().AllowAnyHeader().AllowAnyMethod()));
 
 var app = builder.Build();

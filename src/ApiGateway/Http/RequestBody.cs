@@ -14,14 +14,14 @@ public sealed class RequestBody
 {
     private const string LoneSurrogate = "Input should be valid Unicode: a lone UTF-16 surrogate is not allowed";
 
-    private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false, MaxDepth = RequestLimits.MaxJsonDepth };
-
+    private readonly RequestLimits _limits;
     private readonly List<JsonObject> _errors;
     private readonly string[] _location;
 
-    private RequestBody(JsonObject fields, List<JsonObject>? errors = null, string[]? location = null)
+    private RequestBody(JsonObject fields, RequestLimits limits, List<JsonObject>? errors = null, string[]? location = null)
     {
         Fields = fields;
+        _limits = limits;
         _errors = errors ?? [];
         _location = location ?? ["body"];
     }
@@ -33,14 +33,15 @@ public sealed class RequestBody
     /// <summary>Parses the body; an empty body counts as <c>{}</c> when <paramref name="allowEmpty"/>.</summary>
     public static async Task<(RequestBody? Body, IResult? Error)> ReadAsync(HttpRequest request, bool allowEmpty = false)
     {
+        var limits = RequestLimits.Of(request.HttpContext);
         JsonNode? node;
         try
         {
             using var reader = new StreamReader(request.Body);
             var text = await reader.ReadToEndAsync(request.HttpContext.RequestAborted);
             if (string.IsNullOrWhiteSpace(text))
-                return allowEmpty ? (new RequestBody([]), null) : (null, Problem("missing", [], "Request body is required"));
-            node = JsonNode.Parse(text, documentOptions: StrictJson);
+                return allowEmpty ? (new RequestBody([], limits), null) : (null, Problem("missing", [], "Request body is required"));
+            node = JsonNode.Parse(text, documentOptions: limits.Json);
         }
         catch (JsonException e)
         {
@@ -55,7 +56,7 @@ public sealed class RequestBody
             return (null, Problem("model_attributes_type", [], "Request body must be a JSON object"));
         return FirstUnstorable(fields, ["body"]) is { } unstorable
             ? (null, Results.Json(new JsonObject { ["detail"] = new JsonArray(unstorable) }, statusCode: StatusCodes.Status422UnprocessableEntity))
-            : (new RequestBody(fields), null);
+            : (new RequestBody(fields, limits), null);
     }
 
     /// <summary>Why PostgreSQL text could not hold <paramref name="text"/> (a NUL, an unpaired UTF-16 surrogate), or null.</summary>
@@ -96,14 +97,14 @@ public sealed class RequestBody
     public JsonNode? Raw(params string[] names) => names.Select(n => Fields[n]).FirstOrDefault(v => v is not null);
 
     /// <summary>An identifier: at most <see cref="RequestLimits.MaxIdentifierLength"/> characters.</summary>
-    public string? String(params string[] names) => ReadString(names, required: false, RequestLimits.MaxIdentifierLength);
+    public string? String(params string[] names) => ReadString(names, required: false, _limits.MaxIdentifierLength);
 
-    public string RequiredString(params string[] names) => ReadString(names, required: true, RequestLimits.MaxIdentifierLength) ?? "";
+    public string RequiredString(params string[] names) => ReadString(names, required: true, _limits.MaxIdentifierLength) ?? "";
 
     /// <summary>Free text: at most <see cref="RequestLimits.MaxTextLength"/> characters.</summary>
-    public string? Text(params string[] names) => ReadString(names, required: false, RequestLimits.MaxTextLength);
+    public string? Text(params string[] names) => ReadString(names, required: false, _limits.MaxTextLength);
 
-    public string RequiredText(string name, int maxLength = RequestLimits.MaxTextLength) => ReadString([name], required: true, maxLength) ?? "";
+    public string RequiredText(string name, int? maxLength = null) => ReadString([name], required: true, maxLength ?? _limits.MaxTextLength) ?? "";
 
     public long? Id(params string[] names) => ReadId(names, required: false);
 
@@ -160,7 +161,7 @@ public sealed class RequestBody
         _errors.Add(Error(type, [.. _location, .. field.Split('.')], message));
 
     /// <summary>A reader for an object inside this body (a batch item) whose errors land in this body's list.</summary>
-    public RequestBody Nested(JsonObject fields, params string[] location) => new(fields, _errors, [.. _location, .. location]);
+    public RequestBody Nested(JsonObject fields, params string[] location) => new(fields, _limits, _errors, [.. _location, .. location]);
 
     private string? ReadString(string[] names, bool required, int maxLength)
     {

@@ -12,19 +12,20 @@ public static class RequestTargetLimits
         var request = context.Request;
         var values = request.Query.SelectMany(q => q.Value.Select(v => (Source: "query", Name: q.Key, Value: v ?? "")))
             .Concat(request.RouteValues.Select(r => (Source: "path", Name: r.Key, Value: r.Value as string ?? "")));
-        var refusal = values.Select(Refusal).FirstOrDefault(r => r is not null);
+        var maxLength = RequestLimits.Of(context).MaxIdentifierLength;
+        var refusal = values.Select(value => Refusal(value, maxLength)).FirstOrDefault(r => r is not null);
         if (refusal is null)
             await next(context);
         else
             await refusal.ExecuteAsync(context);
     });
 
-    private static IResult? Refusal((string Source, string Name, string Value) parameter)
+    private static IResult? Refusal((string Source, string Name, string Value) parameter, int maxLength)
     {
         if (RequestBody.Unstorable(parameter.Value) is { } message)
             return RequestBody.Problem("string_unicode", [parameter.Source, parameter.Name], message);
-        return parameter.Value.Length > RequestLimits.MaxIdentifierLength
-            ? RequestBody.Problem("string_too_long", [parameter.Source, parameter.Name], $"String should have at most {RequestLimits.MaxIdentifierLength} characters")
+        return parameter.Value.Length > maxLength
+            ? RequestBody.Problem("string_too_long", [parameter.Source, parameter.Name], $"String should have at most {maxLength} characters")
             : null;
     }
 }
