@@ -197,6 +197,33 @@ public sealed class BoundaryTests(SystemFixture fixture)
         Assert.Equal(HttpStatusCode.OK, (await Http.Send(HttpMethod.Get, $"/api/keychain/catalog/{catalogId}", bearer: SystemPool)).Status);
     }
 
+    [Fact]
+    public async Task A_pool_manages_only_its_own_workers_in_the_registry()
+    {
+        var name = $"system-w-{Guid.NewGuid():N}"[..20];
+        Assert.Equal(HttpStatusCode.OK, (await Http.Send(HttpMethod.Post, "/api/worker/pool/register", new { name, runtime = "dotnet" }, bearer: SystemPool)).Status);
+
+        // A user pool cannot keep the system worker looking alive, take its name over, or take it offline.
+        foreach (var (method, route, body) in new (HttpMethod, string, object)[]
+        {
+            (HttpMethod.Post, "/api/worker/pool/heartbeat", new { name }),
+            (HttpMethod.Post, "/api/worker/pool/register", new { name, runtime = "python", meta = new { principal_pool = "system" } }),
+            (HttpMethod.Post, "/api/worker/pool/deregister", new { name }),
+        })
+        {
+            var refused = await Http.Send(method, route, body, bearer: SharedPool);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
+            Assert.Equal("wrong_pool", refused.Json["detail"]!["code"]!.GetValue<string>());
+        }
+        var entry = (await Http.Send(HttpMethod.Get, "/api/worker/pools", bearer: Operator)).Json["items"]!.AsArray()
+            .Single(i => i!["name"]!.GetValue<string>() == name)!;
+        Assert.Equal("dotnet", entry["runtime"]!["type"]!.GetValue<string>());
+        Assert.Equal("ready", entry["status"]!.GetValue<string>());
+
+        Assert.Equal(HttpStatusCode.OK, (await Http.Send(HttpMethod.Post, "/api/worker/pool/heartbeat", new { name }, bearer: SystemPool)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Http.Send(HttpMethod.Post, "/api/worker/pool/deregister", new { name }, bearer: SystemPool)).Status);
+    }
+
     private Task<ApiResponse> PostEvent(long executionId, string name, JsonObject payload, string workerId, string bearer, JsonObject? meta = null) =>
         Http.Send(HttpMethod.Post, "/api/events", new JsonObject
         {
