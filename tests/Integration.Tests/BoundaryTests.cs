@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Npgsql;
 using NoEtl.Integration.Tests.Infrastructure;
 using static NoEtl.Integration.Tests.Infrastructure.Bearers;
 
@@ -235,13 +234,5 @@ public sealed class BoundaryTests(SystemFixture fixture)
             ["worker_id"] = workerId,
         }, bearer: bearer);
 
-    private async Task<long> ScalarAsync(string sql, params object[] parameters)
-    {
-        await using var connection = new NpgsqlConnection(fixture.System.Database.AdminConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var parameter in parameters)
-            command.Parameters.AddWithValue(parameter);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private Task<long> ScalarAsync(string sql, params object[] parameters) => fixture.System.AdminCountAsync(sql, parameters);
 }

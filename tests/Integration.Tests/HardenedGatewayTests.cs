@@ -157,15 +157,10 @@ public sealed class HardenedGatewayTests(HardenedSystemFixture fixture) : IClass
     [Fact]
     public async Task The_server_starts_its_cleanup_playbook_itself()
     {
-        await Eventually.WaitForAsync(async () =>
-        {
-            await using var connection = new NpgsqlConnection(fixture.System.Database.AdminConnectionString);
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand(
+        await Eventually.WaitForAsync(async () => await fixture.System.AdminCountAsync(
                 "SELECT count(*) FROM noetl.event WHERE event_type = 'playbook.initialized' " +
-                "AND node_name = 'system/scheduled_cleanup' AND context->'started_by'->>'principal' = 'system'", connection);
-            return (long)(await command.ExecuteScalarAsync())! > 0;
-        }, "a scheduled run of system/scheduled_cleanup started by the server", TimeSpan.FromSeconds(60));
+                "AND node_name = 'system/scheduled_cleanup' AND context->'started_by'->>'principal' = 'system'") > 0,
+            "a scheduled run of system/scheduled_cleanup started by the server", TimeSpan.FromSeconds(60));
     }
 
     private async Task<(long Rows, long Counted)> DeniedAsync()

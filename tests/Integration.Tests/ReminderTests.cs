@@ -1,4 +1,3 @@
-using Npgsql;
 using NoEtl.Integration.Tests.Infrastructure;
 
 namespace NoEtl.Integration.Tests;
@@ -58,13 +57,5 @@ public sealed class ReminderTests : IAsyncLifetime
         "SELECT count(*) FROM noetl.event WHERE execution_id = $1 AND event_type = 'command.renotified' AND created_at > $2",
         executionId, DateTime.SpecifyKind(since, DateTimeKind.Unspecified));
 
-    private async Task<long> ScalarAsync(string sql, params object[] parameters)
-    {
-        await using var connection = new NpgsqlConnection(_system.Database.AdminConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var parameter in parameters)
-            command.Parameters.AddWithValue(parameter);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private Task<long> ScalarAsync(string sql, params object[] parameters) => _system.AdminCountAsync(sql, parameters);
 }

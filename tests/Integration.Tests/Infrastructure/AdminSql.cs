@@ -15,6 +15,10 @@ public static class AdminSql
         return await command.ExecuteScalarAsync();
     }
 
+    /// <summary>A count (or any bigint) read as the database owner.</summary>
+    public static async Task<long> AdminCountAsync(this NoEtlSystem system, string sql, params object[] parameters) =>
+        (long)(await system.AdminScalarAsync(sql, parameters))!;
+
     /// <summary>
     /// Makes every insert into <paramref name="table"/> that matches <paramref name="condition"/> (on <c>NEW</c>) fail
     /// until the returned handle is disposed: a fault in one part of a transaction, injected from outside.
