@@ -53,7 +53,7 @@ public class ScaleTests
     {
         var tenThousand = FanOutDecisionTime(10_000);
         var twentyThousand = FanOutDecisionTime(20_000);
-        Assert.True(tenThousand < TimeSpan.FromSeconds(1), $"10,000 arcs took {tenThousand}");
+        Assert.True(tenThousand < TimeSpan.FromSeconds(5), $"10,000 arcs took {tenThousand}");
         Assert.True(twentyThousand < tenThousand * 3, $"10,000 arcs took {tenThousand}, 20,000 took {twentyThousand}");
     }
 

@@ -132,7 +132,7 @@ public class PlaybookDocumentTests
         var watch = Stopwatch.StartNew();
         var error = Assert.Throws<PlaybookFormatException>(() => PlaybookDocument.LoadYaml(yaml));
         Assert.Contains("more than 100000 nodes with aliases expanded", error.Message);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.Elapsed}");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}"); // unbudgeted, it took minutes and gigabytes
     }
 
     [Theory]
