@@ -38,8 +38,6 @@ public sealed class RequestLimits
     /// <summary>Retention settings of <c>cleanup/purge</c>: a hundred years, in each field's unit.</summary>
     public const int MaxRetentionDays = 36_500;
 
-    public const int MaxRetentionHours = MaxRetentionDays * 24;
-
     public const int MaxRetentionMinutes = MaxRetentionDays * 24 * 60;
 
     /// <summary>The body reader's parser settings under these limits.</summary>

@@ -90,9 +90,11 @@ public static class InternalEndpoints
                 body.Int("command_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 7,
                 body.Int("runtime_stale_minutes", 0, RequestLimits.MaxRetentionMinutes) ?? 60,
                 body.Int("event_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 0,
-                body.Int("outbox_retention_hours", 0, RequestLimits.MaxRetentionHours) ?? 24,
                 body.Int("audit_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 90,
                 body.Int("idempotency_key_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 7);
+            // One outbox retention: a per-request one would let a caller undo the server's.
+            if (body.Raw("outbox_retention_hours") is not null)
+                body.Add("extra_forbidden", "outbox_retention_hours", "The outbox retention is the server's NOETL_OUTBOX_RETENTION_SECONDS");
             if (body.HasErrors)
                 return body.Errors();
             return await grains.Reference<IMaintenanceGrain>(0).Purge(purge).ToHttp();

@@ -43,7 +43,7 @@ public static class ContractOpenApi
             ("attempts", JsonSchemaType.Integer), ("max_delay_seconds", JsonSchemaType.Integer)]),
         ["POST api/internal/outbox/requeue"] = ([], [("outbox_ids", JsonSchemaType.Array), ("all", JsonSchemaType.Boolean)]),
         ["POST api/internal/cleanup/purge"] = ([], [("command_retention_days", JsonSchemaType.Integer), ("runtime_stale_minutes", JsonSchemaType.Integer),
-            ("event_retention_days", JsonSchemaType.Integer), ("outbox_retention_hours", JsonSchemaType.Integer), ("audit_retention_days", JsonSchemaType.Integer)]),
+            ("event_retention_days", JsonSchemaType.Integer), ("audit_retention_days", JsonSchemaType.Integer)]),
         ["POST api/internal/events/project"] = (["events"], [("events", JsonSchemaType.Array), ("source_execution_id", JsonSchemaType.String)]),
     };
 

@@ -1,12 +1,14 @@
 namespace NoEtl.Grains;
 
-/// <summary>Retention settings of <c>POST /api/internal/cleanup/purge</c> (NoETL RS-HEAD semantics, plus the outbox).</summary>
+/// <summary>
+/// Retention settings of <c>POST /api/internal/cleanup/purge</c> (NoETL RS-HEAD semantics). The outbox has one
+/// retention, the server's <c>NOETL_OUTBOX_RETENTION_SECONDS</c>, which the purge applies through the outbox grain.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("noetl.PurgeRequest")]
 public sealed record PurgeRequest(
     [property: Id(0)] int CommandRetentionDays,
     [property: Id(1)] int RuntimeStaleMinutes,
     [property: Id(2)] int EventRetentionDays,
-    [property: Id(3)] int OutboxRetentionHours,
     [property: Id(4)] int AuditRetentionDays,
     [property: Id(5)] int ExecutionRequestRetentionDays);
 

@@ -29,4 +29,7 @@ public interface IOutboxGrain : IGrainWithIntegerKey
 
     /// <summary>Execution grains call this after committing outbox rows.</summary>
     [Alias("RowsCommitted"), OneWay] Task RowsCommitted();
+
+    /// <summary>Deletes PUBLISHED rows past the server's outbox retention now; returns how many.</summary>
+    [Alias("PurgePublished")] Task<long> PurgePublished();
 }

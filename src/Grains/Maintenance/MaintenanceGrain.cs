@@ -8,7 +8,7 @@ namespace NoEtl.Grains.Maintenance;
 /// <summary>
 /// Retention, as the system pool's <c>system/scheduled_cleanup</c> playbook asks for it. Only rows of finished
 /// work are deleted: finished commands (completed, failed or cancelled), long-silent worker registrations, published
-/// outbox rows, stored results past their <c>expires_at</c>, the idempotency keys of executions that ended before the
+/// outbox rows (through the outbox grain, by its retention), stored results past their <c>expires_at</c>, the idempotency keys of executions that ended before the
 /// cutoff, and (opt-in) their events.
 /// </summary>
 [StatelessWorker]
@@ -32,9 +32,6 @@ public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMainte
             "DELETE FROM noetl.runtime WHERE kind = 'worker_pool' AND heartbeat < now() - make_interval(mins => $1)",
             request.RuntimeStaleMinutes));
         batch.BatchCommands.Add(Command(
-            "DELETE FROM noetl.outbox WHERE status = 'PUBLISHED' AND published_at < now() - make_interval(hours => $1)",
-            request.OutboxRetentionHours));
-        batch.BatchCommands.Add(Command(
             "DELETE FROM noetl.audit WHERE occurred_at < now() - make_interval(days => $1)",
             request.AuditRetentionDays));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("DELETE FROM noetl.result_store WHERE expires_at <= now()"));
@@ -57,16 +54,18 @@ public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMainte
                 request.EventRetentionDays));
         }
         await batch.ExecuteNonQueryAsync();
+        // The outbox's rows are the outbox grain's to delete, by its own retention.
+        var outboxPurged = await GrainFactory.GetGrain<IOutboxGrain>(0).PurgePublished();
         var counts = batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(c => c.RecordsAffected).ToList();
         return JsonReplies.Ok(new JsonObject
         {
             ["commands_purged"] = counts[0],
             ["runtime_purged"] = counts[1],
-            ["outbox_purged"] = counts[2],
-            ["audit_purged"] = counts[3],
-            ["results_purged"] = counts[4],
-            ["idempotency_keys_purged"] = counts[5],
-            ["events_purged"] = request.EventRetentionDays > 0 ? counts[6] : 0,
+            ["outbox_purged"] = outboxPurged,
+            ["audit_purged"] = counts[2],
+            ["results_purged"] = counts[3],
+            ["idempotency_keys_purged"] = counts[4],
+            ["events_purged"] = request.EventRetentionDays > 0 ? counts[5] : 0,
             ["event_partitions_dropped"] = new JsonArray(), // noetl.event is not partitioned here
         });
     });

@@ -248,37 +248,14 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
         return JsonReplies.Ok(new JsonObject { ["pending"] = pending });
     });
 
-    /// <summary>
-    /// Deletes PUBLISHED rows older than the retention, <see cref="PurgeBatchSize"/> rows per statement (each its
-    /// own short transaction), until a batch comes back short. Both the pick and the delete go by index
-    /// (idx_outbox_published, then the primary key); rows locked elsewhere (a repeated mark-published) wait for the
-    /// next purge.
-    /// </summary>
+    /// <summary>The purge of <c>POST /api/internal/cleanup/purge</c>: the same retention as the timer's, run now.</summary>
+    public Task<long> PurgePublished() => DeletePublishedAsync(CancellationToken.None);
+
     private async Task PurgePublishedAsync(CancellationToken cancellationToken)
     {
         try
         {
-            var purged = 0L;
-            int deleted;
-            do
-            {
-                await using var command = database.CreateCommand(
-                    """
-                    DELETE FROM noetl.outbox
-                     WHERE outbox_id = ANY (ARRAY(
-                           SELECT outbox_id FROM noetl.outbox
-                            WHERE status = 'PUBLISHED' AND published_at < now() - make_interval(secs => $1)
-                            LIMIT $2
-                              FOR UPDATE SKIP LOCKED))
-                    """);
-                command.Parameters.AddWithValue((double)options.OutboxRetentionSeconds);
-                command.Parameters.AddWithValue(PurgeBatchSize);
-                deleted = await command.ExecuteNonQueryAsync(cancellationToken);
-                purged += deleted;
-            }
-            while (deleted == PurgeBatchSize && !cancellationToken.IsCancellationRequested);
-            if (purged > 0)
-                LogPurged(purged, options.OutboxRetentionSeconds);
+            await DeletePublishedAsync(cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -289,6 +266,38 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
             // The next tick tries again; the rows only wait longer.
             LogPurgeFailed(e.Message);
         }
+    }
+
+    /// <summary>
+    /// Deletes PUBLISHED rows older than <see cref="ServerOptions.OutboxRetentionSeconds"/> (the one outbox
+    /// retention), <see cref="PurgeBatchSize"/> rows per statement (each its own short transaction), until a batch
+    /// comes back short. Both the pick and the delete go by index (idx_outbox_published, then the primary key); rows
+    /// locked elsewhere (a repeated mark-published) wait for the next purge.
+    /// </summary>
+    private async Task<long> DeletePublishedAsync(CancellationToken cancellationToken)
+    {
+        var purged = 0L;
+        int deleted;
+        do
+        {
+            await using var command = database.CreateCommand(
+                """
+                DELETE FROM noetl.outbox
+                 WHERE outbox_id = ANY (ARRAY(
+                       SELECT outbox_id FROM noetl.outbox
+                        WHERE status = 'PUBLISHED' AND published_at < now() - make_interval(secs => $1)
+                        LIMIT $2
+                          FOR UPDATE SKIP LOCKED))
+                """);
+            command.Parameters.AddWithValue((double)options.OutboxRetentionSeconds);
+            command.Parameters.AddWithValue(PurgeBatchSize);
+            deleted = await command.ExecuteNonQueryAsync(cancellationToken);
+            purged += deleted;
+        }
+        while (deleted == PurgeBatchSize && !cancellationToken.IsCancellationRequested);
+        if (purged > 0)
+            LogPurged(purged, options.OutboxRetentionSeconds);
+        return purged;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Outbox retention deleted {Rows} published rows older than {RetentionSeconds} s")]
