@@ -322,29 +322,28 @@ public sealed partial class ExecutionGrain(
 
     public async Task<int> Project(string envelopesJson)
     {
+        if (!Exists)
+            return 0; // the directory checked the execution row; without a log there is nothing to project into
         // The system pool writes these: they pass the same scrubbing as every worker payload.
         var secrets = await SecretValuesAsync();
-        var envelopes = new JsonArray([.. (JsonNode.Parse(envelopesJson) as JsonArray ?? []).OfType<JsonObject>().Select(e => Scrub(e, secrets))]);
-        await using var command = database.CreateCommand(
-            """
-            INSERT INTO noetl.event (event_id, execution_id, catalog_id, parent_event_id, parent_execution_id, event_type, node_id,
-                                     node_name, node_type, status, duration, context, result, meta, error, stack_trace,
-                                     tenant_id, organization_id, created_at)
-            SELECT (e->>'event_id')::bigint, $1, COALESCE((e->>'catalog_id')::bigint, $2), (e->>'parent_event_id')::bigint,
-                   (e->>'parent_execution_id')::bigint, e->>'event_type', e->>'node_id', e->>'node_name', e->>'node_type',
-                   e->>'status', (e->>'duration')::double precision, COALESCE(e->'context', e->'payload'), e->'result', e->'meta',
-                   e->>'error', e->>'stack_trace', COALESCE(e->>'tenant_id', 'default'), COALESCE(e->>'organization_id', 'default'),
-                   COALESCE((e->>'timestamp')::timestamp, (e->>'created_at')::timestamp, (now() AT TIME ZONE 'utc'))
-              FROM jsonb_array_elements($3::jsonb) AS e
-            ON CONFLICT (execution_id, event_id) DO NOTHING
-            """);
-        command.Parameters.AddWithValue(ExecutionId);
-        command.Parameters.Add(new NpgsqlParameter { Value = _catalog?.CatalogId ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
-        command.Parameters.AddWithValue(envelopes.ToJsonString());
-        var inserted = await command.ExecuteNonQueryAsync();
-        if (inserted > 0 && Exists)
-            DeactivateOnIdle(); // the log changed under us: rebuild from it, in event order, on the next call
-        return inserted;
+        var envelopes = (JsonNode.Parse(envelopesJson) as JsonArray ?? []).OfType<JsonObject>()
+            .DistinctBy(e => WireIds.Read(e["event_id"]))
+            .ToList();
+        var present = await _log.PresentEventIdsAsync([.. envelopes.Select(e => WireIds.Read(e["event_id"])!.Value)]);
+        var turn = new Turn();
+        turn.ProjectedEvents.AddRange(envelopes.Where(e => !present.Contains(WireIds.Read(e["event_id"])!.Value)).Select(e => Scrub(e, secrets)));
+        if (turn.ProjectedEvents.Count == 0)
+            return 0;
+        try
+        {
+            // Through the group commit, so the writer fence holds projections to this activation too.
+            await writer.CommitAsync(ExecutionId, _writerEpoch, _catalog!.CatalogId, _parentExecutionId, turn);
+        }
+        finally
+        {
+            DeactivateOnIdle(); // the log changed beside the fold (or the turn failed): rebuild from it on the next call
+        }
+        return turn.ProjectedEvents.Count;
     }
 
     public Task<Reply> Status()

@@ -26,6 +26,19 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
         return await command.ExecuteScalarAsync() is long epoch ? epoch : UnclaimedWriterEpoch;
     }
 
+    /// <summary>Which of <paramref name="eventIds"/> the log already holds (a projection replays them).</summary>
+    public async Task<HashSet<long>> PresentEventIdsAsync(long[] eventIds)
+    {
+        await using var command = database.CreateCommand("SELECT event_id FROM noetl.event WHERE execution_id = $1 AND event_id = ANY($2)");
+        command.Parameters.AddWithValue(executionId);
+        command.Parameters.AddWithValue(eventIds);
+        var present = new HashSet<long>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            present.Add(reader.GetInt64(0));
+        return present;
+    }
+
     public async Task<List<EventRow>> ReadEventsAsync()
     {
         await using var command = database.CreateCommand(

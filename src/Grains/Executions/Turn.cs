@@ -63,6 +63,9 @@ public sealed record ExecutionRequestRow(string IdempotencyKey, int CommandsGene
 public sealed class Turn
 {
     public List<EventRow> Events { get; } = [];
+
+    /// <summary>Event envelopes of <c>POST /api/internal/events/project</c>, scrubbed, in NoETL's event shape.</summary>
+    public List<JsonObject> ProjectedEvents { get; } = [];
     public List<NewCommandRow> NewCommands { get; } = [];
     public List<CommandChange> CommandChanges { get; } = [];
     public List<OutboxRow> Outbox { get; } = [];

@@ -15,7 +15,7 @@ namespace NoEtl.Grains.Executions;
 /// <summary>
 /// Group commit for the execution grains of one silo. A grain hands over its turn and awaits it; a few writer loops
 /// each take whatever turns are queued (up to <see cref="ServerOptions.CommitBatchMaxTurns"/>) and write them as one
-/// pipelined batch in one transaction: the writer fence, then one multi-row statement each for events, new commands,
+/// pipelined batch in one transaction: the writer fence, then one multi-row statement each for events (engine-written and projected), new commands,
 /// command updates, outbox rows and projections. Nothing waits on purpose: with an idle writer a turn goes alone, and
 /// under load turns queue while a batch commits, so batches grow with the load. Every execution's events, commands and
 /// outbox rows still commit together. An execution has at most one turn queued (its grain is not reentrant), so
@@ -147,6 +147,7 @@ public sealed partial class TurnWriter : IAsyncDisposable
         await using var sql = new NpgsqlBatch(connection);
         AddWriterFence(sql, batch);
         AddEvents(sql, batch);
+        AddProjectedEvents(sql, batch);
         AddNewCommands(sql, batch);
         AddCommandChanges(sql, batch);
         AddOutbox(sql, batch);
@@ -211,6 +212,31 @@ public sealed partial class TurnWriter : IAsyncDisposable
         command.Parameters.AddWithValue(rows.Select(r => r.Row.Error).ToArray());
         command.Parameters.AddWithValue(rows.Select(r => r.Row.WorkerId).ToArray());
         command.Parameters.AddWithValue(rows.Select(r => r.Row.CommandId).ToArray());
+        sql.BatchCommands.Add(command);
+    }
+
+    /// <summary>Projected envelopes keep their own ids, times and NoETL columns; a replayed envelope is skipped.</summary>
+    private static void AddProjectedEvents(NpgsqlBatch sql, List<PendingTurn> batch)
+    {
+        var rows = RowsOf(batch, turn => turn.ProjectedEvents);
+        if (rows.Length == 0)
+            return;
+        var command = new NpgsqlBatchCommand(
+            """
+            INSERT INTO noetl.event (event_id, execution_id, catalog_id, parent_event_id, parent_execution_id, event_type, node_id,
+                                     node_name, node_type, status, duration, context, result, meta, error, stack_trace,
+                                     tenant_id, organization_id, created_at)
+            SELECT (e->>'event_id')::bigint, p.execution_id, p.catalog_id, (e->>'parent_event_id')::bigint,
+                   (e->>'parent_execution_id')::bigint, e->>'event_type', e->>'node_id', e->>'node_name', e->>'node_type',
+                   e->>'status', (e->>'duration')::double precision, COALESCE(e->'context', e->'payload'), e->'result', e->'meta',
+                   e->>'error', e->>'stack_trace', COALESCE(e->>'tenant_id', 'default'), COALESCE(e->>'organization_id', 'default'),
+                   COALESCE((e->>'timestamp')::timestamp, (e->>'created_at')::timestamp, (now() AT TIME ZONE 'utc'))
+              FROM unnest($1::bigint[], $2::bigint[], $3::jsonb[]) AS p(execution_id, catalog_id, e)
+            ON CONFLICT (execution_id, event_id) DO NOTHING
+            """);
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.ExecutionId).ToArray());
+        command.Parameters.AddWithValue(rows.Select(r => r.Owner.CatalogId).ToArray());
+        command.Parameters.Add(Array(rows.Select(r => r.Row.ToJsonString()).ToArray(), NpgsqlDbType.Jsonb));
         sql.BatchCommands.Add(command);
     }
 

@@ -142,6 +142,36 @@ public sealed class TurnWriterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Projected_events_commit_under_the_writer_fence_keep_their_columns_and_skip_replays()
+    {
+        await using var writer = Writer(writers: 1, maxTurns: 64);
+        const long execution = 6_000_003;
+        await writer.CommitAsync(execution, NewWriter, _catalogId, null, IssuingTurn(execution));
+        var projected = new Turn();
+        projected.ProjectedEvents.Add(new JsonObject
+        {
+            ["event_id"] = 42, ["event_type"] = "custom.audit", ["node_name"] = "etl", ["duration"] = 1.5,
+            ["stack_trace"] = "trace", ["timestamp"] = "2026-01-02T03:04:05", ["payload"] = new JsonObject { ["rows"] = 3 },
+        });
+        await writer.CommitAsync(execution, ExecutionLog.FirstWriterEpoch, _catalogId, null, projected);
+        await writer.CommitAsync(execution, ExecutionLog.FirstWriterEpoch, _catalogId, null, projected); // a replay adds nothing
+        Assert.Equal(1L, await Scalar($"SELECT count(*) FROM noetl.event WHERE execution_id = {execution} AND event_id = 42"));
+        Assert.Equal("custom.audit|etl|1.5|trace|2026-01-02 03:04:05|3|" + _catalogId, await Text(
+            $"""
+            SELECT event_type || '|' || node_name || '|' || duration || '|' || stack_trace || '|' || created_at || '|' ||
+                   (context->>'rows') || '|' || catalog_id
+              FROM noetl.event WHERE execution_id = {execution} AND event_id = 42
+            """));
+
+        // A superseded activation's projection is refused like any of its turns.
+        await new ExecutionLog(_dataSource, execution).TakeWriterEpochAsync();
+        var stale = new Turn();
+        stale.ProjectedEvents.Add(new JsonObject { ["event_id"] = 43, ["event_type"] = "custom.audit" });
+        await Assert.ThrowsAsync<StaleWriterException>(() => writer.CommitAsync(execution, ExecutionLog.FirstWriterEpoch, _catalogId, null, stale));
+        Assert.Equal(0L, await Scalar($"SELECT count(*) FROM noetl.event WHERE execution_id = {execution} AND event_id = 43"));
+    }
+
+    [Fact]
     public async Task Of_two_activations_that_found_no_writer_only_the_first_to_commit_starts_the_execution()
     {
         await using var writer = Writer(writers: 1, maxTurns: 64);
