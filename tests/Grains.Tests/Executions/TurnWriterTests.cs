@@ -150,8 +150,13 @@ public sealed class TurnWriterTests : IAsyncLifetime
         var projected = new Turn();
         projected.ProjectedEvents.Add(new JsonObject
         {
-            ["event_id"] = 42, ["event_type"] = "custom.audit", ["node_name"] = "etl", ["duration"] = 1.5,
-            ["stack_trace"] = "trace", ["timestamp"] = "2026-01-02T03:04:05", ["payload"] = new JsonObject { ["rows"] = 3 },
+            ["event_id"] = 42,
+            ["event_type"] = "custom.audit",
+            ["node_name"] = "etl",
+            ["duration"] = 1.5,
+            ["stack_trace"] = "trace",
+            ["timestamp"] = "2026-01-02T03:04:05",
+            ["payload"] = new JsonObject { ["rows"] = 3 },
         });
         await writer.CommitAsync(execution, ExecutionLog.FirstWriterEpoch, _catalogId, null, projected);
         await writer.CommitAsync(execution, ExecutionLog.FirstWriterEpoch, _catalogId, null, projected); // a replay adds nothing
