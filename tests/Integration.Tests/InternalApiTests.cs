@@ -36,7 +36,7 @@ public sealed class InternalApiTests(SystemFixture fixture)
     [Fact]
     public async Task Concurrent_claimers_get_disjoint_rows_and_together_every_pending_row_once()
     {
-        await DrainAsync();
+        await Http.DrainOutboxAsync();
         await IssueCommandsAsync(12);
         var pendingBefore = await PendingIdsAsync();
         Assert.Equal(12, pendingBefore.Count);
@@ -99,13 +99,13 @@ public sealed class InternalApiTests(SystemFixture fixture)
         await IssueCommandsAsync(3);
         var after = (await Internal(HttpMethod.Get, "/api/internal/outbox/pending-count")).Json["pending"]!.GetValue<long>();
         Assert.Equal(before + 3, after);
-        await DrainAsync();
+        await Http.DrainOutboxAsync();
     }
 
     [Fact]
     public async Task An_abandoned_in_flight_row_is_claimable_again_after_the_visibility_timeout()
     {
-        await DrainAsync();
+        await Http.DrainOutboxAsync();
         await IssueCommandsAsync(1);
         var first = await Internal(HttpMethod.Post, "/api/internal/outbox/claim", new { limit = 10 });
         var row = Assert.Single(first.Json["rows"]!.AsArray());
@@ -118,20 +118,6 @@ public sealed class InternalApiTests(SystemFixture fixture)
         Assert.Equal(id, reclaimed!["outbox_id"]!.GetValue<long>());
         Assert.Equal(2, reclaimed["attempts"]!.GetValue<int>());
         await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = new[] { id } });
-    }
-
-    [Fact]
-    public async Task A_long_poll_returns_as_soon_as_a_grain_commits_rows()
-    {
-        await DrainAsync();
-        var poll = Internal(HttpMethod.Post, "/api/internal/outbox/claim", new { limit = 10, wait_ms = 20_000 });
-        await Task.Delay(500);
-        var started = DateTime.UtcNow;
-        await IssueCommandsAsync(1);
-        var response = await poll;
-        var row = Assert.Single(response.Json["rows"]!.AsArray());
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(5), "the long-poll waited for its deadline instead of the commit");
-        await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = new[] { row!["outbox_id"]!.GetValue<long>() } });
     }
 
     [Fact]
@@ -170,18 +156,6 @@ public sealed class InternalApiTests(SystemFixture fixture)
         await Http.Register(Playbooks.OneStep(path));
         for (var i = 0; i < count; i++)
             await Http.Execute(path);
-    }
-
-    private async Task DrainAsync()
-    {
-        while (true)
-        {
-            var claimed = await Internal(HttpMethod.Post, "/api/internal/outbox/claim", new { limit = 1000 });
-            var ids = claimed.Json["rows"]!.AsArray().Select(r => r!["outbox_id"]!.GetValue<long>()).ToList();
-            if (ids.Count == 0)
-                return;
-            await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = ids });
-        }
     }
 
     private async Task<List<long>> PendingIdsAsync()

@@ -17,7 +17,7 @@ public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) :
 
     /// <summary>
     /// One silo with an attempt cap of 2; a long visibility timeout so claimed rows stay claimed; the retention
-    /// purge every second, with a retention of 30 days, which the cleanup purge applies too.
+    /// purge every second, long-polls that re-poll only once a minute, with a retention of 30 days, which the cleanup purge applies too.
     /// </summary>
     public sealed class Fixture : IAsyncLifetime
     {
@@ -29,6 +29,7 @@ public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) :
             ["NOETL_OUTBOX_VISIBILITY_TIMEOUT_SECONDS"] = "30",
             ["NOETL_OUTBOX_RETENTION_SECONDS"] = "2592000", // 30 days
             ["NOETL_OUTBOX_PURGE_INTERVAL_SECONDS"] = "1",
+            ["NOETL_OUTBOX_REPOLL_MS"] = "60000", // a parked long-poll wakes only on a commit here
         });
 
         public async Task DisposeAsync() => await System.DisposeAsync();
@@ -128,6 +129,24 @@ public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) :
         // ...then all of A comes in one claim, in outbox_id order (a publisher publishes in that order).
         Assert.Equal(rowsA, await ClaimAsync(limit: 10));
         await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = rowsA.Concat(rowsB).ToArray() });
+    }
+
+    [Fact]
+    public async Task A_parked_long_poll_wakes_on_a_commit_not_on_its_re_poll()
+    {
+        await System.Http.DrainOutboxAsync();
+        var path = $"tests/wake_{Guid.NewGuid():N}";
+        await System.Http.Register(Playbooks.OneStep(path));
+        var poll = Internal(HttpMethod.Post, "/api/internal/outbox/claim", new { limit = 10, wait_ms = 30_000 });
+        await Task.Delay(500); // let it park (a claim before the commit would only make the test pass sooner)
+
+        var executionId = await System.Http.Execute(path);
+        // The re-poll is a minute away and the wait half of one: only the commit's signal can answer within 20 s.
+        var finished = await Task.WhenAny(poll, Task.Delay(TimeSpan.FromSeconds(20)));
+        Assert.True(finished == poll, "the long-poll was not woken by the commit");
+        var row = Assert.Single((await poll).Json["rows"]!.AsArray());
+        Assert.Equal(executionId.ToString(), row!["payload"]!["execution_id"]!.ToString());
+        await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = new[] { row["outbox_id"]!.GetValue<long>() } });
     }
 
     [Fact]

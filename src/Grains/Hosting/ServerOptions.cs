@@ -40,6 +40,12 @@ public sealed class ServerOptions
     /// <summary>Upper bound of an outbox long-poll (<c>wait_ms</c>).</summary>
     public int OutboxMaxWaitMs { get; set; } = 30_000;
 
+    /// <summary>
+    /// A parked long-poll looks again at least this often, for rows that became claimable without a commit (an
+    /// expired IN_FLIGHT row, a FAILED row now due); committed rows wake it at once.
+    /// </summary>
+    public int OutboxRepollMs { get; set; } = 1000;
+
     /// <summary>A row whose publish failed this many times is dead-lettered (status DEAD) instead of retried.</summary>
     public int OutboxMaxAttempts { get; set; } = 10;
 
@@ -108,6 +114,7 @@ public sealed class ServerOptions
         options.CommandReaperIntervalSeconds = Int(configuration, "NOETL_COMMAND_REAPER_INTERVAL_SECONDS", options.CommandReaperIntervalSeconds, min: 1);
         options.CommandPendingRetrySeconds = Int(configuration, "NOETL_COMMAND_REAPER_PENDING_RETRY_SECONDS", options.CommandPendingRetrySeconds);
         options.OutboxMaxWaitMs = Int(configuration, "NOETL_OUTBOX_MAX_WAIT_MS", options.OutboxMaxWaitMs);
+        options.OutboxRepollMs = Int(configuration, "NOETL_OUTBOX_REPOLL_MS", options.OutboxRepollMs, min: 10);
         options.OutboxMaxAttempts = Int(configuration, "NOETL_OUTBOX_MAX_ATTEMPTS", options.OutboxMaxAttempts, min: 1);
         options.OutboxRetentionSeconds = Int(configuration, "NOETL_OUTBOX_RETENTION_SECONDS", options.OutboxRetentionSeconds);
         options.OutboxPurgeIntervalSeconds = Int(configuration, "NOETL_OUTBOX_PURGE_INTERVAL_SECONDS", options.OutboxPurgeIntervalSeconds);

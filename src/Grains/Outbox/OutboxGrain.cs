@@ -56,7 +56,7 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
             if (reply.Status != ReplyStatus.Ok || remaining <= TimeSpan.Zero || JsonNode.Parse(reply.Body)!["claimed"]!.GetValue<int>() > 0)
                 return reply;
             // Wake up on a commit, or at the latest when an IN_FLIGHT row could have expired or a FAILED row become due.
-            await Task.WhenAny(signal, Task.Delay(Min(remaining, TimeSpan.FromSeconds(1)), cancellationToken));
+            await Task.WhenAny(signal, Task.Delay(Min(remaining, TimeSpan.FromMilliseconds(options.OutboxRepollMs)), cancellationToken));
         }
     }
 

@@ -81,4 +81,18 @@ public static class Api
         Assert.True(response.Status == HttpStatusCode.OK, $"detail failed: {(int)response.Status} {response.Text}");
         return response.Json["events"]!.AsArray();
     }
+
+    /// <summary>Claims and marks published every claimable outbox row, as a publisher that keeps up would.</summary>
+    public static async Task DrainOutboxAsync(this HttpClient http)
+    {
+        const string bearer = "Bearer " + NoEtlSystem.InternalToken;
+        while (true)
+        {
+            var claimed = await http.Send(HttpMethod.Post, "/api/internal/outbox/claim", new { limit = 1000 }, bearer: bearer);
+            var ids = claimed.Json["rows"]!.AsArray().Select(r => r!["outbox_id"]!.GetValue<long>()).ToList();
+            if (ids.Count == 0)
+                return;
+            await http.Send(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = ids }, bearer: bearer);
+        }
+    }
 }
