@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -68,18 +67,22 @@ public sealed class TurnWriterTests : IAsyncLifetime
         var first = IssuingTurn(victim);
         await writer.CommitAsync(victim, NewWriter, _catalogId, null, first);
 
-        // Queued together: the same event id again (primary key violation) among good turns.
+        // The only writer blocks inside a first turn (inserting events waits for this lock), so what follows queues up
+        // and is taken as one batch: the same event id again (a primary key violation) among 20 good turns.
+        var release = await BlockWriterAsync(writer, 8_000_100);
         var duplicate = new Turn();
         duplicate.Events.Add(first.Events[0]);
         var good = Enumerable.Range(2, 20).Select(i => 8_000_000L + i).ToArray();
         var goodCommits = good.Select(id => writer.CommitAsync(id, NewWriter, _catalogId, null, IssuingTurn(id))).ToList();
         var badCommit = writer.CommitAsync(victim, ExecutionLog.FirstWriterEpoch, _catalogId, null, duplicate);
+        Assert.Equal(21, writer.QueueDepth); // all queued behind the blocked writer: one batch of 21 once it is free
+        await release();
 
         var failure = await Assert.ThrowsAsync<PostgresException>(() => badCommit);
         Assert.Equal(PostgresErrorCodes.UniqueViolation, failure.SqlState);
         await Task.WhenAll(goodCommits);
-        Assert.Equal(21L, await Scalar("SELECT count(*) FROM noetl.event"));
-        Assert.Equal(21L, await Scalar("SELECT count(*) FROM noetl.outbox"));
+        Assert.Equal(22L, await Scalar("SELECT count(*) FROM noetl.event"));
+        Assert.Equal(22L, await Scalar("SELECT count(*) FROM noetl.outbox"));
     }
 
     [Fact]
@@ -197,13 +200,16 @@ public sealed class TurnWriterTests : IAsyncLifetime
         await writer.CommitAsync(victim, NewWriter, _catalogId, null, IssuingTurn(victim));
         await new ExecutionLog(_dataSource, victim).TakeWriterEpochAsync();
 
+        var release = await BlockWriterAsync(writer, 5_000_100);
         var good = Enumerable.Range(2, 20).Select(i => 5_000_000L + i).ToArray();
         var goodCommits = good.Select(id => writer.CommitAsync(id, NewWriter, _catalogId, null, IssuingTurn(id))).ToList();
         var staleCommit = writer.CommitAsync(victim, ExecutionLog.FirstWriterEpoch, _catalogId, null, FollowUpTurn(victim, 1));
+        Assert.Equal(21, writer.QueueDepth); // one batch of 21 once the writer is free
+        await release();
 
         await Assert.ThrowsAsync<StaleWriterException>(() => staleCommit);
         await Task.WhenAll(goodCommits);
-        Assert.Equal(21L, await Scalar("SELECT count(*) FROM noetl.event"));
+        Assert.Equal(22L, await Scalar("SELECT count(*) FROM noetl.event"));
         Assert.Equal(1L, await Scalar($"SELECT count(*) FROM noetl.event WHERE execution_id = {victim}"));
     }
 
@@ -224,20 +230,13 @@ public sealed class TurnWriterTests : IAsyncLifetime
         listener.SetMeasurementEventCallback<int>((_, value, _, _) => depth = Math.Max(depth, value));
         listener.Start();
 
-        // The only writer blocks inside its first turn: inserting events waits for this lock.
-        await using var blocker = await _dataSource.OpenConnectionAsync();
-        await using var transaction = await blocker.BeginTransactionAsync();
-        await using (var lockEvents = new NpgsqlCommand("LOCK TABLE noetl.event IN SHARE MODE", blocker, transaction))
-            await lockEvents.ExecuteNonQueryAsync();
-        var inWriter = writer.CommitAsync(4_000_001, NewWriter, _catalogId, null, IssuingTurn(4_000_001));
-        await WaitForLockWaiterAsync();
+        var release = await BlockWriterAsync(writer, 4_000_001);
         var queued = new[] { 4_000_002L, 4_000_003L }.Select(id => writer.CommitAsync(id, NewWriter, _catalogId, null, IssuingTurn(id))).ToList();
 
-        var clock = Stopwatch.StartNew();
-        var full = await Assert.ThrowsAsync<CommitQueueFullException>(() => writer.CommitAsync(4_000_004, NewWriter, _catalogId, null, IssuingTurn(4_000_004)));
+        // At once: the refusal is thrown by the call itself, not by a task that waited for room.
+        var full = Assert.Throws<CommitQueueFullException>(void () => _ = writer.CommitAsync(4_000_004, NewWriter, _catalogId, null, IssuingTurn(4_000_004)));
         var audit = writer.RecordAsync(AuditLog.Entry("catalog.register", "ok", "tests/dropped"));
         Assert.True(audit.IsCompletedSuccessfully, "an audit record must not wait for a full queue");
-        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(1));
         Assert.Equal("overloaded", DatabaseUnavailable.CodeOf(full));
         var reply = DatabaseUnavailable.Reply("overloaded");
         Assert.Equal(ReplyStatus.Unavailable, reply.Status);
@@ -247,8 +246,7 @@ public sealed class TurnWriterTests : IAsyncLifetime
         listener.RecordObservableInstruments();
         Assert.Equal(2, depth); // the gauge shows the full queue
 
-        await transaction.RollbackAsync();
-        await inWriter;
+        await release();
         await Task.WhenAll(queued);
         Assert.Equal(3L, await Scalar("SELECT count(*) FROM noetl.event"));
         Assert.Equal(0L, await Scalar("SELECT count(*) FROM noetl.event WHERE execution_id = 4000004"));
@@ -325,6 +323,26 @@ public sealed class TurnWriterTests : IAsyncLifetime
 
     private TurnWriter Writer(int writers, int maxTurns) =>
         new(_dataSource, new ServerOptions { CommitWriters = writers, CommitBatchMaxTurns = maxTurns }, NullLogger<TurnWriter>.Instance);
+
+    /// <summary>
+    /// Parks the writer inside a turn of <paramref name="executionId"/> (inserting events waits for a table lock) until
+    /// the returned release runs, so turns handed over meanwhile queue up and are taken together.
+    /// </summary>
+    private async Task<Func<Task>> BlockWriterAsync(TurnWriter writer, long executionId)
+    {
+        var blocker = await _dataSource.OpenConnectionAsync();
+        var transaction = await blocker.BeginTransactionAsync();
+        await using (var lockEvents = new NpgsqlCommand("LOCK TABLE noetl.event IN SHARE MODE", blocker, transaction))
+            await lockEvents.ExecuteNonQueryAsync();
+        var inWriter = writer.CommitAsync(executionId, NewWriter, _catalogId, null, IssuingTurn(executionId));
+        await WaitForLockWaiterAsync();
+        return async () =>
+        {
+            await transaction.RollbackAsync();
+            await blocker.DisposeAsync();
+            await inWriter;
+        };
+    }
 
     private async Task WaitForLockWaiterAsync()
     {
