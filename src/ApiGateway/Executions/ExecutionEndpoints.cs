@@ -110,7 +110,7 @@ public static class ExecutionEndpoints
             return Task.FromResult(RequestBody.Problem("value_error", ["query", "page_size"], "page >= 1 and 10 <= page_size <= 500"));
         if (((page ?? 1) - 1L) * size > RequestLimits.MaxEventOffset)
             return Task.FromResult(RequestBody.Problem("value_error", ["query", "page"],
-                $"(page - 1) * page_size must not exceed {RequestLimits.MaxEventOffset}; page further with since_event_id"));
+                $"(page - 1) * page_size must not exceed {RequestLimits.MaxEventOffset}; narrow the events with since_event_id or event_type"));
         var eventPage = new EventPage(page ?? 1, size, since_event_id, event_type, include_events ?? true);
         return WithExecution(id, executionId => grains.Reference<IExecutionDirectoryGrain>(0).Detail(executionId, eventPage));
     }
