@@ -196,7 +196,9 @@ public sealed class GuiExecutionPagesTests(SystemFixture fixture)
             })]);
             var posted = await Http.Post("/api/events/batch", new JsonObject
             {
-                ["execution_id"] = executionId.ToString(), ["worker_id"] = "gui-long", ["events"] = events,
+                ["execution_id"] = executionId.ToString(),
+                ["worker_id"] = "gui-long",
+                ["events"] = events,
             });
             Assert.True(posted.Status == HttpStatusCode.Accepted, posted.Text);
         }
