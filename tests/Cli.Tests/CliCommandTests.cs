@@ -142,18 +142,18 @@ public sealed class CliCommandTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Events_pages_with_since_event_id_and_prints_one_line_per_event()
+    public async Task Events_reads_every_page_of_the_newest_first_log_and_prints_one_line_per_event_in_order()
     {
         var events = Enumerable.Range(1, 230).Select(i => FakeExecution.Event(i, "command.heartbeat", "s", "RUNNING", i)).ToList();
         var execution = new FakeExecution(ExecutionId, "COMPLETED", events, revealPerRead: 1000);
         _server.Handler = execution.Answer;
 
-        Assert.Equal(0, await Run("events", ExecutionId));
+        Assert.Equal(0, await Run("events", ExecutionId, "--json"));
 
-        var queries = _server.Requests.Select(r => r.Query["since_event_id"].FirstOrDefault()).ToList();
-        Assert.Equal([null, "100", "200"], queries);
-        Assert.All(_server.Requests, r => Assert.Equal("1", r.Query["page"]));
-        Assert.Equal(230, _out.ToString().Trim().Split('\n').Length);
+        Assert.Equal(["1", "2", "3"], _server.Requests.Select(r => r.Query["page"].FirstOrDefault()));
+        Assert.All(_server.Requests, r => Assert.Null(r.Query["since_event_id"].FirstOrDefault()));
+        var ids = _out.ToString().Trim().Split('\n').Select(l => long.Parse(JsonNode.Parse(l)!["event_id"]!.ToString())).ToList();
+        Assert.Equal(Enumerable.Range(1, 230).Select(i => (long)i), ids);
     }
 
     [Fact]
@@ -164,7 +164,7 @@ public sealed class CliCommandTests : IAsyncLifetime
 
         Assert.Equal(0, await Run("events", ExecutionId, "--follow", "--json"));
 
-        var ids = _out.ToString().Trim().Split('\n').Select(l => (long)JsonNode.Parse(l)!["event_id"]!).ToList();
+        var ids = _out.ToString().Trim().Split('\n').Select(l => long.Parse(JsonNode.Parse(l)!["event_id"]!.ToString())).ToList();
         Assert.Equal(Enumerable.Range(1, 11).Select(i => (long)i), ids);
         Assert.Contains(_server.Requests, r => r.Query["since_event_id"] == "3");
     }

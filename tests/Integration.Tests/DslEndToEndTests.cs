@@ -442,8 +442,9 @@ public sealed class DslEndToEndTests(SystemFixture fixture)
             var max = 0;
             foreach (var e in Events)
             {
-                if (e!["meta"]?["command_id"]?.GetValue<long>() is not { } commandId)
+                if (e!["meta"]?["command_id"] is not { } id)
                     continue;
+                var commandId = id.Id();
                 if (Type(e) == "command.issued" && e["node_name"]!.GetValue<string>() == step)
                     issued.Add(commandId);
                 else if (Type(e) is "call.done" or "call.error" or "command.completed" or "command.failed")
@@ -489,7 +490,7 @@ public sealed class DslEndToEndTests(SystemFixture fixture)
         while (DateTime.UtcNow < deadline)
         {
             var events = await Http.Events(executionId);
-            var stepEvents = events.Where(e => e!["node_name"]?.GetValue<string>() == step).Select(e => e!["event_id"]!.GetValue<long>()).ToHashSet();
+            var stepEvents = events.Where(e => e!["node_name"]?.GetValue<string>() == step).Select(e => e!["event_id"].Id()).ToHashSet();
             foreach (var eventId in (await worker.PendingCommandEventsAsync(executionId)).Where(stepEvents.Contains))
             {
                 var claim = await Http.Claim(eventId, "worker-dsl-fail");

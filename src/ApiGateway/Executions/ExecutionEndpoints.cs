@@ -52,17 +52,54 @@ public static class ExecutionEndpoints
         executions.MapGet("/{id}/cancellation-check", (string id, IGrainFactory grains) =>
             WithExecution(id, executionId => grains.Reference<IExecutionGrain>(executionId).CancellationCheck())).ForAnyPrincipal();
 
-        executions.MapPost("/{id}/cancel", async (string id, HttpRequest request, IGrainFactory grains) =>
+        executions.MapPost("/{id}/cancel", (string id, HttpRequest request, IGrainFactory grains) =>
+            Cancel(id, request, grains, "User requested cancellation", cascadeAlways: false)).ForOperators();
+
+        // The GUI's Stop button: a cancel that always reaches the children.
+        executions.MapPost("/{id}/stop", (string id, HttpRequest request, IGrainFactory grains) =>
+            Cancel(id, request, grains, "Stopped by user", cascadeAlways: true)).ForOperators();
+
+        // Same callers and rules as /api/execute: the new execution is started by the same directory path.
+        executions.MapPost("/{id}/rerun", async (string id, HttpRequest request, IGrainFactory grains) =>
         {
             var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
             if (body is null)
                 return error!;
-            var reason = body.Text("reason") ?? "User requested cancellation";
-            var cascade = body.Bool("cascade", true);
+            var workload = body.Object("workload", "payload");
             if (body.HasErrors)
                 return body.Errors();
-            return await WithExecution(id, executionId => grains.Reference<IExecutionGrain>(executionId).Cancel(reason, cascade));
-        }).ForOperators();
+            var (key, badKey) = RequestBody.IdempotencyKey(request);
+            if (badKey is not null)
+                return badKey;
+            return await WithExecution(id, executionId =>
+                grains.Reference<IExecutionDirectoryGrain>(0).Rerun(executionId, workload?.ToJsonString() ?? "{}", key));
+        }).ForAnyPrincipal();
+
+        executions.MapPost("/{id}/analyze", async (string id, HttpRequest request, IGrainFactory grains) =>
+        {
+            var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
+            if (body is null)
+                return error!;
+            var limit = body.Int("limit", 1, MaxAnalyzeItems) ?? 10;
+            if (body.HasErrors)
+                return body.Errors();
+            return await WithExecution(id, executionId => grains.Reference<IExecutionDirectoryGrain>(0).Analyze(executionId, limit));
+        }).ForAnyPrincipal();
+    }
+
+    /// <summary>The longest list an analysis report holds (failed steps, slowest steps).</summary>
+    private const int MaxAnalyzeItems = 100;
+
+    private static async Task<IResult> Cancel(string id, HttpRequest request, IGrainFactory grains, string defaultReason, bool cascadeAlways)
+    {
+        var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
+        if (body is null)
+            return error!;
+        var reason = body.Text("reason") ?? defaultReason;
+        var cascade = cascadeAlways || body.Bool("cascade", true);
+        if (body.HasErrors)
+            return body.Errors();
+        return await WithExecution(id, executionId => grains.Reference<IExecutionGrain>(executionId).Cancel(reason, cascade));
     }
 
     private static Task<IResult> Detail(
@@ -73,7 +110,7 @@ public static class ExecutionEndpoints
             return Task.FromResult(RequestBody.Problem("value_error", ["query", "page_size"], "page >= 1 and 10 <= page_size <= 500"));
         if (((page ?? 1) - 1L) * size > RequestLimits.MaxEventOffset)
             return Task.FromResult(RequestBody.Problem("value_error", ["query", "page"],
-                $"(page - 1) * page_size must not exceed {RequestLimits.MaxEventOffset}; page further with since_event_id"));
+                $"(page - 1) * page_size must not exceed {RequestLimits.MaxEventOffset}; narrow the events with since_event_id or event_type"));
         var eventPage = new EventPage(page ?? 1, size, since_event_id, event_type, include_events ?? true);
         return WithExecution(id, executionId => grains.Reference<IExecutionDirectoryGrain>(0).Detail(executionId, eventPage));
     }

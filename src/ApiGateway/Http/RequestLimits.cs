@@ -32,7 +32,7 @@ public sealed class RequestLimits
     /// <summary>Rows skipped by OFFSET paging of executions; deeper pages cost a scan for nothing anybody reads.</summary>
     public const int MaxExecutionOffset = 5_000;
 
-    /// <summary>Rows skipped by OFFSET paging of an execution's events; <c>since_event_id</c> pages further at no cost.</summary>
+    /// <summary>Rows skipped by OFFSET paging of an execution's events (newest first); filters narrow deeper pages.</summary>
     public const int MaxEventOffset = 1_000_000;
 
     /// <summary>Retention settings of <c>cleanup/purge</c>: a hundred years, in each field's unit.</summary>

@@ -5,7 +5,9 @@ namespace NoEtl.Cli.Output;
 
 /// <summary>
 /// Reads an execution's event log incrementally through <c>GET /api/executions/{id}</c>, using
-/// <c>since_event_id</c> as a cursor so each poll returns only new events, page by page.
+/// <c>since_event_id</c> as a cursor so each poll returns only new events. The server answers newest first, so the
+/// new events are read page by page (page 1 onwards, until <c>has_next</c> is false) and then put in order: events
+/// that arrive meanwhile only push older ones to later pages (read twice, dropped here), never past the end.
 /// </summary>
 public sealed class EventFeed(NoEtlClient client, string executionId, int pageSize = 100)
 {
@@ -17,27 +19,27 @@ public sealed class EventFeed(NoEtlClient client, string executionId, int pageSi
     /// <summary>Every event newer than the cursor, oldest first.</summary>
     public async Task<IReadOnlyList<JsonObject>> NextAsync(CancellationToken cancel)
     {
-        var events = new List<JsonObject>();
-        while (true)
+        var events = new SortedDictionary<long, JsonObject>();
+        for (var page = 1; ; page++)
         {
-            var query = $"/api/executions/{Uri.EscapeDataString(executionId)}?page=1&page_size={pageSize}"
+            var query = $"/api/executions/{Uri.EscapeDataString(executionId)}?page={page}&page_size={pageSize}"
                 + (_lastEventId is { } since ? $"&since_event_id={since}" : "");
             var document = await client.GetAsync(query, cancel) as JsonObject
                 ?? throw new ApiException(200, "OK", "the execution document is not a JSON object");
             Execution = document;
-            var added = 0;
-            foreach (var e in (document["events"] as JsonArray ?? []).OfType<JsonObject>())
+            var pageEvents = (document["events"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+            foreach (var e in pageEvents)
             {
                 // A server that ignores since_event_id would repeat events: the cursor filters them out here.
-                if (Json.Long(e["event_id"]) is not { } id || id <= _lastEventId)
-                    continue;
-                _lastEventId = id;
-                events.Add(e);
-                added++;
+                if (Json.Long(e["event_id"]) is { } id && id > (_lastEventId ?? long.MinValue))
+                    events.TryAdd(id, e);
             }
-            if (added == 0 || !Json.Bool(document["pagination"]?["has_next"]))
-                return events;
+            if (pageEvents.Count == 0 || !Json.Bool(document["pagination"]?["has_next"]))
+                break;
         }
+        if (events.Count > 0)
+            _lastEventId = events.Keys.Last();
+        return [.. events.Values];
     }
 
     /// <summary>

@@ -13,6 +13,12 @@ public interface IExecutionDirectoryGrain : IGrainWithIntegerKey
 
     [Alias("Detail")] Task<Reply> Detail(long executionId, EventPage page);
 
+    /// <summary>Starts the catalog entry of <paramref name="executionId"/> again, its workload overlaid with <paramref name="workloadJson"/>.</summary>
+    [Alias("Rerun")] Task<Reply> Rerun(long executionId, string workloadJson, string? idempotencyKey);
+
+    /// <summary>A bounded report on one execution: duration, events by type, failed steps, slowest steps.</summary>
+    [Alias("Analyze")] Task<Reply> Analyze(long executionId, int limit);
+
     /// <summary>Finds the execution that owns the <c>command.issued</c> event <paramref name="eventId"/>, or null.</summary>
     [Alias("LocateCommand")] Task<long?> LocateCommand(long eventId);
 

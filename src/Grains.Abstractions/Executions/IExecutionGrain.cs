@@ -22,6 +22,9 @@ public interface IExecutionGrain : IGrainWithIntegerKey
 
     [Alias("Status")] Task<Reply> Status();
 
+    /// <summary>The final step's result of a completed execution (JSON text, redacted), or null.</summary>
+    [Alias("FinalResult")] Task<string?> FinalResult();
+
     [Alias("CancellationCheck")] Task<Reply> CancellationCheck();
 
     [Alias("Cancel")] Task<Reply> Cancel(string reason, bool cascade);

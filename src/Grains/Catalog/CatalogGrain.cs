@@ -202,7 +202,7 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids, Tu
         ["layout"] = reader.IsDBNull(5) ? null : JsonNode.Parse(reader.GetString(5)),
         ["payload"] = reader.IsDBNull(6) ? null : JsonNode.Parse(reader.GetString(6)),
         ["meta"] = reader.IsDBNull(7) ? null : JsonNode.Parse(reader.GetString(7)),
-        ["created_at"] = reader.GetDateTime(8).ToString("O"),
+        ["created_at"] = WireTimes.Utc(reader.GetDateTime(8)),
     };
 
     private static string? NormalizeKind(string? kind) =>

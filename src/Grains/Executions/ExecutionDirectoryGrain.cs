@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
+using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Commands;
 using NoEtl.Grains.Hosting;
 using NoEtl.Grains.Persistence;
@@ -11,7 +12,8 @@ using Orleans.Concurrency;
 namespace NoEtl.Grains.Executions;
 
 [StatelessWorker]
-public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, SnowflakeIds ids, CommandLocations locations, TurnWriter writer)
+public sealed class ExecutionDirectoryGrain(
+    NpgsqlDataSource database, SnowflakeIds ids, CommandLocations locations, TurnWriter writer, PlaybookCache playbooks)
     : Grain, IExecutionDirectoryGrain
 {
     private static readonly Dictionary<string, string> ExecutableKinds = new(StringComparer.OrdinalIgnoreCase)
@@ -74,17 +76,14 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
 
     public Task<Reply> Detail(long executionId, EventPage page) => DatabaseCall.Run(async () =>
     {
-        JsonObject summary;
-        await using (var command = database.CreateCommand(
-            $"SELECT {SummaryColumns} FROM noetl.execution x JOIN noetl.catalog c ON c.catalog_id = x.catalog_id WHERE x.execution_id = $1"))
-        {
-            command.Parameters.AddWithValue(executionId);
-            await using var reader = await command.ExecuteReaderAsync();
-            if (!await reader.ReadAsync())
-                return JsonReplies.NotFound("Execution not found");
-            summary = ReadSummary(reader);
-        }
+        if (await SummaryAsync(executionId) is not { } summary)
+            return JsonReplies.NotFound("Execution not found");
+        if (summary["status"]?.GetValue<string>() == "COMPLETED")
+            summary["result"] = JsonReplies.ParseOrNull(await GrainFactory.Reference<IExecutionGrain>(executionId).FinalResult());
 
+        // Both statements are range scans of the primary key (execution_id, event_id): the count reads the index
+        // only, and the page is a backward scan that stops after OFFSET + LIMIT rows, so page 1 is cheap however
+        // long the log is.
         long total;
         await using (var count = database.CreateCommand(
             "SELECT count(*) FROM noetl.event WHERE execution_id = $1 AND ($2::bigint IS NULL OR event_id > $2) AND ($3::text IS NULL OR event_type = $3)"))
@@ -96,13 +95,14 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
         var events = new JsonArray();
         if (page.IncludeEvents)
         {
+            // Newest first, as NoETL's GUI reads it: the end of a running execution is on page 1.
             await using var command = database.CreateCommand(
                 """
                 SELECT event_id, event_type, node_id, node_name, status, created_at, context::text, result::text, error,
                        catalog_id, parent_execution_id, parent_event_id, duration, meta::text
                   FROM noetl.event
                  WHERE execution_id = $1 AND ($2::bigint IS NULL OR event_id > $2) AND ($3::text IS NULL OR event_type = $3)
-                 ORDER BY event_id LIMIT $4 OFFSET $5
+                 ORDER BY event_id DESC LIMIT $4 OFFSET $5
                 """);
             AddEventFilters(command, executionId, page);
             command.Parameters.AddWithValue(page.PageSize);
@@ -110,10 +110,10 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
             await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync())
             {
-                var created = reader.GetDateTime(5).ToString("O");
+                var created = WireTimes.Utc(reader.GetDateTime(5));
                 events.Add(new JsonObject
                 {
-                    ["event_id"] = reader.GetInt64(0),
+                    ["event_id"] = reader.GetInt64(0).ToString(),
                     ["event_type"] = reader.GetString(1),
                     ["node_id"] = Text(reader, 2),
                     ["node_name"] = Text(reader, 3),
@@ -125,9 +125,9 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
                     ["error"] = RedactedText(reader, 8),
                     ["catalog_id"] = reader.GetInt64(9).ToString(),
                     ["parent_execution_id"] = reader.IsDBNull(10) ? null : reader.GetInt64(10).ToString(),
-                    ["parent_event_id"] = reader.IsDBNull(11) ? null : reader.GetInt64(11),
+                    ["parent_event_id"] = reader.IsDBNull(11) ? null : reader.GetInt64(11).ToString(),
                     ["duration"] = reader.IsDBNull(12) ? null : reader.GetDouble(12),
-                    ["meta"] = Redactor.Redact(Json(reader, 13)),
+                    ["meta"] = IdsAsStrings(Redactor.Redact(Json(reader, 13))),
                 });
             }
         }
@@ -147,6 +147,200 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
         };
         return JsonReplies.Ok(summary);
     });
+
+    /// <summary>
+    /// A new execution of the same catalog entry (so the same version), through <see cref="Execute"/> and its rules.
+    /// Its workload overlay is the original's workload with <paramref name="workloadJson"/> merged over it. Keys a
+    /// system playbook fixes are left out of the original's part: they hold the playbook's own values, which the new
+    /// execution gets again, and an overlay that names them is refused as on <c>/api/execute</c>.
+    /// </summary>
+    public async Task<Reply> Rerun(long executionId, string workloadJson, string? idempotencyKey)
+    {
+        long catalogId;
+        string path;
+        JsonObject original;
+        try
+        {
+            await using var command = database.CreateCommand(
+                """
+                SELECT x.catalog_id, c.path,
+                       (SELECT e.context->'workload' FROM noetl.event e
+                         WHERE e.execution_id = x.execution_id AND e.event_type = 'playbook.initialized'
+                         ORDER BY e.event_id LIMIT 1)::text
+                  FROM noetl.execution x JOIN noetl.catalog c ON c.catalog_id = x.catalog_id
+                 WHERE x.execution_id = $1
+                """);
+            command.Parameters.AddWithValue(executionId);
+            await using var reader = await command.ExecuteReaderAsync();
+            if (!await reader.ReadAsync())
+                return JsonReplies.NotFound("Execution not found");
+            (catalogId, path) = (reader.GetInt64(0), reader.GetString(1));
+            original = (reader.IsDBNull(2) ? null : JsonNode.Parse(reader.GetString(2)) as JsonObject) ?? [];
+        }
+        catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code)
+        {
+            return DatabaseUnavailable.Reply(code);
+        }
+        if (EventBinding.CheckPool(Caller.Current, SystemPlaybooks.PoolOf(path), executionId, "rerun it") is { } foreignPool)
+            return foreignPool;
+        if (SystemPlaybooks.IsSystemPath(path) && await playbooks.GetAsync(catalogId) is { } playbook)
+            foreach (var key in SystemPlaybooks.FixedKeys(playbook.Playbook.Document))
+                original.Remove(key);
+        var workload = Orchestrator.DeepMerge(original, JsonReplies.ParseObject(workloadJson) ?? []);
+        return await Execute(new StartExecution(null, catalogId, null, workload.ToJsonString(), null, idempotencyKey), null);
+    }
+
+    /// <summary>
+    /// A report on one execution, computed by PostgreSQL from its slice of the log (primary-key range scans, grouped
+    /// there): duration, event counts by type, the steps that failed with their latest error, and the steps that took
+    /// longest. Each list holds at most <paramref name="limit"/> entries.
+    /// </summary>
+    public Task<Reply> Analyze(long executionId, int limit) => DatabaseCall.Run(async () =>
+    {
+        if (await SummaryAsync(executionId) is not { } summary)
+            return JsonReplies.NotFound("Execution not found");
+        var path = summary["path"]!.GetValue<string>();
+        if (EventBinding.CheckPool(Caller.Current, SystemPlaybooks.PoolOf(path), executionId, "analyze it") is { } foreignPool)
+            return foreignPool;
+
+        var byType = new JsonObject();
+        long eventCount = 0;
+        await using (var command = database.CreateCommand(
+            "SELECT event_type, count(*) FROM noetl.event WHERE execution_id = $1 GROUP BY event_type ORDER BY count(*) DESC, event_type"))
+        {
+            command.Parameters.AddWithValue(executionId);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                var count = reader.GetInt64(1);
+                eventCount += count;
+                byType[Text(reader, 0) ?? "unknown"] = count;
+            }
+        }
+
+        var failed = new JsonArray();
+        await using (var command = database.CreateCommand(
+            """
+            SELECT node_name, count(*), (array_agg(error ORDER BY event_id DESC))[1], max(event_id), max(created_at)
+              FROM noetl.event
+             WHERE execution_id = $1 AND event_type IN ('call.error', 'command.failed')
+             GROUP BY node_name
+             ORDER BY max(event_id) DESC
+             LIMIT $2
+            """))
+        {
+            command.Parameters.AddWithValue(executionId);
+            command.Parameters.AddWithValue(limit);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                failed.Add(new JsonObject
+                {
+                    ["step"] = Text(reader, 0),
+                    ["failures"] = reader.GetInt64(1),
+                    ["error"] = RedactedText(reader, 2),
+                    ["last_event_id"] = reader.GetInt64(3).ToString(),
+                    ["last_failed_at"] = WireTimes.Utc(reader.GetDateTime(4)),
+                });
+            }
+        }
+
+        // A step's commands (one per run or loop iteration) start when a worker reports command.started (else when
+        // claimed, else issued) and end with their terminal worker event; the step's span is first start to last end.
+        var slowest = new JsonArray();
+        await using (var command = database.CreateCommand(
+            """
+            WITH run AS (
+                SELECT min(node_name) AS step,
+                       COALESCE(min(created_at) FILTER (WHERE event_type = 'command.started'),
+                                min(created_at) FILTER (WHERE event_type = 'command.claimed'),
+                                min(created_at) FILTER (WHERE event_type = 'command.issued')) AS started_at,
+                       max(created_at) FILTER (WHERE event_type IN ('command.completed', 'command.failed', 'call.done', 'call.error')) AS finished_at
+                  FROM noetl.event
+                 WHERE execution_id = $1 AND command_id IS NOT NULL
+                 GROUP BY command_id
+            )
+            SELECT step, count(*), min(started_at), max(finished_at),
+                   EXTRACT(EPOCH FROM max(finished_at) - min(started_at))::float8,
+                   max(EXTRACT(EPOCH FROM finished_at - started_at))::float8
+              FROM run
+             WHERE finished_at IS NOT NULL
+             GROUP BY step
+             ORDER BY 5 DESC, step
+             LIMIT $2
+            """))
+        {
+            command.Parameters.AddWithValue(executionId);
+            command.Parameters.AddWithValue(limit);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                slowest.Add(new JsonObject
+                {
+                    ["step"] = Text(reader, 0),
+                    ["commands"] = reader.GetInt64(1),
+                    ["started_at"] = WireTimes.Utc(reader.GetDateTime(2)),
+                    ["finished_at"] = WireTimes.Utc(reader.GetDateTime(3)),
+                    ["duration_seconds"] = Math.Round(reader.GetDouble(4), 3),
+                    ["max_command_seconds"] = Math.Round(reader.GetDouble(5), 3),
+                });
+            }
+        }
+
+        return JsonReplies.Ok(new JsonObject
+        {
+            ["execution_id"] = summary["execution_id"]?.DeepClone(),
+            ["path"] = path,
+            ["version"] = summary["version"]?.DeepClone(),
+            ["status"] = summary["status"]?.DeepClone(),
+            ["error"] = summary["error"]?.DeepClone(),
+            ["start_time"] = summary["start_time"]?.DeepClone(),
+            ["end_time"] = summary["end_time"]?.DeepClone(),
+            ["duration_seconds"] = summary["duration_seconds"]?.DeepClone(),
+            ["duration_human"] = summary["duration_human"]?.DeepClone(),
+            ["event_count"] = eventCount,
+            ["events_by_type"] = byType,
+            ["failed_steps"] = failed,
+            ["slowest_steps"] = slowest,
+            ["limit"] = limit,
+            ["analyzed_at"] = WireTimes.Utc(DateTime.UtcNow),
+        });
+    });
+
+    private async Task<JsonObject?> SummaryAsync(long executionId)
+    {
+        await using var command = database.CreateCommand(
+            $"SELECT {SummaryColumns} FROM noetl.execution x JOIN noetl.catalog c ON c.catalog_id = x.catalog_id WHERE x.execution_id = $1");
+        command.Parameters.AddWithValue(executionId);
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync() ? ReadSummary(reader) : null;
+    }
+
+    /// <summary>
+    /// Snowflake ids in event <c>meta</c> (<c>command_id</c>, <c>parent_cancel_id</c>, …: integer values of keys named
+    /// <c>id</c> or <c>*_id</c>) as strings: JavaScript numbers lose their low digits.
+    /// </summary>
+    private static JsonNode? IdsAsStrings(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (key, value) in o.ToList())
+                {
+                    if ((key == "id" || key.EndsWith("_id", StringComparison.Ordinal)) && value is JsonValue v
+                        && v.GetValueKind() == JsonValueKind.Number && long.TryParse(v.ToJsonString(), out var id))
+                        o[key] = id.ToString();
+                    else
+                        IdsAsStrings(value);
+                }
+                break;
+            case JsonArray a:
+                foreach (var item in a)
+                    IdsAsStrings(item);
+                break;
+        }
+        return node;
+    }
 
     /// <summary>
     /// The internal projection route. Envelopes may only add informative events to executions that exist, under
@@ -302,8 +496,8 @@ public sealed class ExecutionDirectoryGrain(NpgsqlDataSource database, Snowflake
             ["path"] = reader.GetString(2),
             ["version"] = (int)reader.GetInt16(3),
             ["status"] = status,
-            ["start_time"] = start?.ToString("O"),
-            ["end_time"] = end?.ToString("O"),
+            ["start_time"] = WireTimes.Utc(start),
+            ["end_time"] = WireTimes.Utc(end),
             ["duration_seconds"] = duration is null ? null : Math.Round(duration.Value, 3),
             ["duration_human"] = duration is null ? null : Durations.Human(duration.Value),
             ["progress"] = status is "RUNNING" ? 0 : 100,

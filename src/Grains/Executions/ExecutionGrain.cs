@@ -369,12 +369,27 @@ public sealed partial class ExecutionGrain(
             ["error"] = state.Error,
             // Step results by name, ctx and the workload, as NoETL exposes them: the playbook tool reads return_step here.
             ["variables"] = Redactor.Redact(state.BuildRenderContext()),
-            ["start_time"] = _startTime.ToString("O") + "Z",
-            ["end_time"] = end is null ? null : end.Value.ToString("O") + "Z",
+            ["result"] = FinalResultNode(),
+            ["start_time"] = WireTimes.Utc(_startTime),
+            ["end_time"] = WireTimes.Utc(end),
             ["duration_seconds"] = Math.Round(duration, 3),
             ["duration_human"] = Durations.Human(duration),
             ["parent_execution_id"] = _parentExecutionId?.ToString(),
         }));
+    }
+
+    public Task<string?> FinalResult() => Task.FromResult(Exists ? FinalResultNode()?.ToJsonString() : null);
+
+    /// <summary>
+    /// What a completed execution produced, as NoETL's status reports it: the result of the step that finished last
+    /// (redacted like every read path). Null while running, and for failed or cancelled executions (see <c>error</c>).
+    /// </summary>
+    private JsonNode? FinalResultNode()
+    {
+        if (StatusText != "COMPLETED")
+            return null;
+        var last = _state!.Steps.Values.Where(s => s.Status == StepStatus.Completed).MaxBy(s => s.FinishedAt);
+        return Redactor.Redact(last?.Result?.DeepClone());
     }
 
     public Task<Reply> CancellationCheck()

@@ -78,9 +78,9 @@ public sealed class LoadDriver(IReadOnlyList<HttpClient> gateways, TimeSpan tool
         if (events.Any(e => Terminal.Contains(e!["event_type"]!.GetValue<string>())))
             return (true, false);
         var finished = events.Where(e => e!["event_type"]!.GetValue<string>() is "command.completed" or "command.failed")
-            .Select(e => e!["meta"]?["command_id"]?.GetValue<long>()).ToHashSet();
-        var pending = events.Where(e => e!["event_type"]!.GetValue<string>() == "command.issued" && !finished.Contains(e["meta"]!["command_id"]!.GetValue<long>()))
-            .Select(e => (EventId: e!["event_id"]!.GetValue<long>(), CommandId: e["meta"]!["command_id"]!.GetValue<long>(), Step: e["node_name"]!.GetValue<string>()))
+            .Select(e => e!["meta"]?["command_id"] is { } id ? id.Id() : (long?)null).ToHashSet();
+        var pending = events.Where(e => e!["event_type"]!.GetValue<string>() == "command.issued" && !finished.Contains(e["meta"]!["command_id"].Id()))
+            .Select(e => (EventId: e!["event_id"].Id(), CommandId: e["meta"]!["command_id"].Id(), Step: e["node_name"]!.GetValue<string>()))
             .ToList();
         var worked = false;
         foreach (var (eventId, commandId, step) in pending)

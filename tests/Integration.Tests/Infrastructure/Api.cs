@@ -75,11 +75,12 @@ public static class Api
         return response.Json;
     }
 
+    /// <summary>The newest 500 events of an execution, in log order (the route answers newest first).</summary>
     public static async Task<JsonArray> Events(this HttpClient http, long executionId)
     {
         var response = await http.Get($"/api/executions/{executionId}?page_size=500");
         Assert.True(response.Status == HttpStatusCode.OK, $"detail failed: {(int)response.Status} {response.Text}");
-        return response.Json["events"]!.AsArray();
+        return new JsonArray([.. response.Json["events"]!.AsArray().Reverse().Select(e => e?.DeepClone())]);
     }
 
     /// <summary>Claims and marks published every claimable outbox row, as a publisher that keeps up would.</summary>
@@ -95,4 +96,9 @@ public static class Api
             await http.Send(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = ids }, bearer: bearer);
         }
     }
+
+    /// <summary>A snowflake id as the read routes send it (a string) or the worker routes do (a number).</summary>
+    public static long Id(this JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text)
+        ? long.Parse(text)
+        : node!.GetValue<long>();
 }

@@ -71,11 +71,11 @@ public sealed class SimulatedWorker(HttpClient http, string workerId)
         var finished = events
             .Where(e => e!["event_type"]!.GetValue<string>() is "command.completed" or "command.failed"
                         || e["event_type"]!.GetValue<string>() == "command.claimed" && e["meta"]?["worker_id"]?.GetValue<string>() != workerId)
-            .Select(e => e!["meta"]?["command_id"]?.GetValue<long>())
+            .Select(e => e!["meta"]?["command_id"] is { } id ? id.Id() : (long?)null)
             .ToHashSet();
         return events
-            .Where(e => e!["event_type"]!.GetValue<string>() == "command.issued" && !finished.Contains(e["meta"]!["command_id"]!.GetValue<long>()))
-            .Select(e => e!["event_id"]!.GetValue<long>())
+            .Where(e => e!["event_type"]!.GetValue<string>() == "command.issued" && !finished.Contains(e["meta"]!["command_id"].Id()))
+            .Select(e => e!["event_id"].Id())
             .ToList();
     }
 
