@@ -12,8 +12,8 @@ namespace NoEtl.Grains.Catalog;
 /// <summary>What a registration stores, or the field errors that refuse it (with the path once it was read).</summary>
 public sealed record CatalogDocument(string Kind, string? Path, JsonObject? Payload, IReadOnlyList<(string Location, string Message)> Errors)
 {
-    /// <summary>The 422 of a document with <see cref="Errors"/>.</summary>
-    public Reply Refusal => new(ReplyStatus.Invalid, JsonReplies.FieldErrors(Errors));
+    /// <summary>The 422 of a document with <see cref="Errors"/>; null when there are none.</summary>
+    public Reply? Refusal => Errors.Count == 0 ? null : new(ReplyStatus.Invalid, JsonReplies.FieldErrors(Errors));
 }
 
 [StatelessWorker]
@@ -72,8 +72,8 @@ public sealed partial class CatalogGrain(NpgsqlDataSource database, SnowflakeIds
     private async Task<Reply> Register(string content, string? resourceType, bool onlyIfChanged, string? expectedPath = null)
     {
         var parsed = ParseDocument(content, resourceType, limits);
-        if (parsed.Errors.Count > 0)
-            return await Refused(parsed.Refusal, parsed.Path);
+        if (parsed.Refusal is { } invalid)
+            return await Refused(invalid, parsed.Path);
         var (kind, path, payload) = (parsed.Kind, parsed.Path!, parsed.Payload!);
 
         if (expectedPath is not null && path != expectedPath)
