@@ -16,6 +16,8 @@ public sealed class AuthTests(SystemFixture fixture)
     {
         // method, route, body, the principal that may call it (the other one gets 403)
         { "POST", "/api/catalog/register", """{"content": "x"}""", "operator" },
+        { "PUT", "/api/catalog/playbook/content?playbook_id=tests/auth_matrix", """{"content": "x"}""", "operator" },
+        { "POST", "/api/catalog/playbooks/validate", """{"content": "x"}""", "operator" },
         { "POST", "/api/executions/1/cancel", "{}", "operator" },
         { "GET", "/api/worker/pools", "", "operator" },
         { "GET", "/api/audit", "", "operator" },
