@@ -16,6 +16,8 @@ public sealed class AuthTests(SystemFixture fixture)
     {
         // method, route, body, the principal that may call it (the other one gets 403)
         { "POST", "/api/catalog/register", """{"content": "x"}""", "operator" },
+        { "PUT", "/api/catalog/playbook/content?playbook_id=tests/auth_matrix", """{"content": "x"}""", "operator" },
+        { "POST", "/api/catalog/playbooks/validate", """{"content": "x"}""", "operator" },
         { "POST", "/api/executions/1/cancel", "{}", "operator" },
         { "GET", "/api/worker/pools", "", "operator" },
         { "GET", "/api/audit", "", "operator" },
@@ -86,18 +88,28 @@ public sealed class AuthTests(SystemFixture fixture)
     }
 
     [Fact]
-    public async Task Secret_data_goes_to_workers_only()
+    public async Task Secret_data_goes_to_operators_and_to_workers_for_an_execution_of_their_pool()
     {
         var name = $"secret-{Guid.NewGuid():N}";
         Assert.Equal(HttpStatusCode.OK, (await Http.Send(HttpMethod.Post, "/api/credentials",
             new { name, type = "api", data = new { token = "very-secret-value-123" } }, bearer: Operator)).Status);
         var asOperator = await Http.Send(HttpMethod.Get, $"/api/credentials/{name}?include_data=true", bearer: Operator);
-        Assert.Equal(HttpStatusCode.Forbidden, asOperator.Status);
-        Assert.DoesNotContain("very-secret-value-123", asOperator.Text);
+        Assert.Equal("very-secret-value-123", asOperator.Json["data"]!["token"]!.GetValue<string>());
         var metadata = await Http.Send(HttpMethod.Get, $"/api/credentials/{name}", bearer: Operator);
         Assert.Equal(HttpStatusCode.OK, metadata.Status);
         Assert.DoesNotContain("very-secret-value-123", metadata.Text);
-        var asWorker = await Http.Send(HttpMethod.Get, $"/api/credentials/{name}?include_data=true", bearer: SharedPool);
+
+        // A worker token alone does not open the store: only a read for a real execution of its pool does.
+        var path = $"tests/secret_reader_{Guid.NewGuid():N}";
+        await Http.Register(Playbooks.OneStep(path));
+        var executionId = await Http.Execute(path);
+        foreach (var query in new[] { "include_data=true", "include_data=true&execution_id=123456789", "include_data=true&catalog_id=1" })
+        {
+            var refused = await Http.Send(HttpMethod.Get, $"/api/credentials/{name}?{query}", bearer: SharedPool);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
+            Assert.DoesNotContain("very-secret-value-123", refused.Text);
+        }
+        var asWorker = await Http.Send(HttpMethod.Get, $"/api/credentials/{name}?include_data=true&execution_id={executionId}", bearer: SharedPool);
         Assert.Equal("very-secret-value-123", asWorker.Json["data"]!["token"]!.GetValue<string>());
     }
 
@@ -111,8 +123,9 @@ public sealed class AuthTests(SystemFixture fixture)
         await Http.Send(HttpMethod.Post, $"/api/executions/{executionId}/cancel", new { reason = "audit test" }, bearer: Operator);
         var credential = $"audited-{marker}";
         await Http.Send(HttpMethod.Post, "/api/credentials", new { name = credential, data = new { password = "p4ssw0rd-long-enough" } }, bearer: Operator);
-        await Http.Send(HttpMethod.Get, $"/api/credentials/{credential}?include_data=true", bearer: SharedPool);
-        await Http.Send(HttpMethod.Get, $"/api/credentials/{credential}?include_data=true", bearer: Operator); // refused
+        await Http.Send(HttpMethod.Get, $"/api/credentials/{credential}?include_data=true&execution_id={executionId}", bearer: SharedPool);
+        await Http.Send(HttpMethod.Get, $"/api/credentials/{credential}?include_data=true", bearer: SharedPool); // refused: no execution
+        await Http.Send(HttpMethod.Get, $"/api/credentials/{credential}?include_data=true", bearer: Operator);
         await Http.Send(HttpMethod.Get, "/api/internal/outbox/pending-count", bearer: SystemPool);
         await Http.Send(HttpMethod.Get, "/api/internal/outbox/pending-count", bearer: "Bearer wrong");
         await Http.Send(HttpMethod.Post, "/api/catalog/register", new { content = "x" }, bearer: "Bearer stolen-" + marker);
@@ -122,7 +135,8 @@ public sealed class AuthTests(SystemFixture fixture)
         Assert.Contains(("operator", "execution.cancel", "ok", path), rows);
         Assert.Contains(("operator", "credential.write", "ok", credential), rows);
         Assert.Contains(("shared-pool", "credential.read", "ok", credential), rows);
-        Assert.Contains(("operator", "credential.read", "forbidden", credential), rows);
+        Assert.Contains(("operator", "credential.read", "ok", credential), rows);
+        Assert.Contains(("shared-pool", "credential.read", "forbidden", credential), rows);
         Assert.Contains(rows, r => r is ("system-pool", "internal.outbox.pending-count", "allowed", _));
         // Refusals are aggregated per window (NOETL_AUDIT_DENIED_WINDOW_SECONDS, 1 s in test systems).
         await Eventually.WaitForAsync(async () => await DeniedRowsAsync() is var denied

@@ -178,9 +178,19 @@ public sealed class ObservabilityTests(ObservedSystemFixture fixture) : IClassFi
             "/api/worker/pool/register", "/api/worker/pool/heartbeat", "/api/worker/pool/deregister", "/api/worker/pools",
             "/api/executions", "/api/executions/{id}", "/api/executions/{id}/status", "/api/executions/{id}/cancellation-check",
             "/api/executions/{id}/cancel", "/health", "/api/health", "/api/internal/outbox/claim",
+            // NoETL's web GUI
+            "/api/auth/validate", "/api/catalog/{path}/ui_schema", "/api/catalog/playbook/content", "/api/catalog/playbooks/validate",
+            "/api/catalog/agents/list", "/api/executions/{id}/analyze/ai", "/api/catalog/playbooks/explain/ai",
+            "/api/catalog/playbooks/generate/ai", "/api/playbook-tests/suites/{rest}",
         ];
         Assert.All(contract, route => Assert.True(paths.ContainsKey(route), $"{route} missing from /openapi/v1.json"));
         Assert.DoesNotContain(paths, p => p.Key.StartsWith("/dashboard", StringComparison.Ordinal));
+
+        Assert.NotNull(paths["/api/catalog/playbook/content"]!["put"]);
+        Assert.NotNull(paths["/api/playbook-tests/suites/{rest}"]!["delete"]!["responses"]!["501"]);
+        Assert.Equal("session_token", paths["/api/auth/validate"]!["post"]!["requestBody"]!["content"]!["application/json"]!["schema"]!["required"]![0]!.GetValue<string>());
+        Assert.Contains("error", paths["/api/catalog/register"]!["post"]!["responses"]!["4XX"]!["content"]!["application/json"]!["schema"]!["required"]!.AsArray()
+            .Select(r => r!.GetValue<string>()));
 
         var claim = paths["/api/commands/{eventId}/claim"]!["post"]!;
         Assert.Equal("commands", claim["tags"]![0]!.GetValue<string>());

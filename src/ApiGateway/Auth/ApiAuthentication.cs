@@ -7,27 +7,44 @@ namespace NoEtl.ApiGateway.Auth;
 /// <c>/api/internal/*</c> keeps NoETL's own gate (503/403, never 401); health routes stay open for probes.
 /// The caller flows to the grains through Orleans' request context, for authorization and audit.
 /// </summary>
-public sealed class ApiAuthentication(RequestDelegate next, ApiPrincipals principals, DeniedRequests denied, IConfiguration configuration)
+public sealed class ApiAuthentication
 {
     public const string CallerItem = "noetl.caller";
-    private readonly bool _disabled = string.Equals(configuration["NOETL_AUTH_DISABLED"], "true", StringComparison.OrdinalIgnoreCase);
+    private readonly RequestDelegate _next;
+    private readonly ApiPrincipals _principals;
+    private readonly DeniedRequests _denied;
+    private readonly bool _disabled;
+
+    public ApiAuthentication(RequestDelegate next, ApiPrincipals principals, DeniedRequests denied, IConfiguration configuration, ILogger<ApiAuthentication> logger)
+    {
+        (_next, _principals, _denied) = (next, principals, denied);
+        _disabled = IsDisabled(configuration);
+        // Built once, at start-up: an open API must not go unnoticed in the logs.
+        if (_disabled)
+            logger.LogWarning("AUTHENTICATION IS DISABLED (NOETL_AUTH_DISABLED=true): every caller of /api/* is an anonymous development " +
+                "principal with every right, secrets included. Development only; never expose this gateway.");
+    }
+
+    public static bool IsDisabled(IConfiguration configuration) =>
+        string.Equals(configuration["NOETL_AUTH_DISABLED"], "true", StringComparison.OrdinalIgnoreCase);
 
     public async Task InvokeAsync(HttpContext context)
     {
         var path = context.Request.Path;
         var route = $"{context.Request.Method} {(context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? path.Value}";
-        if (!path.StartsWithSegments("/api") || path.StartsWithSegments("/api/health"))
+        // The token check itself (the GUI's login) is open: it answers {"valid": false} rather than 401.
+        if (!path.StartsWithSegments("/api") || path.StartsWithSegments("/api/health") || AuthEndpoints.IsOpen(path))
         {
             // Open routes still name their caller: a grain never mistakes a request for the server's own call.
             new Caller("anonymous", "anonymous", null, route).Enter();
-            await next(context);
+            await _next(context);
             return;
         }
         if (path.StartsWithSegments("/api/internal"))
         {
             // Audited as the system pool; the token gate itself decides.
             new Caller("system-pool", Caller.WorkerRole, "system", route).Enter();
-            await next(context);
+            await _next(context);
             return;
         }
 
@@ -40,7 +57,7 @@ public sealed class ApiAuthentication(RequestDelegate next, ApiPrincipals princi
         {
             var header = context.Request.Headers.Authorization.ToString();
             var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : "";
-            if (token.Length == 0 || principals.Authenticate(token) is not { } principal)
+            if (token.Length == 0 || _principals.Authenticate(token) is not { } principal)
             {
                 await RefuseAsync(context);
                 return;
@@ -49,20 +66,14 @@ public sealed class ApiAuthentication(RequestDelegate next, ApiPrincipals princi
         }
         context.Items[CallerItem] = caller;
         caller.Enter();
-        await next(context);
+        await _next(context);
     }
 
     private async Task RefuseAsync(HttpContext context)
     {
-        if (!denied.AllowFailure(context))
-        {
-            denied.Count(context, "anonymous", null, "throttled");
-            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-            context.Response.Headers.RetryAfter = "1";
-            await context.Response.WriteAsJsonAsync(new { detail = "Too many requests with missing or invalid credentials from this address; retry later." });
+        if (await _denied.ThrottleFailureAsync(context))
             return;
-        }
-        denied.Count(context, "anonymous", null, "unauthenticated");
+        _denied.Count(context, "anonymous", null, "unauthenticated");
         context.Response.StatusCode = StatusCodes.Status401Unauthorized;
         context.Response.Headers.WWWAuthenticate = "Bearer realm=\"noetl\"";
         await context.Response.WriteAsJsonAsync(new { detail = "Authentication required: send 'Authorization: Bearer <token>'." });
@@ -102,8 +113,7 @@ public static class CallerRequirements
     public static void AddApiAuthentication(this WebApplicationBuilder builder)
     {
         var principals = ApiPrincipals.FromConfiguration(builder.Configuration);
-        var disabled = string.Equals(builder.Configuration["NOETL_AUTH_DISABLED"], "true", StringComparison.OrdinalIgnoreCase);
-        if (!disabled && principals.Count == 0)
+        if (!ApiAuthentication.IsDisabled(builder.Configuration) && principals.Count == 0)
             throw new InvalidOperationException(
                 "Authentication is on but no principal is configured: set NOETL_API_TOKENS_FILE (or NOETL_API_TOKENS) and/or " +
                 "NOETL_INTERNAL_API_TOKEN, or NOETL_AUTH_DISABLED=true for development.");

@@ -53,6 +53,21 @@ public sealed class DeniedRequests : IDisposable
         return lease.IsAcquired;
     }
 
+    /// <summary>
+    /// Charges a failed authentication to the client's address; once its budget is spent, answers 429 with
+    /// <c>Retry-After</c> (counted as <c>throttled</c>) and returns true.
+    /// </summary>
+    public async Task<bool> ThrottleFailureAsync(HttpContext context)
+    {
+        if (AllowFailure(context))
+            return false;
+        Count(context, "anonymous", null, "throttled");
+        context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        context.Response.Headers.RetryAfter = "1";
+        await context.Response.WriteAsJsonAsync(new { detail = "Too many requests with missing or invalid credentials from this address; retry later." });
+        return true;
+    }
+
     public void Count(HttpContext context, string principal, string? role, string outcome)
     {
         var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";

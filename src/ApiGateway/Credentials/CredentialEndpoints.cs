@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using NoEtl.ApiGateway.Http;
 using NoEtl.ApiGateway.Internal;
+using NoEtl.Configuration;
 using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.Credentials;
@@ -20,6 +21,7 @@ public static class CredentialEndpoints
     public static void MapCredentialEndpoints(this IEndpointRouteBuilder app)
     {
         var credentials = app.MapGroup("/api/credentials");
+        var operatorSecretRead = ConfigurationValues.Bool(app.ServiceProvider.GetRequiredService<IConfiguration>(), OperatorSecretReadSetting, true);
 
         credentials.MapPost("", async (HttpRequest request, IGrainFactory grains) =>
         {
@@ -52,12 +54,11 @@ public static class CredentialEndpoints
                 return IdProblem("execution_id");
             if (!TryQueryId(query["parent_execution_id"], out var parentExecutionId))
                 return IdProblem("parent_execution_id");
-            // Plaintext secrets go to workers only; operators see the metadata.
-            if (includeData && request.HttpContext.Items[ApiAuthentication.CallerItem] is Caller { Role: Caller.OperatorRole } caller)
+            if (includeData && request.HttpContext.Items[ApiAuthentication.CallerItem] is Caller caller && SecretReadRefusal(caller, executionId, operatorSecretRead) is { } refusal)
             {
                 grains.Reference<IAuditGrain>(0).Record(new AuditEntry(caller.Principal, caller.Role, "credential.read", caller.Route,
                     identifier, executionId, "forbidden", null)).Ignore();
-                return Results.Json(new { detail = "Secret data is served to worker principals only." }, statusCode: StatusCodes.Status403Forbidden);
+                return Results.Json(new { detail = refusal }, statusCode: StatusCodes.Status403Forbidden);
             }
             var read = new CredentialRead(includeData, catalogId, executionId, parentExecutionId);
             return await grains.Reference<ICredentialGrain>(0).Get(identifier, read).ToHttp();
@@ -69,6 +70,23 @@ public static class CredentialEndpoints
         app.MapGroup("/api/internal/credentials").AddEndpointFilter<InternalTokenGate>()
             .MapPost("/rotate", (IGrainFactory grains) => grains.Reference<ICredentialGrain>(0).Rotate().ToHttp());
     }
+
+    /// <summary><c>false</c>: operators (the GUI's Secrets page, the CLI) see credential metadata only.</summary>
+    public const string OperatorSecretReadSetting = "NOETL_OPERATOR_SECRET_READ";
+
+    /// <summary>
+    /// Who may read plaintext: a worker for an execution (the grain checks that it exists and is of the worker's pool),
+    /// never on its own (a stolen worker token does not list the store's secrets); an operator unless
+    /// <see cref="OperatorSecretReadSetting"/> is false. Every read and refusal is audited as <c>credential.read</c>.
+    /// </summary>
+    private static string? SecretReadRefusal(Caller caller, long? executionId, bool operatorSecretRead) => caller.Role switch
+    {
+        Caller.WorkerRole when executionId is null =>
+            "Workers read secret data for an execution of their pool only: pass execution_id.",
+        Caller.OperatorRole when !operatorSecretRead =>
+            $"Secret data is not served to operators on this server ({OperatorSecretReadSetting}=false).",
+        _ => null,
+    };
 
     /// <summary>A required JSON object holding secret values, at most <see cref="MaxSecretBytes"/> once serialized.</summary>
     internal static JsonObject? SecretObject(RequestBody body, string field)

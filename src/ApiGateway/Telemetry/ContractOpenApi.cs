@@ -14,6 +14,10 @@ public static class ContractOpenApi
     private static readonly Dictionary<string, (string[] Required, (string Name, JsonSchemaType Type)[] Properties)> Bodies = new()
     {
         ["POST api/catalog/register"] = (["content"], [("content", JsonSchemaType.String), ("resource_type", JsonSchemaType.String)]),
+        ["POST api/auth/validate"] = (["session_token"], [("session_token", JsonSchemaType.String)]),
+        ["POST api/auth/session/validate"] = (["session_token"], [("session_token", JsonSchemaType.String)]),
+        ["PUT api/catalog/playbook/content"] = (["content"], [("content", JsonSchemaType.String)]),
+        ["POST api/catalog/playbooks/validate"] = (["content"], [("content", JsonSchemaType.String), ("resource_type", JsonSchemaType.String)]),
         ["POST api/execute"] = ([], [("path", JsonSchemaType.String), ("catalog_id", JsonSchemaType.String), ("version", JsonSchemaType.Integer),
             ("payload", JsonSchemaType.Object), ("workload", JsonSchemaType.Object), ("parent_execution_id", JsonSchemaType.String)]),
         ["POST api/commands/{eventId}/claim"] = (["worker_id"], [("worker_id", JsonSchemaType.String), ("locality", JsonSchemaType.Object)]),
@@ -56,6 +60,9 @@ public static class ContractOpenApi
         {
             document.Info.Title = "NoETL control plane";
             document.Info.Description = "NoETL's server API (noetl-api.md) served by the Orleans gateway.";
+            // A catch-all route cannot end in a literal: the UI schema route is mapped as its prefix and documented whole.
+            if (document.Paths.Remove("/api/catalog/{path}", out var uiSchema))
+                document.Paths["/api/catalog/{path}/ui_schema"] = uiSchema;
             return Task.CompletedTask;
         });
         options.AddOperationTransformer((operation, context, _) =>
@@ -79,8 +86,14 @@ public static class ContractOpenApi
             });
             operation.Responses.TryAdd("4XX", new OpenApiResponse
             {
-                Description = "FastAPI-style error: {\"detail\": ...}; bad input is 422",
-                Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = Object(["detail"], [("detail", JsonSchemaType.Object | JsonSchemaType.String | JsonSchemaType.Array)]) } },
+                Description = "FastAPI-style error: {\"detail\": ..., \"error\": \"<the detail as text>\"}; bad input is 422",
+                Content = new Dictionary<string, OpenApiMediaType>
+                {
+                    ["application/json"] = new()
+                    {
+                        Schema = Object(["detail", "error"], [("detail", JsonSchemaType.Object | JsonSchemaType.String | JsonSchemaType.Array), ("error", JsonSchemaType.String)]),
+                    },
+                },
             });
             return Task.CompletedTask;
         });

@@ -9,11 +9,15 @@ using Orleans.Concurrency;
 
 namespace NoEtl.Grains.Catalog;
 
-/// <summary>What a registration stores, or the 422 that refuses it (with the path once it was read).</summary>
-public sealed record CatalogDocument(string Kind, string? Path, JsonObject? Payload, Reply? Refusal);
+/// <summary>What a registration stores, or the field errors that refuse it (with the path once it was read).</summary>
+public sealed record CatalogDocument(string Kind, string? Path, JsonObject? Payload, IReadOnlyList<(string Location, string Message)> Errors)
+{
+    /// <summary>The 422 of a document with <see cref="Errors"/>; null when there are none.</summary>
+    public Reply? Refusal => Errors.Count == 0 ? null : new(ReplyStatus.Invalid, JsonReplies.FieldErrors(Errors));
+}
 
 [StatelessWorker]
-public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids, TurnWriter writer, PlaybookLimits limits) : Grain, ICatalogGrain
+public sealed partial class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids, TurnWriter writer, PlaybookLimits limits) : Grain, ICatalogGrain
 {
     // NoETL's kind alias table: the YAML's kind wins over the request's resource_type.
     private static readonly Dictionary<string, string> KindAliases = new(StringComparer.OrdinalIgnoreCase)
@@ -42,32 +46,41 @@ public sealed class CatalogGrain(NpgsqlDataSource database, SnowflakeIds ids, Tu
         }
         catch (PlaybookFormatException e)
         {
-            return new CatalogDocument("", null, null, new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.content", e.Message)])));
+            return new CatalogDocument("", null, null, [("body.content", e.Message)]);
         }
 
         var declaredKind = FirstString(document["kind"]) ?? resourceType ?? "playbook";
         if (!KindAliases.TryGetValue(declaredKind, out var kind))
-            return new CatalogDocument("", null, null, new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.kind", $"unknown resource kind '{declaredKind}'")])));
+            return new CatalogDocument("", null, null, [("body.kind", $"unknown resource kind '{declaredKind}'")]);
 
         var path = FirstString(document["metadata"]?["path"], document["path"], document["metadata"]?["name"], document["name"]) ?? "unknown";
         if (kind is not ("playbook" or "agent"))
-            return new CatalogDocument(kind, path, document, null);
+            return new CatalogDocument(kind, path, document, []);
         var parsed = Playbook.Parse(document, limits);
         return parsed.Playbook is null
-            ? new CatalogDocument(kind, path, null, new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(parsed.Errors.Select(e => (e.Path, e.Message)))))
-            : new CatalogDocument(kind, parsed.Playbook.Path, parsed.Playbook.Document, null);
+            ? new CatalogDocument(kind, path, null, [.. parsed.Errors.Select(e => (e.Path, e.Message))])
+            : new CatalogDocument(kind, parsed.Playbook.Path, parsed.Playbook.Document, []);
     }
 
-    private async Task<Reply> Register(string content, string? resourceType, bool onlyIfChanged)
+    /// <summary>Why the current caller may not register <paramref name="path"/>, or null.</summary>
+    private static string? SystemPathRefusal(string path) =>
+        SystemPlaybooks.IsSystemPath(path) && !SystemPlaybooks.MayRegister(Caller.Current)
+            ? $"'{path}' is a system path: system playbooks are registered by the server only"
+            : null;
+
+    /// <param name="expectedPath">When set, the document must name this path (the editor saves a version of the playbook it opened).</param>
+    private async Task<Reply> Register(string content, string? resourceType, bool onlyIfChanged, string? expectedPath = null)
     {
         var parsed = ParseDocument(content, resourceType, limits);
-        if (parsed.Refusal is not null)
-            return await Refused(parsed.Refusal, parsed.Path);
+        if (parsed.Refusal is { } invalid)
+            return await Refused(invalid, parsed.Path);
         var (kind, path, payload) = (parsed.Kind, parsed.Path!, parsed.Payload!);
 
-        if (SystemPlaybooks.IsSystemPath(path) && !SystemPlaybooks.MayRegister(Caller.Current))
-            return await Refused(new Reply(ReplyStatus.Forbidden, JsonReplies.Detail(SystemPlaybooks.RefusalCode,
-                $"'{path}' is a system path: system playbooks are registered by the server only")), path);
+        if (expectedPath is not null && path != expectedPath)
+            return await Refused(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.content",
+                $"the content's path '{path}' is not '{expectedPath}', the path of playbook_id")])), path);
+        if (SystemPathRefusal(path) is { } refusal)
+            return await Refused(new Reply(ReplyStatus.Forbidden, JsonReplies.Detail(SystemPlaybooks.RefusalCode, refusal)), path);
 
         return await DatabaseCall.Run(async () =>
         {

@@ -13,20 +13,24 @@ public static class PoolGuard
     public static Task<Reply?> CheckCatalogAsync(NpgsqlDataSource database, long catalogId) =>
         CheckAsync(database, "SELECT path FROM noetl.catalog WHERE catalog_id = $1", catalogId, $"catalog entry {catalogId}");
 
-    public static Task<Reply?> CheckExecutionAsync(NpgsqlDataSource database, long executionId) =>
+    /// <param name="mustExist">A worker naming an unknown execution is refused too (a secret read needs a real execution of its pool).</param>
+    public static Task<Reply?> CheckExecutionAsync(NpgsqlDataSource database, long executionId, bool mustExist = false) =>
         CheckAsync(database,
             "SELECT c.path FROM noetl.execution x JOIN noetl.catalog c ON c.catalog_id = x.catalog_id WHERE x.execution_id = $1",
-            executionId, $"execution {executionId}");
+            executionId, $"execution {executionId}", mustExist);
 
-    private static async Task<Reply?> CheckAsync(NpgsqlDataSource database, string pathQuery, long id, string what)
+    private static async Task<Reply?> CheckAsync(NpgsqlDataSource database, string pathQuery, long id, string what, bool mustExist = false)
     {
         var caller = Caller.Current;
         if (caller.Role != Caller.WorkerRole)
             return null;
         await using var command = database.CreateCommand(pathQuery);
         command.Parameters.AddWithValue(id);
+        var found = await command.ExecuteScalarAsync() as string;
+        if (found is null && mustExist)
+            return new Reply(ReplyStatus.Forbidden, JsonReplies.Detail("unknown_execution", $"{what} is unknown; pool '{caller.Pool}' may not use it"));
         // Unknown ids belong to no pool; the route itself answers for them as it always did.
-        if (await command.ExecuteScalarAsync() is not string path || SystemPlaybooks.PoolOf(path) == caller.Pool)
+        if (found is not { } path || SystemPlaybooks.PoolOf(path) == caller.Pool)
             return null;
         return new Reply(ReplyStatus.Forbidden, JsonReplies.Detail("wrong_pool",
             $"{what} belongs to pool '{SystemPlaybooks.PoolOf(path)}'; pool '{caller.Pool}' may not use it"));

@@ -72,7 +72,7 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
 
     public Task<Reply> Get(string identifier, CredentialRead read) => DatabaseCall.Run(async () =>
     {
-        if (read.ExecutionId is { } forExecution && await PoolGuard.CheckExecutionAsync(database, forExecution) is { } foreignPool)
+        if (read.ExecutionId is { } forExecution && await PoolGuard.CheckExecutionAsync(database, forExecution, mustExist: read.IncludeData) is { } foreignPool)
             return foreignPool;
         await using var command = database.CreateCommand(
             $"""

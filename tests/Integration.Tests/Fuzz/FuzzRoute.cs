@@ -2,8 +2,11 @@ using System.Text.Json.Nodes;
 
 namespace NoEtl.Integration.Tests.Fuzz;
 
-/// <summary>One route and method of the gateway's OpenAPI document: its path template, query parameters and body fields.</summary>
-public sealed record FuzzRoute(string Method, string Template, string[] Query, (string Name, string Type)[] Body, bool HasBody)
+/// <summary>
+/// One route and method of the gateway's OpenAPI document: its path template, query parameters and body fields, and
+/// whether it documents 501 (a feature this server does not offer, answered so on purpose).
+/// </summary>
+public sealed record FuzzRoute(string Method, string Template, string[] Query, (string Name, string Type)[] Body, bool HasBody, bool NotOffered = false)
 {
     public string Name => $"{Method} {Template}";
 
@@ -23,7 +26,8 @@ public sealed record FuzzRoute(string Method, string Template, string[] Query, (
                 var query = operation!["parameters"]?.AsArray().Where(p => (string?)p!["in"] == "query").Select(p => (string)p!["name"]!).ToArray() ?? [];
                 var schema = operation["requestBody"]?["content"]?["application/json"]?["schema"];
                 var body = schema?["properties"]?.AsObject().Select(p => (p.Key, TypeOf(p.Value))).ToArray() ?? [];
-                routes.Add(new FuzzRoute(method.ToUpperInvariant(), template, query, body, schema is not null || method is "post" or "put" or "patch"));
+                routes.Add(new FuzzRoute(method.ToUpperInvariant(), template, query, body, schema is not null || method is "post" or "put" or "patch",
+                    operation["responses"]?["501"] is not null));
             }
         }
         return routes;

@@ -88,8 +88,11 @@ public sealed class NoEtlSystem : IAsyncDisposable
         return silo;
     }
 
-    /// <summary>Starts a gateway; <paramref name="internalToken"/> null leaves the internal API unconfigured.</summary>
-    public async Task<(ProcessHost Gateway, string Url)> StartGatewayAsync(string? internalToken, string? url = null)
+    /// <summary>
+    /// Starts a gateway; <paramref name="internalToken"/> null leaves the internal API unconfigured. <paramref name="settings"/>
+    /// override the system's gateway settings for this gateway only.
+    /// </summary>
+    public async Task<(ProcessHost Gateway, string Url)> StartGatewayAsync(string? internalToken, string? url = null, Dictionary<string, string>? settings = null)
     {
         url ??= $"http://127.0.0.1:{ProcessHost.FreePort()}";
         var environment = new Dictionary<string, string>
@@ -108,7 +111,7 @@ public sealed class NoEtlSystem : IAsyncDisposable
             ["NOETL_AUTH_FAILURES_PER_SECOND"] = "100000",
             ["Logging__LogLevel__Default"] = "Warning",
         };
-        foreach (var (key, value) in _gatewaySettings)
+        foreach (var (key, value) in _gatewaySettings.Concat(settings ?? []))
         {
             if (value.Length == 0)
                 environment.Remove(key); // "": leave the product's own default in force

@@ -56,6 +56,8 @@ public sealed class RoleAwareTokens() : DelegatingHandler(new HttpClientHandler(
             || path.StartsWith("/api/worker/pool/", StringComparison.Ordinal)
             || path.StartsWith("/api/result/", StringComparison.Ordinal) && method == HttpMethod.Put
             || path.StartsWith("/api/keychain", StringComparison.Ordinal) && method != HttpMethod.Delete
-            || path.StartsWith("/api/credentials/", StringComparison.Ordinal) && uri.Query.Contains("include_data=true", StringComparison.OrdinalIgnoreCase);
+            // Workers read secrets for an execution; a read without one is the operator's (the GUI's Secrets page).
+            || path.StartsWith("/api/credentials/", StringComparison.Ordinal) && uri.Query.Contains("include_data=true", StringComparison.OrdinalIgnoreCase)
+                && uri.Query.Contains("execution_id=", StringComparison.Ordinal);
     }
 }
