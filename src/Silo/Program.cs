@@ -1,5 +1,6 @@
 using NoEtl.Configuration;
 using NoEtl.Grains.Hosting;
+using NoEtl.Grains.Persistence;
 using NoEtl.Logging;
 using NoEtl.Schema;
 using NoEtl.Silo.Catalog;
@@ -11,11 +12,13 @@ builder.Configuration.AddQuietLogDefaults("NoEtl.Silo");
 SiloSettings settings;
 ServerOptions options;
 int? configuredNode;
+TimeSpan startupTimeout;
 try
 {
     settings = SiloSettings.From(builder.Configuration);
     options = ServerOptions.FromConfiguration(builder.Configuration);
     configuredNode = ConfigurationValues.OptionalInt(builder.Configuration, "NOETL_SNOWFLAKE_NODE_ID", min: 0, max: 1023);
+    startupTimeout = TimeSpan.FromSeconds(ConfigurationValues.Int(builder.Configuration, "NOETL_DB_STARTUP_TIMEOUT_SECONDS", 120));
 }
 catch (InvalidOperationException e)
 {
@@ -26,8 +29,18 @@ catch (InvalidOperationException e)
 var database = settings.CreateDataSource();
 
 // The schema must exist before Orleans starts: membership reads its tables during silo start-up.
-await SchemaMigrator.MigrateAsync(database, new SchemaOptions { DiscoveryRole = builder.Configuration["NOETL_DISCOVERY_ROLE"] ?? "noetl_gateway" });
-var snowflakeNode = configuredNode ?? await SnowflakeNodeIds.AllocateAsync(database);
+var schema = new SchemaOptions { DiscoveryRole = builder.Configuration["NOETL_DISCOVERY_ROLE"] ?? "noetl_gateway" };
+int snowflakeNode;
+try
+{
+    await DatabaseStartup.WaitForAsync(() => SchemaMigrator.MigrateAsync(database, schema), startupTimeout, "schema migration");
+    snowflakeNode = configuredNode ?? await DatabaseStartup.WaitForAsync(() => SnowflakeNodeIds.AllocateAsync(database), startupTimeout, "snowflake node id");
+}
+catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is not null)
+{
+    Console.Error.WriteLine($"noetl-silo: PostgreSQL still unavailable after NOETL_DB_STARTUP_TIMEOUT_SECONDS={startupTimeout.TotalSeconds:0}: {e.Message}");
+    return 3;
+}
 
 builder.Services.AddNoEtlGrains(database, options, snowflakeNode);
 builder.UseOrleans(silo => silo.ConfigureNoEtlCluster(settings));

@@ -30,6 +30,21 @@ public sealed class ConfigurationRefusalTests
         Assert.Contains("WORKER_MAX_CONCURRENT must be a positive integer, not 'abc'", output);
     }
 
+    [Fact]
+    public async Task A_silo_waits_for_an_unreachable_database_then_gives_up_with_a_message_not_a_crash()
+    {
+        var (code, output) = await RunUntilExitAsync("silo", BuildOutput.Silo, new()
+        {
+            ["NOETL_ENCRYPTION_KEY"] = NoEtlSystem.EncryptionKey,
+            ["NOETL_DB_STARTUP_TIMEOUT_SECONDS"] = "3",
+            ["ConnectionStrings__Noetl"] = $"Host=127.0.0.1;Port={ProcessHost.FreePort()};Database=none;Timeout=1",
+        });
+        Assert.Equal(3, code);
+        Assert.Contains("schema migration: PostgreSQL not available yet (attempt 2", output); // it retried
+        Assert.Contains("PostgreSQL still unavailable after NOETL_DB_STARTUP_TIMEOUT_SECONDS=3", output);
+        Assert.DoesNotContain("Unhandled exception", output);
+    }
+
     private static async Task<(int Code, string Output)> RunUntilExitAsync(string name, string assembly, Dictionary<string, string> environment)
     {
         await using var process = ProcessHost.Start(name, assembly, environment);
