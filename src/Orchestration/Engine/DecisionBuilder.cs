@@ -505,7 +505,7 @@ internal sealed class DecisionBuilder
 
     /// <summary>
     /// What a command sees of the event that triggered its decision (NoETL <c>get_render_context</c>):
-    /// <c>event = {name, payload, step, timestamp}</c>, and <c>output</c>/<c>error</c> when the event has one. The payload's
+    /// <c>event = {name, payload, step, timestamp}</c>, and <c>output</c> when the event has a result. The payload's
     /// <c>result</c> is left out: it is the step result, already in the context by the step's name and as <c>output</c>.
     /// </summary>
     private Dictionary<string, JsonNode?> TriggerBindings()
@@ -529,9 +529,8 @@ internal sealed class DecisionBuilder
             ["step"] = _trigger.NodeName,
             ["timestamp"] = _trigger.CreatedAt?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
         };
-        if (_trigger.Error is { } error)
-            bindings["error"] = error;
-        else if (TriggerOutput() is { } output)
+        // A failure dispatches nothing in this engine, so no command is ever rendered with an error to show.
+        if (_trigger.Error is null && TriggerOutput() is { } output)
             bindings["output"] = output;
         return bindings;
     }
