@@ -36,7 +36,8 @@ public static partial class EngineCases
             .Concat(EndHandling())
             .Concat(LoopRouting())
             .Concat(Topologies())
-            .Concat(LoopsInContext());
+            .Concat(LoopsInContext())
+            .Concat(NoEtlShapes());
 
     // ---- exclusive routing ------------------------------------------------------------------------
 

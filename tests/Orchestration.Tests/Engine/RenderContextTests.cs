@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using NoEtl.Orchestration.Templates;
 
 namespace NoEtl.Orchestration.Tests.Engine;
 
@@ -87,6 +88,20 @@ public class RenderContextTests
         Assert.Equal("""{"uuid":"42","execution_id":"42","id":"42"}""", context["job"]!.ToJsonString());
         Assert.Equal("""{"name":"call.done","payload":{"command_id":5000},"step":"start","timestamp":null}""", context["event"]!.ToJsonString());
         Assert.Equal("""{"rows":3}""", context["output"]!.ToJsonString());
+    }
+
+    /// <summary>The issue's example: after an arc <c>set: {ctx.n: 5}</c>, a worker rendering the next pipeline task's input against the command's render_context gets 5.</summary>
+    [Fact]
+    public void A_worker_resolves_ctx_n_in_a_pipeline_task_through_the_ctx_namespace()
+    {
+        var engineCase = EngineCases.Catalog.Single(c => c.Name.StartsWith("an arc's ctx write reaches the next pipeline"));
+        var grain = new GrainSimulator(engineCase.Yaml);
+        grain.Done("start", JsonNode.Parse("""{"v": "x"}"""));
+        var command = grain.Commands.Single(c => c.Step == "pipe");
+        var task = command.ToolConfig["tasks"]![0]!;
+        Assert.Equal("""{"n":5}""", Template.RenderValue(task["input"], command.RenderContext)!.ToJsonString());
+        Assert.Equal(5, (int?)command.RenderContext["ctx"]!["n"]);
+        Assert.Equal(5, (int?)command.RenderContext["workload"]!["n"]);
     }
 
     [Fact]
