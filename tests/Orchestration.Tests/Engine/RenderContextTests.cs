@@ -100,8 +100,8 @@ public class RenderContextTests
         var command = grain.Commands.Single(c => c.Step == "pipe");
         var task = command.ToolConfig["tasks"]![0]!;
         Assert.Equal("""{"n":5}""", Template.RenderValue(task["input"], command.RenderContext)!.ToJsonString());
-        Assert.Equal(5, (int?)command.RenderContext["ctx"]!["n"]);
-        Assert.Equal(5, (int?)command.RenderContext["workload"]!["n"]);
+        Assert.Equal("5", command.RenderContext["ctx"]!["n"]!.ToJsonString());
+        Assert.Equal("5", command.RenderContext["workload"]!["n"]!.ToJsonString());
     }
 
     [Fact]
