@@ -309,11 +309,14 @@ public sealed class ExecutionState
         return context.ContainsKey("data") ? context["data"]?.DeepClone() : context.DeepClone();
     }
 
-    /// <summary>The <c>{kind: "result_ref", ref, …}</c> reference of a worker result, if it is one.</summary>
+    /// <summary>
+    /// The <c>{kind: "result_ref", ref, …}</c> reference of a worker result, if it is one. A reference without a <c>kind</c>
+    /// (the result store's reply passed on as it is) counts too; any other kind is not a result-store reference.
+    /// </summary>
     public static JsonObject? ResultReference(JsonNode? result) =>
         result is JsonObject { } envelope && envelope["reference"] is JsonObject reference
-        && reference["kind"] is JsonValue kind && kind.TryGetValue<string>(out var text) && text == "result_ref"
-        && reference["ref"] is JsonValue
+        && reference["ref"] is JsonValue refValue && refValue.GetValueKind() == JsonValueKind.String
+        && (reference["kind"] is null || reference["kind"] is JsonValue kind && kind.TryGetValue<string>(out var text) && text == "result_ref")
             ? reference
             : null;
 
