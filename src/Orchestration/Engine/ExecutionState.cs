@@ -236,13 +236,23 @@ public sealed class ExecutionState
     internal JsonNode? Outcome(LoggedEvent e, string stepName)
     {
         var data = UserData(e);
-        if (Playbook.FindStep(stepName) is not { IssuesTaskSequence: true } definition || data is not JsonObject response
-            || !(response.ContainsKey("results") || response.ContainsKey("ctx") || response.ContainsKey("_prev")))
+        if (Playbook.FindStep(stepName) is not { IssuesTaskSequence: true } definition || data is not JsonObject response)
             return data;
+        if (!(response.ContainsKey("results") || response.ContainsKey("ctx") || response.ContainsKey("_prev")))
+        {
+            // A worker that reports only {label: data} (no sequence response yet): its labels are the results, and stay
+            // readable as step.label too.
+            if (!TaskLabels(definition).Any(response.ContainsKey))
+                return data;
+            response["results"] = response.DeepClone();
+        }
         if (response["ctx"] is JsonObject updates)
             Merge(updates);
         return PromoteTaskSequence(definition, response);
     }
+
+    private static IEnumerable<string> TaskLabels(Playbooks.Step definition) =>
+        definition.Tool is JsonArray tasks ? tasks.Select(t => (string?)t?["name"]).OfType<string>() : [definition.WrappedTaskName];
 
     /// <summary>
     /// NoETL's task-sequence step result (<c>events.py</c>): the last task's result mapping with the response
@@ -253,12 +263,7 @@ public sealed class ExecutionState
     {
         var last = response["_prev"] as JsonObject;
         if (last is null && response["results"] is JsonObject results)
-        {
-            var labels = definition.Tool is JsonArray tasks
-                ? tasks.Select(t => (string?)t?["name"]).OfType<string>()
-                : [definition.WrappedTaskName];
-            last = labels.Reverse().Select(label => results[label]).OfType<JsonObject>().FirstOrDefault();
-        }
+            last = TaskLabels(definition).Reverse().Select(label => results[label]).OfType<JsonObject>().FirstOrDefault();
         var value = last is null ? new JsonObject() : (JsonObject)last.DeepClone();
         foreach (var (key, field) in response)
             value[key] = field?.DeepClone();

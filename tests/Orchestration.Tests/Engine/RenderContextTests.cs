@@ -163,4 +163,26 @@ public class RenderContextTests
         Assert.Equal("success", (string?)result["status"]);
         Assert.Equal(result["context"]!["results"]!.ToJsonString(), result["results"]!.ToJsonString());
     }
+
+    /// <summary>A worker that reports a task sequence as <c>{label: data}</c> only: the labels are taken as the results.</summary>
+    [Fact]
+    public void A_label_keyed_task_sequence_result_is_read_as_its_results()
+    {
+        var grain = new GrainSimulator("""
+            apiVersion: noetl.io/v2
+            kind: Playbook
+            metadata: {name: pipe}
+            workflow:
+              - step: start
+                tool:
+                  - {name: fetch, kind: http, url: "https://x"}
+                  - {name: store, kind: postgres, command: "insert"}
+                next: after
+              - step: after
+                tool: {kind: noop}
+                input: {id: "{{ start.results.fetch.id }}", rows: "{{ start.rows }}", labelled: "{{ start.store.rows }}"}
+            """);
+        grain.Done("start", JsonNode.Parse("""{"fetch": {"id": 9}, "store": {"rows": 1}}"""));
+        Assert.Equal("""{"id":9,"rows":1,"labelled":1}""", grain.Commands.Last().Input.ToJsonString());
+    }
 }
