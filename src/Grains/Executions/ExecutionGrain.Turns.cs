@@ -183,7 +183,8 @@ public sealed partial class ExecutionGrain
     private LoggedEvent Fold(EventRow row, JsonNode? referencedData = null)
     {
         var logged = new LoggedEvent(row.EventId, row.EventType, row.NodeName, row.Status, row.Context, row.Result, row.Meta,
-            row.CommandId, row.Error) { CreatedAt = row.CreatedAt, ReferencedData = referencedData };
+            row.CommandId, row.Error)
+        { CreatedAt = row.CreatedAt, ReferencedData = referencedData };
         _state!.Apply(logged);
         _lastEventId = Math.Max(_lastEventId, row.EventId);
         _lastEventType = row.EventType;

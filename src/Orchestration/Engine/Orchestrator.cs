@@ -12,7 +12,7 @@ public static class Orchestrator
         eventType is "call.done" or "call.error" or "step.exit" or "command.completed" or "command.failed";
 
     /// <summary>
-    /// The first turn of an execution: <c>playbook.initialized</c>, <c>workflow.initialized</c>, then the <c>start</c> step
+    /// The first turn of an execution: <c>playbook.initialized</c>, <c>workflow.initialized</c>, then the entry step
     /// (its command, or <c>step.enter</c> and the first iterations for a loop). The workload is the playbook's, deep-merged with <paramref name="payloadOverlay"/>.
     /// A template or loop collection past <paramref name="limits"/> (default <see cref="PlaybookLimits.Default"/>) fails the execution like any template error.
     /// </summary>

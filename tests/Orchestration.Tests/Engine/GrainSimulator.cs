@@ -90,7 +90,8 @@ public sealed class GrainSimulator
     {
         var step = Issued.First(c => c.Id == commandId).Command.Step;
         var e = new LoggedEvent(_nextEventId++, type, step, type.Contains("error") || type.Contains("failed") ? "FAILED" : "COMPLETED",
-            payload, result, new JsonObject { ["command_id"] = commandId }, commandId, error) { ReferencedData = referencedData };
+            payload, result, new JsonObject { ["command_id"] = commandId }, commandId, error)
+        { ReferencedData = referencedData };
         Append(e);
         if (!Orchestrator.IsTrigger(type))
             return Decision.None;
