@@ -20,7 +20,17 @@ public sealed record LoggedEvent(
     JsonObject? Result,
     JsonObject? Meta,
     long? CommandId,
-    string? Error);
+    string? Error)
+{
+    /// <summary>When the event was stored; the engine shows it to templates as <c>event.timestamp</c>.</summary>
+    public DateTime? CreatedAt { get; init; }
+
+    /// <summary>
+    /// The data a <c>result_ref</c> reference in the payload points at, read from the result store by the grain
+    /// (null when the event has no reference or the stored result is gone).
+    /// </summary>
+    public JsonNode? ReferencedData { get; init; }
+}
 
 /// <summary>What the engine wants persisted, in order.</summary>
 public abstract record Emission;

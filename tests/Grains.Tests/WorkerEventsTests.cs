@@ -67,4 +67,29 @@ public sealed class WorkerEventsTests
         Assert.Equal("bad", WorkerEvents.Error(JsonNode.Parse("""{"result": {"error": "bad"}}""")!.AsObject()));
         Assert.Equal(2000, WorkerEvents.Error(new JsonObject { ["error"] = new string('x', 5000) })!.Length);
     }
+
+    [Theory]
+    [InlineData("result", 102_300, false)]
+    [InlineData("result", 102_500, true)]
+    [InlineData("response", 102_500, true)]
+    [InlineData("other", 500_000, false)]
+    public void An_inline_result_over_the_cap_is_refused_with_a_pointer_to_the_result_store(string field, int length, bool refused)
+    {
+        var value = new JsonObject { ["blob"] = new string('x', length) };
+        var payload = field == "result"
+            ? new JsonObject { ["result"] = new JsonObject { ["status"] = "ok", ["context"] = value } }
+            : new JsonObject { [field] = value };
+        var message = WorkerEvents.InlineTooLarge(payload.ToJsonString(), payload);
+        Assert.Equal(refused, message is not null);
+        if (refused)
+            Assert.Contains("PUT /api/result/{execution_id}", message);
+    }
+
+    [Theory]
+    [InlineData("""{"result": {"status": "ok", "reference": {"kind": "result_ref", "ref": "noetl://execution/1/result/a/b"}}}""", "noetl://execution/1/result/a/b")]
+    [InlineData("""{"result": {"status": "ok", "reference": {"ref": "noetl://execution/1/result/a/b", "store": "postgres"}}}""", "noetl://execution/1/result/a/b")]
+    [InlineData("""{"result": {"status": "ok", "reference": {"kind": "artifact", "ref": "s3://x"}}}""", null)]
+    [InlineData("""{"result": {"status": "ok", "context": {}}}""", null)]
+    public void A_result_store_reference_is_recognised(string payload, string? reference) =>
+        Assert.Equal(reference, WorkerEvents.ResultRef(JsonNode.Parse(payload)!.AsObject()));
 }

@@ -126,7 +126,8 @@ public sealed class BadInputTests(SystemFixture fixture)
         var messages = string.Join("\n", response.Json["detail"]!.AsArray().Select(d => d!["msg"]!.GetValue<string>()));
         Assert.True(response.Json["detail"]!.AsArray().Count >= 4, messages);
         Assert.Contains("ghost", messages);
-        Assert.Contains("start", messages);
+        Assert.Contains("duplicate step name 'first'", messages);
+        Assert.Contains("tool is required", messages);
     }
 
     [Fact]

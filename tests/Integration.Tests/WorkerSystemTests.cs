@@ -80,7 +80,7 @@ public sealed class WorkerSystemTests(WorkerSystemFixture fixture)
         Assert.Equal(3, flaky.Requests);
         var steps = (await Http.Events(executionId)).Where(e => e!["event_type"]!.GetValue<string>() == "command.issued")
             .Select(e => e!["node_name"]!.GetValue<string>()).ToList();
-        Assert.Equal(["start", "healthy"], steps);
+        Assert.Equal(["start:task_sequence", "healthy"], steps); // a single tool with policy rules runs as a task sequence
     }
 
     [Fact]

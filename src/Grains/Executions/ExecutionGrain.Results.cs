@@ -107,6 +107,36 @@ public sealed partial class ExecutionGrain
         });
     }
 
+    /// <summary>The ref of a posted event's <c>result_ref</c> result; payloads without the marker are not parsed here.</summary>
+    private static string? ReferenceIn(WorkerEvent workerEvent) =>
+        workerEvent.PayloadJson.Contains("result_ref", StringComparison.Ordinal)
+            ? WorkerEvents.ResultRef(JsonReplies.ParseOrNull(workerEvent.PayloadJson) as JsonObject)
+            : null;
+
+    /// <summary>
+    /// The stored data behind <paramref name="references"/>, for the engine to resolve <c>result_ref</c> results (NoETL
+    /// <c>events.py</c>): only this execution's unexpired rows. A ref that is gone is absent, and its step result keeps only
+    /// the reference.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, JsonNode?>> ReferencedDataAsync(IEnumerable<string?> references)
+    {
+        var wanted = references.OfType<string>().Distinct(StringComparer.Ordinal).ToArray();
+        var found = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+        if (wanted.Length == 0)
+            return found;
+        await using var command = database.CreateCommand(
+            """
+            SELECT ref, data::text FROM noetl.result_store
+             WHERE execution_id = $1 AND ref = ANY($2) AND (expires_at IS NULL OR expires_at > now())
+            """);
+        command.Parameters.AddWithValue(ExecutionId);
+        command.Parameters.AddWithValue(wanted);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            found[reader.GetString(0)] = JsonNode.Parse(reader.GetString(1));
+        return found;
+    }
+
     /// <summary>Any JSON value scrubbed like a worker payload (the scrub works on objects, so the value is wrapped).</summary>
     private static string? ScrubPart(string? json, IReadOnlyCollection<string> secrets) =>
         json is null ? null : Scrub(new JsonObject { ["value"] = JsonNode.Parse(json) }, secrets)["value"]?.ToJsonString() ?? "null";

@@ -45,7 +45,7 @@ public sealed partial class ExecutionGrain
 
     /// <summary>Values by NoETL's rules, and keys too: a secret used as an object key must not reach a row either.</summary>
     private static JsonObject Scrub(JsonObject payload, IReadOnlyCollection<string> secrets) =>
-        ScrubKeys(Redactor.Redact(payload, Redactor.HeaderCredentialKeys, secrets), secrets, 0) as JsonObject ?? [];
+        Redactor.ScrubSecretKeys(Redactor.Redact(payload, Redactor.HeaderCredentialKeys, secrets), secrets) as JsonObject ?? [];
 
     /// <summary>The request's <c>meta</c>, scrubbed like payloads, without the claim's lease token.</summary>
     private static JsonObject ScrubMeta(JsonObject? meta, IReadOnlyCollection<string> secrets)
@@ -68,42 +68,6 @@ public sealed partial class ExecutionGrain
                 return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([($"body.{field}",
                     $"{field} carries the value of a credential read for this execution; secrets are never stored")]));
         return null;
-    }
-
-    private static JsonNode? ScrubKeys(JsonNode? node, IReadOnlyCollection<string> secrets, int depth)
-    {
-        if (secrets.Count == 0 || depth > Redactor.MaxDepth)
-            return node;
-        switch (node)
-        {
-            case JsonObject obj:
-                var copy = new JsonObject();
-                foreach (var (key, child) in obj.ToList())
-                {
-                    obj.Remove(key);
-                    var safeKey = Redactor.ContainsSecretValue(key, secrets) ? UniqueKey(copy, Redactor.Placeholder) : key;
-                    copy[safeKey] = ScrubKeys(child, secrets, depth + 1);
-                }
-                return copy;
-            case JsonArray array:
-                for (var i = 0; i < array.Count; i++)
-                {
-                    var item = array[i];
-                    array[i] = null;
-                    array[i] = ScrubKeys(item, secrets, depth + 1);
-                }
-                return array;
-            default:
-                return node;
-        }
-    }
-
-    private static string UniqueKey(JsonObject obj, string key)
-    {
-        var candidate = key;
-        for (var n = 2; obj.ContainsKey(candidate); n++)
-            candidate = $"{key}#{n}";
-        return candidate;
     }
 
     private static void CollectStrings(JsonNode? node, HashSet<string> values)

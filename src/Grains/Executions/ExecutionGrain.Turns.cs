@@ -18,12 +18,15 @@ public sealed partial class ExecutionGrain
         public static Accepted Reject(Reply reply) => new(0, 0, Rejection: reply);
     }
 
-    private Accepted Accept(WorkerEvent workerEvent, Turn turn, JsonObject? batchMeta, IReadOnlyCollection<string> secrets)
+    private Accepted Accept(WorkerEvent workerEvent, Turn turn, JsonObject? batchMeta, IReadOnlyCollection<string> secrets,
+        IReadOnlyDictionary<string, JsonNode?> referenced)
     {
         if (JsonReplies.ParseOrNull(workerEvent.PayloadJson) is not JsonObject payload)
             return Accepted.Reject(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.payload", "payload must be an object")])));
         if (WorkerEvents.Validate(payload) is { } problem)
             return Accepted.Reject(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.payload", problem)])));
+        if (WorkerEvents.InlineTooLarge(workerEvent.PayloadJson, payload) is { } tooLarge)
+            return Accepted.Reject(new Reply(ReplyStatus.TooLarge, JsonReplies.Detail(tooLarge)));
         if (SecretInIdentifiers(secrets, ("step", workerEvent.Step), ("name", workerEvent.Name), ("worker_id", workerEvent.WorkerId)) is { } leak)
             return Accepted.Reject(leak);
 
@@ -71,7 +74,7 @@ public sealed partial class ExecutionGrain
         if (command is not null)
             ProjectCommand(command, row, turn);
         var statusBefore = StatusText;
-        var logged = Fold(row);
+        var logged = Fold(row, WorkerEvents.ResultRef(payload) is { } resultRef ? referenced.GetValueOrDefault(resultRef) : null);
 
         var generated = 0;
         if (workerEvent.Actionable && command is not null && Orchestrator.IsTrigger(name))
@@ -176,10 +179,12 @@ public sealed partial class ExecutionGrain
     /// <summary>Commands of <c>system/*</c> playbooks go to the system pool only (noetl-api.md §2.7).</summary>
     private string Pool => SystemPlaybooks.PoolOf(_catalog!.Path);
 
-    private LoggedEvent Fold(EventRow row)
+    /// <param name="referencedData">What a <c>result_ref</c> in the row's payload points at (<see cref="ReferencedDataAsync"/>).</param>
+    private LoggedEvent Fold(EventRow row, JsonNode? referencedData = null)
     {
         var logged = new LoggedEvent(row.EventId, row.EventType, row.NodeName, row.Status, row.Context, row.Result, row.Meta,
-            row.CommandId, row.Error);
+            row.CommandId, row.Error)
+        { CreatedAt = row.CreatedAt, ReferencedData = referencedData };
         _state!.Apply(logged);
         _lastEventId = Math.Max(_lastEventId, row.EventId);
         _lastEventType = row.EventType;

@@ -77,8 +77,9 @@ public sealed partial class ExecutionGrain(
             _commands[command.CommandId] = command;
             _commandByEvent[command.EventId] = command.CommandId;
         }
+        var referenced = await ReferencedDataAsync(events.Select(e => WorkerEvents.ResultRef(e.Context)));
         foreach (var row in events)
-            Fold(row);
+            Fold(row, WorkerEvents.ResultRef(row.Context) is { } resultRef ? referenced.GetValueOrDefault(resultRef) : null);
         LogRebuilt(ExecutionId, events.Count, _commands.Count);
         TrackInFlightCommands();
         await ResumeCascadeAsync();
@@ -263,7 +264,8 @@ public sealed partial class ExecutionGrain(
         if (EventBinding.CheckPool(Caller.Current, Pool, ExecutionId) is { } foreignPool)
             return foreignPool;
         var turn = new Turn();
-        var outcome = Accept(workerEvent, turn, batchMeta: null, await SecretValuesAsync());
+        var referenced = await ReferencedDataAsync([ReferenceIn(workerEvent)]);
+        var outcome = Accept(workerEvent, turn, batchMeta: null, await SecretValuesAsync(), referenced);
         if (outcome.Rejection is not null)
             return outcome.Rejection;
         if (outcome.Duplicate)
@@ -289,9 +291,10 @@ public sealed partial class ExecutionGrain(
         var batchMeta = new JsonObject { ["batch_request_id"] = requestId, ["idempotency_key"] = idempotencyKey };
         var turn = new Turn();
         var outcomes = new List<Accepted>();
+        var referenced = await ReferencedDataAsync(events.Select(ReferenceIn));
         foreach (var workerEvent in events)
         {
-            var outcome = Accept(workerEvent with { WorkerId = workerEvent.WorkerId ?? workerId }, turn, batchMeta, secrets);
+            var outcome = Accept(workerEvent with { WorkerId = workerEvent.WorkerId ?? workerId }, turn, batchMeta, secrets, referenced);
             if (outcome.Rejection is not null)
             {
                 // Nothing of the batch is kept: rebuild from the log rather than unwind the folds.

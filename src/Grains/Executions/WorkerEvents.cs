@@ -32,6 +32,33 @@ public static class WorkerEvents
         return null;
     }
 
+    /// <summary>
+    /// An inline result past <see cref="MaxResultContextBytes"/> (<c>payload.result.context</c>, or a <c>payload.response</c>):
+    /// refused with a message that points at the result store. Such results used to be accepted and silently dropped from
+    /// the stored result while the whole payload still fed every later command. A payload within the cap is not measured again.
+    /// </summary>
+    public static string? InlineTooLarge(string payloadJson, JsonObject payload)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(payloadJson) <= MaxResultContextBytes)
+            return null;
+        foreach (var (field, value) in new[] { ("payload.result.context", payload["result"]?["context"]), ("payload.response", payload["response"]) })
+        {
+            if (value is null)
+                continue;
+            var bytes = System.Text.Encoding.UTF8.GetByteCount(value.ToJsonString());
+            if (bytes > MaxResultContextBytes)
+                return $"{field} is {bytes} bytes; inline results may have at most {MaxResultContextBytes}. Store the result with "
+                    + "PUT /api/result/{execution_id} and send {\"status\": ..., \"reference\": {\"kind\": \"result_ref\", \"ref\": ..., \"store\": ..., \"scope\": ...}} instead";
+        }
+        return null;
+    }
+
+    /// <summary>The result-store ref of a worker payload's <c>result_ref</c> reference, if it carries one.</summary>
+    public static string? ResultRef(JsonObject? payload) =>
+        NoEtl.Orchestration.Engine.ExecutionState.ResultReference(payload?["result"])?["ref"] is JsonValue value && value.TryGetValue<string>(out var text)
+            ? text
+            : null;
+
     /// <summary>NoETL's <c>_status_from_event_name</c>.</summary>
     public static string StatusFromName(string name) =>
         name.Contains("error") || name.Contains("failed") ? "FAILED"
@@ -55,8 +82,8 @@ public static class WorkerEvents
         var result = new JsonObject { ["status"] = NormalizeStatus(source["status"], eventStatus) };
         if (source["reference"] is JsonObject reference)
             result["reference"] = reference.DeepClone();
-        if (source["context"] is JsonObject context && System.Text.Encoding.UTF8.GetByteCount(context.ToJsonString()) <= MaxResultContextBytes)
-            result["context"] = context.DeepClone();
+        if (source["context"] is JsonObject context)
+            result["context"] = context.DeepClone(); // within MaxResultContextBytes: larger ones are refused (InlineTooLarge)
         return result;
     }
 

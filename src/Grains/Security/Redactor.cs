@@ -64,6 +64,51 @@ public static partial class Redactor
         return Redact(StripKeychainNamespaces(value, 0), keys, secrets);
     }
 
+    /// <summary>
+    /// Keys too, moved rather than copied: an object key holding one of <paramref name="secrets"/> becomes the placeholder
+    /// (<c>[REDACTED]</c>, <c>[REDACTED]#2</c>, …). Mutates and returns <paramref name="node"/>'s tree. Children are detached
+    /// with one <c>Clear</c> per object: removing them one by one shifts the property list each time, and an object with
+    /// 80,000 keys took 84 s to scrub that way.
+    /// </summary>
+    public static JsonNode? ScrubSecretKeys(JsonNode? node, IReadOnlyCollection<string> secrets) => ScrubSecretKeys(node, secrets, 0);
+
+    private static JsonNode? ScrubSecretKeys(JsonNode? node, IReadOnlyCollection<string> secrets, int depth)
+    {
+        if (secrets.Count == 0 || depth > MaxDepth)
+            return node;
+        switch (node)
+        {
+            case JsonObject obj:
+                var entries = obj.ToList();
+                obj.Clear();
+                var copy = new JsonObject();
+                foreach (var (key, child) in entries)
+                {
+                    var safeKey = ContainsSecretValue(key, secrets) ? UniqueKey(copy, Placeholder) : key;
+                    copy[safeKey] = ScrubSecretKeys(child, secrets, depth + 1);
+                }
+                return copy;
+            case JsonArray array:
+                for (var i = 0; i < array.Count; i++)
+                {
+                    var item = array[i];
+                    array[i] = null;
+                    array[i] = ScrubSecretKeys(item, secrets, depth + 1);
+                }
+                return array;
+            default:
+                return node;
+        }
+    }
+
+    private static string UniqueKey(JsonObject obj, string key)
+    {
+        var candidate = key;
+        for (var n = 2; obj.ContainsKey(candidate); n++)
+            candidate = $"{key}#{n}";
+        return candidate;
+    }
+
     public static string NormalizeKey(string key) => key.ToLowerInvariant().Replace('-', '_');
 
     public static bool IsSensitiveKey(string normalizedKey) =>

@@ -5,21 +5,22 @@ using NoEtl.Orchestration.Templates;
 namespace NoEtl.Orchestration.Engine;
 
 /// <summary>
-/// The flat render context of §2.5 as layered lookups over the state, so evaluating a condition copies nothing.
-/// Precedence, highest first: execution ids, this decision's ctx writes, folded ctx variables, step results, workload keys.
+/// The render context as layered lookups over the state, so evaluating a condition copies nothing. The execution-variable
+/// map NoETL calls <c>ctx</c> (and <c>workload</c>) is, highest first: this decision's ctx writes, folded ctx variables,
+/// step results by name, workload keys. Its entries are also top-level names, below the execution ids.
 /// </summary>
 internal sealed class ContextView(ExecutionState state)
 {
     private readonly JsonObject _writes = [];
     private readonly Dictionary<string, JsonNode?> _results = new(StringComparer.Ordinal);
-    private JsonObject? _flat;
+    private JsonObject? _ctx;
     private JsonObject? _envelopes;
 
     public void Write(string key, JsonNode? value)
     {
         _writes[key] = value?.DeepClone();
-        if (_flat is not null)
-            _flat[key] = value?.DeepClone();
+        if (_ctx is not null)
+            _ctx[key] = value?.DeepClone();
     }
 
     public bool TryGet(string name, out JsonNode? value)
@@ -27,7 +28,7 @@ internal sealed class ContextView(ExecutionState state)
         switch (name)
         {
             case "execution_id":
-                value = state.ExecutionId.ToString(CultureInfo.InvariantCulture);
+                value = ExecutionId;
                 return true;
             case "catalog_id":
                 value = state.CatalogId.ToString(CultureInfo.InvariantCulture);
@@ -41,6 +42,12 @@ internal sealed class ContextView(ExecutionState state)
             case "steps":
                 value = _envelopes ??= Envelopes();
                 return true;
+            case "job":
+                value = Job();
+                return true;
+            case "ctx" or "workload":
+                value = Ctx;
+                return true;
         }
         if (_writes.TryGetPropertyValue(name, out value) || state.Variables.TryGetPropertyValue(name, out value))
             return true;
@@ -50,36 +57,51 @@ internal sealed class ContextView(ExecutionState state)
                 _results[name] = value = ContextValue(step);
             return true;
         }
-        if (name == "workload")
-        {
-            value = state.Workload;
-            return true;
-        }
         return state.Workload.TryGetPropertyValue(name, out value);
     }
 
-    /// <summary>The whole flat map, built once per view; it is also what <c>ctx</c> resolves to.</summary>
-    public JsonObject Flat => _flat ??= Materialize();
+    private string ExecutionId => state.ExecutionId.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>A fresh copy of the flat map, for a command to own.</summary>
+    /// <summary>NoETL's <c>job</c>: the execution as the job, every id a string.</summary>
+    private JsonObject Job() => new() { ["uuid"] = ExecutionId, ["execution_id"] = ExecutionId, ["id"] = ExecutionId };
+
+    /// <summary>The execution-variable map, built once per view; templates read it as <c>ctx</c> and <c>workload</c>.</summary>
+    public JsonObject Ctx => _ctx ??= CtxCopy();
+
+    /// <summary>A fresh copy of the execution-variable map.</summary>
+    public JsonObject CtxCopy()
+    {
+        var ctx = new JsonObject();
+        foreach (var (key, value) in state.Workload)
+            ctx[key] = value?.DeepClone();
+        foreach (var step in CompletedSteps())
+            ctx[step.Name] = ContextValue(step);
+        foreach (var (key, value) in state.Variables)
+            ctx[key] = value?.DeepClone();
+        foreach (var (key, value) in _writes)
+            ctx[key] = value?.DeepClone();
+        return ctx;
+    }
+
+    /// <summary>
+    /// A command's <c>render_context</c> (NoETL <c>get_render_context</c>): every variable at the top level, the same map as
+    /// <c>ctx</c> and <c>workload</c> (a NoETL worker resolves <c>ctx.x</c> only through the <c>ctx</c> key), <c>steps</c>,
+    /// <c>job</c> and the ids as text. The caller adds the per-command bindings.
+    /// </summary>
     public JsonObject Materialize()
     {
-        var flat = new JsonObject();
-        foreach (var (key, value) in state.Workload)
-            flat[key] = value?.DeepClone();
-        flat["workload"] = state.Workload.DeepClone();
-        foreach (var step in CompletedSteps())
-            flat[step.Name] = ContextValue(step);
-        flat["steps"] = Envelopes();
-        foreach (var (key, value) in state.Variables)
-            flat[key] = value?.DeepClone();
-        foreach (var (key, value) in _writes)
-            flat[key] = value?.DeepClone();
-        flat["execution_id"] = state.ExecutionId.ToString(CultureInfo.InvariantCulture);
-        flat["catalog_id"] = state.CatalogId.ToString(CultureInfo.InvariantCulture);
-        flat["path"] = state.Path;
-        flat["version"] = state.Version;
-        return flat;
+        var context = new JsonObject();
+        foreach (var (key, value) in Ctx)
+            context[key] = value?.DeepClone();
+        context["workload"] = Ctx.DeepClone();
+        context["ctx"] = Ctx.DeepClone();
+        context["steps"] = (_envelopes ??= Envelopes()).DeepClone();
+        context["job"] = Job();
+        context["execution_id"] = ExecutionId;
+        context["catalog_id"] = state.CatalogId.ToString(CultureInfo.InvariantCulture);
+        context["path"] = state.Path;
+        context["version"] = state.Version;
+        return context;
     }
 
     private JsonObject Envelopes()
@@ -95,29 +117,16 @@ internal sealed class ContextView(ExecutionState state)
         state.CompletedSteps.OrderBy(state.Playbook.IndexOf).Select(state.Step);
 
     /// <summary>
-    /// A step result as templates see it (§2.5): reachable as <c>name.field</c> and <c>name.data.field</c>; for a pipeline
-    /// (<c>{label: data}</c>) each label's fields also appear at the top level, the first label winning.
+    /// A step result as templates see it: reachable as <c>name.field</c>, and as <c>name.data.field</c> when it has neither
+    /// a <c>data</c> key nor NoETL's <c>context</c> copy (loop, task-sequence and referenced results carry their own shape).
     /// </summary>
-    private JsonNode? ContextValue(StepState step)
+    private static JsonNode? ContextValue(StepState step)
     {
         if (step.Result is not JsonObject result)
             return step.Result?.DeepClone();
         var value = (JsonObject)result.DeepClone();
-        if (state.Playbook.FindStep(step.Name)?.Tool is JsonArray tasks)
-        {
-            foreach (var label in tasks.Select(t => (string?)t?["name"]).OfType<string>())
-            {
-                if (result[label] is not JsonObject taskData)
-                    continue;
-                foreach (var (key, field) in taskData)
-                {
-                    if (!value.ContainsKey(key))
-                        value[key] = field?.DeepClone();
-                }
-            }
-        }
-        if (!value.ContainsKey("data"))
-            value["data"] = value.DeepClone();
+        if (!value.ContainsKey("data") && !value.ContainsKey("context"))
+            value["data"] = result.DeepClone();
         return value;
     }
 }
@@ -129,11 +138,6 @@ internal sealed class EngineScope(ContextView view, IReadOnlyDictionary<string, 
     {
         if (bindings is not null && bindings.TryGetValue(name, out value))
             return true;
-        if (name == "ctx")
-        {
-            value = view.Flat;
-            return true;
-        }
         return view.TryGet(name, out value);
     }
 }

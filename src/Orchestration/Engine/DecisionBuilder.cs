@@ -21,6 +21,7 @@ internal sealed class DecisionBuilder
     private readonly RenderOptions _commandRendering;
     private readonly WorkflowGraph _graph;
     private readonly List<Emission> _emissions = [];
+    private readonly LoggedEvent? _trigger;
     private ExecutionState _state;
     private bool _ownsState;
     private int _applied;
@@ -32,8 +33,10 @@ internal sealed class DecisionBuilder
     // The step being rendered, named in the failure message when a template or loop collection is invalid.
     private string? _currentStep;
 
-    public DecisionBuilder(Playbook playbook, ExecutionState state, bool ownsState, PlaybookLimits limits)
+    /// <param name="trigger">The event this decision reacts to (null for the first turn): commands see it as <c>event</c>.</param>
+    public DecisionBuilder(Playbook playbook, ExecutionState state, bool ownsState, PlaybookLimits limits, LoggedEvent? trigger = null)
     {
+        _trigger = trigger;
         _playbook = playbook;
         _limits = limits.Templates;
         _maxLoopItems = limits.MaxLoopItems;
@@ -49,7 +52,7 @@ internal sealed class DecisionBuilder
     {
         _emissions.AddRange(initialization);
         AdvanceState();
-        return Run(() => Dispatch(_playbook.FindStep(Playbook.StartStep)!));
+        return Run(() => Dispatch(_playbook.FindStep(_playbook.EntryStep)!));
     }
 
     public Decision Continue() => Run(null);
@@ -91,6 +94,7 @@ internal sealed class DecisionBuilder
             // A loop step stays running while its undispatched iterations wait, but those will never be issued now.
             return _state.Steps.Values.Any(HasCommandsOut) ? new Decision(_emissions, null) : Fail(null, null);
         }
+        EmitLoopsDone();
         ApplyStepSets();
         ContinueLoops();
         Route();
@@ -100,6 +104,28 @@ internal sealed class DecisionBuilder
     }
 
     private static bool HasCommandsOut(StepState step) => step.Status == StepStatus.Running && (step.Loop is null || step.Loop.InFlight > 0);
+
+    // ---- loop.done --------------------------------------------------------------------------------
+
+    /// <summary>
+    /// NoETL's <c>loop.done</c>, once per completion of a loop step, before its set and arcs: its payload carries the loop
+    /// result as <c>result</c>; <c>gen</c> is the completion count, so a replay does not emit it again.
+    /// </summary>
+    private void EmitLoopsDone()
+    {
+        foreach (var definition in _playbook.Steps.Where(s => s.Loop is not null))
+        {
+            var state = _state.Step(definition.Name);
+            if (state.Status != StepStatus.Completed || state.LoopDoneGeneration >= state.Completions)
+                continue;
+            _emissions.Add(new EmitEvent("loop.done", definition.Name, "COMPLETED", Context: new JsonObject
+            {
+                ["step"] = definition.Name,
+                ["gen"] = state.Completions,
+                ["result"] = state.Result?.DeepClone(),
+            }));
+        }
+    }
 
     // ---- set: -------------------------------------------------------------------------------------
 
@@ -165,29 +191,45 @@ internal sealed class DecisionBuilder
             if (state is { Status: StepStatus.Running, Loop: { Failed: false } run })
             {
                 _currentStep = definition.Name;
-                DispatchIterations(definition, run.Items, run.Dispatched, run.Finished);
+                DispatchIterations(definition, run.Items, run.Dispatched, run.Finished, run.LoopEventId);
             }
         }
     }
 
     /// <summary>Issues iterations from <paramref name="next"/> while the in-flight budget allows (sequential: 1, parallel: max_in_flight or all).</summary>
-    private void DispatchIterations(Step definition, JsonArray items, int next, int finished)
+    private void DispatchIterations(Step definition, JsonArray items, int next, int finished, string? loopEventId)
     {
         var loop = definition.Loop!;
         var budget = loop.Mode == LoopMode.Sequential ? 1 : loop.MaxInFlight ?? items.Count;
         for (; next < items.Count && next - finished < budget; next++)
         {
-            _emissions.Add(BuildCommand(definition, Iteration(loop, items, next)));
+            _emissions.Add(BuildCommand(definition, new Iteration(loop.Iterator, items[next], next, items.Count, loopEventId)));
             _dispatchedThisRound = true;
         }
     }
 
-    private static JsonObject Iteration(LoopSpec loop, JsonArray items, int index) => new()
+    /// <summary>One loop iteration of a command.</summary>
+    private sealed record Iteration(string Iterator, JsonNode? Item, int Index, int Total, string? LoopEventId)
     {
-        [loop.Iterator] = items[index]?.DeepClone(),
-        ["_index"] = index,
-        ["_total"] = items.Count,
-    };
+        /// <summary>
+        /// NoETL's iteration bindings (<c>commands.py</c>): the iterator and <c>loop_index</c> as names,
+        /// <c>iter = {iterator, _index, _first, _last, loop_event_id}</c> and <c>loop = {index, first, length, done}</c>.
+        /// </summary>
+        public Dictionary<string, JsonNode?> Bindings() => new(StringComparer.Ordinal)
+        {
+            [Iterator] = Item?.DeepClone(),
+            ["loop_index"] = Index,
+            ["iter"] = new JsonObject
+            {
+                [Iterator] = Item?.DeepClone(),
+                ["_index"] = Index,
+                ["_first"] = Index == 0,
+                ["_last"] = Index == Total - 1,
+                ["loop_event_id"] = LoopEventId,
+            },
+            ["loop"] = new JsonObject { ["index"] = Index, ["first"] = Index == 0, ["length"] = Total, ["done"] = false },
+        };
+    }
 
     /// <summary>
     /// Rust <c>evaluate_loop</c>: list as is, mapping as key/value pairs, JSON or comma/newline text, count n as 0..n-1.
@@ -395,50 +437,112 @@ internal sealed class DecisionBuilder
             return;
         }
         var items = LoopItems(target);
+        var loopEventId = $"{_state.ExecutionId}:{target.Name}:{_state.Step(target.Name).Completions + 1}";
         _emissions.Add(new EmitEvent("step.enter", target.Name, "RUNNING", Context: new JsonObject
         {
             ["iterations_expected"] = items.Count,
             ["iterator_var"] = loop.Iterator,
             ["mode"] = loop.Mode == LoopMode.Parallel ? "parallel" : "sequential",
             ["items"] = items.DeepClone(),
+            ["loop_event_id"] = loopEventId,
         }));
         if (items.Count == 0)
         {
+            var empty = new LoopRun([], loopEventId).Result();
             _emissions.Add(new EmitEvent("step.exit", target.Name, "COMPLETED",
-                Context: new JsonObject { ["step"] = target.Name, ["result"] = new JsonArray() },
-                Result: new JsonObject { ["status"] = "COMPLETED", ["context"] = new JsonObject { ["result"] = new JsonArray() } }));
+                Context: new JsonObject { ["step"] = target.Name, ["result"] = empty.DeepClone() },
+                Result: new JsonObject { ["status"] = "COMPLETED", ["context"] = new JsonObject { ["result"] = empty } }));
             _completedInline = true;
             return;
         }
-        DispatchIterations(target, items, 0, 0);
+        DispatchIterations(target, items, 0, 0, loopEventId);
     }
 
-    private IssueCommand BuildCommand(Step step, JsonObject? iteration)
+    private IssueCommand BuildCommand(Step step, Iteration? iteration)
     {
-        var bindings = iteration?.ToDictionary(p => p.Key, p => p.Value);
-        if (bindings is not null)
-            bindings["iter"] = iteration;
+        var bindings = TriggerBindings();
+        if (iteration is not null)
+        {
+            foreach (var (key, value) in iteration.Bindings())
+                bindings[key] = value;
+        }
         var scope = new EngineScope(_view, bindings);
-        var toolConfig = step.Tool is JsonArray pipeline
-            ? new JsonObject { ["kind"] = "task_sequence", ["tasks"] = new JsonArray(pipeline.Select(t => (JsonNode)RenderPipelineTask((JsonObject)t!, scope)).ToArray()) }
-            : RenderSingleTool((JsonObject)step.Tool!, scope);
+        JsonObject toolConfig;
+        if (step.Tool is JsonArray pipeline)
+        {
+            toolConfig = new JsonObject { ["kind"] = Step.TaskSequenceKind, ["tasks"] = new JsonArray(pipeline.Select(t => (JsonNode)RenderPipelineTask((JsonObject)t!, scope)).ToArray()) };
+        }
+        else if (step.IsWrappedTool)
+        {
+            var task = new JsonObject { ["name"] = step.WrappedTaskName };
+            foreach (var (key, value) in (JsonObject)step.Tool)
+            {
+                if (key != "name")
+                    task[key] = value?.DeepClone();
+            }
+            toolConfig = new JsonObject { ["tasks"] = new JsonArray(RenderPipelineTask(task, scope)) };
+        }
+        else
+        {
+            toolConfig = RenderSingleTool((JsonObject)step.Tool, scope);
+        }
         var input = step.Input is null ? [] : Template.RenderValue(step.Input, scope, _commandRendering) as JsonObject ?? [];
         var renderContext = _view.Materialize();
+        foreach (var (key, value) in bindings)
+            renderContext[key] = value?.DeepClone();
         var meta = new JsonObject();
         if (iteration is not null)
         {
-            foreach (var (key, value) in bindings!)
-            {
-                renderContext[key] = value?.DeepClone();
-                if (key != "iter")
-                    input[key] = value?.DeepClone();
-            }
+            // NoETL passes the item as the iterator's value; _index and _total stay in iter/loop, not in the input.
+            input[iteration.Iterator] = iteration.Item?.DeepClone();
             meta["loop_step"] = step.Name;
-            meta["iteration_index"] = iteration["_index"]!.DeepClone();
-            meta["iteration_total"] = iteration["_total"]!.DeepClone();
-            meta["iterator"] = step.Loop!.Iterator;
+            meta["iteration_index"] = iteration.Index;
+            meta["iteration_total"] = iteration.Total;
+            meta["iterator"] = iteration.Iterator;
         }
-        return new IssueCommand(step.Name, step.ToolKind, toolConfig, input, renderContext, step.Spec?.DeepClone() as JsonObject, meta);
+        return new IssueCommand(step.CommandStep, step.ToolKind, toolConfig, input, renderContext, step.Spec?.DeepClone() as JsonObject, meta);
+    }
+
+    /// <summary>
+    /// What a command sees of the event that triggered its decision (NoETL <c>get_render_context</c>):
+    /// <c>event = {name, payload, step, timestamp}</c>, and <c>output</c> when the event has a result. The payload's
+    /// <c>result</c> is left out: it is the step result, already in the context by the step's name and as <c>output</c>.
+    /// </summary>
+    private Dictionary<string, JsonNode?> TriggerBindings()
+    {
+        var bindings = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+        if (_trigger is null)
+        {
+            bindings["event"] = new JsonObject { ["name"] = "playbook.initialized", ["payload"] = new JsonObject(), ["step"] = null, ["timestamp"] = null };
+            return bindings;
+        }
+        var payload = new JsonObject();
+        foreach (var (key, value) in _trigger.Context ?? [])
+        {
+            if (key is not ("result" or "response"))
+                payload[key] = value?.DeepClone();
+        }
+        bindings["event"] = new JsonObject
+        {
+            ["name"] = _trigger.EventType,
+            ["payload"] = payload,
+            ["step"] = _trigger.NodeName,
+            ["timestamp"] = _trigger.CreatedAt?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        };
+        // A failure dispatches nothing in this engine, so no command is ever rendered with an error to show.
+        if (_trigger.Error is null && TriggerOutput() is { } output)
+            bindings["output"] = output;
+        return bindings;
+    }
+
+    /// <summary>The trigger's result as its step kept it: the step result of a plain step, the iteration's data of a loop.</summary>
+    private JsonNode? TriggerOutput()
+    {
+        var commandId = _trigger!.CommandId ?? ExecutionState.ReadLong(_trigger.Meta?["command_id"]);
+        if (commandId is not null && _state.Commands.TryGetValue(commandId.Value, out var command) && command.IterationIndex is null
+            && _state.Step(command.Step) is { Status: StepStatus.Completed } step)
+            return step.Result?.DeepClone();
+        return ExecutionState.UserData(_trigger);
     }
 
     /// <summary>

@@ -69,8 +69,11 @@ public sealed class ExecutionState
 
     public bool AnyRunning => _steps.Values.Any(s => s.Status == StepStatus.Running);
 
-    /// <summary>The flat render context of §2.5 (workload keys, <c>workload</c>, step results, ctx variables, ids) as a new object.</summary>
-    public JsonObject BuildRenderContext() => new ContextView(this).Materialize();
+    /// <summary>
+    /// The execution-variable map NoETL calls <c>ctx</c> (workload keys, step results by name, <c>set</c> writes), as a new
+    /// object: what the status page shows as <c>variables</c>.
+    /// </summary>
+    public JsonObject BuildRenderContext() => new ContextView(this).CtxCopy();
 
     public void Apply(LoggedEvent e)
     {
@@ -93,6 +96,10 @@ public sealed class ExecutionState
                 break;
             case "ctx.updated":
                 UpdateContext(e.Context);
+                break;
+            case "loop.done":
+                if (StepOf(e.NodeName) is { } looped && ReadLong(e.Context?["gen"]) is { } loopGeneration)
+                    looped.LoopDoneGeneration = (int)loopGeneration;
                 break;
             case "command.issued":
                 IssueCommand(e);
@@ -146,7 +153,7 @@ public sealed class ExecutionState
         if (StepOf(e.NodeName) is not { } step || e.Context is not { } context || context["iterations_expected"] is null)
             return;
         Enter(step);
-        step.Loop = new LoopRun(context["items"] is JsonArray items ? (JsonArray)items.DeepClone() : []);
+        step.Loop = new LoopRun(context["items"] is JsonArray items ? (JsonArray)items.DeepClone() : [], (string?)context["loop_event_id"]);
     }
 
     private void Enter(StepState step)
@@ -175,6 +182,8 @@ public sealed class ExecutionState
     {
         var meta = e.Meta;
         var stepName = (string?)meta?["step"] ?? e.NodeName;
+        if (stepName?.EndsWith(Playbooks.Step.TaskSequenceSuffix, StringComparison.Ordinal) == true && StepOf(stepName) is null)
+            stepName = stepName[..^Playbooks.Step.TaskSequenceSuffix.Length];
         if (CommandIdOf(e) is not { } commandId || StepOf(stepName) is not { } step || _commands.ContainsKey(commandId))
             return;
         var index = meta?["loop_step"] is not null ? (int?)ReadLong(meta["iteration_index"]) : null;
@@ -193,7 +202,7 @@ public sealed class ExecutionState
         var step = _steps[command.Step];
         if (step.Status != StepStatus.Running)
             return;
-        var data = succeeded ? UserData(e) : null;
+        var data = succeeded ? Outcome(e, command.Step) : null;
         var error = succeeded ? null : e.Error ?? ErrorText(e.Context) ?? ErrorText(e.Result) ?? "command failed";
         if (command.IterationIndex is not { } index || step.Loop is not { } loop)
         {
@@ -211,19 +220,62 @@ public sealed class ExecutionState
         else
         {
             loop.Failed = true;
+            loop.FailedCount++;
             step.Error ??= $"iteration {index}: {error}";
         }
         if (loop.Failed && loop.InFlight == 0)
             Fail(step, step.Error!);
         else if (!loop.Failed && loop.Finished >= loop.Total)
-            Complete(step, loop.Results(), null);
+            Complete(step, loop.Result(), null);
+    }
+
+    /// <summary>
+    /// A successful command's result as the step's result: the user data, with a task sequence's response promoted
+    /// (<see cref="PromoteTaskSequence"/>) and its <c>ctx</c> written into the variables before the step's set and arcs.
+    /// </summary>
+    internal JsonNode? Outcome(LoggedEvent e, string stepName)
+    {
+        var data = UserData(e);
+        if (Playbook.FindStep(stepName) is not { IssuesTaskSequence: true } definition || data is not JsonObject response)
+            return data;
+        if (!(response.ContainsKey("results") || response.ContainsKey("ctx") || response.ContainsKey("_prev")))
+        {
+            // A worker that reports only {label: data} (no sequence response yet): its labels are the results, and stay
+            // readable as step.label too.
+            if (!TaskLabels(definition).Any(response.ContainsKey))
+                return data;
+            response["results"] = response.DeepClone();
+        }
+        if (response["ctx"] is JsonObject updates)
+            Merge(updates);
+        return PromoteTaskSequence(definition, response);
+    }
+
+    private static IEnumerable<string> TaskLabels(Playbooks.Step definition) =>
+        definition.Tool is JsonArray tasks ? tasks.Select(t => (string?)t?["name"]).OfType<string>() : [definition.WrappedTaskName];
+
+    /// <summary>
+    /// NoETL's task-sequence step result (<c>events.py</c>): the last task's result mapping with the response
+    /// <c>{status, _prev, results, ctx}</c> merged over it, plus a <c>context</c> copy of the response, so
+    /// <c>{{ step.field }}</c> reads the last task's fields. The last task is <c>_prev</c>, else the last labelled result.
+    /// </summary>
+    private static JsonObject PromoteTaskSequence(Playbooks.Step definition, JsonObject response)
+    {
+        var last = response["_prev"] as JsonObject;
+        if (last is null && response["results"] is JsonObject results)
+            last = TaskLabels(definition).Reverse().Select(label => results[label]).OfType<JsonObject>().FirstOrDefault();
+        var value = last is null ? new JsonObject() : (JsonObject)last.DeepClone();
+        foreach (var (key, field) in response)
+            value[key] = field?.DeepClone();
+        value["context"] = response.DeepClone();
+        return value;
     }
 
     /// <summary>An engine-emitted <c>step.exit</c> closes a loop step with no iterations.</summary>
     private void ExitWithoutCommand(LoggedEvent e)
     {
-        if (StepOf(e.NodeName) is { Status: StepStatus.Running, Loop.Total: 0 } step)
-            Complete(step, new JsonArray(), e.Result);
+        if (StepOf(e.NodeName) is { Status: StepStatus.Running, Loop: { Total: 0 } loop } step)
+            Complete(step, loop.Result(), e.Result);
     }
 
     private void Complete(StepState step, JsonNode? data, JsonNode? envelope)
@@ -246,15 +298,46 @@ public sealed class ExecutionState
         step.Error = error;
     }
 
-    /// <summary>Rust <c>extract_user_data</c>: result.context.result.context.data, then result.context.data, then result.context, then the result.</summary>
+    /// <summary>
+    /// Rust <c>extract_user_data</c>: result.context.result.context.data, then result.context.data, then result.context, then the
+    /// result. A result that is a <c>result_ref</c> reference resolves to <see cref="Referenced"/>.
+    /// </summary>
     public static JsonNode? UserData(LoggedEvent e)
     {
         var result = e.Context?["result"] ?? e.Context?["response"] ?? e.Result;
+        if (ResultReference(result) is { } reference)
+            return Referenced((JsonObject)result!, reference, e.ReferencedData);
         if (result is not JsonObject envelope || envelope["context"] is not JsonObject context)
             return result?.DeepClone();
         if (context["result"] is JsonObject inner && inner["context"] is JsonObject innerContext && innerContext.ContainsKey("data"))
             return innerContext["data"]?.DeepClone();
         return context.ContainsKey("data") ? context["data"]?.DeepClone() : context.DeepClone();
+    }
+
+    /// <summary>
+    /// The <c>{kind: "result_ref", ref, …}</c> reference of a worker result, if it is one. A reference without a <c>kind</c>
+    /// (the result store's reply passed on as it is) counts too; any other kind is not a result-store reference.
+    /// </summary>
+    public static JsonObject? ResultReference(JsonNode? result) =>
+        result is JsonObject { } envelope && envelope["reference"] is JsonObject reference
+        && reference["ref"] is JsonValue refValue && refValue.GetValueKind() == JsonValueKind.String
+        && (reference["kind"] is null || reference["kind"] is JsonValue kind && kind.TryGetValue<string>(out var text) && text == "result_ref")
+            ? reference
+            : null;
+
+    /// <summary>
+    /// NoETL's resolved reference (<c>events.py</c>): the stored mapping's keys at the top level, plus <c>data</c>, <c>_ref</c>,
+    /// <c>reference</c>, <c>status</c> and the result's <c>context</c>, so <c>{{ step.rows }}</c> and <c>{{ step._ref }}</c> work.
+    /// </summary>
+    private static JsonObject Referenced(JsonObject result, JsonObject reference, JsonNode? data)
+    {
+        var value = data is JsonObject mapping ? (JsonObject)mapping.DeepClone() : new JsonObject();
+        value["data"] = data?.DeepClone();
+        value["_ref"] = reference["ref"]!.DeepClone();
+        value["reference"] = reference.DeepClone();
+        value["status"] = result["status"]?.DeepClone();
+        value["context"] = result["context"] is JsonObject context ? context.DeepClone() : new JsonObject();
+        return value;
     }
 
     private static long? CommandIdOf(LoggedEvent e) =>

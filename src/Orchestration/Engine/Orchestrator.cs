@@ -12,7 +12,7 @@ public static class Orchestrator
         eventType is "call.done" or "call.error" or "step.exit" or "command.completed" or "command.failed";
 
     /// <summary>
-    /// The first turn of an execution: <c>playbook.initialized</c>, <c>workflow.initialized</c>, then the <c>start</c> step
+    /// The first turn of an execution: <c>playbook.initialized</c>, <c>workflow.initialized</c>, then the entry step
     /// (its command, or <c>step.enter</c> and the first iterations for a loop). The workload is the playbook's, deep-merged with <paramref name="payloadOverlay"/>.
     /// A template or loop collection past <paramref name="limits"/> (default <see cref="PlaybookLimits.Default"/>) fails the execution like any template error.
     /// </summary>
@@ -32,7 +32,7 @@ public static class Orchestrator
         var workflowInitialized = new EmitEvent("workflow.initialized", "workflow", "initialized", Result: new JsonObject
         {
             ["status"] = "initialized",
-            ["context"] = new JsonObject { ["first_step"] = Playbook.StartStep },
+            ["context"] = new JsonObject { ["first_step"] = pb.EntryStep },
         });
         return new DecisionBuilder(pb, new ExecutionState(pb), ownsState: true, limits ?? PlaybookLimits.Default)
             .Start([initialized, workflowInitialized]);
@@ -50,7 +50,7 @@ public static class Orchestrator
         // A step.exit without a command is the engine's own (empty loop); the decision that emitted it already routed on.
         if (trigger is { EventType: "step.exit", CommandId: null } && trigger.Meta?["command_id"] is null && trigger.Context?["command_id"] is null)
             return Decision.None;
-        return new DecisionBuilder(pb, state, ownsState: false, limits ?? PlaybookLimits.Default).Continue();
+        return new DecisionBuilder(pb, state, ownsState: false, limits ?? PlaybookLimits.Default, trigger).Continue();
     }
 
     /// <summary>Objects merge key by key (overlay wins); any other overlay value replaces the base.</summary>

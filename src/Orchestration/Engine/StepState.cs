@@ -36,6 +36,9 @@ public sealed class StepState
     /// <summary>The <c>ctx.updated</c> generation last applied for this step's <c>set:</c>.</summary>
     public int SetGeneration { get; internal set; }
 
+    /// <summary>The completion whose <c>loop.done</c> was last emitted, for loop steps.</summary>
+    public int LoopDoneGeneration { get; internal set; }
+
     public bool IsDone => Status is StepStatus.Completed or StepStatus.Failed or StepStatus.Skipped;
 
     internal StepState Clone()
@@ -49,11 +52,25 @@ public sealed class StepState
 /// <summary>One fan-out of a loop step: the collection, and which iterations were dispatched and finished.</summary>
 public sealed class LoopRun
 {
-    private SortedDictionary<int, JsonNode?> _results = [];
+    /// <summary>
+    /// What the loop result keeps of the iterations' data, in serialized bytes. NoETL keeps only the last iteration's result;
+    /// this engine keeps all of them in index order up to this size, and null for the iterations past it.
+    /// </summary>
+    public const int MaxResultBytes = 1_048_576;
 
-    internal LoopRun(JsonArray items) => Items = items;
+    private SortedDictionary<int, JsonNode?> _results = [];
+    private long _resultBytes;
+
+    internal LoopRun(JsonArray items, string? loopEventId)
+    {
+        Items = items;
+        LoopEventId = loopEventId;
+    }
 
     public JsonArray Items { get; }
+
+    /// <summary>Identifies this fan-out (<c>iter.loop_event_id</c>); recorded in the loop's <c>step.enter</c>.</summary>
+    public string? LoopEventId { get; }
 
     public int Total => Items.Count;
 
@@ -63,12 +80,32 @@ public sealed class LoopRun
 
     public bool Failed { get; internal set; }
 
+    /// <summary>Iterations that failed (a failing iteration fails the loop step once the running ones finish).</summary>
+    public int FailedCount { get; internal set; }
+
     public int InFlight => Dispatched - Finished;
 
-    internal void Record(int index, JsonNode? data) => _results[index] = data;
+    internal void Record(int index, JsonNode? data)
+    {
+        var bytes = data is null ? 4 : System.Text.Encoding.UTF8.GetByteCount(data.ToJsonString());
+        _resultBytes += bytes;
+        _results[index] = _resultBytes <= MaxResultBytes ? data : null;
+    }
 
-    /// <summary>Per-iteration user data in index order.</summary>
-    internal JsonArray Results() => new(_results.Values.Select(v => v?.DeepClone()).ToArray());
+    /// <summary>
+    /// NoETL's loop step result <c>{results, stats: {total, success, failed}}</c> with a <c>context</c> copy: here
+    /// <c>results</c> holds every iteration's user data in index order (within <see cref="MaxResultBytes"/>).
+    /// </summary>
+    internal JsonObject Result()
+    {
+        var shape = new JsonObject
+        {
+            ["results"] = new JsonArray(Enumerable.Range(0, Total).Select(i => _results.GetValueOrDefault(i)?.DeepClone()).ToArray()),
+            ["stats"] = new JsonObject { ["total"] = Total, ["success"] = Total - FailedCount, ["failed"] = FailedCount },
+        };
+        shape["context"] = shape.DeepClone();
+        return shape;
+    }
 
     internal LoopRun Clone()
     {

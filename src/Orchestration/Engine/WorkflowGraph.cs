@@ -4,7 +4,7 @@ using NoEtl.Orchestration.Playbooks;
 namespace NoEtl.Orchestration.Engine;
 
 /// <summary>
-/// Static structure of a workflow. Arcs are split by a depth-first walk from <c>start</c> into back-edges (closing a loop) and
+/// Static structure of a workflow. Arcs are split by a depth-first walk from the entry step into back-edges (closing a loop) and
 /// forward arcs. Liveness questions ("can this step still run in this pass?") follow forward arcs only: a back-edge leads to the
 /// next iteration, which must not hold up or invalidate the current one.
 /// </summary>
@@ -46,13 +46,13 @@ internal sealed class WorkflowGraph
     /// </summary>
     public bool IsBackEdge(string source, string target) => _backEdges.Contains((source, target));
 
-    /// <summary>Back edges of a depth-first walk from <c>start</c> (then from any unvisited step, in workflow order), arcs in order.</summary>
+    /// <summary>Back edges of a depth-first walk from the entry step (then from any unvisited step, in workflow order), arcs in order.</summary>
     private HashSet<(string, string)> FindBackEdges(Playbook playbook)
     {
         var backEdges = new HashSet<(string, string)>();
         var visited = new HashSet<string>(StringComparer.Ordinal);
         var onStack = new HashSet<string>(StringComparer.Ordinal);
-        var roots = new[] { Playbook.StartStep }.Concat(playbook.Steps.Select(s => s.Name)).Where(_successors.ContainsKey);
+        var roots = new[] { playbook.EntryStep }.Concat(playbook.Steps.Select(s => s.Name)).Where(_successors.ContainsKey);
         foreach (var root in roots)
         {
             if (!visited.Add(root))

@@ -10,14 +10,14 @@ public sealed record PlaybookParseResult(Playbook? Playbook, IReadOnlyList<Playb
 /// <summary>A validated playbook (noetl.io/v2). Build one with <see cref="Parse"/>.</summary>
 public sealed class Playbook
 {
-    public const string StartStep = "start";
     public const string EndStep = "end";
 
     private readonly Dictionary<string, Step> _byName;
     private readonly Dictionary<string, int> _indexByName;
 
-    private Playbook(JsonObject document, IReadOnlyList<Step> steps)
+    private Playbook(JsonObject document, IReadOnlyList<Step> steps, string entryStep)
     {
+        EntryStep = entryStep;
         Document = document;
         Steps = steps;
         _byName = steps.ToDictionary(s => s.Name, StringComparer.Ordinal);
@@ -40,6 +40,9 @@ public sealed class Playbook
 
     public IReadOnlyList<Step> Steps { get; }
 
+    /// <summary>Where an execution begins (Python <c>get_entry_step</c>): <c>executor.spec.entry_step</c>, else the first step.</summary>
+    public string EntryStep { get; }
+
     /// <summary>The normalized document to store: workbook references resolved, <c>next</c> in canonical form.</summary>
     public JsonObject Document { get; }
 
@@ -58,6 +61,6 @@ public sealed class Playbook
         var steps = parser.Run();
         return parser.Errors.Count > 0
             ? new PlaybookParseResult(null, parser.Errors)
-            : new PlaybookParseResult(new Playbook(parser.Document, steps), []);
+            : new PlaybookParseResult(new Playbook(parser.Document, steps, parser.EntryStep ?? steps[0].Name), []);
     }
 }

@@ -14,6 +14,9 @@ internal sealed class PlaybookParser(JsonObject document, PlaybookLimits limits)
 
     public IReadOnlyList<PlaybookError> Errors => _errors;
 
+    /// <summary><c>executor.spec.entry_step</c> when the playbook names one; null means the first step.</summary>
+    public string? EntryStep { get; private set; }
+
     public List<Step> Run()
     {
         CheckHeader();
@@ -48,8 +51,7 @@ internal sealed class PlaybookParser(JsonObject document, PlaybookLimits limits)
                 Error($"{path}.step", $"duplicate step name '{name}'");
             rawSteps.Add((path, name, raw));
         }
-        if (rawSteps.Count > 0 && !names.Contains(Playbook.StartStep))
-            Error("workflow", "workflow must have a step named 'start'");
+        ReadEntryStep(names);
 
         var steps = new List<Step>();
         foreach (var (path, name, raw) in rawSteps)
@@ -87,6 +89,22 @@ internal sealed class PlaybookParser(JsonObject document, PlaybookLimits limits)
             Error("workload", "workload must be a mapping");
         if (Document.ContainsKey("keychain") && Document["keychain"] is not (JsonArray or null))
             Error("keychain", "keychain must be a list");
+    }
+
+    /// <summary>Python's <c>executor.spec.entry_step</c>: optional, and when given it must name a step.</summary>
+    private void ReadEntryStep(HashSet<string> names)
+    {
+        var node = (Document["executor"] as JsonObject)?["spec"] is JsonObject spec ? spec["entry_step"] : null;
+        if (Document["executor"] is not (null or JsonObject))
+            Error("executor", "executor must be a mapping");
+        if (node is null)
+            return;
+        if (!TryString(node, out var entry) || entry.Length == 0)
+            Error("executor.spec.entry_step", "executor.spec.entry_step must be a step name");
+        else if (!names.Contains(entry))
+            Error("executor.spec.entry_step", $"entry step '{entry}' is not a step in the workflow");
+        else
+            EntryStep = entry;
     }
 
     private Dictionary<string, JsonObject> ReadWorkbook()

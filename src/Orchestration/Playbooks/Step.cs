@@ -23,6 +23,11 @@ public sealed class Step
     /// <summary>Keys of a pipeline task the worker renders itself, between tasks; the server passes them on as written.</summary>
     internal static readonly HashSet<string> WorkerRenderedTaskKeys = ["set", "input", "args", "spec", "command"];
 
+    public const string TaskSequenceKind = "task_sequence";
+
+    /// <summary>The suffix NoETL gives the step name of a task-sequence command.</summary>
+    public const string TaskSequenceSuffix = ":task_sequence";
+
     internal Step(string name, JsonObject raw, JsonNode tool, NextSpec? next, LoopSpec? loop)
     {
         Name = name;
@@ -42,7 +47,23 @@ public sealed class Step
 
     public bool IsPipeline => Tool is JsonArray;
 
-    public string ToolKind => Tool is JsonObject single ? (string)single["kind"]! : "task_sequence";
+    /// <summary>
+    /// A single tool with <c>spec.policy.rules</c>: NoETL's worker applies task policies only inside task sequences, so the
+    /// command is a one-task <c>task_sequence</c> (Python <c>commands.py</c>, "Convert single tool to task sequence format").
+    /// </summary>
+    public bool IsWrappedTool => Tool is JsonObject single && single["spec"] is JsonObject spec
+        && spec["policy"] is JsonObject policy && policy["rules"] is JsonArray { Count: > 0 };
+
+    /// <summary>True when the worker runs the step as a task sequence and reports <c>{status, _prev, results, ctx}</c>.</summary>
+    public bool IssuesTaskSequence => IsPipeline || IsWrappedTool;
+
+    public string ToolKind => IssuesTaskSequence ? TaskSequenceKind : (string)Tool["kind"]!;
+
+    /// <summary>The command's step name: <c>&lt;step&gt;:task_sequence</c> for a wrapped single tool, as NoETL names it.</summary>
+    public string CommandStep => IsWrappedTool ? Name + TaskSequenceSuffix : Name;
+
+    /// <summary>The label of a wrapped single tool's only task.</summary>
+    public string WrappedTaskName => Name + "_task";
 
     public JsonObject? Input => Raw["input"] as JsonObject;
 

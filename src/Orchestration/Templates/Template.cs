@@ -59,11 +59,22 @@ public static class Template
                 compiled.CheckDepth(budget.Limits);
                 // A lone {{ expr }} yields containers directly: the same as rendering them as JSON and re-parsing.
                 var value = single.Eval(frame);
+                // A lone name or dotted path is the value itself (Python render.py): "02134" stays text, not a number.
+                if (IsPath(single))
+                    return Values.ToOwnedNode(value);
                 return value is JsonObject or JsonArray ? Values.ToOwnedNode(value) : TypeRendered(Values.Render(value, budget, 0), value, frame);
             }
             return TypeRendered(compiled.Render(frame), null, null);
         });
     }
+
+    /// <summary>A name, or a path of <c>.attr</c>/<c>['key']</c> steps from one, with no filter, operator or index.</summary>
+    private static bool IsPath(Expr expression) => expression switch
+    {
+        NameExpr => true,
+        GetItemExpr { Key: LiteralExpr { Value: string } } item => IsPath(item.Target),
+        _ => false,
+    };
 
     /// <summary>Types rendered text; <paramref name="singleFrame"/> is set when it is the value of a lone <c>{{ expr }}</c>.</summary>
     private static JsonNode? TypeRendered(string rendered, object? singleValue, Frame? singleFrame)

@@ -36,7 +36,8 @@ public static partial class EngineCases
             .Concat(EndHandling())
             .Concat(LoopRouting())
             .Concat(Topologies())
-            .Concat(LoopsInContext());
+            .Concat(LoopsInContext())
+            .Concat(NoEtlShapes());
 
     // ---- exclusive routing ------------------------------------------------------------------------
 
@@ -119,8 +120,8 @@ public static partial class EngineCases
         {
             (200, "accept", """{"count":2}"""),
             (201, "reject", """{"reason":"HTTP 201"}"""),
-            (500, "retry_later", """{"code":"none","was":500}"""),
-            (503, "retry_later", """{"code":"none","was":503}"""),
+            (500, "retry_later", """{"code":500,"was":500}"""),
+            (503, "retry_later", """{"code":503,"was":503}"""),
             (404, "reject", """{"reason":"HTTP 404"}"""),
         };
         string[] branches = ["accept", "retry_later", "reject"];
@@ -364,9 +365,10 @@ public static partial class EngineCases
     // ---- loops ------------------------------------------------------------------------------------
 
     /// <summary>
-    /// A sequential loop issues one iteration at a time, each with the iterator, <c>_index</c> and <c>_total</c> merged into the
-    /// step input and visible as <c>iter.*</c>; the step result is the per-iteration data in index order. The collection forms
-    /// follow Rust <c>evaluate_loop</c>.
+    /// A sequential loop issues one iteration at a time, each with the iterator merged into the step input, <c>loop_index</c>,
+    /// <c>iter.*</c> and <c>loop.*</c> bound (NoETL does not merge <c>_index</c>/<c>_total</c> into the input); <c>loop.done</c>
+    /// carries the step result, whose <c>results</c> are the per-iteration data in index order. The collection forms follow Rust
+    /// <c>evaluate_loop</c>.
     /// </summary>
     private static IEnumerable<EngineCase> SequentialLoops()
     {
@@ -394,21 +396,21 @@ public static partial class EngineCases
                       in: {{{source}}}
                       iterator: item
                       spec: {mode: sequential}
-                    tool: {kind: noop, label: "{{ iter._index + 1 }}/{{ iter._total }}"}
-                    input: {pos: "{{ _index }}"}
+                    tool: {kind: noop, label: "{{ iter._index + 1 }}/{{ loop.length }}"}
+                    input: {pos: "{{ loop_index }}"}
                     next:
                       arcs:
                         - step: report
                           when: "{{ event.name == 'loop.done' }}"
                   - step: report
                     tool: {kind: noop}
-                    input: {results: "{{ each }}"}
+                    input: {results: "{{ each.results }}"}
                 """;
             var n = items.Length;
             var trace = new List<string>(Begin) { "issue:start", "done:start", $"step.enter:each({n})" };
             for (var i = 0; i < n; i++)
-                trace.AddRange([$$"""issue:each[{{i}}] input={"pos":{{i}},"item":{{items[i]}},"_index":{{i}},"_total":{{n}}} tool={"label":"{{i + 1}}/{{n}}"}""", "done:each"]);
-            trace.AddRange([$"issue:report input={{\"results\":[{string.Join(",", Enumerable.Range(0, n).Select(i => $"\"r{i}\""))}]}}", "done:report", .. Completed]);
+                trace.AddRange([$$"""issue:each[{{i}}] input={"pos":{{i}},"item":{{items[i]}}} tool={"label":"{{i + 1}}/{{n}}"}""", "done:each"]);
+            trace.AddRange(["loop.done:each", $"issue:report input={{\"results\":[{string.Join(",", Enumerable.Range(0, n).Select(i => $"\"r{i}\""))}]}}", "done:report", .. Completed]);
             yield return Case($"sequential loop over {name} dispatches one at a time", workflow,
                 g =>
                 {
@@ -433,14 +435,15 @@ public static partial class EngineCases
                     next: after
                   - step: after
                     tool: {kind: noop}
-                    input: {count: "{{ each | length }}", results: "{{ each }}"}
+                    input: {count: "{{ each.results | length }}", results: "{{ each.results }}"}
                 """,
                 g =>
                 {
                     g.Done("start");
                     g.Done("after");
                 },
-                [.. Begin, "issue:start", "done:start", "step.enter:each(0)", "step.exit:each", """issue:after input={"count":0,"results":[]}""",
+                [.. Begin, "issue:start", "done:start", "step.enter:each(0)", "step.exit:each", "loop.done:each",
+                 """issue:after input={"count":0,"results":[]}""",
                  "done:after", .. Completed],
                 false);
         }
@@ -491,7 +494,7 @@ public static partial class EngineCases
                             next: after
                           - step: after
                             tool: {kind: noop}
-                            input: {squares: "{{ start }}"}
+                            input: {squares: "{{ start.results }}"}
                         """;
                     var trace = new List<string>(Begin) { $"step.enter:start({total})" };
                     var limit = budget ?? total;
@@ -502,7 +505,7 @@ public static partial class EngineCases
                     {
                         while (issued < total && open.Count < limit)
                         {
-                            trace.Add($$"""issue:start[{{issued}}] input={"n":{{issued}},"_index":{{issued}},"_total":{{total}}} tool={"square":{{issued * issued}}}""");
+                            trace.Add($$"""issue:start[{{issued}}] input={"n":{{issued}}} tool={"square":{{issued * issued}}}""");
                             open.Add(issued++);
                         }
                     }
@@ -516,7 +519,7 @@ public static partial class EngineCases
                         Issue();
                     }
                     var squares = string.Join(",", Enumerable.Range(0, total).Select(i => i * 10));
-                    trace.AddRange([$$"""issue:after input={"squares":[{{squares}}]}""", "done:after", .. Completed]);
+                    trace.AddRange(["loop.done:start", $$"""issue:after input={"squares":[{{squares}}]}""", "done:after", .. Completed]);
                     var budgetName = budget is null ? "no budget" : $"max_in_flight {budget}";
                     yield return Case($"parallel loop of {total} with {budgetName}, {(newestFirst ? "newest" : "oldest")} first", workflow,
                         g =>
@@ -652,8 +655,8 @@ public static partial class EngineCases
                 g.Done("start", iteration: 1);
                 g.Done("start", iteration: 3);
             },
-            [.. Begin, "step.enter:start(5)", """issue:start[0] input={"x":1,"_index":0,"_total":5}""", """issue:start[1] input={"x":2,"_index":1,"_total":5}""",
-             """issue:start[2] input={"x":3,"_index":2,"_total":5}""", "done:start", """issue:start[3] input={"x":4,"_index":3,"_total":5}""",
+            [.. Begin, "step.enter:start(5)", """issue:start[0] input={"x":1}""", """issue:start[1] input={"x":2}""",
+             """issue:start[2] input={"x":3}""", "done:start", """issue:start[3] input={"x":4}""",
              "error:start", "done:start", "done:start", .. Failed("Failed steps: start")], true);
 
         yield return Case("a failed start fails the execution", """
@@ -740,7 +743,8 @@ public static partial class EngineCases
 
     /// <summary>
     /// Step inputs are rendered against the previous step's result and typed by the render_to_value rules
-    /// (containers, booleans, integers, floats, null; anything else stays text).
+    /// (containers, booleans, integers, floats, null; anything else stays text), except that a lone name or dotted path is
+    /// the value it names (text that looks like a number stays text).
     /// </summary>
     private static IEnumerable<EngineCase> InputTemplates()
     {
@@ -758,7 +762,7 @@ public static partial class EngineCases
             ("{{ start.missing | default('none given') }}", "\"none given\""),
             ("{{ start.nested }}", """{"k":"v"}"""),
             ("{{ start.nested | tojson }}", """{"k":"v"}"""),
-            ("{{ start.padded }}", "7"),
+            ("{{ start.padded }}", "\"007\""),
             ("{{ start.padded | string }}", "7"),
             ("{{ start.data.n }}", "5"),
             ("{{ start.items | join('-') }}", "\"1-2\""),
@@ -869,7 +873,7 @@ public static partial class EngineCases
             [.. Begin, """issue:start input={"db":{"host":"pg","port":6543},"port":6543,"region":"eu"}""", "done:start", .. Completed], false,
             O("""{"db": {"port": 6543}, "region": "eu"}"""));
 
-        yield return Case("ctx shadows a workload key of the same name, workload.* still sees the workload", """
+        yield return Case("ctx shadows a workload key of the same name, and workload.* is the same variable map", """
             workload: {region: us}
             workflow:
               - step: start
@@ -885,10 +889,10 @@ public static partial class EngineCases
                 g.Done("start");
                 g.Done("second");
             },
-            [.. Begin, "issue:start", "done:start", """ctx.updated:start {"region":"eu"}""", """issue:second input={"flat":"eu","ctx":"eu","workload":"us"}""",
+            [.. Begin, "issue:start", "done:start", """ctx.updated:start {"region":"eu"}""", """issue:second input={"flat":"eu","ctx":"eu","workload":"eu"}""",
              "done:second", .. Completed], false);
 
-        yield return Case("a step result shadows a workload key and exposes .data and steps.<name>", """
+        yield return Case("a step result shadows a workload key (in workload.* too) and exposes .data and steps.<name>", """
             workload: {start: from-workload}
             workflow:
               - step: start
@@ -909,7 +913,7 @@ public static partial class EngineCases
                 g.Done("second");
             },
             [.. Begin, "issue:start", "done:start",
-             """issue:second input={"field":1,"alias":1,"envelope":"COMPLETED","raw":1,"original":"from-workload"}""", "done:second", .. Completed], false);
+             """issue:second input={"field":1,"alias":1,"envelope":"COMPLETED","raw":1,"original":{"k":1,"data":{"k":1}}}""", "done:second", .. Completed], false);
 
         yield return Case("execution ids and path are in the context as text", """
             workflow:
@@ -918,7 +922,7 @@ public static partial class EngineCases
                 input: {id: "e-{{ execution_id }}", catalog: "{{ catalog_id }}", path: "{{ path }}", version: "{{ version }}"}
             """,
             g => g.Done("start"),
-            [.. Begin, """issue:start input={"id":"e-42","catalog":7,"path":"tests/demo","version":1}""", "done:start", .. Completed], false);
+            [.. Begin, """issue:start input={"id":"e-42","catalog":"7","path":"tests/demo","version":1}""", "done:start", .. Completed], false);
 
         yield return Case("set strips ctx., iter. and step. and keeps other keys verbatim", """
             workflow:
@@ -1142,7 +1146,7 @@ public static partial class EngineCases
                 g.Done("start", J("""{"status": "started", "execution_id": "123", "async": true}"""));
                 g.Done("track");
             },
-            [.. Begin, """issue:start tool={"path":"lib/async_child"}""", "done:start", """issue:track input={"child":123}""", "done:track", .. Completed], false);
+            [.. Begin, """issue:start tool={"path":"lib/async_child"}""", "done:start", """issue:track input={"child":"123"}""", "done:track", .. Completed], false);
 
         yield return Case("a pipeline is one task_sequence command; task set/input are left for the worker", """
             workflow:
@@ -1159,11 +1163,11 @@ public static partial class EngineCases
                 next: after
               - step: after
                 tool: {kind: noop}
-                input: {id: "{{ start.id }}", workload_id: "{{ id }}", rows: "{{ start.store.rows }}"}
+                input: {id: "{{ start.results.fetch.id }}", workload_id: "{{ id }}", rows: "{{ start.rows }}"}
             """,
             g =>
             {
-                g.Done("start", J("""{"fetch": {"id": 9}, "store": {"rows": 1}}"""));
+                g.Done("start", J("""{"status": "success", "_prev": {"rows": 1}, "results": {"fetch": {"id": 9}, "store": {"rows": 1}}, "ctx": {}}"""));
                 g.Done("after");
             },
             [.. Begin,
@@ -1259,7 +1263,7 @@ public static partial class EngineCases
                 tool: {kind: noop}
               - step: after_loop
                 tool: {kind: noop}
-                input: {results: "{{ start }}"}
+                input: {results: "{{ start.results }}"}
             """,
             g =>
             {
@@ -1267,8 +1271,8 @@ public static partial class EngineCases
                 g.Done("start", J("\"b\""), iteration: 1);
                 g.Done("after_loop");
             },
-            [.. Begin, "step.enter:start(2)", """issue:start[0] input={"x":1,"_index":0,"_total":2}""", "done:start",
-             """issue:start[1] input={"x":2,"_index":1,"_total":2}""", "done:start", "step.skipped:per_call",
+            [.. Begin, "step.enter:start(2)", """issue:start[0] input={"x":1}""", "done:start",
+             """issue:start[1] input={"x":2}""", "done:start", "loop.done:start", "step.skipped:per_call",
              """issue:after_loop input={"results":["a","b"]}""", "done:after_loop", .. Completed], false);
 
         yield return Case("a plain step's arcs see call.done", """
@@ -1298,7 +1302,7 @@ public static partial class EngineCases
               - step: start
                 loop: {in: [a, b, c], iterator: letter, spec: {mode: parallel}}
                 tool: {kind: noop}
-                set: {ctx.joined: "{{ output | join('') }}", ctx.count: "{{ output | length }}"}
+                set: {ctx.joined: "{{ output.results | join('') }}", ctx.count: "{{ output.stats.total }}"}
             """,
             g =>
             {
@@ -1306,9 +1310,9 @@ public static partial class EngineCases
                 g.Done("start", J("\"A\""), iteration: 0);
                 g.Done("start", J("\"B\""), iteration: 1);
             },
-            [.. Begin, "step.enter:start(3)", """issue:start[0] input={"letter":"a","_index":0,"_total":3}""",
-             """issue:start[1] input={"letter":"b","_index":1,"_total":3}""", """issue:start[2] input={"letter":"c","_index":2,"_total":3}""",
-             "done:start", "done:start", "done:start", """ctx.updated:start {"joined":"ABC","count":3}""", .. Completed], false);
+            [.. Begin, "step.enter:start(3)", """issue:start[0] input={"letter":"a"}""",
+             """issue:start[1] input={"letter":"b"}""", """issue:start[2] input={"letter":"c"}""",
+             "done:start", "done:start", "done:start", "loop.done:start", """ctx.updated:start {"joined":"ABC","count":3}""", .. Completed], false);
 
         yield return Case("loop iterations see iter.* and the context in the tool config", """
             workload: {prefix: row}
@@ -1323,8 +1327,8 @@ public static partial class EngineCases
                 g.Done("start", iteration: 1);
             },
             [.. Begin, "step.enter:start(2)",
-             """issue:start[0] input={"rec":{"id":1},"_index":0,"_total":2} tool={"url":"https://example.test/row/1","index":0,"same":true}""", "done:start",
-             """issue:start[1] input={"rec":{"id":2},"_index":1,"_total":2} tool={"url":"https://example.test/row/2","index":1,"same":true}""", "done:start",
+             """issue:start[0] input={"rec":{"id":1}} tool={"url":"https://example.test/row/1","index":0,"same":true}""", "done:start",
+             """issue:start[1] input={"rec":{"id":2}} tool={"url":"https://example.test/row/2","index":1,"same":true}""", "done:start", "loop.done:start",
              .. Completed], false);
     }
 
@@ -1450,10 +1454,10 @@ public static partial class EngineCases
                 next: after
               - step: after
                 tool: {kind: noop}
-                input: {n: "{{ start | length }}"}
+                input: {n: "{{ start.results | length }}"}
             """,
             g => g.Done("after"),
-            [.. Begin, "step.enter:start(0)", "step.exit:start", """issue:after input={"n":0}""", "done:after", .. Completed], false);
+            [.. Begin, "step.enter:start(0)", "step.exit:start", "loop.done:start", """issue:after input={"n":0}""", "done:after", .. Completed], false);
 
         yield return Case("a sequential loop ignores max_in_flight", """
             workflow:
@@ -1466,8 +1470,8 @@ public static partial class EngineCases
                 g.Done("start", iteration: 0);
                 g.Done("start", iteration: 1);
             },
-            [.. Begin, "step.enter:start(2)", """issue:start[0] input={"x":1,"_index":0,"_total":2}""", "done:start",
-             """issue:start[1] input={"x":2,"_index":1,"_total":2}""", "done:start", .. Completed], false);
+            [.. Begin, "step.enter:start(2)", """issue:start[0] input={"x":1}""", "done:start",
+             """issue:start[1] input={"x":2}""", "done:start", "loop.done:start", .. Completed], false);
 
         yield return Case("exclusive routing out of a loop step chooses on the result list", """
             workflow:
@@ -1477,13 +1481,13 @@ public static partial class EngineCases
                 next:
                   arcs:
                     - step: all_even
-                      when: "{{ event.name == 'loop.done' and output | join(',') == 'even,even' }}"
+                      when: "{{ event.name == 'loop.done' and output.results | join(',') == 'even,even' }}"
                     - step: mixed
               - step: all_even
                 tool: {kind: noop}
               - step: mixed
                 tool: {kind: noop}
-                input: {parities: "{{ start }}"}
+                input: {parities: "{{ start.results }}"}
             """,
             g =>
             {
@@ -1491,8 +1495,8 @@ public static partial class EngineCases
                 g.Done("start", J("\"odd\""), iteration: 0);
                 g.Done("mixed");
             },
-            [.. Begin, "step.enter:start(2)", """issue:start[0] input={"x":3,"_index":0,"_total":2}""", """issue:start[1] input={"x":4,"_index":1,"_total":2}""",
-             "done:start", "done:start", "step.skipped:all_even", """issue:mixed input={"parities":["odd","even"]}""", "done:mixed", .. Completed], false);
+            [.. Begin, "step.enter:start(2)", """issue:start[0] input={"x":3}""", """issue:start[1] input={"x":4}""",
+             "done:start", "done:start", "loop.done:start", "step.skipped:all_even", """issue:mixed input={"parities":["odd","even"]}""", "done:mixed", .. Completed], false);
 
         yield return Case("an exclusive branch inside a loop alternates sides and merges once per round", """
             workflow:
@@ -1586,7 +1590,7 @@ public static partial class EngineCases
                 next: join
               - step: join
                 tool: {kind: noop}
-                input: {each: "{{ each }}", plain: "{{ plain.v }}"}
+                input: {each: "{{ each.results }}", plain: "{{ plain.v }}"}
             """,
             g =>
             {
@@ -1597,9 +1601,9 @@ public static partial class EngineCases
                 g.Done("each", J("30"), iteration: 2);
                 g.Done("join");
             },
-            [.. Begin, "issue:start", "done:start", "step.enter:each(3)", """issue:each[0] input={"x":1,"_index":0,"_total":3}""",
-             """issue:each[1] input={"x":2,"_index":1,"_total":3}""", "issue:plain", "done:each", """issue:each[2] input={"x":3,"_index":2,"_total":3}""",
-             "done:plain", "done:each", "done:each", """issue:join input={"each":[10,20,30],"plain":"p"}""", "done:join", .. Completed], false);
+            [.. Begin, "issue:start", "done:start", "step.enter:each(3)", """issue:each[0] input={"x":1}""",
+             """issue:each[1] input={"x":2}""", "issue:plain", "done:each", """issue:each[2] input={"x":3}""",
+             "done:plain", "done:each", "done:each", "loop.done:each", """issue:join input={"each":[10,20,30],"plain":"p"}""", "done:join", .. Completed], false);
 
         yield return Case("a failure beside a running parallel loop stops its dispatch and drains it", """
             workflow:
@@ -1621,8 +1625,8 @@ public static partial class EngineCases
                 g.Done("each", iteration: 0);
                 g.Done("each", iteration: 1);
             },
-            [.. Begin, "issue:start", "done:start", "step.enter:each(4)", """issue:each[0] input={"x":1,"_index":0,"_total":4}""",
-             """issue:each[1] input={"x":2,"_index":1,"_total":4}""", "issue:fragile", "error:fragile", "done:each", "done:each",
+            [.. Begin, "issue:start", "done:start", "step.enter:each(4)", """issue:each[0] input={"x":1}""",
+             """issue:each[1] input={"x":2}""", "issue:fragile", "error:fragile", "done:each", "done:each",
              .. Failed("Failed steps: fragile")], true);
 
         yield return Case("an exclusive choice of a waiting join keeps its arc set until the join is released", """
@@ -1723,10 +1727,10 @@ public static partial class EngineCases
                 }
             },
             [.. Begin, "issue:start", "done:start", """ctx.updated:start {"round":0}""",
-             "step.enter:batch(2)", """issue:batch[0] input={"v":"x","_index":0,"_total":2}""", "done:batch", """issue:batch[1] input={"v":"y","_index":1,"_total":2}""",
-             "done:batch", "issue:check", "done:check", """ctx.updated:check {"round":1}""",
-             "step.enter:batch(2)", """issue:batch[0] input={"v":"x","_index":0,"_total":2}""", "done:batch", """issue:batch[1] input={"v":"y","_index":1,"_total":2}""",
-             "done:batch", "issue:check", "done:check", """ctx.updated:check {"round":2}""", .. Completed], false);
+             "step.enter:batch(2)", """issue:batch[0] input={"v":"x"}""", "done:batch", """issue:batch[1] input={"v":"y"}""",
+             "done:batch", "loop.done:batch", "issue:check", "done:check", """ctx.updated:check {"round":1}""",
+             "step.enter:batch(2)", """issue:batch[0] input={"v":"x"}""", "done:batch", """issue:batch[1] input={"v":"y"}""",
+             "done:batch", "loop.done:batch", "issue:check", "done:check", """ctx.updated:check {"round":2}""", .. Completed], false);
 
         yield return Case("an arc set feeds the loop collection of its target", """
             workflow:
@@ -1747,7 +1751,7 @@ public static partial class EngineCases
                 g.Done("each", iteration: 0);
             },
             [.. Begin, "issue:start", "done:start", """ctx.updated:start {"n":2}""", "step.enter:each(2)",
-             """issue:each[0] input={"i":0,"_index":0,"_total":2}""", """issue:each[1] input={"i":1,"_index":1,"_total":2}""", "done:each", "done:each",
+             """issue:each[0] input={"i":0}""", """issue:each[1] input={"i":1}""", "done:each", "done:each", "loop.done:each",
              .. Completed], false);
 
         yield return Case("the loop collection can come from an earlier step's result", """
@@ -1766,9 +1770,9 @@ public static partial class EngineCases
                 g.Done("each", iteration: 1);
             },
             [.. Begin, """issue:start tool={"query":"select id from rows"}""", "done:start", "step.enter:each(2)",
-             """issue:each[0] input={"row":{"id":4},"_index":0,"_total":2} tool={"url":"https://example.test/rows/4"}""",
-             """issue:each[1] input={"row":{"id":9},"_index":1,"_total":2} tool={"url":"https://example.test/rows/9"}""",
-             "done:each", "done:each", .. Completed], false);
+             """issue:each[0] input={"row":{"id":4}} tool={"url":"https://example.test/rows/4"}""",
+             """issue:each[1] input={"row":{"id":9}} tool={"url":"https://example.test/rows/9"}""",
+             "done:each", "done:each", "loop.done:each", .. Completed], false);
 
         yield return Case("worker _context_updates are visible to the same step's set", """
             workflow:
@@ -1796,7 +1800,7 @@ public static partial class EngineCases
                 next: after
               - step: after
                 tool: {kind: noop}
-                input: {results: "{{ start }}"}
+                input: {results: "{{ start.results }}"}
             """,
             g =>
             {
@@ -1805,8 +1809,8 @@ public static partial class EngineCases
                 g.Done("start", J("\"r2\""), iteration: 2);
                 g.Done("after");
             },
-            [.. Begin, "step.enter:start(3)", """issue:start[0] input={"x":"a","_index":0,"_total":3}""", "completed:start",
-             """issue:start[1] input={"x":"b","_index":1,"_total":3}""", "done:start", """issue:start[2] input={"x":"c","_index":2,"_total":3}""", "done:start",
+            [.. Begin, "step.enter:start(3)", """issue:start[0] input={"x":"a"}""", "completed:start",
+             """issue:start[1] input={"x":"b"}""", "done:start", """issue:start[2] input={"x":"c"}""", "done:start", "loop.done:start",
              """issue:after input={"results":[{"status":"COMPLETED"},"r1","r2"]}""", "done:after", .. Completed], false);
 
         yield return Case("a repeated call.done for an iteration changes nothing", """
@@ -1822,8 +1826,8 @@ public static partial class EngineCases
                 g.CallDone(first, "twice");
                 g.Done("start", iteration: 1);
             },
-            [.. Begin, "step.enter:start(2)", """issue:start[0] input={"x":"a","_index":0,"_total":2}""", "done:start",
-             """issue:start[1] input={"x":"b","_index":1,"_total":2}""", "done:start", "done:start", .. Completed], false);
+            [.. Begin, "step.enter:start(2)", """issue:start[0] input={"x":"a"}""", "done:start",
+             """issue:start[1] input={"x":"b"}""", "done:start", "done:start", "loop.done:start", .. Completed], false);
 
         yield return Case("a self-loop counts with an arc set on the self arc", """
             workflow:
@@ -1869,14 +1873,14 @@ public static partial class EngineCases
                 next: after
               - step: after
                 tool: {kind: noop}
-                input: {a: "{{ e1 }}", b: "{{ e2 | length }}"}
+                input: {a: "{{ e1.results }}", b: "{{ e2.results | length }}"}
             """,
             g =>
             {
                 g.Done("start");
                 g.Done("after");
             },
-            [.. Begin, "issue:start", "done:start", "step.enter:e1(0)", "step.exit:e1", "step.enter:e2(0)", "step.exit:e2",
+            [.. Begin, "issue:start", "done:start", "step.enter:e1(0)", "step.exit:e1", "loop.done:e1", "step.enter:e2(0)", "step.exit:e2", "loop.done:e2",
              """issue:after input={"a":[],"b":0}""", "done:after", .. Completed], false);
 
         yield return Case("an empty loop as one fan-in upstream does not release the join early", """
@@ -1902,7 +1906,7 @@ public static partial class EngineCases
                 g.Done("a");
                 g.Done("join");
             },
-            [.. Begin, "issue:start", "done:start", "issue:a", "step.enter:empty(0)", "step.exit:empty", "done:a", "issue:join", "done:join",
+            [.. Begin, "issue:start", "done:start", "issue:a", "step.enter:empty(0)", "step.exit:empty", "loop.done:empty", "done:a", "issue:join", "done:join",
              .. Completed], false);
 
         yield return Case("a loop step looping back to itself fans out afresh with the updated ctx", """
@@ -1929,9 +1933,9 @@ public static partial class EngineCases
                 g.Done("each", iteration: 0);
             },
             [.. Begin, "issue:start", "done:start", """ctx.updated:start {"k":0}""", "step.enter:each(2)",
-             """issue:each[0] input={"v":0,"_index":0,"_total":2}""", """issue:each[1] input={"v":1,"_index":1,"_total":2}""", "done:each", "done:each",
+             """issue:each[0] input={"v":0}""", """issue:each[1] input={"v":1}""", "done:each", "done:each", "loop.done:each",
              """ctx.updated:each {"k":2}""", "step.enter:each(2)",
-             """issue:each[0] input={"v":2,"_index":0,"_total":2}""", """issue:each[1] input={"v":3,"_index":1,"_total":2}""", "done:each", "done:each",
+             """issue:each[0] input={"v":2}""", """issue:each[1] input={"v":3}""", "done:each", "done:each", "loop.done:each",
              """ctx.updated:each {"k":4}""", .. Completed], false);
     }
 }

@@ -208,7 +208,7 @@ public static partial class EngineCases
               - step: report
                 tool: {kind: noop}
                 input:
-                  visited: "{{ visit }}"
+                  visited: "{{ visit.results }}"
             """,
             g =>
             {
@@ -219,7 +219,7 @@ public static partial class EngineCases
                 g.Done("report");
             },
             ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "step.enter:visit(3)", "issue:visit[0]",
-             "done:visit", "issue:visit[1]", "done:visit", "issue:visit[2]", "done:visit", "issue:report", "done:report",
+             "done:visit", "issue:visit[1]", "done:visit", "issue:visit[2]", "done:visit", "loop.done:visit", "issue:report", "done:report",
              "workflow.completed", "playbook.completed"],
             false),
 
@@ -235,7 +235,7 @@ public static partial class EngineCases
               - step: after
                 tool: {kind: noop}
                 input:
-                  squares: "{{ start }}"
+                  squares: "{{ start.results }}"
             """,
             g =>
             {
@@ -248,7 +248,7 @@ public static partial class EngineCases
             },
             ["playbook.initialized", "workflow.initialized", "step.enter:start(5)", "issue:start[0]", "issue:start[1]",
              "done:start", "issue:start[2]", "done:start", "issue:start[3]", "done:start", "issue:start[4]", "done:start",
-             "done:start", "issue:after", "done:after", "workflow.completed", "playbook.completed"],
+             "done:start", "loop.done:start", "issue:after", "done:after", "workflow.completed", "playbook.completed"],
             false),
 
         new("parallel loop without a budget dispatches everything", Header + """
@@ -267,7 +267,7 @@ public static partial class EngineCases
                 g.Done("start", iteration: 1);
             },
             ["playbook.initialized", "workflow.initialized", "step.enter:start(3)", "issue:start[0]", "issue:start[1]", "issue:start[2]",
-             "done:start", "done:start", "done:start", "workflow.completed", "playbook.completed"],
+             "done:start", "done:start", "done:start", "loop.done:start", "workflow.completed", "playbook.completed"],
             false),
 
         new("empty loop completes at once and routes on", Header + """
@@ -284,14 +284,14 @@ public static partial class EngineCases
               - step: after
                 tool: {kind: noop}
                 input:
-                  count: "{{ each | length }}"
+                  count: "{{ each.results | length }}"
             """,
             g =>
             {
                 g.Done("start");
                 g.Done("after");
             },
-            ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "step.enter:each(0)", "step.exit:each",
+            ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "step.enter:each(0)", "step.exit:each", "loop.done:each",
              "issue:after", "done:after", "workflow.completed", "playbook.completed"],
             false),
 
@@ -636,8 +636,8 @@ public static partial class EngineCases
                 g.Done("check");
             },
             ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "ctx.updated:start {\"round\":0}",
-             "step.enter:batch(2)", "issue:batch[0]", "issue:batch[1]", "done:batch", "done:batch", "issue:check", "done:check",
-             "ctx.updated:check {\"round\":1}", "step.enter:batch(2)", "issue:batch[0]", "issue:batch[1]", "done:batch", "done:batch",
+             "step.enter:batch(2)", "issue:batch[0]", "issue:batch[1]", "done:batch", "done:batch", "loop.done:batch", "issue:check", "done:check",
+             "ctx.updated:check {\"round\":1}", "step.enter:batch(2)", "issue:batch[0]", "issue:batch[1]", "done:batch", "done:batch", "loop.done:batch",
              "issue:check", "done:check", "ctx.updated:check {\"round\":2}", "workflow.completed", "playbook.completed"],
             false),
 

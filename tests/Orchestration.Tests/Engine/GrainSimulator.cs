@@ -66,6 +66,14 @@ public sealed class GrainSimulator
         return Worker("call.done", commandId, payload, stored, null);
     }
 
+    /// <summary>A call.done whose result is a result-store reference; <paramref name="stored"/> is what the grain read for it.</summary>
+    public Decision DoneByReference(string step, JsonObject reference, JsonNode? stored)
+    {
+        var id = OpenCommandOf(step);
+        var result = new JsonObject { ["status"] = "COMPLETED", ["reference"] = reference.DeepClone() };
+        return Worker("call.done", id, new JsonObject { ["command_id"] = id, ["result"] = result }, (JsonObject)result.DeepClone(), null, stored);
+    }
+
     public Decision Completed(long commandId) =>
         Worker("command.completed", commandId, new JsonObject { ["command_id"] = commandId, ["status"] = "COMPLETED" }, new JsonObject { ["status"] = "COMPLETED" }, null);
 
@@ -78,11 +86,12 @@ public sealed class GrainSimulator
     public Decision CommandFailed(long commandId, string error = "boom") =>
         Worker("command.failed", commandId, new JsonObject { ["command_id"] = commandId, ["error"] = error }, new JsonObject { ["status"] = "FAILED" }, error);
 
-    public Decision Worker(string type, long commandId, JsonObject payload, JsonObject? result, string? error)
+    public Decision Worker(string type, long commandId, JsonObject payload, JsonObject? result, string? error, JsonNode? referencedData = null)
     {
         var step = Issued.First(c => c.Id == commandId).Command.Step;
         var e = new LoggedEvent(_nextEventId++, type, step, type.Contains("error") || type.Contains("failed") ? "FAILED" : "COMPLETED",
-            payload, result, new JsonObject { ["command_id"] = commandId }, commandId, error);
+            payload, result, new JsonObject { ["command_id"] = commandId }, commandId, error)
+        { ReferencedData = referencedData };
         Append(e);
         if (!Orchestrator.IsTrigger(type))
             return Decision.None;

@@ -81,7 +81,7 @@ public class OrchestratorTests
               - step: start
                 loop: {in: [x, y], iterator: letter, spec: {mode: parallel}}
                 tool: {kind: noop, value: "{{ letter }}-{{ iter._index }}"}
-                input: {pos: "{{ _index }}/{{ _total }}"}
+                input: {pos: "{{ loop_index }}/{{ loop.length }}", last: "{{ iter._last }}"}
             """);
         var decision = Orchestrator.Start(pb, 1, 2, "p", 1, [], null);
 
@@ -92,10 +92,15 @@ public class OrchestratorTests
         var commands = decision.Emissions.OfType<IssueCommand>().ToList();
         Assert.Equal(2, commands.Count);
         Assert.Equal("""{"kind":"noop","value":"y-1"}""", commands[1].ToolConfig.ToJsonString());
-        Assert.Equal("""{"pos":"1/2","letter":"y","_index":1,"_total":2}""", commands[1].Input.ToJsonString());
+        // NoETL's iteration bindings; only the iterator is merged into the input, not _index/_total.
+        Assert.Equal("""{"pos":"1/2","last":true,"letter":"y"}""", commands[1].Input.ToJsonString());
         Assert.Equal("""{"loop_step":"start","iteration_index":1,"iteration_total":2,"iterator":"letter"}""", commands[1].Meta.ToJsonString());
-        Assert.Equal("""{"letter":"y","_index":1,"_total":2}""", commands[1].RenderContext["iter"]!.ToJsonString());
+        Assert.Equal("""{"letter":"y","_index":1,"_first":false,"_last":true,"loop_event_id":"1:start:1"}""",
+            commands[1].RenderContext["iter"]!.ToJsonString());
+        Assert.Equal("""{"index":1,"first":false,"length":2,"done":false}""", commands[1].RenderContext["loop"]!.ToJsonString());
         Assert.Equal("y", (string?)commands[1].RenderContext["letter"]);
+        Assert.Equal(1, (int?)commands[1].RenderContext["loop_index"]);
+        Assert.Equal("1:start:1", (string?)enter.Context["loop_event_id"]);
     }
 
     [Fact]
@@ -110,7 +115,7 @@ public class OrchestratorTests
         var decision = Orchestrator.Start(pb, 1, 2, "p", 1, [], null);
 
         Assert.Equal(
-            ["playbook.initialized", "workflow.initialized", "step.enter", "step.exit", "workflow.completed", "playbook.completed"],
+            ["playbook.initialized", "workflow.initialized", "step.enter", "step.exit", "loop.done", "workflow.completed", "playbook.completed"],
             decision.Emissions.Cast<EmitEvent>().Select(e => e.EventType));
         Assert.False(decision.Completion!.Failed);
         var completed = (EmitEvent)decision.Emissions[^1];
@@ -310,7 +315,7 @@ public class OrchestratorTests
     }
 
     [Fact]
-    public void Loop_step_arcs_see_loop_done_and_the_result_list()
+    public void Loop_step_arcs_see_loop_done_and_NoETLs_results_and_stats()
     {
         var grain = new GrainSimulator(Header + """
             workflow:
@@ -320,14 +325,18 @@ public class OrchestratorTests
                 next:
                   arcs:
                     - step: summary
-                      when: "{{ event.name == 'loop.done' and output | length == 2 }}"
+                      when: "{{ event.name == 'loop.done' and output.results | length == 2 and output.stats.success == 2 }}"
               - step: summary
                 tool: {kind: noop}
             """);
         grain.Done("start", J("1"));
         grain.Done("start", J("2"));
         Assert.Equal("summary", grain.Commands.Last().Step);
-        Assert.Equal("[1,2]", grain.State.Step("start").Result!.ToJsonString());
+        const string Shape = """{"results":[1,2],"stats":{"total":2,"success":2,"failed":0}""";
+        Assert.Equal(Shape + ""","context":""" + Shape + "}}", grain.State.Step("start").Result!.ToJsonString());
+        // loop.done carries the loop result before the arcs run.
+        var loopDone = grain.Log.Single(e => e.EventType == "loop.done");
+        Assert.Equal(grain.State.Step("start").Result!.ToJsonString(), loopDone.Context!["result"]!.ToJsonString());
     }
 
     [Fact]

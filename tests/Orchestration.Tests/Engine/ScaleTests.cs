@@ -32,7 +32,7 @@ public class ScaleTests
                 next: total
               - step: total
                 tool: {kind: noop}
-                input: {count: "{{ start | length }}"}
+                input: {count: "{{ start.results | length }}"}
             """, new JsonObject { ["items"] = items });
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < 1000; i++)

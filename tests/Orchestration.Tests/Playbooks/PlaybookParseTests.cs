@@ -81,6 +81,27 @@ public class PlaybookParseTests
         Assert.False(pb.IsImplicitEnd("end"));
     }
 
+    /// <summary>Python's <c>get_entry_step</c>: <c>executor.spec.entry_step</c>, else the first step; no step must be named start.</summary>
+    [Theory]
+    [InlineData("", "load")]
+    [InlineData("executor: {spec: {entry_step: report}}\n", "report")]
+    public void The_entry_step_is_named_by_the_executor_or_is_the_first_step(string executor, string expected)
+    {
+        var parsed = Parse($$"""
+            apiVersion: noetl.io/v2
+            kind: Playbook
+            metadata: {name: entry}
+            {{executor}}workflow:
+              - step: load
+                tool: {kind: noop}
+                next: report
+              - step: report
+                tool: {kind: noop}
+            """);
+        Assert.True(parsed.IsValid, string.Join("; ", parsed.Errors.Select(e => e.Message)));
+        Assert.Equal(expected, parsed.Playbook!.EntryStep);
+    }
+
     [Fact]
     public void Every_problem_is_listed_with_its_path()
     {
@@ -88,6 +109,7 @@ public class PlaybookParseTests
             apiVersion: noetl.io/v10
             kind: Workflow
             metadata: {}
+            executor: {spec: {entry_step: nowhere}}
             workflow:
               - step: first
                 tool: {kind: noop}
@@ -105,7 +127,7 @@ public class PlaybookParseTests
             metadata.name: metadata.name is required
             workflow[1].step: duplicate step name 'first'
             workflow[2].step: step name is required
-            workflow: workflow must have a step named 'start'
+            executor.spec.entry_step: entry step 'nowhere' is not a step in the workflow
             workflow[0].next: next target 'ghost' is not a step in the workflow
             workflow[1].case: 'case' blocks are not supported; use next: {arcs: [{step, when}]} instead
             workflow[1].tool: tool is required

@@ -33,7 +33,8 @@ public class TemplateValueTests
     [InlineData("{{ items }}", "[1,2,3]", "Array")]
     [InlineData(" {{ items }} ", "[1,2,3]", "Array")]
     [InlineData("{{ obj }}", """{"a":1,"b":{"c":"deep"}}""", "Object")]
-    [InlineData("{{ json }}", """{"k":[1,2]}""", "Object")]
+    [InlineData("{{ json }}", "\"{\\u0022k\\u0022: [1, 2]}\"", "String")]
+    [InlineData("{{ json | fromjson }}", """{"k":[1,2]}""", "Object")]
     [InlineData("{{ items | tojson }}", "[1,2,3]", "Array")]
     [InlineData("{% if t %}[1, 2]{% endif %}", "[1,2]", "Array")]
     [InlineData("{\"a\": {{ n }}}", """{"a":5}""", "Object")]
@@ -62,6 +63,31 @@ public class TemplateValueTests
         Assert.NotNull(value);
         Assert.Equal(expectedJson, value.ToJsonString());
         Assert.Equal(expectedKind, value.GetValueKind().ToString());
+    }
+
+    /// <summary>
+    /// A lone name or dotted path returns the value it names (Python <c>render.py</c>): text is never re-typed. Anything
+    /// else in the braces (a filter, an operator, an index, a literal) is typed as rendered text.
+    /// </summary>
+    [Theory]
+    [InlineData("{{ zip }}", "\"02134\"")]
+    [InlineData("{{ row.zip }}", "\"02134\"")]
+    [InlineData("{{ row['zip'] }}", "\"02134\"")]
+    [InlineData("{{ yes }}", "\"true\"")]
+    [InlineData("{{ row.none }}", "\"None\"")]
+    [InlineData("{{ execution_id }}", "\"42\"")]
+    [InlineData(" {{ zip }} ", "\" 02134 \"")]
+    [InlineData("{{ zip | string }}", "2134")]
+    [InlineData("{{ zip ~ '' }}", "2134")]
+    [InlineData("{{ yes | lower }}", "true")]
+    [InlineData("{{ count }}", "7")]
+    [InlineData("{{ missing.path }}", "null")]
+    public void A_lone_path_keeps_the_value_it_names(string template, string expectedJson)
+    {
+        var context = (JsonObject)JsonNode.Parse("""
+            {"zip": "02134", "yes": "true", "count": 7, "execution_id": "42", "row": {"zip": "02134", "none": "None"}}
+            """)!;
+        Assert.Equal(expectedJson, Template.RenderToValue(template, context)?.ToJsonString() ?? "null");
     }
 
     [Theory]
