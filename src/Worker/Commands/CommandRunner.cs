@@ -110,7 +110,10 @@ public sealed class CommandRunner(
         logger.LogWarning("Command failed ({Kind})", outcome.Error?.Kind);
     }
 
-    /// <summary>{status, context} inline, or {status, reference} when the context is too large to inline.</summary>
+    /// <summary>
+    /// {status, context} inline, or {status, reference} when the context is too large to inline; the result store
+    /// keeps the tool result itself, so its keys are the stored mapping's.
+    /// </summary>
     private async Task<JsonObject> CallResultAsync(ClaimedCommand command, JsonObject context)
     {
         var inline = new JsonObject { ["status"] = "COMPLETED", ["context"] = context };
@@ -124,7 +127,7 @@ public sealed class CommandRunner(
             var stored = await server.SendWithRetryAsync(HttpMethod.Put, server.Url($"/api/result/{command.ExecutionId}"), new JsonObject
             {
                 ["name"] = command.Step,
-                ["data"] = context.DeepClone(),
+                ["data"] = context["data"]?.DeepClone(),
                 ["scope"] = "execution",
                 ["source_step"] = command.Step,
             }, CancellationToken.None);

@@ -71,13 +71,11 @@ public sealed record ToolOutcome(bool Ok, JsonNode? Data, ToolError? Error = nul
         return view;
     }
 
-    /// <summary>The call.done <c>result.context</c>: always an object (the server's result shape requires it).</summary>
-    public JsonObject ContextObject() => Data switch
-    {
-        JsonObject obj => (JsonObject)obj.DeepClone(),
-        null => [],
-        _ => new JsonObject { ["data"] = Data.DeepClone() },
-    };
+    /// <summary>
+    /// The call.done <c>result.context</c>: <c>{data: whole tool result}</c>, the Rust worker's envelope. The server
+    /// reads a step's result from <c>context.data</c>, so a result's own <c>data</c> key keeps its siblings.
+    /// </summary>
+    public JsonObject ContextObject() => new() { ["data"] = Data?.DeepClone() };
 }
 
 /// <summary>A tool config problem (missing url, unknown kind): the command fails without retry.</summary>
