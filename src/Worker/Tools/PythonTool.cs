@@ -215,15 +215,19 @@ public sealed class PythonTool(ITemplateRenderer renderer) : ITool
         }
         var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(ScriptBasePath));
         var full = Path.GetFullPath(uri, root);
-        var target = File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full;
-        if (!IsBelow(full, root) || !IsBelow(target, root))
+        if (!IsBelow(full, root))
         {
-            throw new ToolConfigException($"python script '{uri}' is outside the script base path (NOETL_SCRIPT_BASE_PATH)");
+            throw Outside(uri);
         }
-        var file = new FileInfo(target);
-        if (!file.Exists)
+        if (!File.Exists(full))
         {
             throw new ToolConfigException($"python script '{uri}' not found under the script base path (NOETL_SCRIPT_BASE_PATH)");
+        }
+        // A link inside the base path must not lead out of it.
+        var file = new FileInfo(File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full);
+        if (!IsBelow(file.FullName, root))
+        {
+            throw Outside(uri);
         }
         if (file.Length > MaxCodeBytes)
         {
@@ -231,6 +235,9 @@ public sealed class PythonTool(ITemplateRenderer renderer) : ITool
         }
         return File.ReadAllText(file.FullName);
     }
+
+    private static ToolConfigException Outside(string uri) =>
+        new($"python script '{uri}' is outside the script base path (NOETL_SCRIPT_BASE_PATH)");
 
     private static bool IsBelow(string path, string root) =>
         path.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal);
