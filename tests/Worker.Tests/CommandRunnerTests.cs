@@ -57,12 +57,12 @@ public class CommandRunnerTests
             Assert.Equal(300, e.Body["payload"]!["command_id"]!.GetValue<long>());
             Assert.Equal(300, e.Body["meta"]!["command_id"]!.GetValue<long>());
         }
-        Assert.Equal("""{"status":"COMPLETED","context":{"data":{"n":2,"who":"me"}}}""", events[1].Body!["payload"]!["result"]!.ToJsonString());
+        Assert.Equal("""{"status":"COMPLETED","context":{"n":2,"who":"me"}}""", events[1].Body!["payload"]!["result"]!.ToJsonString());
         Assert.Equal("""{"status":"COMPLETED"}""", events[2].Body!["payload"]!["result"]!.ToJsonString());
     }
 
     [Fact]
-    public async Task Call_done_carries_the_whole_tool_result_under_context_data_and_the_config_is_not_rendered_again()
+    public async Task Call_done_carries_the_whole_tool_result_even_beside_its_own_data_key_and_the_config_is_not_rendered_again()
     {
         // The server rendered this config; "{{ ... }}" left in it is data (here a workload value), not a template.
         var (server, runner) = await StartAsync("""

@@ -72,10 +72,16 @@ public sealed record ToolOutcome(bool Ok, JsonNode? Data, ToolError? Error = nul
     }
 
     /// <summary>
-    /// The call.done <c>result.context</c>: <c>{data: whole tool result}</c>, the Rust worker's envelope. The server
-    /// reads a step's result from <c>context.data</c>, so a result's own <c>data</c> key keeps its siblings.
+    /// The call.done <c>result.context</c>, which carries the whole tool result. The server reads a step's result from
+    /// <c>context.data</c> when there is one (the Rust worker's envelope), else from <c>context</c>: so a mapping is
+    /// sent as is unless it has a <c>data</c> key of its own, which would hide its siblings; then, like any other
+    /// value, it goes under <c>data</c>.
     /// </summary>
-    public JsonObject ContextObject() => new() { ["data"] = Data?.DeepClone() };
+    public JsonObject ContextObject() => Data switch
+    {
+        JsonObject obj when !obj.ContainsKey("data") => (JsonObject)obj.DeepClone(),
+        _ => new JsonObject { ["data"] = Data?.DeepClone() },
+    };
 }
 
 /// <summary>A tool config problem (missing url, unknown kind): the command fails without retry.</summary>
