@@ -213,7 +213,7 @@ public sealed class PythonTool(ITemplateRenderer renderer) : ITool
         {
             throw new ToolConfigException($"python script source '{type}' ({uri}) is not supported: this worker reads local files only");
         }
-        var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(ScriptBasePath));
+        var root = Path.GetFullPath(ScriptBasePath);
         var full = Path.GetFullPath(uri, root);
         if (!IsBelow(full, root))
         {
@@ -223,9 +223,10 @@ public sealed class PythonTool(ITemplateRenderer renderer) : ITool
         {
             throw new ToolConfigException($"python script '{uri}' not found under the script base path (NOETL_SCRIPT_BASE_PATH)");
         }
-        // A link inside the base path must not lead out of it.
+        // A link inside the base path must not lead out of it (the base path itself may be a link).
         var file = new FileInfo(File.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full);
-        if (!IsBelow(file.FullName, root))
+        var realRoot = Directory.ResolveLinkTarget(root, returnFinalTarget: true)?.FullName ?? root;
+        if (!IsBelow(file.FullName, root) && !IsBelow(file.FullName, realRoot))
         {
             throw Outside(uri);
         }
@@ -240,7 +241,7 @@ public sealed class PythonTool(ITemplateRenderer renderer) : ITool
         new($"python script '{uri}' is outside the script base path (NOETL_SCRIPT_BASE_PATH)");
 
     private static bool IsBelow(string path, string root) =>
-        path.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+        path.StartsWith(Path.EndsInDirectorySeparator(root) ? root : root + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 
     /// <summary>
     /// <c>tool.args</c>, then <c>tool.input</c>, then the step's command input, each winning over the one before;

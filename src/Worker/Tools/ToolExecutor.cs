@@ -75,7 +75,10 @@ public sealed class ToolExecutor
         return await DispatchAsync(kind, rendered, context, ct);
     }
 
-    /// <summary>Renders the <c>keychain.*</c> templates the server left in a rendered config; everything else is kept as is.</summary>
+    /// <summary>
+    /// Renders the <c>keychain.*</c> templates the server left in a rendered config (and <c>secrets.*</c>, the worker's
+    /// other name for its keychain); everything else is kept as is.
+    /// </summary>
     private JsonObject RenderDeferred(JsonObject config, JsonObject variables)
     {
         var rendered = new JsonObject();
@@ -91,7 +94,8 @@ public sealed class ToolExecutor
         JsonObject obj => new JsonObject(obj.Select(p => KeyValuePair.Create(p.Key, RenderKeychain(p.Value, variables)))),
         JsonArray array => new JsonArray(array.Select(item => RenderKeychain(item, variables)).ToArray()),
         JsonValue text when text.GetValueKind() == JsonValueKind.String && text.GetValue<string>() is var template
-            && Template.IsTemplate(template) && template.Contains("keychain.", StringComparison.Ordinal) => _renderer.RenderValue(text, variables),
+            && Template.IsTemplate(template) && (template.Contains("keychain.", StringComparison.Ordinal) || template.Contains("secrets.", StringComparison.Ordinal))
+            => _renderer.RenderValue(text, variables),
         _ => node?.DeepClone(),
     };
 
