@@ -37,7 +37,7 @@ public class CommandRunnerTests
     {
         var (server, runner) = await StartAsync("""
             {"status": "ok", "event_id": 200, "execution_id": 100, "node_name": "fetch",
-             "context": {"tool_config": {"kind": "noop", "result": {"n": "{{ workload.n }}", "who": "{{ who }}"}}, "input": {"who": "me"}, "render_context": {"workload": {"n": 2}}},
+             "context": {"tool_config": {"kind": "noop", "result": {"n": 2, "who": "me"}}, "input": {"who": "me"}, "render_context": {"workload": {"n": 2}}},
              "meta": {"command_id": 300}}
             """, token: "tok");
         await using var _ = server;
@@ -59,6 +59,40 @@ public class CommandRunnerTests
         }
         Assert.Equal("""{"status":"COMPLETED","context":{"n":2,"who":"me"}}""", events[1].Body!["payload"]!["result"]!.ToJsonString());
         Assert.Equal("""{"status":"COMPLETED"}""", events[2].Body!["payload"]!["result"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Call_done_carries_the_whole_tool_result_even_beside_its_own_data_key_and_the_config_is_not_rendered_again()
+    {
+        // The server rendered this config; "{{ ... }}" left in it is data (here a workload value), not a template.
+        var (server, runner) = await StartAsync("""
+            {"execution_id": 100, "node_name": "start",
+             "context": {"tool_config": {"kind": "python", "code": "result = {'status': 'ok', 'data': {'rows': [1, 2]}, 'count': 2, 'note': '{{ workload.n }}'}"},
+                         "render_context": {"workload": {"n": 2}}},
+             "meta": {"command_id": 300}}
+            """);
+        await using var _ = server;
+        var claim = await runner.ClaimAsync(Notification(server.Url), CancellationToken.None);
+        await runner.RunAsync(Notification(server.Url), claim.Command!, CancellationToken.None);
+
+        var done = server.To("/api/events").Single(e => e.Body!["name"]!.GetValue<string>() == "call.done").Body!;
+        Assert.Equal("""{"status":"ok","data":{"rows":[1,2]},"count":2,"note":"{{ workload.n }}"}""",
+            done["payload"]!["result"]!["context"]!["data"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_python_result_with_status_error_ends_in_call_error_and_command_failed()
+    {
+        var (server, runner) = await StartAsync("""
+            {"execution_id": 100, "context": {"tool_config": {"kind": "python", "code": "result = {'status': 'error', 'message': 'no rows for 2024-01-01'}"}}, "meta": {"command_id": 300}}
+            """);
+        await using var _ = server;
+        var claim = await runner.ClaimAsync(Notification(server.Url), CancellationToken.None);
+        await runner.RunAsync(Notification(server.Url), claim.Command!, CancellationToken.None);
+
+        var events = server.To("/api/events").Select(e => e.Body!).ToList();
+        Assert.Equal(["command.started", "call.error", "command.failed"], events.Select(e => e["name"]!.GetValue<string>()));
+        Assert.Equal("no rows for 2024-01-01", events[2]["payload"]!["error"]!.GetValue<string>());
     }
 
     [Fact]

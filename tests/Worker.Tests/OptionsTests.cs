@@ -77,10 +77,27 @@ public class OptionsTests
     [InlineData("NATS_MAX_DELIVER", "-2", "NATS_MAX_DELIVER must be an integer of at least -1, not '-2'")]
     [InlineData("NOETL_OUTBOX_PUBLISHER", "maybe", "NOETL_OUTBOX_PUBLISHER must be true or false, not 'maybe'")]
     [InlineData("NOETL_OUTBOX_BATCH_SIZE", "0", "NOETL_OUTBOX_BATCH_SIZE must be a positive integer, not '0'")]
+    [InlineData("NOETL_SCRIPT_BASE_PATH", "/no/such/folder", "NOETL_SCRIPT_BASE_PATH must be an existing directory, not '/no/such/folder'")]
     public void A_bad_value_stops_start_up_naming_the_variable_and_the_value(string key, string value, string message)
     {
         var error = Assert.Throws<InvalidOperationException>(() => Bind(new() { [key] = value }));
         Assert.Equal(message, error.Message);
+    }
+
+    [Fact]
+    public void Script_base_path_defaults_to_the_working_directory_and_binds_as_a_full_path()
+    {
+        Assert.Equal(Directory.GetCurrentDirectory(), Bind([]).ScriptBasePath);
+        var folder = Path.Combine(Path.GetTempPath(), $"noetl-scripts-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            Assert.Equal(folder, Bind(new() { ["NOETL_SCRIPT_BASE_PATH"] = $" {folder}/./ " }).ScriptBasePath.TrimEnd('/'));
+        }
+        finally
+        {
+            Directory.Delete(folder);
+        }
     }
 
     [Fact]

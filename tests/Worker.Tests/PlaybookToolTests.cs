@@ -11,8 +11,8 @@ public class PlaybookToolTests
         await using var server = await FakeHttp.StartAsync((app, _) =>
             app.MapPost("/api/execute", () => FakeHttp.Json(new JsonObject { ["execution_id"] = "900", ["status"] = "started" })));
         var executor = TestKit.Executor(TestKit.Server(TestKit.Options(server.Url)));
-        var outcome = await executor.ExecuteAsync("playbook", TestKit.Obj("""{"path": "child/pb", "payload": {"k": "{{ workload.v }}"}}"""),
-            TestKit.Context(variables: TestKit.Obj("""{"workload": {"v": 1}}""")), CancellationToken.None);
+        var outcome = await executor.ExecuteAsync("playbook", TestKit.Obj("""{"path": "child/pb", "payload": {"k": 1}}"""),
+            TestKit.Context(), CancellationToken.None);
         Assert.True(outcome.Ok, outcome.Error?.Message);
         Assert.Equal("""{"status":"started","execution_id":"900","async":true}""", outcome.Data!.ToJsonString());
         var request = server.To("/api/execute").Single().Body!;

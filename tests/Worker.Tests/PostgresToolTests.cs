@@ -92,9 +92,9 @@ public class PostgresToolTests(TenantDatabase tenant) : IClassFixture<TenantData
         var executor = TestKit.Executor(TestKit.Server(TestKit.Options(server.Url)));
         var config = TestKit.Obj("""
             {"auth": "tenant_pg",
-             "query": "CREATE TABLE t (id int, doc jsonb, name text); INSERT INTO t VALUES (1, '{\"a\": 1}', '{{ workload.name }}'), (2, NULL, 'b'); SELECT id, doc, name FROM t ORDER BY id"}
+             "query": "CREATE TABLE t (id int, doc jsonb, name text); INSERT INTO t VALUES (1, '{\"a\": 1}', 'ann'), (2, NULL, 'b'); SELECT id, doc, name FROM t ORDER BY id"}
             """);
-        var outcome = await executor.ExecuteAsync("postgres", config, TestKit.Context(variables: TestKit.Obj("""{"workload": {"name": "ann"}}""")), CancellationToken.None);
+        var outcome = await executor.ExecuteAsync("postgres", config, TestKit.Context(), CancellationToken.None);
 
         Assert.True(outcome.Ok, outcome.Error?.Message);
         Assert.Equal("""[{"id":1,"doc":{"a":1},"name":"ann"},{"id":2,"doc":null,"name":"b"}]""", outcome.Data!["rows"]!.ToJsonString());

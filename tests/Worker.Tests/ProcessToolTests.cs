@@ -54,14 +54,6 @@ public class ProcessToolTests
     }
 
     [Fact]
-    public async Task Python_code_is_rendered_with_the_command_variables()
-    {
-        var outcome = await Run("python", """{"code": "result = {'greeting': 'hi {{ workload.who }}'}"}""",
-            variables: TestKit.Obj("""{"workload": {"who": "bob"}}"""));
-        Assert.Equal("hi bob", outcome.Data!["greeting"]!.GetValue<string>());
-    }
-
-    [Fact]
     public async Task Shell_string_runs_under_sh()
     {
         var outcome = await Run("shell", """{"command": "echo out; echo err >&2; printf '%s' \"$GREETING\"", "env": {"GREETING": "hey"}}""");
@@ -99,10 +91,10 @@ public class ProcessToolTests
     }
 
     [Fact]
-    public async Task Noop_returns_its_rendered_result()
+    public async Task Noop_returns_its_result_as_the_server_rendered_it()
     {
-        var outcome = await Run("noop", """{"result": {"v": "{{ workload.n }}"}}""", variables: TestKit.Obj("""{"workload": {"n": 5}}"""));
-        Assert.Equal("""{"v":5}""", outcome.Data!.ToJsonString());
+        var outcome = await Run("noop", """{"result": {"v": 5, "text": "{{ workload.n }}"}}""", variables: TestKit.Obj("""{"workload": {"n": 5}}"""));
+        Assert.Equal("""{"v":5,"text":"{{ workload.n }}"}""", outcome.Data!.ToJsonString());
         var empty = await Run("noop", "{}");
         Assert.Equal("{}", empty.Data!.ToJsonString());
     }

@@ -94,15 +94,15 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
     public async Task Jump_rule_loops_until_the_else_branch()
     {
         var tasks = JsonNode.Parse("""
-            [{"name": "inc", "kind": "noop", "result": {"n": "{{ (ctx.n | default(0)) + 1 }}"}, "set": {"ctx.n": "{{ output.data.n }}"},
+            [{"name": "inc", "kind": "noop", "result": {"n": "{{ (ctx.n | default(0) | int) + 1 }}"}, "set": {"ctx.n": "{{ output.data.n }}"},
               "spec": {"policy": {"rules": [{"when": "{{ output.data.n < 3 }}", "then": {"do": "jump", "to": "inc"}}, {"else": {"then": {"do": "continue"}}}]}}},
-             {"name": "after", "kind": "noop", "result": {"final": "{{ ctx.n }}", "from_inc": "{{ inc.n }}"}}]
+             {"name": "after", "kind": "noop", "result": {"final": "{{ ctx.n | int }}", "from_inc": "{{ inc.n }}"}}]
             """)!.AsArray();
         var result = await Sequence([]).RunAsync(tasks, TestKit.Context(), CancellationToken.None);
         Assert.True(result.Ok, result.Error);
         Assert.Equal(3, result.Results["after"]!["final"]!.GetValue<long>());
         Assert.Equal(3, result.Results["after"]!["from_inc"]!.GetValue<long>());
-        Assert.Equal(3, result.ContextUpdates["n"]!.GetValue<long>());
+        Assert.Equal("3", result.ContextUpdates["n"]!.GetValue<string>());
     }
 
     [Fact]
@@ -115,15 +115,49 @@ public class TaskSequenceTests(HttpFixture fixture) : IClassFixture<HttpFixture>
     }
 
     [Fact]
-    public async Task Task_sequence_command_returns_results_by_name_and_context_updates()
+    public async Task Task_sequence_command_answers_status_prev_results_and_ctx()
     {
         var config = TestKit.Obj("""
             {"tasks": [{"name": "one", "kind": "noop", "result": {"x": 1}, "set": {"ctx.total": "{{ output.data.x + 1 }}"}},
-                       {"two": {"kind": "noop", "result": {"y": "{{ one.x }}"}}}]}
+                       {"two": {"kind": "noop", "result": {"y": "{{ one.x }}", "z": "{{ results.one.x }}", "total": "{{ ctx.total | int }}"}}}]}
             """);
         var outcome = await Executor().ExecuteAsync("task_sequence", config, TestKit.Context(), CancellationToken.None);
         Assert.True(outcome.Ok, outcome.Error?.Message);
-        Assert.Equal("""{"one":{"x":1},"two":{"y":1},"_context_updates":{"total":2}}""", outcome.Data!.ToJsonString());
+        Assert.Equal("""{"status":"success","_prev":{"y":1,"z":1,"total":2},"results":{"one":{"x":1},"two":{"y":1,"z":1,"total":2}},"ctx":{"total":"2"}}""",
+            outcome.Data!.ToJsonString());
+
+        var failing = TestKit.Obj("""{"tasks": [{"name": "one", "kind": "noop", "result": {"x": 1}}, {"name": "two", "kind": "shell", "command": "exit 3"}]}""");
+        var failed = await Executor().ExecuteAsync("task_sequence", failing, TestKit.Context(), CancellationToken.None);
+        Assert.False(failed.Ok);
+        Assert.Equal("failed", failed.Data!["status"]!.GetValue<string>());
+        Assert.Equal("""{"x":1}""", failed.Data["_prev"]!.ToJsonString());
+        Assert.Contains("task 'two' failed", failed.Data["error"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task An_else_without_then_is_ignored()
+    {
+        var tasks = Arr("""
+            [{"name": "a", "kind": "noop", "result": {"v": 1}, "spec": {"policy": {"rules": [{"else": {"do": "fail"}}]}}},
+             {"name": "b", "kind": "noop", "result": {"v": 2}}]
+            """);
+        var result = await Sequence([]).RunAsync(tasks, TestKit.Context(), CancellationToken.None);
+        Assert.True(result.Ok, result.Error);
+        Assert.Equal(2, result.Results["b"]!["v"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Policy_and_task_set_values_are_rendered_as_text_with_json_mappings_and_lists_parsed()
+    {
+        var tasks = Arr("""
+            [{"name": "a", "kind": "noop", "result": {"n": 5, "code": "02134"},
+              "set": {"ctx.count": "{{ output.data.n }}", "ctx.zip": "{{ output.data.code }}", "ctx.literal": 7},
+              "spec": {"policy": {"rules": [{"when": "{{ output.status == 'ok' }}",
+                "then": {"do": "continue", "set": {"ctx.flag": "{{ true }}", "ctx.items": "{{ [1, 2] }}", "ctx.map": "{{ {'k': output.data.n} }}", "ctx.label": "n={{ output.data.n }}"}}}]}}}]
+            """);
+        var result = await Sequence([]).RunAsync(tasks, TestKit.Context(), CancellationToken.None);
+        Assert.True(result.Ok, result.Error);
+        Assert.Equal("""{"flag":"True","items":[1,2],"map":{"k":5},"label":"n=5","count":"5","zip":"02134","literal":7}""", result.ContextUpdates.ToJsonString());
     }
 
     [Fact]

@@ -9,6 +9,9 @@ namespace NoEtl.Worker.Tests;
 /// <summary>Builds the worker's pieces by hand, pointed at a fake server.</summary>
 internal static class TestKit
 {
+    /// <summary>The script base path of the test worker's python tool: the test output directory.</summary>
+    public static readonly string ScriptBase = AppContext.BaseDirectory;
+
     public static WorkerOptions Options(string serverUrl, string? token = null) => new()
     {
         ServerUrl = serverUrl,
@@ -28,7 +31,7 @@ internal static class TestKit
         ITool[] tools =
         [
             new NoopTool(),
-            new PythonTool(),
+            new PythonTool(new OrchestrationTemplates()) { ScriptBasePath = ScriptBase },
             new ShellTool(),
             new HttpTool(HttpTool.CreateClient(), credentials),
             new PostgresTool(credentials),

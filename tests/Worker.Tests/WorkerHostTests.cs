@@ -23,7 +23,7 @@ public class WorkerHostTests(NatsFixture nats)
             app.MapPost("/api/worker/pool/{action}", (string action) => FakeHttp.Json(new JsonObject { ["status"] = "ok", ["action"] = action }));
             app.MapPost("/api/commands/{eventId:long}/claim", (long eventId) => eventId switch
             {
-                1 => FakeHttp.Json(Claim("""{"kind": "noop", "result": {"hello": "{{ workload.who }}"}}""")),
+                1 => FakeHttp.Json(Claim("""{"kind": "noop", "result": {"hello": "you"}}""")),
                 3 => FakeHttp.Json(Claim("""{"kind": "shell", "command": "sleep 1; echo drained"}""")),
                 _ => FakeHttp.Json(new JsonObject { ["detail"] = new JsonObject { ["code"] = "already_terminal" } }, 409),
             });

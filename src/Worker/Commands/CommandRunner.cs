@@ -79,7 +79,7 @@ public sealed class CommandRunner(
             await PostEventAsync(command, "call.done", new JsonObject
             {
                 ["command_id"] = WorkerJson.IdNode(command.CommandId),
-                ["result"] = await CallResultAsync(command, (JsonObject)keychain.Scrub(outcome.ContextObject())!),
+                ["result"] = await CallResultAsync(command, outcome with { Data = keychain.Scrub(outcome.Data?.DeepClone()) }),
             });
             await PostEventAsync(command, "command.completed", new JsonObject
             {
@@ -110,9 +110,13 @@ public sealed class CommandRunner(
         logger.LogWarning("Command failed ({Kind})", outcome.Error?.Kind);
     }
 
-    /// <summary>{status, context} inline, or {status, reference} when the context is too large to inline.</summary>
-    private async Task<JsonObject> CallResultAsync(ClaimedCommand command, JsonObject context)
+    /// <summary>
+    /// {status, context} inline, or {status, reference} when the context is too large to inline; the result store
+    /// keeps the tool result itself, so its keys are the stored mapping's.
+    /// </summary>
+    private async Task<JsonObject> CallResultAsync(ClaimedCommand command, ToolOutcome scrubbed)
     {
+        var context = scrubbed.ContextObject();
         var inline = new JsonObject { ["status"] = "COMPLETED", ["context"] = context };
         var size = Encoding.UTF8.GetByteCount(context.ToJsonString());
         if (size <= options.ResultInlineMaxBytes)
@@ -124,7 +128,7 @@ public sealed class CommandRunner(
             var stored = await server.SendWithRetryAsync(HttpMethod.Put, server.Url($"/api/result/{command.ExecutionId}"), new JsonObject
             {
                 ["name"] = command.Step,
-                ["data"] = context.DeepClone(),
+                ["data"] = scrubbed.Data?.DeepClone(),
                 ["scope"] = "execution",
                 ["source_step"] = command.Step,
             }, CancellationToken.None);

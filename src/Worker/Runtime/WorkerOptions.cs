@@ -36,6 +36,9 @@ public sealed class WorkerOptions
     /// </summary>
     public int ResultInlineMaxBytes { get; set; } = 100 * 1024;
 
+    /// <summary>The directory python <c>script: {uri}</c> files are read from (NOETL_SCRIPT_BASE_PATH); the worker's working directory by default.</summary>
+    public string ScriptBasePath { get; set; } = Directory.GetCurrentDirectory();
+
     public NatsOptions Nats { get; set; } = new();
     public OutboxOptions Outbox { get; set; } = new();
 
@@ -56,6 +59,9 @@ public sealed class WorkerOptions
         o.ResultInlineMaxBytes = Int(config, "NOETL_RESULT_INLINE_MAX_BYTES", o.ResultInlineMaxBytes);
         o.InternalApiToken = NonEmpty(config[InternalApiTokenVar]?.Trim());
         o.ApiToken = NonEmpty(config[ApiTokenVar]?.Trim());
+        o.ScriptBasePath = NonEmpty(config["NOETL_SCRIPT_BASE_PATH"])?.Trim() is { } scripts
+            ? Directory.Exists(scripts) ? Path.GetFullPath(scripts) : throw new InvalidOperationException($"NOETL_SCRIPT_BASE_PATH must be an existing directory, not '{scripts}'")
+            : o.ScriptBasePath;
         o.KeychainEnvVars = (config["NOETL_KEYCHAIN_ENV_VARS"] ?? "")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 

@@ -25,7 +25,7 @@ public static class WorkerServices
         services.AddSingleton<ITemplateRenderer, OrchestrationTemplates>();
 
         services.AddSingleton<ITool, NoopTool>();
-        services.AddSingleton<ITool, PythonTool>();
+        services.AddSingleton<ITool>(sp => new PythonTool(sp.GetRequiredService<ITemplateRenderer>()) { ScriptBasePath = options.ScriptBasePath });
         services.AddSingleton<ITool, ShellTool>();
         // Separate from the server client: no worker token on user URLs, and per-request timeouts instead of a global one.
         services.AddSingleton<ITool>(sp => new HttpTool(HttpTool.CreateClient(), sp.GetRequiredService<CredentialResolver>()));

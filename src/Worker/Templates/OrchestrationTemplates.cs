@@ -11,5 +11,7 @@ public sealed class OrchestrationTemplates : ITemplateRenderer
 {
     public JsonNode? RenderValue(JsonNode? template, JsonObject context) => Template.RenderValue(template, context);
 
+    public string RenderText(string template, JsonObject context) => Template.Render(template, context);
+
     public bool EvaluateCondition(string expression, JsonObject context) => Template.EvaluateCondition(expression, context);
 }

@@ -71,12 +71,16 @@ public sealed record ToolOutcome(bool Ok, JsonNode? Data, ToolError? Error = nul
         return view;
     }
 
-    /// <summary>The call.done <c>result.context</c>: always an object (the server's result shape requires it).</summary>
+    /// <summary>
+    /// The call.done <c>result.context</c>, which carries the whole tool result. The server reads a step's result from
+    /// <c>context.data</c> when there is one (the Rust worker's envelope), else from <c>context</c>: so a mapping is
+    /// sent as is unless it has a <c>data</c> key of its own, which would hide its siblings; then, like any other
+    /// value, it goes under <c>data</c>.
+    /// </summary>
     public JsonObject ContextObject() => Data switch
     {
-        JsonObject obj => (JsonObject)obj.DeepClone(),
-        null => [],
-        _ => new JsonObject { ["data"] = Data.DeepClone() },
+        JsonObject obj when !obj.ContainsKey("data") => (JsonObject)obj.DeepClone(),
+        _ => new JsonObject { ["data"] = Data?.DeepClone() },
     };
 }
 

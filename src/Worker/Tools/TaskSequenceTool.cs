@@ -1,19 +1,44 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using NoEtl.Orchestration.Templates;
 using NoEtl.Worker.Templates;
 
 namespace NoEtl.Worker.Tools;
 
-/// <summary>The end state of a pipeline run: per-task data, the policy <c>set</c> writes, and the last task's outcome.</summary>
-public sealed record PipelineResult(bool Ok, string? Error, JsonObject Results, JsonObject ContextUpdates, ToolOutcome? Last);
+/// <summary>
+/// The end state of a pipeline run: per-task data, the <c>set</c> writes, the data of the last task whose result was
+/// kept (<c>_prev</c>) and the last task's outcome.
+/// </summary>
+public sealed record PipelineResult(bool Ok, string? Error, JsonObject Results, JsonObject ContextUpdates, JsonNode? Previous, ToolOutcome? Last)
+{
+    /// <summary>NoETL's task-sequence response: <c>{status, _prev, results, ctx}</c>, <c>ctx</c> holding the writes.</summary>
+    public JsonObject ToResponse()
+    {
+        var response = new JsonObject
+        {
+            ["status"] = Ok ? "success" : "failed",
+            ["_prev"] = Previous?.DeepClone(),
+            ["results"] = Results.DeepClone(),
+            ["ctx"] = ContextUpdates.DeepClone(),
+        };
+        if (Error is not null)
+        {
+            response["error"] = Error;
+        }
+        return response;
+    }
+}
 
 /// <summary>
-/// <c>kind: task_sequence</c>: a step's tool pipeline, run on the worker (retries are worker-side in NoETL).
-/// Each task is rendered just before it runs, against the command variables plus earlier task results
-/// (by name, and <c>_prev</c>) and <c>set</c> writes. Its <c>spec.policy.rules</c> decide what happens next:
+/// <c>kind: task_sequence</c>: a step's tool pipeline, run on the worker (retries are worker-side in NoETL,
+/// <c>noetl/worker/task_sequence_executor.py</c>). Each task is rendered just before it runs, against the command
+/// variables plus earlier task results (by name, under <c>results</c>, and <c>_prev</c>) and <c>set</c> writes (in
+/// <c>ctx</c> and at the top level). Its <c>spec.policy.rules</c> decide what happens next:
 /// continue | retry (attempts, backoff none|linear|exponential, delay) | break | jump (to) | fail. The first rule
-/// whose <c>when</c> holds wins, then <c>else</c>; without a match an ok outcome continues and an error fails.
+/// whose <c>when</c> holds wins, then <c>else: {then}</c> (an <c>else</c> without <c>then</c> is ignored); without a
+/// match an ok outcome continues and an error fails. <c>set</c> values are rendered as text, as NoETL's worker does;
+/// text that is a JSON object or list is sent parsed.
 /// </summary>
 public sealed class TaskSequenceTool(
     ITemplateRenderer renderer,
@@ -32,17 +57,14 @@ public sealed class TaskSequenceTool(
     public async Task<ToolOutcome> ExecuteAsync(JsonObject config, ToolContext context, CancellationToken ct)
     {
         var result = await RunAsync(config["tasks"] as JsonArray ?? throw new ToolConfigException("task_sequence requires 'tasks'"), context, ct);
-        var data = (JsonObject)result.Results.DeepClone();
-        if (result.ContextUpdates.Count > 0)
-        {
-            data["_context_updates"] = result.ContextUpdates.DeepClone();
-        }
+        var data = result.ToResponse();
         return result.Ok
             ? ToolOutcome.Success(data, result.Last?.Http)
             : ToolOutcome.Failure(result.Error ?? "task_sequence failed", data, result.Last?.Error?.Kind ?? "policy", result.Last?.Error?.Retryable ?? false, result.Last?.Error?.Code, result.Last?.Http);
     }
 
-    public async Task<PipelineResult> RunAsync(JsonArray tasks, ToolContext context, CancellationToken ct)
+    /// <param name="renderTasks">False for a single tool whose config the server already rendered.</param>
+    public async Task<PipelineResult> RunAsync(JsonArray tasks, ToolContext context, CancellationToken ct, bool renderTasks = true)
     {
         var normalized = tasks.Select((node, i) => Normalize(node, i)).ToList();
         var results = new JsonObject();
@@ -57,14 +79,15 @@ public sealed class TaskSequenceTool(
         {
             if (++runs > MaxRunsPerTask * normalized.Count)
             {
-                return new PipelineResult(false, $"task_sequence exceeded {MaxRunsPerTask * normalized.Count} task runs (jump loop?)", results, updates, last);
+                return new PipelineResult(false, $"task_sequence exceeded {MaxRunsPerTask * normalized.Count} task runs (jump loop?)", results, updates, previous, last);
             }
             var task = normalized[index];
             var variables = Variables(context.Variables, results, updates, previous);
             ToolOutcome outcome;
             try
             {
-                var rendered = renderer.RenderValue(Body(task.Config), variables) as JsonObject ?? [];
+                var body = Body(task.Config);
+                var rendered = renderTasks ? renderer.RenderValue(body, variables) as JsonObject ?? [] : body;
                 outcome = await runTask(task.Kind, rendered, context.WithVariables(variables), ct);
             }
             catch (TemplateException ex)
@@ -84,7 +107,7 @@ public sealed class TaskSequenceTool(
             }
             catch (TemplateException ex)
             {
-                return new PipelineResult(false, $"task '{task.Name}' policy error: {ex.Reason}", results, updates, outcome);
+                return new PipelineResult(false, $"task '{task.Name}' policy error: {ex.Reason}", results, updates, previous, outcome);
             }
 
             switch (action.Do)
@@ -94,9 +117,9 @@ public sealed class TaskSequenceTool(
                     attempt++;
                     continue;
                 case "retry" when !outcome.Ok:
-                    return new PipelineResult(false, $"task '{task.Name}' failed after {attempt} attempts: {outcome.Error?.Message}", results, updates, outcome);
+                    return new PipelineResult(false, $"task '{task.Name}' failed after {attempt} attempts: {outcome.Error?.Message}", results, updates, previous, outcome);
                 case "fail":
-                    return new PipelineResult(false, $"task '{task.Name}' failed: {outcome.Error?.Message ?? "failed by policy"}", results, updates, outcome);
+                    return new PipelineResult(false, $"task '{task.Name}' failed: {outcome.Error?.Message ?? "failed by policy"}", results, updates, previous, outcome);
             }
 
             // continue, break, jump, and an exhausted retry whose last attempt succeeded all keep the result.
@@ -108,7 +131,7 @@ public sealed class TaskSequenceTool(
             }
             catch (TemplateException ex)
             {
-                return new PipelineResult(false, $"task '{task.Name}' set error: {ex.Reason}", results, updates, outcome);
+                return new PipelineResult(false, $"task '{task.Name}' set error: {ex.Reason}", results, updates, previous, outcome);
             }
             attempt = 1;
             if (action.Do == "break")
@@ -120,14 +143,14 @@ public sealed class TaskSequenceTool(
                 var target = normalized.FindIndex(t => t.Name == action.To);
                 if (target < 0)
                 {
-                    return new PipelineResult(false, $"task '{task.Name}' jumps to unknown task '{action.To}'", results, updates, outcome);
+                    return new PipelineResult(false, $"task '{task.Name}' jumps to unknown task '{action.To}'", results, updates, previous, outcome);
                 }
                 index = target;
                 continue;
             }
             index++;
         }
-        return new PipelineResult(true, null, results, updates, last);
+        return new PipelineResult(true, null, results, updates, previous, last);
     }
 
     private sealed record PipelineTask(string Name, string Kind, JsonObject Config, JsonArray? Rules, JsonObject? Set);
@@ -167,9 +190,13 @@ public sealed class TaskSequenceTool(
             {
                 continue;
             }
-            if (rule["else"] is JsonObject otherwise)
+            if (rule.ContainsKey("else"))
             {
-                return PolicyAction.From(otherwise["then"] as JsonObject ?? otherwise);
+                if ((rule["else"] as JsonObject)?["then"] is JsonObject otherwise)
+                {
+                    return PolicyAction.From(otherwise);
+                }
+                continue;
             }
             var when = rule["when"];
             var matches = when switch
@@ -186,7 +213,10 @@ public sealed class TaskSequenceTool(
         return outcome.Ok ? PolicyAction.ContinueDefault : PolicyAction.FailDefault;
     }
 
-    /// <summary>Renders a <c>set</c> block and records it; <c>ctx.</c>/<c>iter.</c>/<c>step.</c> prefixes become bare keys.</summary>
+    /// <summary>
+    /// Renders a <c>set</c> block as text and records it; <c>ctx.</c>/<c>iter.</c>/<c>step.</c> prefixes become bare
+    /// keys. Values that are not strings (a YAML number, a mapping) keep their type, with templates inside rendered.
+    /// </summary>
     private void Apply(JsonObject? set, JsonObject variables, JsonObject updates)
     {
         if (set is null)
@@ -199,10 +229,30 @@ public sealed class TaskSequenceTool(
                 : key.StartsWith("iter.", StringComparison.Ordinal) ? key[5..]
                 : key.StartsWith("step.", StringComparison.Ordinal) ? key[5..]
                 : key;
-            var value = renderer.RenderValue(template, variables);
+            var value = template is JsonValue text && text.GetValueKind() == JsonValueKind.String
+                ? AsText(renderer.RenderText(text.GetValue<string>(), variables))
+                : renderer.RenderValue(template, variables);
             updates[bare] = value;
             variables[bare] = value?.DeepClone();
         }
+    }
+
+    /// <summary>Rendered text, except a JSON object or list, which the server would parse anyway.</summary>
+    private static JsonNode? AsText(string rendered)
+    {
+        var trimmed = rendered.Trim();
+        if ((trimmed.StartsWith('{') && trimmed.EndsWith('}')) || (trimmed.StartsWith('[') && trimmed.EndsWith(']')))
+        {
+            try
+            {
+                return JsonNode.Parse(trimmed);
+            }
+            catch (JsonException)
+            {
+                // Not JSON after all: stays text.
+            }
+        }
+        return JsonValue.Create(rendered);
     }
 
     private static JsonObject Variables(JsonObject baseVariables, JsonObject results, JsonObject updates, JsonNode? previous)
@@ -212,6 +262,7 @@ public sealed class TaskSequenceTool(
         {
             variables[name] = data?.DeepClone();
         }
+        variables["results"] = results.DeepClone();
         var ctx = variables["ctx"] as JsonObject ?? [];
         foreach (var (name, value) in updates)
         {
