@@ -130,7 +130,10 @@ public sealed class AuthTests(SystemFixture fixture)
         await Http.Send(HttpMethod.Get, "/api/internal/outbox/pending-count", bearer: "Bearer wrong");
         await Http.Send(HttpMethod.Post, "/api/catalog/register", new { content = "x" }, bearer: "Bearer stolen-" + marker);
 
-        var rows = await AuditRowsAsync();
+        // Records of refusals and reads ride a later group commit: wait for the last one written here.
+        var rows = new List<(string Principal, string Action, string Outcome, string? Resource)>();
+        await Eventually.WaitForAsync(async () => (rows = await AuditRowsAsync()).Contains(("shared-pool", "credential.read", "forbidden", credential))
+            && rows.Any(r => r is ("system-pool", "internal.outbox.pending-count", "allowed", _)), "the audit rows of this test");
         Assert.Contains(("operator", "catalog.register", "ok", path), rows);
         Assert.Contains(("operator", "execution.cancel", "ok", path), rows);
         Assert.Contains(("operator", "credential.write", "ok", credential), rows);
@@ -166,8 +169,6 @@ public sealed class AuthTests(SystemFixture fixture)
 
     private async Task<List<(string Principal, string Action, string Outcome, string? Resource)>> AuditRowsAsync()
     {
-        // Refused-attempt records are written one-way: give them a moment.
-        await Task.Delay(500);
         await using var connection = new NpgsqlConnection(fixture.System.Database.AdminConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT principal, action, outcome, resource FROM noetl.audit", connection);
