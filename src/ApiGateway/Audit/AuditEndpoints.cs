@@ -26,7 +26,7 @@ public static class AuditEndpoints
         IGrainFactory grains, [AsParameters] AuditFilter filter)
     {
         if (filter.Limit is < 1 or > 1000)
-            return ContractResults.InvalidQuery("value_error", "limit", "1 <= limit <= 1000");
+            return ContractResults.FieldProblem("value_error", ["query", "limit"], "1 <= limit <= 1000");
         var outcome = await grains.Reference<IAuditGrain>(0).Query(new AuditQuery(
             filter.Principal, filter.Action, filter.ExecutionId, filter.Outcome, filter.Since, filter.Limit ?? 100));
         return outcome switch

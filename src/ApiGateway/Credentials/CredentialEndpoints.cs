@@ -1,5 +1,4 @@
 using NoEtl.ApiGateway.Auth;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using NoEtl.ApiGateway.Http;
@@ -15,9 +14,6 @@ namespace NoEtl.ApiGateway.Credentials;
 /// </summary>
 public static class CredentialEndpoints
 {
-    /// <summary>Bounds of a secret document: far above any real credential, small enough to keep rows and keychain copies cheap.</summary>
-    public const int MaxSecretBytes = 64 * 1024;
-
     public static void MapCredentialEndpoints(this IEndpointRouteBuilder app)
     {
         var credentials = app.MapGroup("/api/credentials");
@@ -30,7 +26,7 @@ public static class CredentialEndpoints
                 return error!;
             var name = body.RequiredString("name");
             var type = body.String("type", "credential_type") ?? "generic";
-            var data = SecretObject(body, "data");
+            var data = body.Secret("data");
             var meta = body.Object("meta");
             var tags = Tags(body);
             var description = body.Text("description");
@@ -48,12 +44,12 @@ public static class CredentialEndpoints
             var query = request.Query;
             if (!TryQueryBool(query["include_data"], out var includeData))
                 return RequestBody.Problem("bool_parsing", ["query", "include_data"], "Input should be a valid boolean");
-            if (!TryQueryId(query["catalog_id"], out var catalogId))
-                return IdProblem("catalog_id");
-            if (!TryQueryId(query["execution_id"], out var executionId))
-                return IdProblem("execution_id");
-            if (!TryQueryId(query["parent_execution_id"], out var parentExecutionId))
-                return IdProblem("parent_execution_id");
+            if (!QueryIds.TryRead(query["catalog_id"], out var catalogId))
+                return QueryIds.Problem("catalog_id");
+            if (!QueryIds.TryRead(query["execution_id"], out var executionId))
+                return QueryIds.Problem("execution_id");
+            if (!QueryIds.TryRead(query["parent_execution_id"], out var parentExecutionId))
+                return QueryIds.Problem("parent_execution_id");
             if (includeData && request.HttpContext.Items[ApiAuthentication.CallerItem] is Caller caller && SecretReadRefusal(caller, executionId, operatorSecretRead) is { } refusal)
             {
                 grains.Reference<IAuditGrain>(0).Record(new AuditEntry(caller.Principal, caller.Role, "credential.read", caller.Route,
@@ -88,25 +84,6 @@ public static class CredentialEndpoints
         _ => null,
     };
 
-    /// <summary>A required JSON object holding secret values, at most <see cref="MaxSecretBytes"/> once serialized.</summary>
-    internal static JsonObject? SecretObject(RequestBody body, string field)
-    {
-        switch (body.Fields[field])
-        {
-            case null:
-                body.Add("missing", field, "Field required");
-                return null;
-            case JsonObject data when Encoding.UTF8.GetByteCount(data.ToJsonString()) > MaxSecretBytes:
-                body.Add("too_long", field, $"{field} must serialize to at most {MaxSecretBytes} bytes");
-                return null;
-            case JsonObject data:
-                return data;
-            default:
-                body.Add("dict_type", field, "Input should be a valid dictionary (a JSON object)");
-                return null;
-        }
-    }
-
     /// <summary>NoETL accepts tags as a list of strings or as one comma-separated string.</summary>
     private static string[]? Tags(RequestBody body)
     {
@@ -139,20 +116,6 @@ public static class CredentialEndpoints
                 return false;
         }
     }
-
-    internal static bool TryQueryId(string? text, out long? id)
-    {
-        id = null;
-        if (string.IsNullOrWhiteSpace(text))
-            return true;
-        if (!long.TryParse(text, out var parsed))
-            return false;
-        id = parsed;
-        return true;
-    }
-
-    internal static IResult IdProblem(string field) =>
-        RequestBody.Problem("int_parsing", ["query", field], "Input should be a valid integer");
 
     private static string? NullIfEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
 }

@@ -6,12 +6,21 @@ using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.Http;
 
-/// <summary>NoETL's error document, <c>{"detail": "text"}</c> or <c>{"detail": {"code", "message"}}</c>; <see cref="ErrorBodies"/> adds <c>error</c>.</summary>
+/// <summary>
+/// NoETL's error document, <c>{"detail": "text"}</c> or <c>{"detail": {"code", "message", "name"?}}</c>;
+/// <see cref="ErrorBodies"/> adds <c>error</c>.
+/// </summary>
 public sealed record ErrorBody(JsonNode Detail)
 {
-    public static ErrorBody Of(Failure failure) => new(failure.Code is null
-        ? JsonValue.Create(failure.Message)
-        : new JsonObject { ["code"] = failure.Code, ["message"] = failure.Message });
+    public static ErrorBody Of(Failure failure)
+    {
+        if (failure.Code is null)
+            return new(JsonValue.Create(failure.Message));
+        var detail = new JsonObject { ["code"] = failure.Code, ["message"] = failure.Message };
+        if (failure.Subject is { } subject)
+            detail["name"] = subject;
+        return new(detail);
+    }
 }
 
 /// <summary>
@@ -24,13 +33,17 @@ public static class ContractResults
 
     public static Conflict<ErrorBody> Conflict(Failure failure) => TypedResults.Conflict(ErrorBody.Of(failure));
 
+    /// <summary>A field the grain refused (<see cref="Failure.Field"/>, dotted), as FastAPI's <c>value_error</c>.</summary>
+    public static UnprocessableEntity<ValidationErrors> Invalid(Failure failure) =>
+        FieldProblem("value_error", (failure.Field ?? "body").Split('.'), failure.Message);
+
     public static ForbiddenError Forbidden(Failure failure) => new(ErrorBody.Of(failure));
 
     public static UnavailableError Unavailable(Failure failure) => new(ErrorBody.Of(failure), failure.RetryAfterSeconds ?? 1);
 
-    /// <summary>A query parameter's 422, in the body reader's shape (<c>loc</c> <c>["query", name]</c>).</summary>
-    public static UnprocessableEntity<ValidationErrors> InvalidQuery(string type, string name, string message) =>
-        TypedResults.UnprocessableEntity(new ValidationErrors([new FieldError(type, ["query", name], message)]));
+    /// <summary>A path or query parameter's 422, in the body reader's shape (<c>loc</c> <c>["query", name]</c>).</summary>
+    public static UnprocessableEntity<ValidationErrors> FieldProblem(string type, string[] location, string message) =>
+        TypedResults.UnprocessableEntity(new ValidationErrors([new FieldError(type, location, message)]));
 
     /// <summary>A grain answered a failure its method does not declare: a programming error, answered 500.</summary>
     public static InvalidOperationException Undeclared(Failure? failure) =>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NoEtl.ApiGateway.Health;
+using NoEtl.ApiGateway.Keychain;
 using NoEtl.ApiGateway.Runtime;
 using NoEtl.Grains;
 
@@ -8,11 +9,9 @@ namespace NoEtl.ApiGateway.Http;
 
 /// <summary>
 /// The typed routes' request and answer records, serialized by generated code with NoETL's snake_case names. Null
-/// fields are written (NoETL's answers carry <c>null</c>, not absent fields); numbers are read from numeric strings.
+/// fields are written (NoETL's answers carry <c>null</c>, not absent fields).
 /// </summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web,
-    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
-    NumberHandling = JsonNumberHandling.AllowReadingFromString)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ErrorBody))]
 [JsonSerializable(typeof(ValidationErrors))]
 [JsonSerializable(typeof(Liveness))]
@@ -25,6 +24,12 @@ namespace NoEtl.ApiGateway.Http;
 [JsonSerializable(typeof(WorkerHeartbeat))]
 [JsonSerializable(typeof(WorkerDeregistered))]
 [JsonSerializable(typeof(WorkerPoolList))]
+[JsonSerializable(typeof(KeychainEntryRequest))]
+[JsonSerializable(typeof(KeychainCatalog))]
+[JsonSerializable(typeof(KeychainEntryRead))]
+[JsonSerializable(typeof(KeychainMiss))]
+[JsonSerializable(typeof(KeychainStored))]
+[JsonSerializable(typeof(KeychainDeleted))]
 public sealed partial class GatewayJson : JsonSerializerContext
 {
     /// <summary>The HTTP JSON settings of every route: these records first, the reflection resolver for the rest.</summary>

@@ -18,20 +18,48 @@ public sealed class AlsoNamedAttribute(string name) : Attribute
     public string Name { get; } = name;
 }
 
+/// <summary>An integer field with a lower bound only (<see cref="RangeAttribute"/> states both).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class AtLeastAttribute(int minimum) : Attribute
+{
+    public int Minimum { get; } = minimum;
+}
+
+/// <summary>A string field that takes one of a few values; anything else is refused with <c>literal_error</c> and <see cref="Message"/>.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class OneOfAttribute(string message, params string[] values) : Attribute
+{
+    public string Message { get; } = message;
+
+    public IReadOnlyList<string> Values { get; } = values;
+}
+
+/// <summary>A string field holding an ISO 8601 date-time (read by <see cref="RequestBody.Timestamp"/>).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class IsoDateTimeAttribute : Attribute;
+
+/// <summary>A JSON object of secret values (read by <see cref="RequestBody.Secret"/>: required, bounded, never logged).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class SecretDocumentAttribute : Attribute;
+
 /// <summary>A request record whose body may be empty (read as <c>{}</c>).</summary>
 public interface IOptionalBody;
 
-/// <summary>A request record with rules across fields, checked once its fields are valid; errors go to <paramref name="body"/>.</summary>
-public interface IRequestRules
+/// <summary>
+/// A request record with rules across fields. They are checked on the body as sent, with its field errors (so one
+/// answer lists every problem, as the reader always did); errors go to the body.
+/// </summary>
+public interface IRequestRules<TSelf>
+    where TSelf : IRequestRules<TSelf>
 {
-    void Check(RequestBody body);
+    static abstract void Check(RequestBody body);
 }
 
 /// <summary>
 /// A route's typed JSON body (<typeparamref name="T"/>, a record of <see cref="GatewayJson"/>), bound in two passes: the
 /// strict <see cref="RequestBody"/> reader checks the document (size, depth, duplicate keys, NUL and lone surrogates)
 /// and every field the record declares (type, required, identifier or text length, integer range, ids as numbers or
-/// numeric strings) with NoETL's FastAPI-shaped 422s; only a body that passed is deserialized, by the source-generated
+/// numeric strings, handed to the record as numbers) with NoETL's FastAPI-shaped 422s; only a body that passed is deserialized, by the source-generated
 /// metadata. The route's validation filter (added with the parameter) answers the 422 before the handler runs, and
 /// the record is the route's documented request body.
 /// </summary>
@@ -58,12 +86,13 @@ public sealed class JsonBody<T> : IBindableFromHttpContext<JsonBody<T>>, IEndpoi
             return new JsonBody<T>(null, error);
         var typeInfo = (JsonTypeInfo<T>)GatewayJson.Default.GetTypeInfo(typeof(T))!;
         var fields = RequestSchema.Check(body, typeInfo);
-        if (body.HasErrors)
-            return new JsonBody<T>(null, body.Errors());
-        var value = fields.Deserialize(typeInfo)!;
-        (value as IRequestRules)?.Check(body);
-        return body.HasErrors ? new JsonBody<T>(null, body.Errors()) : new JsonBody<T>(value, null);
+        Rules?.Invoke(body);
+        return body.HasErrors ? new JsonBody<T>(null, body.Errors()) : new JsonBody<T>(fields.Deserialize(typeInfo)!, null);
     }
+
+    private static readonly Action<RequestBody>? Rules = typeof(T).GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IRequestRules<>))
+        ? typeof(RequestSchema).GetMethod(nameof(RequestSchema.CheckRules))!.MakeGenericMethod(typeof(T)).CreateDelegate<Action<RequestBody>>()
+        : null;
 
     public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder)
     {
@@ -103,7 +132,20 @@ internal static class RequestSchema
     private static JsonNode? Read(RequestBody body, JsonPropertyInfo property, Type type, string[] names, bool required, ICustomAttributeProvider? attributes)
     {
         var freeText = attributes?.IsDefined(typeof(FreeTextAttribute), true) == true;
-        if (type == typeof(string))
+        if (attributes?.IsDefined(typeof(SecretDocumentAttribute), true) == true)
+        {
+            _ = body.Secret(names[0]);
+        }
+        else if (attributes?.IsDefined(typeof(IsoDateTimeAttribute), true) == true)
+        {
+            _ = body.Timestamp(names[0]);
+        }
+        else if (attributes?.GetCustomAttributes(typeof(OneOfAttribute), true).FirstOrDefault() is OneOfAttribute oneOf)
+        {
+            if (body.String(names) is { } text && !oneOf.Values.Contains(text))
+                body.Add("literal_error", names[0], oneOf.Message);
+        }
+        else if (type == typeof(string))
         {
             _ = (required, freeText) switch
             {
@@ -115,12 +157,14 @@ internal static class RequestSchema
         }
         else if (type == typeof(long))
         {
-            _ = required ? body.RequiredId(names) : body.Id(names);
+            // NoETL's ids come as numbers or numeric strings: the record gets the number.
+            return (required ? body.RequiredId(names) : body.Id(names)) is { } id ? JsonValue.Create(id) : null;
         }
         else if (type == typeof(int))
         {
             var range = attributes?.GetCustomAttributes(typeof(RangeAttribute), true).Cast<RangeAttribute>().FirstOrDefault();
-            _ = body.Int(names[0], Bound(range?.Minimum, int.MinValue), Bound(range?.Maximum, int.MaxValue));
+            var atLeast = attributes?.GetCustomAttributes(typeof(AtLeastAttribute), true).Cast<AtLeastAttribute>().FirstOrDefault();
+            return body.Int(names[0], atLeast?.Minimum ?? range?.Minimum as int?, range?.Maximum as int?) is { } number ? JsonValue.Create(number) : null;
         }
         else if (type == typeof(bool))
         {
@@ -146,8 +190,8 @@ internal static class RequestSchema
         return body.Raw(names)?.DeepClone();
     }
 
-    /// <summary>A bound of <see cref="RangeAttribute"/>; <see cref="int.MinValue"/>/<see cref="int.MaxValue"/> mean none.</summary>
-    private static int? Bound(object? value, int none) => value is int bound && bound != none ? bound : null;
+    public static void CheckRules<TRules>(RequestBody body)
+        where TRules : IRequestRules<TRules> => TRules.Check(body);
 }
 
 /// <summary>NoETL's 422: <c>{"detail": [{"type", "loc", "msg"}]}</c> (FastAPI's shape).</summary>

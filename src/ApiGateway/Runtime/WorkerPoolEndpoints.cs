@@ -13,7 +13,7 @@ public sealed record WorkerRegistrationRequest(
     string? Runtime,
     [property: FreeText, AlsoNamed("base_url")] string? Uri,
     string? Status,
-    [property: Range(0, int.MaxValue)] int? Capacity,
+    [property: AtLeast(0)] int? Capacity,
     JsonObject? Labels,
     int? Pid,
     string? Hostname,
@@ -24,15 +24,18 @@ public sealed record WorkerRegistrationRequest(
 }
 
 /// <summary>A heartbeat names its worker, or carries the full registration to re-register an unknown one.</summary>
-public sealed record WorkerHeartbeatRequest(WorkerRegistrationRequest? Registration, string? Name) : IRequestRules
+public sealed record WorkerHeartbeatRequest(WorkerRegistrationRequest? Registration, string? Name) : IRequestRules<WorkerHeartbeatRequest>
 {
     public string WorkerName => Name ?? Registration?.Name ?? "";
 
-    public void Check(RequestBody body)
+    public static void Check(RequestBody body)
     {
-        if (string.IsNullOrWhiteSpace(WorkerName))
+        var name = Text(body.Raw("name")) ?? Text((body.Raw("registration") as JsonObject)?["name"]);
+        if (string.IsNullOrWhiteSpace(name))
             body.Add("missing", "name", "Field required");
     }
+
+    private static string? Text(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
 }
 
 public sealed record WorkerNameRequest([property: Required] string Name);

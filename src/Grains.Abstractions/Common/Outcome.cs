@@ -18,16 +18,23 @@ public enum FailureKind
 }
 
 /// <summary>
-/// A grain's refusal, independent of HTTP: a kind, a machine-readable code (null for a plain message) and a message.
-/// The gateway renders it as the contract's <c>{"detail": ...}</c> document; grains never see that shape.
+/// A grain's refusal, independent of HTTP: a kind, a machine-readable code (null for a plain message), a message, the
+/// request field it concerns (<see cref="FailureKind.Invalid"/>, dotted: <c>body.token_data</c>) and the name of the
+/// thing refused. The gateway renders it as the contract's <c>{"detail": ...}</c> document; grains never see that shape.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("noetl.Failure")]
 public sealed record Failure(
     [property: Id(0)] FailureKind Kind,
     [property: Id(1)] string? Code,
     [property: Id(2)] string Message,
-    [property: Id(3)] int? RetryAfterSeconds = null)
+    [property: Id(3)] int? RetryAfterSeconds = null,
+    [property: Id(4)] string? Field = null,
+    [property: Id(5)] string? Subject = null)
 {
+    public static Failure Invalid(string field, string message) => new(FailureKind.Invalid, null, message, Field: field);
+
+    public static Failure Conflict(string code, string message, string? subject = null) => new(FailureKind.Conflict, code, message, Subject: subject);
+
     public static Failure NotFound(string message) => new(FailureKind.NotFound, null, message);
 
     public static Failure Forbidden(string code, string message) => new(FailureKind.Forbidden, code, message);

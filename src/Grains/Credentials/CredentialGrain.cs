@@ -73,7 +73,7 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
     public Task<Reply> Get(string identifier, CredentialRead read) => DatabaseCall.Run(async () =>
     {
         if (read.ExecutionId is { } forExecution && await PoolGuard.CheckExecutionAsync(database, forExecution, mustExist: read.IncludeData) is { } foreignPool)
-            return foreignPool;
+            return JsonReplies.Of(foreignPool);
         await using var command = database.CreateCommand(
             $"""
             SELECT {Columns}, data_encrypted FROM noetl.credential
@@ -103,7 +103,7 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
         }
         catch (SecretUndecryptableException e)
         {
-            return CredentialReplies.Undecryptable("credential", name, e);
+            return JsonReplies.Of(CredentialReplies.Undecryptable("credential", name, e));
         }
         await SecretTable.Credential.ReencryptLegacyAsync(database, cipher, writer, name, stored, opened, read.ExecutionId);
         var data = opened.Data;
