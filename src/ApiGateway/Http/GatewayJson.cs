@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using NoEtl.ApiGateway.Credentials;
 using NoEtl.ApiGateway.Health;
 using NoEtl.ApiGateway.Keychain;
 using NoEtl.ApiGateway.Runtime;
@@ -25,6 +26,11 @@ namespace NoEtl.ApiGateway.Http;
 [JsonSerializable(typeof(WorkerDeregistered))]
 [JsonSerializable(typeof(WorkerPoolList))]
 [JsonSerializable(typeof(KeychainEntryRequest))]
+[JsonSerializable(typeof(CredentialRequest))]
+[JsonSerializable(typeof(CredentialView))]
+[JsonSerializable(typeof(CredentialList))]
+[JsonSerializable(typeof(CredentialDeleted))]
+[JsonSerializable(typeof(CredentialRotation))]
 [JsonSerializable(typeof(KeychainCatalog))]
 [JsonSerializable(typeof(KeychainEntryRead))]
 [JsonSerializable(typeof(KeychainMiss))]

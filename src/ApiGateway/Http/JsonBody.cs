@@ -174,6 +174,10 @@ internal static class RequestSchema
         {
             _ = body.Object(names);
         }
+        else if (type == typeof(string[]))
+        {
+            return body.StringList(names[0]) is { } items ? new JsonArray([.. items.Select(item => (JsonNode)item)]) : null;
+        }
         else if (type == typeof(JsonArray))
         {
             _ = body.Array(names[0]);

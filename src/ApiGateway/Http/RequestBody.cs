@@ -186,6 +186,23 @@ public sealed class RequestBody
         return null;
     }
 
+    /// <summary>A list of strings, or one comma-separated string (as NoETL accepts tags).</summary>
+    public string[]? StringList(string name)
+    {
+        switch (Fields[name])
+        {
+            case null:
+                return null;
+            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                return value.GetValue<string>().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            case JsonArray list when list.All(t => t is JsonValue v && v.GetValueKind() == JsonValueKind.String):
+                return [.. list.Select(t => t!.GetValue<string>())];
+            default:
+                Add("list_type", name, "Input should be a list of strings or a comma-separated string");
+                return null;
+        }
+    }
+
     public JsonArray? Array(string name)
     {
         var node = Fields[name];

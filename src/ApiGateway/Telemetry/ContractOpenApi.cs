@@ -32,8 +32,6 @@ public static class ContractOpenApi
         ["POST api/executions/{id}/analyze"] = ([], [("limit", JsonSchemaType.Integer)]),
         ["POST api/catalog/list"] = ([], [("resource_type", JsonSchemaType.String), ("path", JsonSchemaType.String)]),
         ["POST api/catalog/resource"] = ([], [("catalog_id", JsonSchemaType.String), ("path", JsonSchemaType.String), ("version", JsonSchemaType.Integer)]),
-        ["POST api/credentials"] = (["name", "data"], [("name", JsonSchemaType.String), ("type", JsonSchemaType.String), ("data", JsonSchemaType.Object),
-            ("meta", JsonSchemaType.Object), ("tags", JsonSchemaType.Array), ("description", JsonSchemaType.String)]),
         ["POST api/internal/outbox/claim"] = ([], [("limit", JsonSchemaType.Integer), ("wait_ms", JsonSchemaType.Integer)]),
         ["POST api/internal/outbox/mark-published"] = (["outbox_ids"], [("outbox_ids", JsonSchemaType.Array)]),
         ["POST api/internal/outbox/mark-failed"] = (["outbox_id", "error"], [("outbox_id", JsonSchemaType.String), ("error", JsonSchemaType.String),

@@ -31,18 +31,6 @@ public static class JsonReplies
         return new JsonObject { ["detail"] = list }.ToJsonString();
     }
 
-    /// <summary>A typed failure as the pre-rendered reply of a grain method not yet typed.</summary>
-    public static Reply Of(Failure failure) => new(failure.Kind switch
-    {
-        FailureKind.NotFound => ReplyStatus.NotFound,
-        FailureKind.Forbidden => ReplyStatus.Forbidden,
-        FailureKind.Conflict => ReplyStatus.Conflict,
-        FailureKind.Invalid => ReplyStatus.Invalid,
-        FailureKind.TooLarge => ReplyStatus.TooLarge,
-        _ => ReplyStatus.Unavailable,
-    }, failure.Code is null ? Detail(failure.Message)
-        : Detail(failure.Code, failure.Message, failure.Subject is null ? null : new JsonObject { ["name"] = failure.Subject }), failure.RetryAfterSeconds);
-
     public static Reply Ok(JsonNode body) => new(ReplyStatus.Ok, body.ToJsonString());
 
     public static Reply NotFound(string message) => new(ReplyStatus.NotFound, Detail(message));
