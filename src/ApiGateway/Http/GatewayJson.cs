@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using NoEtl.ApiGateway.Credentials;
 using NoEtl.ApiGateway.Health;
+using NoEtl.ApiGateway.Internal;
 using NoEtl.ApiGateway.Keychain;
 using NoEtl.ApiGateway.Runtime;
 using NoEtl.Grains;
@@ -27,6 +28,8 @@ namespace NoEtl.ApiGateway.Http;
 [JsonSerializable(typeof(WorkerPoolList))]
 [JsonSerializable(typeof(KeychainEntryRequest))]
 [JsonSerializable(typeof(CredentialRequest))]
+[JsonSerializable(typeof(PurgeSettings))]
+[JsonSerializable(typeof(PurgeReport))]
 [JsonSerializable(typeof(CredentialView))]
 [JsonSerializable(typeof(CredentialList))]
 [JsonSerializable(typeof(CredentialDeleted))]

@@ -37,8 +37,6 @@ public static class ContractOpenApi
         ["POST api/internal/outbox/mark-failed"] = (["outbox_id", "error"], [("outbox_id", JsonSchemaType.String), ("error", JsonSchemaType.String),
             ("attempts", JsonSchemaType.Integer), ("max_delay_seconds", JsonSchemaType.Integer)]),
         ["POST api/internal/outbox/requeue"] = ([], [("outbox_ids", JsonSchemaType.Array), ("all", JsonSchemaType.Boolean)]),
-        ["POST api/internal/cleanup/purge"] = ([], [("command_retention_days", JsonSchemaType.Integer), ("runtime_stale_minutes", JsonSchemaType.Integer),
-            ("event_retention_days", JsonSchemaType.Integer), ("audit_retention_days", JsonSchemaType.Integer)]),
         ["POST api/internal/events/project"] = (["events"], [("events", JsonSchemaType.Array), ("source_execution_id", JsonSchemaType.String)]),
     };
 
