@@ -25,6 +25,7 @@ builder.AddGatewayObservability(telemetry);
 var requestLimits = RequestLimits.From(builder.Configuration);
 builder.Services.AddSingleton(requestLimits);
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = requestLimits.MaxBodyBytes);
+builder.Services.ConfigureHttpJsonOptions(json => GatewayJson.Configure(json.SerializerOptions));
 builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy.AllowAnyOrigin().AllowAnyHeader().AllowAnyMethod()));
 
 var app = builder.Build();

@@ -1,7 +1,8 @@
-using NoEtl.ApiGateway.Auth;
-using System.Text;
-using System.Text.Json;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Http;
 using NoEtl.ApiGateway.Internal;
 using NoEtl.Configuration;
@@ -9,66 +10,117 @@ using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.Credentials;
 
+/// <summary>A credential as posted to <c>POST /api/credentials</c> (<c>credential_type</c> is NoETL's other name for <c>type</c>).</summary>
+public sealed record CredentialRequest(
+    [property: Required] string Name,
+    [property: AlsoNamed("credential_type")] string? Type,
+    [property: SecretDocument] JsonObject Data,
+    JsonObject? Meta,
+    string[]? Tags,
+    [property: FreeText] string? Description)
+{
+    public CredentialInput ToGrain() => new(Name, Type ?? "generic", Data.ToJsonString(), Meta?.ToJsonString(), Tags, Description);
+}
+
+/// <summary>The query of <c>GET /api/credentials/{id|name}</c>, read as text to answer NoETL's 422s.</summary>
+public sealed record CredentialReadQuery(
+    [property: FromQuery(Name = "include_data")] string? IncludeData,
+    [property: FromQuery(Name = "catalog_id")] string? CatalogId,
+    [property: FromQuery(Name = "execution_id")] string? ExecutionId,
+    [property: FromQuery(Name = "parent_execution_id")] string? ParentExecutionId);
+
 /// <summary>
 /// NoETL's credential routes (noetl-api.md §1.1 (10), §1.2 (11)) and the token-gated key rotation.
 /// Bodies are validated here so that nothing is stored from bad input; secret data is never logged.
 /// </summary>
 public static class CredentialEndpoints
 {
-    /// <summary>Bounds of a secret document: far above any real credential, small enough to keep rows and keychain copies cheap.</summary>
-    public const int MaxSecretBytes = 64 * 1024;
-
     public static void MapCredentialEndpoints(this IEndpointRouteBuilder app)
     {
         var credentials = app.MapGroup("/api/credentials");
         var operatorSecretRead = ConfigurationValues.Bool(app.ServiceProvider.GetRequiredService<IConfiguration>(), OperatorSecretReadSetting, true);
+        credentials.MapPost("", Upsert).ForOperators();
+        credentials.MapGet("", List).ForAnyPrincipal();
+        credentials.MapGet("/{identifier}", (string identifier, [AsParameters] CredentialReadQuery query, HttpContext http, IGrainFactory grains) =>
+            Get(identifier, query, http, grains, operatorSecretRead)).ForAnyPrincipal();
+        credentials.MapDelete("/{identifier}", Delete).ForOperators();
+        app.MapGroup("/api/internal/credentials").AddEndpointFilter<InternalTokenGate>().MapPost("/rotate", Rotate);
+    }
 
-        credentials.MapPost("", async (HttpRequest request, IGrainFactory grains) =>
+    private static async Task<Results<Ok<CredentialView>, UnprocessableEntity<ValidationErrors>, UnavailableError>> Upsert(
+        JsonBody<CredentialRequest> body, IGrainFactory grains)
+    {
+        var outcome = await grains.Reference<ICredentialGrain>(0).Upsert(body.Value.ToGrain());
+        return outcome switch
         {
-            var (body, error) = await RequestBody.ReadAsync(request);
-            if (body is null)
-                return error!;
-            var name = body.RequiredString("name");
-            var type = body.String("type", "credential_type") ?? "generic";
-            var data = SecretObject(body, "data");
-            var meta = body.Object("meta");
-            var tags = Tags(body);
-            var description = body.Text("description");
-            if (body.HasErrors)
-                return body.Errors();
-            var input = new CredentialInput(name, type, data!.ToJsonString(), meta?.ToJsonString(), tags, description);
-            return await grains.Reference<ICredentialGrain>(0).Upsert(input).ToHttp();
-        }).ForOperators();
+            { Value: { } credential } => TypedResults.Ok(credential),
+            { Failure: { Kind: FailureKind.Invalid } failure } => ContractResults.Invalid(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
 
-        credentials.MapGet("", (IGrainFactory grains, string? type, string? q) =>
-            grains.Reference<ICredentialGrain>(0).List(NullIfEmpty(type), NullIfEmpty(q)).ToHttp()).ForAnyPrincipal();
-
-        credentials.MapGet("/{identifier}", async (string identifier, HttpRequest request, IGrainFactory grains) =>
+    private static async Task<Results<Ok<CredentialList>, UnavailableError>> List(IGrainFactory grains, string? type, string? q)
+    {
+        var outcome = await grains.Reference<ICredentialGrain>(0).List(NullIfEmpty(type), NullIfEmpty(q));
+        return outcome switch
         {
-            var query = request.Query;
-            if (!TryQueryBool(query["include_data"], out var includeData))
-                return RequestBody.Problem("bool_parsing", ["query", "include_data"], "Input should be a valid boolean");
-            if (!TryQueryId(query["catalog_id"], out var catalogId))
-                return IdProblem("catalog_id");
-            if (!TryQueryId(query["execution_id"], out var executionId))
-                return IdProblem("execution_id");
-            if (!TryQueryId(query["parent_execution_id"], out var parentExecutionId))
-                return IdProblem("parent_execution_id");
-            if (includeData && request.HttpContext.Items[ApiAuthentication.CallerItem] is Caller caller && SecretReadRefusal(caller, executionId, operatorSecretRead) is { } refusal)
-            {
-                grains.Reference<IAuditGrain>(0).Record(new AuditEntry(caller.Principal, caller.Role, "credential.read", caller.Route,
-                    identifier, executionId, "forbidden", null)).Ignore();
-                return Results.Json(new { detail = refusal }, statusCode: StatusCodes.Status403Forbidden);
-            }
-            var read = new CredentialRead(includeData, catalogId, executionId, parentExecutionId);
-            return await grains.Reference<ICredentialGrain>(0).Get(identifier, read).ToHttp();
-        }).ForAnyPrincipal();
+            { Value: { } credentials } => TypedResults.Ok(credentials),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
 
-        credentials.MapDelete("/{identifier}", (string identifier, IGrainFactory grains) =>
-            grains.Reference<ICredentialGrain>(0).Delete(identifier).ToHttp()).ForOperators();
+    private static async Task<Results<Ok<CredentialView>, UnprocessableEntity<ValidationErrors>, NotFound<ErrorBody>, ForbiddenError, Conflict<ErrorBody>, UnavailableError>> Get(
+        string identifier, CredentialReadQuery query, HttpContext http, IGrainFactory grains, bool operatorSecretRead)
+    {
+        if (!TryQueryBool(query.IncludeData, out var includeData))
+            return ContractResults.FieldProblem("bool_parsing", ["query", "include_data"], "Input should be a valid boolean");
+        if (!QueryIds.TryRead(query.CatalogId, out var catalogId))
+            return QueryIds.Problem("catalog_id");
+        if (!QueryIds.TryRead(query.ExecutionId, out var executionId))
+            return QueryIds.Problem("execution_id");
+        if (!QueryIds.TryRead(query.ParentExecutionId, out var parentExecutionId))
+            return QueryIds.Problem("parent_execution_id");
+        if (includeData && http.Items[ApiAuthentication.CallerItem] is Caller caller && SecretReadRefusal(caller, executionId, operatorSecretRead) is { } refusal)
+        {
+            grains.Reference<IAuditGrain>(0).Record(new AuditEntry(caller.Principal, caller.Role, "credential.read", caller.Route,
+                identifier, executionId, "forbidden", null)).Ignore();
+            return new ForbiddenError(new ErrorBody(JsonValue.Create(refusal)));
+        }
+        var outcome = await grains.Reference<ICredentialGrain>(0).Get(identifier, new CredentialRead(includeData, catalogId, executionId, parentExecutionId));
+        return outcome switch
+        {
+            { Value: { } credential } => TypedResults.Ok(credential),
+            { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+            { Failure: { Kind: FailureKind.Forbidden } failure } => ContractResults.Forbidden(failure),
+            { Failure: { Kind: FailureKind.Conflict } failure } => ContractResults.Conflict(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
 
-        app.MapGroup("/api/internal/credentials").AddEndpointFilter<InternalTokenGate>()
-            .MapPost("/rotate", (IGrainFactory grains) => grains.Reference<ICredentialGrain>(0).Rotate().ToHttp());
+    private static async Task<Results<Ok<CredentialDeleted>, NotFound<ErrorBody>, UnavailableError>> Delete(string identifier, IGrainFactory grains)
+    {
+        var outcome = await grains.Reference<ICredentialGrain>(0).Delete(identifier);
+        return outcome switch
+        {
+            { Value: { } deleted } => TypedResults.Ok(deleted),
+            { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
+
+    private static async Task<Results<Ok<CredentialRotation>, UnavailableError>> Rotate(IGrainFactory grains)
+    {
+        var outcome = await grains.Reference<ICredentialGrain>(0).Rotate();
+        return outcome switch
+        {
+            { Value: { } rotation } => TypedResults.Ok(rotation),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
     }
 
     /// <summary><c>false</c>: operators (the GUI's Secrets page, the CLI) see credential metadata only.</summary>
@@ -88,42 +140,6 @@ public static class CredentialEndpoints
         _ => null,
     };
 
-    /// <summary>A required JSON object holding secret values, at most <see cref="MaxSecretBytes"/> once serialized.</summary>
-    internal static JsonObject? SecretObject(RequestBody body, string field)
-    {
-        switch (body.Fields[field])
-        {
-            case null:
-                body.Add("missing", field, "Field required");
-                return null;
-            case JsonObject data when Encoding.UTF8.GetByteCount(data.ToJsonString()) > MaxSecretBytes:
-                body.Add("too_long", field, $"{field} must serialize to at most {MaxSecretBytes} bytes");
-                return null;
-            case JsonObject data:
-                return data;
-            default:
-                body.Add("dict_type", field, "Input should be a valid dictionary (a JSON object)");
-                return null;
-        }
-    }
-
-    /// <summary>NoETL accepts tags as a list of strings or as one comma-separated string.</summary>
-    private static string[]? Tags(RequestBody body)
-    {
-        switch (body.Fields["tags"])
-        {
-            case null:
-                return null;
-            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
-                return value.GetValue<string>().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            case JsonArray list when list.All(t => t is JsonValue v && v.GetValueKind() == JsonValueKind.String):
-                return [.. list.Select(t => t!.GetValue<string>())];
-            default:
-                body.Add("list_type", "tags", "Input should be a list of strings or a comma-separated string");
-                return null;
-        }
-    }
-
     internal static bool TryQueryBool(string? text, out bool value)
     {
         value = false;
@@ -139,20 +155,6 @@ public static class CredentialEndpoints
                 return false;
         }
     }
-
-    internal static bool TryQueryId(string? text, out long? id)
-    {
-        id = null;
-        if (string.IsNullOrWhiteSpace(text))
-            return true;
-        if (!long.TryParse(text, out var parsed))
-            return false;
-        id = parsed;
-        return true;
-    }
-
-    internal static IResult IdProblem(string field) =>
-        RequestBody.Problem("int_parsing", ["query", field], "Input should be a valid integer");
 
     private static string? NullIfEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
 }

@@ -1,6 +1,10 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.Health;
+
+/// <summary><c>/api/health</c>: <c>status</c> is <c>ok</c> or <c>unhealthy</c>, <c>database</c>/<c>silo</c> what answered.</summary>
+public sealed record HealthReport(string Status, string Database, string Silo, int UptimeSeconds, string? Version);
 
 public static class HealthEndpoints
 {
@@ -9,34 +13,34 @@ public static class HealthEndpoints
     public static void MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
         // Liveness of the gateway process only.
-        app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
+        app.MapGet("/health", () => TypedResults.Ok(new Liveness("ok")));
 
         // Readiness: a silo answers and, through it, PostgreSQL answers. 503 otherwise.
-        app.MapGet("/api/health", async (IGrainFactory grains, CancellationToken ct) =>
-        {
-            string database;
-            try
-            {
-                var reachable = await grains.Reference<IHealthGrain>(0).DatabaseReachable().WaitAsync(TimeSpan.FromSeconds(5), ct);
-                database = reachable ? "connected" : "disconnected";
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                database = "unknown";
-                return Results.Json(Body("unhealthy", database, silo: "unavailable"), statusCode: StatusCodes.Status503ServiceUnavailable);
-            }
-            return database == "connected"
-                ? Results.Ok(Body("ok", database, silo: "connected"))
-                : Results.Json(Body("unhealthy", database, silo: "connected"), statusCode: StatusCodes.Status503ServiceUnavailable);
-        });
+        app.MapGet("/api/health", Readiness).Produces<HealthReport>(StatusCodes.Status503ServiceUnavailable);
     }
 
-    private static object Body(string status, string database, string silo) => new
+    private static async Task<Results<Ok<HealthReport>, JsonHttpResult<HealthReport>>> Readiness(IGrainFactory grains, CancellationToken ct)
     {
-        status,
-        database,
-        silo,
-        uptime_seconds = (int)(DateTime.UtcNow - StartedAt).TotalSeconds,
-        version = typeof(HealthEndpoints).Assembly.GetName().Version?.ToString(),
-    };
+        bool reachable;
+        try
+        {
+            reachable = await grains.Reference<IHealthGrain>(0).DatabaseReachable().WaitAsync(TimeSpan.FromSeconds(5), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            return Unhealthy(Report("unhealthy", "unknown", silo: "unavailable"));
+        }
+        return reachable
+            ? TypedResults.Ok(Report("ok", "connected", silo: "connected"))
+            : Unhealthy(Report("unhealthy", "disconnected", silo: "connected"));
+    }
+
+    private static JsonHttpResult<HealthReport> Unhealthy(HealthReport report) =>
+        TypedResults.Json(report, statusCode: StatusCodes.Status503ServiceUnavailable);
+
+    private static HealthReport Report(string status, string database, string silo) => new(status, database, silo,
+        (int)(DateTime.UtcNow - StartedAt).TotalSeconds, typeof(HealthEndpoints).Assembly.GetName().Version?.ToString());
 }
+
+/// <summary><c>/health</c>: <c>{"status": "ok"}</c>.</summary>
+public sealed record Liveness(string Status);

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using NoEtl.Grains;
@@ -139,6 +141,42 @@ public sealed class RequestBody
         }
     }
 
+    /// <summary>Bounds of a secret document: far above any real credential, small enough to keep rows and keychain copies cheap.</summary>
+    public const int MaxSecretBytes = 64 * 1024;
+
+    /// <summary>A required JSON object holding secret values, at most <see cref="MaxSecretBytes"/> once serialized.</summary>
+    public JsonObject? Secret(string field)
+    {
+        switch (Fields[field])
+        {
+            case null:
+                Add("missing", field, "Field required");
+                return null;
+            case JsonObject data when Encoding.UTF8.GetByteCount(data.ToJsonString()) > MaxSecretBytes:
+                Add("too_long", field, $"{field} must serialize to at most {MaxSecretBytes} bytes");
+                return null;
+            case JsonObject data:
+                return data;
+            default:
+                Add("dict_type", field, "Input should be a valid dictionary (a JSON object)");
+                return null;
+        }
+    }
+
+    /// <summary>An ISO 8601 date-time; one without an offset is UTC.</summary>
+    public DateTimeOffset? Timestamp(string field)
+    {
+        if (Fields[field] is not { } node)
+            return null;
+        if (node is JsonValue value && value.GetValueKind() == JsonValueKind.String && ParseTimestamp(value.GetValue<string>()) is { } parsed)
+            return parsed;
+        Add("datetime_parsing", field, "Input should be an ISO 8601 date-time");
+        return null;
+    }
+
+    public static DateTimeOffset? ParseTimestamp(string? text) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : null;
+
     public JsonObject? Object(params string[] names)
     {
         var node = Raw(names);
@@ -146,6 +184,23 @@ public sealed class RequestBody
             return node as JsonObject;
         Add("dict_type", names[0], "Input should be a valid dictionary");
         return null;
+    }
+
+    /// <summary>A list of strings, or one comma-separated string (as NoETL accepts tags).</summary>
+    public string[]? StringList(string name)
+    {
+        switch (Fields[name])
+        {
+            case null:
+                return null;
+            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                return value.GetValue<string>().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            case JsonArray list when list.All(t => t is JsonValue v && v.GetValueKind() == JsonValueKind.String):
+                return [.. list.Select(t => t!.GetValue<string>())];
+            default:
+                Add("list_type", name, "Input should be a list of strings or a comma-separated string");
+                return null;
+        }
     }
 
     public JsonArray? Array(string name)

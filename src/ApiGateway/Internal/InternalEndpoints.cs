@@ -1,7 +1,28 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.AspNetCore.Http.HttpResults;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.Internal;
+
+/// <summary>Retention settings of <c>POST /api/internal/cleanup/purge</c>, each defaulted; an empty body purges with the defaults.</summary>
+public sealed record PurgeSettings(
+    [property: Range(0, RequestLimits.MaxRetentionDays)] int? CommandRetentionDays,
+    [property: Range(0, RequestLimits.MaxRetentionMinutes)] int? RuntimeStaleMinutes,
+    [property: Range(0, RequestLimits.MaxRetentionDays)] int? EventRetentionDays,
+    [property: Range(0, RequestLimits.MaxRetentionDays)] int? AuditRetentionDays,
+    [property: Range(0, RequestLimits.MaxRetentionDays)] int? IdempotencyKeyRetentionDays) : IOptionalBody, IRequestRules<PurgeSettings>
+{
+    /// <summary>One outbox retention: a per-request one would let a caller undo the server's.</summary>
+    public static void Check(RequestBody body)
+    {
+        if (body.Raw("outbox_retention_hours") is not null)
+            body.Add("extra_forbidden", "outbox_retention_hours", "The outbox retention is the server's NOETL_OUTBOX_RETENTION_SECONDS");
+    }
+
+    public PurgeRequest ToGrain() => new(CommandRetentionDays ?? 7, RuntimeStaleMinutes ?? 60, EventRetentionDays ?? 0, AuditRetentionDays ?? 90,
+        IdempotencyKeyRetentionDays ?? 7);
+}
 
 /// <summary>The system pool's surface: outbox claims and acknowledgements, and event projection.</summary>
 public static class InternalEndpoints
@@ -81,24 +102,7 @@ public static class InternalEndpoints
             return await grains.Reference<IOutboxGrain>(0).Requeue([.. parsed.Select(id => id!.Value)], all).ToHttp();
         });
 
-        group.MapPost("/cleanup/purge", async (HttpRequest request, IGrainFactory grains) =>
-        {
-            var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
-            if (body is null)
-                return error!;
-            var purge = new PurgeRequest(
-                body.Int("command_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 7,
-                body.Int("runtime_stale_minutes", 0, RequestLimits.MaxRetentionMinutes) ?? 60,
-                body.Int("event_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 0,
-                body.Int("audit_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 90,
-                body.Int("idempotency_key_retention_days", 0, RequestLimits.MaxRetentionDays) ?? 7);
-            // One outbox retention: a per-request one would let a caller undo the server's.
-            if (body.Raw("outbox_retention_hours") is not null)
-                body.Add("extra_forbidden", "outbox_retention_hours", "The outbox retention is the server's NOETL_OUTBOX_RETENTION_SECONDS");
-            if (body.HasErrors)
-                return body.Errors();
-            return await grains.Reference<IMaintenanceGrain>(0).Purge(purge).ToHttp();
-        });
+        group.MapPost("/cleanup/purge", Purge);
 
         group.MapPost("/events/project", async (HttpRequest request, IGrainFactory grains) =>
         {
@@ -113,5 +117,16 @@ public static class InternalEndpoints
                 return body.Errors();
             return await grains.Reference<IExecutionDirectoryGrain>(0).Project(events!.ToJsonString(), sourceExecutionId).ToHttp();
         });
+    }
+
+    private static async Task<Results<Ok<PurgeReport>, UnavailableError>> Purge(JsonBody<PurgeSettings> body, IGrainFactory grains)
+    {
+        var outcome = await grains.Reference<IMaintenanceGrain>(0).Purge(body.Value.ToGrain());
+        return outcome switch
+        {
+            { Value: { } report } => TypedResults.Ok(report),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
     }
 }

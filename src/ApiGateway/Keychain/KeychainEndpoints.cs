@@ -1,12 +1,42 @@
-using NoEtl.ApiGateway.Auth;
-using System.Globalization;
-using System.Text.Json;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
-using NoEtl.ApiGateway.Credentials;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.Keychain;
+
+/// <summary>An entry posted to <c>POST /api/keychain/{catalog_id}/{keychain_name}</c>.</summary>
+public sealed record KeychainEntryRequest(
+    [property: SecretDocument] JsonObject TokenData,
+    [property: Required] string CredentialType,
+    [property: OneOf("Input should be 'token' or 'secret'", "secret", "token")] string? CacheType,
+    [property: OneOf(KeychainEndpoints.ScopeMessage, "local", "global", "shared")] string? ScopeType,
+    long? ExecutionId,
+    long? ParentExecutionId,
+    [property: Range(1, int.MaxValue)] int? TtlSeconds,
+    [property: IsoDateTime] string? ExpiresAt,
+    bool? AutoRenew,
+    JsonObject? RenewConfig) : IRequestRules<KeychainEntryRequest>
+{
+    public static void Check(RequestBody body)
+    {
+        if (body.Raw("scope_type") is JsonValue scope && scope.TryGetValue<string>(out var text) && text is "local" or "shared"
+            && WireIds.Read(body.Raw("execution_id")) is null)
+            body.Add("missing", "execution_id", "execution_id is required for a local or shared entry");
+    }
+
+    public KeychainEntryInput ToGrain() => new(TokenData.ToJsonString(), CredentialType, CacheType ?? "secret",
+        KeychainEndpoints.ParseScope(ScopeType ?? "global")!.Value, ExecutionId, ParentExecutionId, TtlSeconds,
+        RequestBody.ParseTimestamp(ExpiresAt), AutoRenew ?? false, RenewConfig?.ToJsonString());
+}
+
+/// <summary>Where an entry is read or deleted: <c>scope_type</c> (default <c>global</c>) and the execution it belongs to.</summary>
+public sealed record KeychainLocation(
+    [property: FromQuery(Name = "scope_type")] string? ScopeType,
+    [property: FromQuery(Name = "execution_id")] string? ExecutionId);
 
 /// <summary>
 /// NoETL's keychain routes (noetl-api.md §1.2 (26)). <c>/api/keychain/catalog/{catalog_id}</c> is a literal route,
@@ -14,70 +44,101 @@ namespace NoEtl.ApiGateway.Keychain;
 /// </summary>
 public static class KeychainEndpoints
 {
+    public const string ScopeMessage = "Input should be 'local', 'global' or 'shared'";
+
     public static void MapKeychainEndpoints(this IEndpointRouteBuilder app)
     {
         var keychain = app.MapGroup("/api/keychain");
+        keychain.MapGet("/catalog/{catalogId}", ListCatalog).ForWorkers();
+        keychain.MapGet("/{catalogId}/{keychainName}", Get).ForWorkers();
+        keychain.MapDelete("/{catalogId}/{keychainName}", Delete).ForAnyPrincipal();
+        keychain.MapPost("/{catalogId}/{keychainName}", Put).ForWorkers();
+    }
 
-        keychain.MapGet("/catalog/{catalogId}", (string catalogId, IGrainFactory grains) =>
-            long.TryParse(catalogId, out var id)
-                ? grains.Reference<IKeychainGrain>(0).ListCatalog(id).ToHttp()
-                : Task.FromResult(PathIdProblem())).ForWorkers();
-
-        keychain.MapGet("/{catalogId}/{keychainName}", (string catalogId, string keychainName, HttpRequest request, IGrainFactory grains) =>
-            Located(catalogId, request, (id, scope, executionId) =>
-                grains.Reference<IKeychainGrain>(0).Get(id, keychainName, scope, executionId).ToHttp())).ForWorkers();
-
-        keychain.MapDelete("/{catalogId}/{keychainName}", (string catalogId, string keychainName, HttpRequest request, IGrainFactory grains) =>
-            Located(catalogId, request, (id, scope, executionId) =>
-                grains.Reference<IKeychainGrain>(0).Delete(id, keychainName, scope, executionId).ToHttp())).ForAnyPrincipal();
-
-        keychain.MapPost("/{catalogId}/{keychainName}", async (string catalogId, string keychainName, HttpRequest request, IGrainFactory grains) =>
+    private static async Task<Results<Ok<KeychainCatalog>, UnprocessableEntity<ValidationErrors>, ForbiddenError, UnavailableError>> ListCatalog(
+        string catalogId, IGrainFactory grains)
+    {
+        if (!long.TryParse(catalogId, out var id))
+            return PathIdProblem();
+        var outcome = await grains.Reference<IKeychainGrain>(0).ListCatalog(id);
+        return outcome switch
         {
-            if (!long.TryParse(catalogId, out var id))
-                return PathIdProblem();
-            var (body, error) = await RequestBody.ReadAsync(request);
-            if (body is null)
-                return error!;
-            var tokenData = CredentialEndpoints.SecretObject(body, "token_data");
-            var credentialType = body.RequiredString("credential_type");
-            var cacheType = body.String("cache_type") ?? "secret";
-            if (cacheType is not ("secret" or "token"))
-                body.Add("literal_error", "cache_type", "Input should be 'token' or 'secret'");
-            var scope = ParseScope(body.String("scope_type") ?? "global");
-            if (scope is null)
-                body.Add("literal_error", "scope_type", "Input should be 'local', 'global' or 'shared'");
-            var executionId = body.Id("execution_id");
-            var parentExecutionId = body.Id("parent_execution_id");
-            if (scope is KeychainScope.Local or KeychainScope.Shared && executionId is null)
-                body.Add("missing", "execution_id", "execution_id is required for a local or shared entry");
-            var ttl = body.Int("ttl_seconds", 1, int.MaxValue);
-            var expiresAt = ExpiresAt(body);
-            var autoRenew = body.Bool("auto_renew", false);
-            var renewConfig = body.Object("renew_config");
-            if (body.HasErrors)
-                return body.Errors();
-            var input = new KeychainEntryInput(tokenData!.ToJsonString(), credentialType, cacheType, scope!.Value, executionId, parentExecutionId,
-                ttl, expiresAt, autoRenew, renewConfig?.ToJsonString());
-            return await grains.Reference<IKeychainGrain>(0).Put(id, keychainName, input).ToHttp();
-        }).ForWorkers();
+            { Value: { } entries } => TypedResults.Ok(entries),
+            { Failure: { Kind: FailureKind.Forbidden } failure } => ContractResults.Forbidden(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
+
+    private static async Task<Results<Ok<KeychainEntryRead>, Ok<KeychainMiss>, UnprocessableEntity<ValidationErrors>, ForbiddenError, Conflict<ErrorBody>, UnavailableError>> Get(
+        string catalogId, string keychainName, [AsParameters] KeychainLocation location, IGrainFactory grains)
+    {
+        var (problem, (id, scope, executionId)) = Locate(catalogId, location);
+        if (problem is not null)
+            return problem;
+        var outcome = await grains.Reference<IKeychainGrain>(0).Get(id, keychainName, scope, executionId);
+        return outcome switch
+        {
+            { Value.Found: { } found } => TypedResults.Ok(found),
+            { Value.Missing: { } missing } => TypedResults.Ok(missing),
+            { Failure: { Kind: FailureKind.Invalid } failure } => ContractResults.Invalid(failure),
+            { Failure: { Kind: FailureKind.Forbidden } failure } => ContractResults.Forbidden(failure),
+            { Failure: { Kind: FailureKind.Conflict } failure } => ContractResults.Conflict(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
+
+    private static async Task<Results<Ok<KeychainDeleted>, UnprocessableEntity<ValidationErrors>, ForbiddenError, UnavailableError>> Delete(
+        string catalogId, string keychainName, [AsParameters] KeychainLocation location, IGrainFactory grains)
+    {
+        var (problem, (id, scope, executionId)) = Locate(catalogId, location);
+        if (problem is not null)
+            return problem;
+        var outcome = await grains.Reference<IKeychainGrain>(0).Delete(id, keychainName, scope, executionId);
+        return outcome switch
+        {
+            { Value: { } deleted } => TypedResults.Ok(deleted),
+            { Failure: { Kind: FailureKind.Invalid } failure } => ContractResults.Invalid(failure),
+            { Failure: { Kind: FailureKind.Forbidden } failure } => ContractResults.Forbidden(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
+
+    private static async Task<Results<Ok<KeychainStored>, UnprocessableEntity<ValidationErrors>, NotFound<ErrorBody>, ForbiddenError, UnavailableError>> Put(
+        string catalogId, string keychainName, JsonBody<KeychainEntryRequest> body, IGrainFactory grains)
+    {
+        if (!long.TryParse(catalogId, out var id))
+            return PathIdProblem();
+        var outcome = await grains.Reference<IKeychainGrain>(0).Put(id, keychainName, body.Value.ToGrain());
+        return outcome switch
+        {
+            { Value: { } stored } => TypedResults.Ok(stored),
+            { Failure: { Kind: FailureKind.Invalid } failure } => ContractResults.Invalid(failure),
+            { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+            { Failure: { Kind: FailureKind.Forbidden } failure } => ContractResults.Forbidden(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
     }
 
     /// <summary>The catalog id from the path and the scope and execution from the query, or the 422 that explains which is wrong.</summary>
-    private static Task<IResult> Located(string catalogId, HttpRequest request, Func<long, KeychainScope, long?, Task<IResult>> call)
+    private static (UnprocessableEntity<ValidationErrors>? Problem, (long CatalogId, KeychainScope Scope, long? ExecutionId) Place) Locate(
+        string catalogId, KeychainLocation location)
     {
         if (!long.TryParse(catalogId, out var id))
-            return Task.FromResult(PathIdProblem());
-        var scopeText = request.Query["scope_type"].ToString();
-        if (ParseScope(string.IsNullOrEmpty(scopeText) ? "global" : scopeText) is not { } scope)
-            return Task.FromResult(RequestBody.Problem("literal_error", ["query", "scope_type"], "Input should be 'local', 'global' or 'shared'"));
-        if (!CredentialEndpoints.TryQueryId(request.Query["execution_id"], out var executionId))
-            return Task.FromResult(CredentialEndpoints.IdProblem("execution_id"));
+            return (PathIdProblem(), default);
+        if (ParseScope(string.IsNullOrEmpty(location.ScopeType) ? "global" : location.ScopeType) is not { } scope)
+            return (ContractResults.FieldProblem("literal_error", ["query", "scope_type"], ScopeMessage), default);
+        if (!QueryIds.TryRead(location.ExecutionId, out var executionId))
+            return (QueryIds.Problem("execution_id"), default);
         if (scope is KeychainScope.Local or KeychainScope.Shared && executionId is null)
-            return Task.FromResult(RequestBody.Problem("missing", ["query", "execution_id"], "execution_id is required for a local or shared entry"));
-        return call(id, scope, executionId);
+            return (ContractResults.FieldProblem("missing", ["query", "execution_id"], "execution_id is required for a local or shared entry"), default);
+        return (null, (id, scope, executionId));
     }
 
-    private static KeychainScope? ParseScope(string text) => text switch
+    internal static KeychainScope? ParseScope(string text) => text switch
     {
         "local" => KeychainScope.Local,
         "global" => KeychainScope.Global,
@@ -85,17 +146,6 @@ public static class KeychainEndpoints
         _ => null,
     };
 
-    private static DateTimeOffset? ExpiresAt(RequestBody body)
-    {
-        if (body.Fields["expires_at"] is not { } node)
-            return null;
-        if (node is JsonValue value && value.GetValueKind() == JsonValueKind.String
-            && DateTimeOffset.TryParse(value.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
-            return parsed;
-        body.Add("datetime_parsing", "expires_at", "Input should be an ISO 8601 date-time");
-        return null;
-    }
-
-    private static IResult PathIdProblem() =>
-        RequestBody.Problem("int_parsing", ["path", "catalog_id"], "Input should be a valid integer");
+    private static UnprocessableEntity<ValidationErrors> PathIdProblem() =>
+        ContractResults.FieldProblem("int_parsing", ["path", "catalog_id"], "Input should be a valid integer");
 }

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace NoEtl.Grains;
 
 /// <summary>One audit record: who (principal), what (action, route, resource, execution), and the outcome.</summary>
@@ -22,6 +24,26 @@ public sealed record AuditQuery(
     [property: Id(4)] DateTime? Since,
     [property: Id(5)] int Limit);
 
+/// <summary>One record of <c>GET /api/audit</c>: <c>audit_id</c> a number, <c>execution_id</c> a string id (NoETL's ids).</summary>
+[GenerateSerializer, Immutable, Alias("noetl.AuditRecord")]
+public sealed record AuditRecord(
+    [property: Id(0)] long AuditId,
+    [property: Id(1)] string OccurredAt,
+    [property: Id(2)] string Principal,
+    [property: Id(3)] string? Role,
+    [property: Id(4)] string Action,
+    [property: Id(5)] string? Route,
+    [property: Id(6)] string? Resource,
+    [property: Id(7), JsonNumberHandling(JsonNumberHandling.WriteAsString)] long? ExecutionId,
+    [property: Id(8)] string Outcome,
+    [property: Id(9)] JsonText? Detail);
+
+[GenerateSerializer, Immutable, Alias("noetl.AuditRecords")]
+public sealed record AuditRecords([property: Id(0)] IReadOnlyList<AuditRecord> Items)
+{
+    public int Count => Items.Count;
+}
+
 /// <summary>
 /// Audit records that have no change of their own to ride with (refused requests, internal-API calls seen by the
 /// gateway), and the operators' query.
@@ -34,5 +56,6 @@ public interface IAuditGrain : IGrainWithIntegerKey
     /// <summary>Several records at once (the gateway's aggregated refusals of one window).</summary>
     [Alias("RecordBatch")] Task RecordBatch(IReadOnlyList<AuditEntry> entries);
 
-    [Alias("Query")] Task<Reply> Query(AuditQuery query);
+    /// <summary>Unavailable.</summary>
+    [Alias("Query")] Task<Outcome<AuditRecords>> Query(AuditQuery query);
 }

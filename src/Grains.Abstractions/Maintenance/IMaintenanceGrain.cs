@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace NoEtl.Grains;
 
 /// <summary>
@@ -12,8 +14,23 @@ public sealed record PurgeRequest(
     [property: Id(4)] int AuditRetentionDays,
     [property: Id(5)] int ExecutionRequestRetentionDays);
 
+/// <summary>What a purge deleted, per table (<c>event_partitions_dropped</c> is NoETL's; <c>noetl.event</c> is not partitioned here).</summary>
+[GenerateSerializer, Immutable, Alias("noetl.PurgeReport")]
+public sealed record PurgeReport(
+    [property: Id(0)] int CommandsPurged,
+    [property: Id(1)] int RuntimePurged,
+    [property: Id(2)] long OutboxPurged,
+    [property: Id(3)] int AuditPurged,
+    [property: Id(4)] int ResultsPurged,
+    [property: Id(5)] int IdempotencyKeysPurged,
+    [property: Id(6)] int EventsPurged)
+{
+    [JsonPropertyOrder(1)] public IReadOnlyList<string> EventPartitionsDropped => [];
+}
+
 [Alias("noetl.IMaintenanceGrain")]
 public interface IMaintenanceGrain : IGrainWithIntegerKey
 {
-    [Alias("Purge")] Task<Reply> Purge(PurgeRequest request);
+    /// <remarks>Unavailable.</remarks>
+    [Alias("Purge")] Task<Outcome<PurgeReport>> Purge(PurgeRequest request);
 }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
 using NoEtl.Grains.Executions;
@@ -14,7 +13,7 @@ public sealed class AuditGrain(NpgsqlDataSource database, TurnWriter writer) : G
 
     public Task RecordBatch(IReadOnlyList<AuditEntry> entries) => writer.RecordAsync(entries);
 
-    public Task<Reply> Query(AuditQuery query) => DatabaseCall.Run(async () =>
+    public Task<Outcome<AuditRecords>> Query(AuditQuery query) => DatabaseCall.Run<AuditRecords>(async () =>
     {
         await using var command = database.CreateCommand(
             """
@@ -35,24 +34,22 @@ public sealed class AuditGrain(NpgsqlDataSource database, TurnWriter writer) : G
             NpgsqlDbType = NpgsqlDbType.TimestampTz,
         });
         command.Parameters.AddWithValue(query.Limit);
-        var items = new JsonArray();
+        var items = new List<AuditRecord>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            items.Add(new JsonObject
-            {
-                ["audit_id"] = reader.GetInt64(0),
-                ["occurred_at"] = reader.GetDateTime(1).ToString("O"),
-                ["principal"] = reader.GetString(2),
-                ["role"] = reader.IsDBNull(3) ? null : reader.GetString(3),
-                ["action"] = reader.GetString(4),
-                ["route"] = reader.IsDBNull(5) ? null : reader.GetString(5),
-                ["resource"] = reader.IsDBNull(6) ? null : reader.GetString(6),
-                ["execution_id"] = reader.IsDBNull(7) ? null : reader.GetInt64(7).ToString(),
-                ["outcome"] = reader.GetString(8),
-                ["detail"] = reader.IsDBNull(9) ? null : JsonNode.Parse(reader.GetString(9)),
-            });
+            items.Add(new AuditRecord(
+                reader.GetInt64(0),
+                reader.GetDateTime(1).ToString("O"),
+                reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3),
+                reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6),
+                reader.IsDBNull(7) ? null : reader.GetInt64(7),
+                reader.GetString(8),
+                JsonText.From(reader.IsDBNull(9) ? null : reader.GetString(9))));
         }
-        return JsonReplies.Ok(new JsonObject { ["items"] = items, ["count"] = items.Count });
+        return new AuditRecords(items);
     });
 }

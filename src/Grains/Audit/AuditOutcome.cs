@@ -12,4 +12,15 @@ public static class AuditOutcome
         ReplyStatus.Conflict => "conflict",
         _ => "unavailable",
     };
+
+    public static string Of<T>(Outcome<T> outcome)
+        where T : class => outcome.Failure?.Kind switch
+        {
+            null => "ok",
+            FailureKind.NotFound => "not_found",
+            FailureKind.Invalid => "invalid",
+            FailureKind.Forbidden => "forbidden",
+            FailureKind.Conflict => "conflict",
+            _ => "unavailable",
+        };
 }

@@ -1,5 +1,4 @@
 using Npgsql;
-using NoEtl.Grains.Persistence;
 
 namespace NoEtl.Grains.Catalog;
 
@@ -10,16 +9,16 @@ namespace NoEtl.Grains.Catalog;
 /// </summary>
 public static class PoolGuard
 {
-    public static Task<Reply?> CheckCatalogAsync(NpgsqlDataSource database, long catalogId) =>
+    public static Task<Failure?> CheckCatalogAsync(NpgsqlDataSource database, long catalogId) =>
         CheckAsync(database, "SELECT path FROM noetl.catalog WHERE catalog_id = $1", catalogId, $"catalog entry {catalogId}");
 
     /// <param name="mustExist">A worker naming an unknown execution is refused too (a secret read needs a real execution of its pool).</param>
-    public static Task<Reply?> CheckExecutionAsync(NpgsqlDataSource database, long executionId, bool mustExist = false) =>
+    public static Task<Failure?> CheckExecutionAsync(NpgsqlDataSource database, long executionId, bool mustExist = false) =>
         CheckAsync(database,
             "SELECT c.path FROM noetl.execution x JOIN noetl.catalog c ON c.catalog_id = x.catalog_id WHERE x.execution_id = $1",
             executionId, $"execution {executionId}", mustExist);
 
-    private static async Task<Reply?> CheckAsync(NpgsqlDataSource database, string pathQuery, long id, string what, bool mustExist = false)
+    private static async Task<Failure?> CheckAsync(NpgsqlDataSource database, string pathQuery, long id, string what, bool mustExist = false)
     {
         var caller = Caller.Current;
         if (caller.Role != Caller.WorkerRole)
@@ -28,11 +27,10 @@ public static class PoolGuard
         command.Parameters.AddWithValue(id);
         var found = await command.ExecuteScalarAsync() as string;
         if (found is null && mustExist)
-            return new Reply(ReplyStatus.Forbidden, JsonReplies.Detail("unknown_execution", $"{what} is unknown; pool '{caller.Pool}' may not use it"));
+            return Failure.Forbidden("unknown_execution", $"{what} is unknown; pool '{caller.Pool}' may not use it");
         // Unknown ids belong to no pool; the route itself answers for them as it always did.
         if (found is not { } path || SystemPlaybooks.PoolOf(path) == caller.Pool)
             return null;
-        return new Reply(ReplyStatus.Forbidden, JsonReplies.Detail("wrong_pool",
-            $"{what} belongs to pool '{SystemPlaybooks.PoolOf(path)}'; pool '{caller.Pool}' may not use it"));
+        return Failure.Forbidden("wrong_pool", $"{what} belongs to pool '{SystemPlaybooks.PoolOf(path)}'; pool '{caller.Pool}' may not use it");
     }
 }

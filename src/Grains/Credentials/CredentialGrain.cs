@@ -25,10 +25,10 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
 
     private const string Columns = "id, name, type, meta::text, tags, description, created_at, updated_at";
 
-    public Task<Reply> Upsert(CredentialInput input) => Audited("credential.write", input.Name, async (connection, transaction) =>
+    public Task<Outcome<CredentialView>> Upsert(CredentialInput input) => Audited<CredentialView>("credential.write", input.Name, async (connection, transaction) =>
     {
         if (JsonReplies.ParseOrNull(input.DataJson) is not JsonObject data)
-            return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.data", "Input should be a valid dictionary")]));
+            return Failure.Invalid("body.data", "Input should be a valid dictionary");
 
         await using var command = new NpgsqlCommand(
             $"""
@@ -48,10 +48,10 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
         command.Parameters.Add(new NpgsqlParameter { Value = input.Description ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
-        return JsonReplies.Ok(ReadCredential(reader));
+        return ReadCredential(reader);
     });
 
-    public Task<Reply> List(string? type, string? query) => DatabaseCall.Run(async () =>
+    public Task<Outcome<CredentialList>> List(string? type, string? query) => DatabaseCall.Run<CredentialList>(async () =>
     {
         // strpos instead of LIKE: the search text is matched literally, '%' and '_' included.
         await using var command = database.CreateCommand(
@@ -63,14 +63,14 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = type ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = query ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        var items = new JsonArray();
+        var items = new List<CredentialView>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
             items.Add(ReadCredential(reader));
-        return JsonReplies.Ok(new JsonObject { ["items"] = items, ["filter"] = new JsonObject { ["type"] = type, ["q"] = query } });
+        return new CredentialList(items, new CredentialFilter(type, query));
     });
 
-    public Task<Reply> Get(string identifier, CredentialRead read) => DatabaseCall.Run(async () =>
+    public Task<Outcome<CredentialView>> Get(string identifier, CredentialRead read) => DatabaseCall.Run<CredentialView>(async () =>
     {
         if (read.ExecutionId is { } forExecution && await PoolGuard.CheckExecutionAsync(database, forExecution, mustExist: read.IncludeData) is { } foreignPool)
             return foreignPool;
@@ -83,19 +83,19 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = NumericId(identifier) ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
         command.Parameters.AddWithValue(identifier);
-        JsonObject credential;
+        CredentialView credential;
         string stored;
         await using (var reader = await command.ExecuteReaderAsync())
         {
             if (!await reader.ReadAsync())
-                return JsonReplies.NotFound("Credential not found");
+                return Failure.NotFound("Credential not found");
             credential = ReadCredential(reader);
             stored = reader.GetString(8);
         }
         if (!read.IncludeData)
-            return JsonReplies.Ok(credential);
+            return credential;
 
-        var name = credential["name"]!.GetValue<string>();
+        var name = credential.Name;
         OpenedSecret opened;
         try
         {
@@ -107,15 +107,14 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
         }
         await SecretTable.Credential.ReencryptLegacyAsync(database, cipher, writer, name, stored, opened, read.ExecutionId);
         var data = opened.Data;
-        credential["data"] = data;
-        await CacheForExecutionAsync(name, credential["type"]!.GetValue<string>(), data, read);
+        await CacheForExecutionAsync(name, credential.Type, data, read);
         await writer.RecordAsync(AuditLog.Entry("credential.read", "ok", name, read.ExecutionId));
         if (read.ExecutionId is { } executionId)
             GrainFactory.Reference<IExecutionGrain>(executionId).SecretsIssued().Ignore(); // scrub these values from its stored results
-        return JsonReplies.Ok(credential);
+        return credential with { Data = new JsonText(data.ToJsonString()) };
     });
 
-    public Task<Reply> Delete(string identifier) => Audited("credential.delete", identifier, async (connection, transaction) =>
+    public Task<Outcome<CredentialDeleted>> Delete(string identifier) => Audited<CredentialDeleted>("credential.delete", identifier, async (connection, transaction) =>
     {
         await using var command = new NpgsqlCommand(
             """
@@ -127,58 +126,49 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
         command.Parameters.AddWithValue(identifier);
         await using var reader = await command.ExecuteReaderAsync();
         if (!await reader.ReadAsync())
-            return JsonReplies.NotFound("Credential not found");
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["message"] = "Credential deleted successfully",
-            ["id"] = reader.GetInt64(0).ToString(),
-            ["name"] = reader.GetString(1),
-        });
+            return Failure.NotFound("Credential not found");
+        return new CredentialDeleted(reader.GetInt64(0), reader.GetString(1));
     });
 
     /// <summary>Runs a credential change and its audit record in one transaction (a refused change is audited too).</summary>
-    private Task<Reply> Audited(string action, string resource, Func<NpgsqlConnection, NpgsqlTransaction, Task<Reply>> change) => DatabaseCall.Run(async () =>
+    private Task<Outcome<T>> Audited<T>(string action, string resource, Func<NpgsqlConnection, NpgsqlTransaction, Task<Outcome<T>>> change)
+        where T : class => DatabaseCall.Run<T>(async () =>
     {
         await using var connection = await database.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        var reply = await change(connection, transaction);
-        await using (var audit = new NpgsqlBatch(connection, transaction) { BatchCommands = { AuditLog.Insert(action, AuditOutcome.Of(reply), resource) } })
+        var outcome = await change(connection, transaction);
+        await using (var audit = new NpgsqlBatch(connection, transaction) { BatchCommands = { AuditLog.Insert(action, AuditOutcome.Of(outcome), resource) } })
             await audit.ExecuteNonQueryAsync();
         await transaction.CommitAsync();
-        return reply;
+        return outcome;
     });
 
-    public Task<Reply> Rotate() => DatabaseCall.Run(async () =>
+    public Task<Outcome<CredentialRotation>> Rotate() => DatabaseCall.Run<CredentialRotation>(async () =>
     {
-        var credentials = await RotateTableAsync(SecretTable.Credential);
-        var keychain = await RotateTableAsync(SecretTable.Keychain);
-        await writer.RecordAsync(AuditLog.Entry("credential.rotate", credentials.Failed.Count + keychain.Failed.Count == 0 ? "ok" : "partial",
-            detail: new JsonObject { ["active_key_id"] = cipher.Keys.ActiveKeyId, ["credentials"] = credentials.ToJson(), ["keychain"] = keychain.ToJson() }));
-        return JsonReplies.Ok(new JsonObject
+        var rotation = new CredentialRotation(cipher.Keys.ActiveKeyId,
+            await RotateTableAsync(SecretTable.Credential), await RotateTableAsync(SecretTable.Keychain));
+        await writer.RecordAsync(AuditLog.Entry("credential.rotate", rotation.Status, detail: new JsonObject
         {
-            ["status"] = credentials.Failed.Count + keychain.Failed.Count == 0 ? "ok" : "partial",
-            ["active_key_id"] = cipher.Keys.ActiveKeyId,
-            ["credentials"] = credentials.ToJson(),
-            ["keychain"] = keychain.ToJson(),
-        });
+            ["active_key_id"] = rotation.ActiveKeyId,
+            ["credentials"] = AuditDetail(rotation.Credentials),
+            ["keychain"] = AuditDetail(rotation.Keychain),
+        }));
+        return rotation;
     });
 
-    private sealed record RotationResult(int Rotated, int Unchanged, List<string> Failed)
+    private static JsonObject AuditDetail(RotationSummary summary) => new()
     {
-        public JsonObject ToJson() => new()
-        {
-            ["rotated"] = Rotated,
-            ["unchanged"] = Unchanged,
-            ["failed"] = new JsonArray([.. Failed.Select(f => (JsonNode)f)]),
-        };
-    }
+        ["rotated"] = summary.Rotated,
+        ["unchanged"] = summary.Unchanged,
+        ["failed"] = new JsonArray([.. summary.Failed.Select(f => (JsonNode)f)]),
+    };
 
     /// <summary>
     /// Re-seals every row not under the active key, legacy plain JSON included whatever NOETL_LEGACY_CREDENTIALS
     /// says (rotation is how those rows get encrypted). Undecryptable rows are reported by name, not fatal: the rest
     /// of the table still rotates.
     /// </summary>
-    private async Task<RotationResult> RotateTableAsync(SecretTable table)
+    private async Task<RotationSummary> RotateTableAsync(SecretTable table)
     {
         var rows = new List<(string Key, string Stored)>();
         await using (var select = database.CreateCommand($"SELECT {table.KeyColumn}, data_encrypted FROM {table.Table} ORDER BY {table.KeyColumn}"))
@@ -210,7 +200,7 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
             else
                 unchanged++; // rewritten meanwhile, necessarily with the active key
         }
-        return new RotationResult(rotated, unchanged, failed);
+        return new RotationSummary(rotated, unchanged, failed);
     }
 
     /// <summary>
@@ -242,16 +232,13 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
     private static long? NumericId(string identifier) =>
         identifier.Length > 0 && identifier.All(char.IsAsciiDigit) && long.TryParse(identifier, out var id) ? id : null;
 
-    private static JsonObject ReadCredential(NpgsqlDataReader reader) => new()
-    {
-        ["id"] = reader.GetInt64(0).ToString(),
-        ["name"] = reader.GetString(1),
-        ["type"] = reader.GetString(2),
-        ["meta"] = reader.IsDBNull(3) ? null : JsonNode.Parse(reader.GetString(3)),
-        ["tags"] = reader.IsDBNull(4) ? new JsonArray() : new JsonArray([.. reader.GetFieldValue<string[]>(4).Select(t => (JsonNode)t)]),
-        ["description"] = reader.IsDBNull(5) ? null : reader.GetString(5),
-        ["created_at"] = reader.GetFieldValue<DateTimeOffset>(6).ToString("O"),
-        ["updated_at"] = reader.GetFieldValue<DateTimeOffset>(7).ToString("O"),
-        ["data"] = null,
-    };
+    private static CredentialView ReadCredential(NpgsqlDataReader reader) => new(
+        reader.GetInt64(0),
+        reader.GetString(1),
+        reader.GetString(2),
+        JsonText.From(reader.IsDBNull(3) ? null : reader.GetString(3)),
+        reader.IsDBNull(4) ? [] : reader.GetFieldValue<string[]>(4),
+        reader.IsDBNull(5) ? null : reader.GetString(5),
+        reader.GetFieldValue<DateTimeOffset>(6).ToString("O"),
+        reader.GetFieldValue<DateTimeOffset>(7).ToString("O"));
 }

@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
 
 namespace NoEtl.Grains.Credentials;
@@ -11,8 +9,6 @@ public static class CredentialReplies
     /// <c>detail.code</c> <c>credential_undecryptable</c> (or <c>credential_legacy_refused</c>). The reason names the
     /// failure and the remedy, never the data.
     /// </summary>
-    public static Reply Undecryptable(string kind, string name, SecretUndecryptableException error) => new(ReplyStatus.Conflict, JsonReplies.Detail(
-        error.Code,
-        $"The stored {kind} cannot be decrypted: {error.Message}. {error.Remedy}",
-        new JsonObject { ["name"] = name }));
+    public static Failure Undecryptable(string kind, string name, SecretUndecryptableException error) =>
+        Failure.Conflict(error.Code, $"The stored {kind} cannot be decrypted: {error.Message}. {error.Remedy}", subject: name);
 }

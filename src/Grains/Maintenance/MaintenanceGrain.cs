@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Npgsql;
 using NoEtl.Grains.Persistence;
 using Orleans.Concurrency;
@@ -14,7 +13,7 @@ namespace NoEtl.Grains.Maintenance;
 [StatelessWorker]
 public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMaintenanceGrain
 {
-    public Task<Reply> Purge(PurgeRequest request) => DatabaseCall.Run(async () =>
+    public Task<Outcome<PurgeReport>> Purge(PurgeRequest request) => DatabaseCall.Run<PurgeReport>(async () =>
     {
         await using var batch = database.CreateBatch();
         // Commands left open by an execution that ended without closing them (cancelled before cancels closed them) go too.
@@ -57,17 +56,8 @@ public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMainte
         // The outbox's rows are the outbox grain's to delete, by its own retention.
         var outboxPurged = await GrainFactory.GetGrain<IOutboxGrain>(0).PurgePublished();
         var counts = batch.BatchCommands.Cast<NpgsqlBatchCommand>().Select(c => c.RecordsAffected).ToList();
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["commands_purged"] = counts[0],
-            ["runtime_purged"] = counts[1],
-            ["outbox_purged"] = outboxPurged,
-            ["audit_purged"] = counts[2],
-            ["results_purged"] = counts[3],
-            ["idempotency_keys_purged"] = counts[4],
-            ["events_purged"] = request.EventRetentionDays > 0 ? counts[5] : 0,
-            ["event_partitions_dropped"] = new JsonArray(), // noetl.event is not partitioned here
-        });
+        return new PurgeReport(counts[0], counts[1], outboxPurged, counts[2], counts[3], counts[4],
+            request.EventRetentionDays > 0 ? counts[5] : 0);
     });
 
     private static NpgsqlBatchCommand Command(string sql, int value) => new(sql) { Parameters = { new() { Value = value } } };

@@ -14,4 +14,18 @@ public static class DatabaseCall
             return DatabaseUnavailable.Reply(code);
         }
     }
+
+    /// <summary>The typed form: "try again later" failures become an <see cref="FailureKind.Unavailable"/> outcome.</summary>
+    public static async Task<Outcome<T>> Run<T>(Func<Task<Outcome<T>>> call)
+        where T : class
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code)
+        {
+            return DatabaseUnavailable.Failure(code);
+        }
+    }
 }

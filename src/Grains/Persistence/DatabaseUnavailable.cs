@@ -34,5 +34,7 @@ public static class DatabaseUnavailable
         _ => "The database is unavailable; retry later.",
     };
 
+    public static Failure Failure(string code) => NoEtl.Grains.Failure.Unavailable(code, Message(code), RetryAfterSeconds);
+
     public static Reply Reply(string code) => new(ReplyStatus.Unavailable, JsonReplies.Detail(code, Message(code)), RetryAfterSeconds);
 }

@@ -15,25 +15,16 @@ namespace NoEtl.Grains.Runtime;
 [StatelessWorker]
 public sealed class WorkerPoolGrain(NpgsqlDataSource database, SnowflakeIds ids) : Grain, IWorkerPoolGrain
 {
-    public Task<Reply> Register(WorkerRegistration registration) => DatabaseCall.Run(async () =>
-    {
-        if (await UpsertAsync(registration) is not { } runtimeId)
-            return ForeignPool(registration.Name);
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["status"] = "ok",
-            ["name"] = registration.Name,
-            ["runtime_id"] = runtimeId.ToString(),
-            ["kind"] = "worker_pool",
-            ["runtime"] = registration.Runtime,
-        });
-    });
+    public Task<Outcome<WorkerRegistered>> Register(WorkerRegistration registration) => DatabaseCall.Run<WorkerRegistered>(async () =>
+        await UpsertAsync(registration) is { } runtimeId
+            ? new WorkerRegistered(registration.Name, runtimeId, registration.Runtime)
+            : ForeignPool(registration.Name));
 
     /// <summary>
     /// NoETL answers 404 for an unknown worker, but the Rust worker never re-registers after that,
     /// so an unknown worker is registered from the heartbeat instead.
     /// </summary>
-    public Task<Reply> Heartbeat(string name, WorkerRegistration? registration) => DatabaseCall.Run(async () =>
+    public Task<Outcome<WorkerHeartbeat>> Heartbeat(string name, WorkerRegistration? registration) => DatabaseCall.Run<WorkerHeartbeat>(async () =>
     {
         await using var command = database.CreateCommand(
             $"""
@@ -59,10 +50,10 @@ public sealed class WorkerPoolGrain(NpgsqlDataSource database, SnowflakeIds ids)
         {
             return ForeignPool(name);
         }
-        return JsonReplies.Ok(new JsonObject { ["status"] = status, ["name"] = name, ["runtime_id"] = runtimeId.ToString() });
+        return new WorkerHeartbeat(status, name, runtimeId);
     });
 
-    public Task<Reply> Deregister(string name) => DatabaseCall.Run(async () =>
+    public Task<Outcome<WorkerDeregistered>> Deregister(string name) => DatabaseCall.Run<WorkerDeregistered>(async () =>
     {
         await using var command = database.CreateCommand(
             $"""
@@ -75,13 +66,13 @@ public sealed class WorkerPoolGrain(NpgsqlDataSource database, SnowflakeIds ids)
         AddCallerPool(command.Parameters);
         return await command.ExecuteScalarAsync() switch
         {
-            true => JsonReplies.Ok(new JsonObject { ["status"] = "ok", ["name"] = name, ["kind"] = "worker_pool" }),
+            true => new WorkerDeregistered(name),
             false => ForeignPool(name),
-            _ => JsonReplies.NotFound($"worker not found: {name}"),
+            _ => Failure.NotFound($"worker not found: {name}"),
         };
     });
 
-    public Task<Reply> List(string? runtime, string? status) => DatabaseCall.Run(async () =>
+    public Task<Outcome<WorkerPoolList>> List(string? runtime, string? status) => DatabaseCall.Run<WorkerPoolList>(async () =>
     {
         await using var command = database.CreateCommand(
             """
@@ -92,30 +83,21 @@ public sealed class WorkerPoolGrain(NpgsqlDataSource database, SnowflakeIds ids)
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = runtime ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = status?.ToLowerInvariant() ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        var items = new JsonArray();
+        var items = new List<WorkerPoolEntry>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            items.Add(new JsonObject
-            {
-                ["name"] = reader.GetString(0),
-                ["runtime"] = reader.IsDBNull(1) ? null : JsonNode.Parse(reader.GetString(1)),
-                ["status"] = reader.GetString(2),
-                ["capacity"] = reader.IsDBNull(3) ? null : reader.GetInt32(3),
-                ["labels"] = reader.IsDBNull(4) ? null : JsonNode.Parse(reader.GetString(4)),
-                ["heartbeat"] = reader.GetDateTime(5).ToString("O"),
-                ["created_at"] = reader.GetDateTime(6).ToString("O"),
-                ["updated_at"] = reader.GetDateTime(7).ToString("O"),
-            });
+            items.Add(new WorkerPoolEntry(
+                reader.GetString(0),
+                reader.IsDBNull(1) ? null : new JsonText(reader.GetString(1)),
+                reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetInt32(3),
+                reader.IsDBNull(4) ? null : new JsonText(reader.GetString(4)),
+                reader.GetDateTime(5).ToString("O"),
+                reader.GetDateTime(6).ToString("O"),
+                reader.GetDateTime(7).ToString("O")));
         }
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["items"] = items,
-            ["count"] = items.Count,
-            ["runtime"] = runtime,
-            ["status"] = status,
-            ["error"] = null,
-        });
+        return new WorkerPoolList(items, runtime, status);
     });
 
     /// <summary>The runtime id, or null when the name belongs to another pool's worker.</summary>
@@ -159,6 +141,6 @@ public sealed class WorkerPoolGrain(NpgsqlDataSource database, SnowflakeIds ids)
     private static void AddCallerPool(NpgsqlParameterCollection parameters) =>
         parameters.Add(new NpgsqlParameter { Value = CallerPool ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
 
-    private static Reply ForeignPool(string name) => new(ReplyStatus.Forbidden, JsonReplies.Detail("wrong_pool",
-        $"worker '{name}' is registered by another pool; a pool manages its own workers only"));
+    private static Failure ForeignPool(string name) =>
+        Failure.Forbidden("wrong_pool", $"worker '{name}' is registered by another pool; a pool manages its own workers only");
 }

@@ -24,7 +24,7 @@ public sealed record FuzzRoute(string Method, string Template, string[] Query, (
                 if (method is "parameters" or "summary" or "description" or "servers")
                     continue;
                 var query = operation!["parameters"]?.AsArray().Where(p => (string?)p!["in"] == "query").Select(p => (string)p!["name"]!).ToArray() ?? [];
-                var schema = operation["requestBody"]?["content"]?["application/json"]?["schema"];
+                var schema = Resolve(document, operation["requestBody"]?["content"]?["application/json"]?["schema"]);
                 var body = schema?["properties"]?.AsObject().Select(p => (p.Key, TypeOf(p.Value))).ToArray() ?? [];
                 routes.Add(new FuzzRoute(method.ToUpperInvariant(), template, query, body, schema is not null || method is "post" or "put" or "patch",
                     operation["responses"]?["501"] is not null));
@@ -32,6 +32,12 @@ public sealed record FuzzRoute(string Method, string Template, string[] Query, (
         }
         return routes;
     }
+
+    /// <summary>A typed route's body schema is a <c>$ref</c> to the document's components.</summary>
+    private static JsonNode? Resolve(JsonNode document, JsonNode? schema) =>
+        schema?["$ref"] is JsonValue reference && ((string)reference!).Split('/') is ["#", "components", "schemas", var name]
+            ? document["components"]?["schemas"]?[name]
+            : schema;
 
     /// <summary>OpenAPI 3.1 writes a type as a string or a list of strings.</summary>
     private static string TypeOf(JsonNode? schema) => schema?["type"] switch

@@ -1,0 +1,50 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using NoEtl.ApiGateway.Credentials;
+using NoEtl.ApiGateway.Health;
+using NoEtl.ApiGateway.Internal;
+using NoEtl.ApiGateway.Keychain;
+using NoEtl.ApiGateway.Runtime;
+using NoEtl.Grains;
+
+namespace NoEtl.ApiGateway.Http;
+
+/// <summary>
+/// The typed routes' request and answer records, serialized by generated code with NoETL's snake_case names. Null
+/// fields are written (NoETL's answers carry <c>null</c>, not absent fields).
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(ErrorBody))]
+[JsonSerializable(typeof(ValidationErrors))]
+[JsonSerializable(typeof(Liveness))]
+[JsonSerializable(typeof(HealthReport))]
+[JsonSerializable(typeof(AuditRecords))]
+[JsonSerializable(typeof(WorkerRegistrationRequest))]
+[JsonSerializable(typeof(WorkerHeartbeatRequest))]
+[JsonSerializable(typeof(WorkerNameRequest))]
+[JsonSerializable(typeof(WorkerRegistered))]
+[JsonSerializable(typeof(WorkerHeartbeat))]
+[JsonSerializable(typeof(WorkerDeregistered))]
+[JsonSerializable(typeof(WorkerPoolList))]
+[JsonSerializable(typeof(KeychainEntryRequest))]
+[JsonSerializable(typeof(CredentialRequest))]
+[JsonSerializable(typeof(PurgeSettings))]
+[JsonSerializable(typeof(PurgeReport))]
+[JsonSerializable(typeof(CredentialView))]
+[JsonSerializable(typeof(CredentialList))]
+[JsonSerializable(typeof(CredentialDeleted))]
+[JsonSerializable(typeof(CredentialRotation))]
+[JsonSerializable(typeof(KeychainCatalog))]
+[JsonSerializable(typeof(KeychainEntryRead))]
+[JsonSerializable(typeof(KeychainMiss))]
+[JsonSerializable(typeof(KeychainStored))]
+[JsonSerializable(typeof(KeychainDeleted))]
+public sealed partial class GatewayJson : JsonSerializerContext
+{
+    /// <summary>The HTTP JSON settings of every route: these records first, the reflection resolver for the rest.</summary>
+    public static void Configure(JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        options.TypeInfoResolverChain.Insert(0, Default);
+    }
+}

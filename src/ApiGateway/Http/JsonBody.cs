@@ -1,0 +1,204 @@
+using System.ComponentModel.DataAnnotations;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http.Metadata;
+
+namespace NoEtl.ApiGateway.Http;
+
+/// <summary>A request record's field that holds free text (<see cref="RequestLimits.MaxTextLength"/>), not an identifier.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class FreeTextAttribute : Attribute;
+
+/// <summary>Another name NoETL clients send the field under (<c>base_url</c> for <c>uri</c>); the canonical name wins.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class AlsoNamedAttribute(string name) : Attribute
+{
+    public string Name { get; } = name;
+}
+
+/// <summary>An integer field with a lower bound only (<see cref="RangeAttribute"/> states both).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class AtLeastAttribute(int minimum) : Attribute
+{
+    public int Minimum { get; } = minimum;
+}
+
+/// <summary>A string field that takes one of a few values; anything else is refused with <c>literal_error</c> and <see cref="Message"/>.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class OneOfAttribute(string message, params string[] values) : Attribute
+{
+    public string Message { get; } = message;
+
+    public IReadOnlyList<string> Values { get; } = values;
+}
+
+/// <summary>A string field holding an ISO 8601 date-time (read by <see cref="RequestBody.Timestamp"/>).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class IsoDateTimeAttribute : Attribute;
+
+/// <summary>A JSON object of secret values (read by <see cref="RequestBody.Secret"/>: required, bounded, never logged).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class SecretDocumentAttribute : Attribute;
+
+/// <summary>A request record whose body may be empty (read as <c>{}</c>).</summary>
+public interface IOptionalBody;
+
+/// <summary>
+/// A request record with rules across fields. They are checked on the body as sent, with its field errors (so one
+/// answer lists every problem, as the reader always did); errors go to the body.
+/// </summary>
+public interface IRequestRules<TSelf>
+    where TSelf : IRequestRules<TSelf>
+{
+    static abstract void Check(RequestBody body);
+}
+
+/// <summary>
+/// A route's typed JSON body (<typeparamref name="T"/>, a record of <see cref="GatewayJson"/>), bound in two passes: the
+/// strict <see cref="RequestBody"/> reader checks the document (size, depth, duplicate keys, NUL and lone surrogates)
+/// and every field the record declares (type, required, identifier or text length, integer range, ids as numbers or
+/// numeric strings, handed to the record as numbers) with NoETL's FastAPI-shaped 422s; only a body that passed is deserialized, by the source-generated
+/// metadata. The route's validation filter (added with the parameter) answers the 422 before the handler runs, and
+/// the record is the route's documented request body.
+/// </summary>
+public sealed class JsonBody<T> : IBindableFromHttpContext<JsonBody<T>>, IEndpointParameterMetadataProvider
+    where T : class
+{
+    private readonly T? _value;
+
+    private JsonBody(T? value, IResult? problem)
+    {
+        _value = value;
+        Problem = problem;
+    }
+
+    /// <summary>The bound record; the validation filter keeps handlers from running without one.</summary>
+    public T Value => _value ?? throw new InvalidOperationException($"{typeof(T).Name} was read without its validation filter");
+
+    public IResult? Problem { get; }
+
+    public static async ValueTask<JsonBody<T>?> BindAsync(HttpContext context, ParameterInfo parameter)
+    {
+        var (body, error) = await RequestBody.ReadAsync(context.Request, allowEmpty: typeof(IOptionalBody).IsAssignableFrom(typeof(T)));
+        if (body is null)
+            return new JsonBody<T>(null, error);
+        var typeInfo = (JsonTypeInfo<T>)GatewayJson.Default.GetTypeInfo(typeof(T))!;
+        var fields = RequestSchema.Check(body, typeInfo);
+        Rules?.Invoke(body);
+        return body.HasErrors ? new JsonBody<T>(null, body.Errors()) : new JsonBody<T>(fields.Deserialize(typeInfo)!, null);
+    }
+
+    private static readonly Action<RequestBody>? Rules = typeof(T).GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IRequestRules<>))
+        ? typeof(RequestSchema).GetMethod(nameof(RequestSchema.CheckRules))!.MakeGenericMethod(typeof(T)).CreateDelegate<Action<RequestBody>>()
+        : null;
+
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder)
+    {
+        builder.Metadata.Add(new JsonRequestMetadata(typeof(T), typeof(IOptionalBody).IsAssignableFrom(typeof(T))));
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status422UnprocessableEntity, typeof(ValidationErrors), ["application/json"]));
+        builder.FilterFactories.Add((_, next) => async invocation =>
+            invocation.Arguments.OfType<JsonBody<T>>().FirstOrDefault() is { Problem: { } problem } ? problem : await next(invocation));
+    }
+
+    private sealed record JsonRequestMetadata(Type RequestType, bool IsOptional) : IAcceptsMetadata
+    {
+        public IReadOnlyList<string> ContentTypes { get; } = ["application/json"];
+    }
+}
+
+/// <summary>Checks a body's fields against a request record's metadata with the strict reader's rules.</summary>
+internal static class RequestSchema
+{
+    /// <summary>The body's fields under their canonical names, absent and null fields left out (as the reader treats them).</summary>
+    public static JsonObject Check(RequestBody body, JsonTypeInfo record)
+    {
+        var fields = new JsonObject();
+        foreach (var property in record.Properties)
+        {
+            if (property.Set is null)
+                continue; // an answer-only property
+            var attributes = property.AttributeProvider;
+            string[] names = [property.Name, .. attributes?.GetCustomAttributes(typeof(AlsoNamedAttribute), true).Cast<AlsoNamedAttribute>().Select(a => a.Name) ?? []];
+            var required = attributes?.IsDefined(typeof(RequiredAttribute), true) == true;
+            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (Read(body, property, type, names, required, attributes) is { } value)
+                fields[property.Name] = value;
+        }
+        return fields;
+    }
+
+    private static JsonNode? Read(RequestBody body, JsonPropertyInfo property, Type type, string[] names, bool required, ICustomAttributeProvider? attributes)
+    {
+        var freeText = attributes?.IsDefined(typeof(FreeTextAttribute), true) == true;
+        if (attributes?.IsDefined(typeof(SecretDocumentAttribute), true) == true)
+        {
+            _ = body.Secret(names[0]);
+        }
+        else if (attributes?.IsDefined(typeof(IsoDateTimeAttribute), true) == true)
+        {
+            _ = body.Timestamp(names[0]);
+        }
+        else if (attributes?.GetCustomAttributes(typeof(OneOfAttribute), true).FirstOrDefault() is OneOfAttribute oneOf)
+        {
+            if (body.String(names) is { } text && !oneOf.Values.Contains(text))
+                body.Add("literal_error", names[0], oneOf.Message);
+        }
+        else if (type == typeof(string))
+        {
+            _ = (required, freeText) switch
+            {
+                (true, true) => body.RequiredText(names[0]),
+                (true, false) => body.RequiredString(names),
+                (false, true) => body.Text(names),
+                (false, false) => body.String(names),
+            };
+        }
+        else if (type == typeof(long))
+        {
+            // NoETL's ids come as numbers or numeric strings: the record gets the number.
+            return (required ? body.RequiredId(names) : body.Id(names)) is { } id ? JsonValue.Create(id) : null;
+        }
+        else if (type == typeof(int))
+        {
+            var range = attributes?.GetCustomAttributes(typeof(RangeAttribute), true).Cast<RangeAttribute>().FirstOrDefault();
+            var atLeast = attributes?.GetCustomAttributes(typeof(AtLeastAttribute), true).Cast<AtLeastAttribute>().FirstOrDefault();
+            return body.Int(names[0], atLeast?.Minimum ?? range?.Minimum as int?, range?.Maximum as int?) is { } number ? JsonValue.Create(number) : null;
+        }
+        else if (type == typeof(bool))
+        {
+            _ = body.Bool(names[0], fallback: false);
+        }
+        else if (type == typeof(JsonObject))
+        {
+            _ = body.Object(names);
+        }
+        else if (type == typeof(string[]))
+        {
+            return body.StringList(names[0]) is { } items ? new JsonArray([.. items.Select(item => (JsonNode)item)]) : null;
+        }
+        else if (type == typeof(JsonArray))
+        {
+            _ = body.Array(names[0]);
+        }
+        else if (property.Options.GetTypeInfo(type) is { Kind: JsonTypeInfoKind.Object } nested)
+        {
+            // A record inside the record: its fields are checked where they are, under the field's location.
+            return body.Object(names) is { } inner ? Check(body.Nested(inner, names[0]), nested) : null;
+        }
+        else
+        {
+            throw new NotSupportedException($"{type.Name} fields have no request rule; add one to {nameof(RequestSchema)}");
+        }
+        return body.Raw(names)?.DeepClone();
+    }
+
+    public static void CheckRules<TRules>(RequestBody body)
+        where TRules : IRequestRules<TRules> => TRules.Check(body);
+}
+
+/// <summary>NoETL's 422: <c>{"detail": [{"type", "loc", "msg"}]}</c> (FastAPI's shape).</summary>
+public sealed record ValidationErrors(IReadOnlyList<FieldError> Detail);
+
+public sealed record FieldError(string Type, IReadOnlyList<string> Loc, string Msg);
