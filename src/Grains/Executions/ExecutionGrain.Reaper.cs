@@ -1,19 +1,29 @@
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using NoEtl.Grains.Commands;
 
 namespace NoEtl.Grains.Executions;
 
 // NoETL's command reaper, owned by the execution: while commands are in flight a timer (which also keeps the
-// activation alive) looks for commands whose notification may be lost or whose holder vanished, and notifies
-// workers again through a new outbox row. It never completes a command: the next claim arbitrates.
-public sealed partial class ExecutionGrain
+// activation alive) asks the aggregate for the commands whose notification may be lost or whose holder vanished
+// (ExecutionAggregate.Sweep), and commits their re-notifications. A persistent reminder (InFlightReminder) brings the
+// execution back if its silo crashes while commands are in flight.
+public sealed partial class ExecutionGrain : IRemindable
 {
     private IGrainTimer? _reaper;
+    private InFlightReminder _reminder = null!;
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != InFlightReminder.Name)
+            return;
+        _reminder.Ticked();
+        if (_aggregate is not { HasCommandsInFlight: true })
+            await _reminder.ForgetAsync();
+    }
 
     private void TrackInFlightCommands()
     {
-        var inFlight = !IsTerminal && _commands.Values.Any(c => !c.IsTerminal);
+        var inFlight = _aggregate is { HasCommandsInFlight: true };
         if (inFlight && _reaper is null)
         {
             var period = TimeSpan.FromSeconds(options.CommandReaperIntervalSeconds);
@@ -23,52 +33,24 @@ public sealed partial class ExecutionGrain
         {
             _reaper.Dispose();
             _reaper = null;
-            ReminderNoLongerNeeded();
+            _reminder.NoLongerNeeded();
         }
     }
 
     private async Task SweepAsync(CancellationToken cancellationToken)
     {
+        var execution = _aggregate!;
         var now = DateTime.UtcNow;
-        await KeepReminderAsync(now);
-        var turn = new Turn();
-        var renotified = new List<CommandRecord>();
-        foreach (var command in _commands.Values.Where(c => !c.IsTerminal))
-        {
-            var holder = command.WorkerId is { } worker && ClaimPolicy.NeedsHolderLiveness(command, "", now, options)
-                ? await ReadLivenessAsync(worker)
-                : null;
-            if (ClaimPolicy.RenotifyReason(command, now, options, holder) is not { } reason)
-                continue;
-            var row = new EventRow(NextEventId(), "command.renotified", command.Step, command.ToolKind, command.Status,
-                new JsonObject { ["command_id"] = command.CommandId, ["reason"] = reason },
-                null,
-                new JsonObject { ["command_id"] = command.CommandId, ["reason"] = reason, ["worker_id"] = command.WorkerId, ["actionable"] = false, ["informative"] = true },
-                null, null, command.CommandId, command.EventId, ExecutionLog.NowUtc());
-            turn.Events.Add(row);
-            turn.Outbox.Add(new OutboxRow(row.EventId, Subject, Notification(command)));
-            Fold(row);
-            renotified.Add(command);
-            LogRenotified(ExecutionId, command.CommandId, reason);
-        }
-        if (turn.Events.Count == 0)
-            return;
-        turn.Execution = Projection();
-        if (await CommitAsync(turn) is null)
-            renotified.ForEach(c => c.NotifiedAt = now);
+        await _reminder.KeepAsync(_reaper, now);
+        var holders = new Dictionary<string, HolderLiveness?>();
+        foreach (var worker in execution.HoldersToSweep(now))
+            holders[worker] = await _log.ReadLivenessAsync(worker);
+        var sweep = execution.Sweep(now, holders);
+        foreach (var (commandId, reason) in sweep.Renotified)
+            LogRenotified(ExecutionId, commandId, reason);
+        if (sweep.Turn is not null)
+            await CommitAsync(sweep.Turn);
     }
-
-    private string Subject => $"{options.CommandSubject}.{Pool}.{ExecutionId}";
-
-    /// <summary>The NATS notification of NoETL's contract (§1.4); re-notifications repeat the original event id.</summary>
-    private JsonObject Notification(CommandRecord command) => new()
-    {
-        ["execution_id"] = ExecutionId,
-        ["event_id"] = command.EventId,
-        ["command_id"] = command.CommandId,
-        ["step"] = command.Step,
-        ["server_url"] = options.ServerUrl,
-    };
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId}: command {CommandId} notified again ({Reason})")]
     private partial void LogRenotified(long executionId, long commandId, string reason);
