@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NoEtl.Grains.Catalog;
@@ -21,7 +20,7 @@ namespace NoEtl.Grains.Executions;
 /// aggregate from what the log really holds.
 /// </summary>
 [HashBasedPlacement]
-public sealed partial class ExecutionGrain(
+public sealed class ExecutionGrain(
     NpgsqlDataSource database,
     SnowflakeIds ids,
     PlaybookCache playbooks,
@@ -31,12 +30,16 @@ public sealed partial class ExecutionGrain(
     CommandLocations locations,
     TurnWriter writer,
     ILocalSiloDetails silo,
-    ILogger<ExecutionGrain> logger) : Grain, IExecutionGrain
+    ILogger<ExecutionGrain> logger) : Grain, IExecutionGrain, IRemindable
 {
     private ExecutionLog _log = null!;
     private AggregateContext _context = null!;
     private long _writerEpoch;
     private ExecutionAggregate? _aggregate;
+    private ResultStore _results = null!;
+    private ChildCascade _cascade = null!;
+    private InFlightReminder _reminder = null!;
+    private IGrainTimer? _reaper;
     // Values of the credentials read for this execution, scrubbed from what it stores; reloaded when new ones are issued.
     private HashSet<string>? _secretValues;
 
@@ -47,6 +50,8 @@ public sealed partial class ExecutionGrain(
         _log = new ExecutionLog(database, ExecutionId);
         _context = new AggregateContext(options, leases, silo.SiloAddress.ToString(), new SystemTurnClock(ids));
         _reminder = new InFlightReminder(this, options, logger, ExecutionId);
+        _cascade = new ChildCascade(this, GrainFactory, _log, options, logger);
+        _results = new ResultStore(database, options, ExecutionId);
         _writerEpoch = await _log.TakeWriterEpochAsync(); // before reading: the log must include the previous writer's last turn
         var events = await _log.ReadEventsAsync();
         if (events.Count == 0)
@@ -57,9 +62,9 @@ public sealed partial class ExecutionGrain(
         var commands = await _log.ReadCommandsAsync();
         var referenced = await _log.ReferencedDataAsync(ExecutionAggregate.ReferencesIn(events));
         _aggregate = ExecutionAggregate.Rebuild(ExecutionId, catalog, events, commands, referenced, _context);
-        LogRebuilt(ExecutionId, events.Count, commands.Count);
+        ExecutionLogMessages.Rebuilt(logger, ExecutionId, events.Count, commands.Count);
         TrackInFlightCommands();
-        await ResumeCascadeAsync();
+        await _cascade.ResumeAsync(_aggregate);
     }
 
     public async Task<Reply> Start(StartExecution request, long catalogId, string path, int version)
@@ -98,9 +103,9 @@ public sealed partial class ExecutionGrain(
             return winner;
         }
         _secretValues = null; // the keychain entries' values are scrubbed from results from now on
-        LogStarted(ExecutionId, LogText.Escape(path), version, start.Generated);
+        ExecutionLogMessages.Started(logger, ExecutionId, LogText.Escape(path), version, start.Generated);
         if (keychain?.Skipped is { Count: > 0 } skipped)
-            LogKeychainSkipped(ExecutionId, LogText.Escape(string.Join(", ", skipped)));
+            ExecutionLogMessages.KeychainSkipped(logger, ExecutionId, LogText.Escape(string.Join(", ", skipped)));
         return IdempotentStarts.Started(ExecutionId, start.Generated);
     }
 
@@ -123,7 +128,7 @@ public sealed partial class ExecutionGrain(
         if (decision.Turn is not null && await CommitAsync(decision.Turn) is { } failure)
             return failure;
         if (decision.Reclaim is { } reclaim)
-            LogReclaimed(ExecutionId, reclaim.CommandId, LogText.Escape(workerId), LogText.Escape(reclaim.From), reclaim.Reason);
+            ExecutionLogMessages.Reclaimed(logger, ExecutionId, reclaim.CommandId, LogText.Escape(workerId), LogText.Escape(reclaim.From), reclaim.Reason);
         return decision.Reply;
     }
 
@@ -157,13 +162,10 @@ public sealed partial class ExecutionGrain(
         if (_aggregate is not { } execution)
             return 0; // the directory checked the execution row; without a log there is nothing to project into
         // The system pool writes these: they pass the same scrubbing as every worker payload.
-        var secrets = await SecretValuesAsync();
-        var envelopes = (JsonNode.Parse(envelopesJson) as JsonArray ?? []).OfType<JsonObject>()
-            .DistinctBy(e => WireIds.Read(e["event_id"]))
-            .ToList();
-        var present = await _log.PresentEventIdsAsync([.. envelopes.Select(e => WireIds.Read(e["event_id"])!.Value)]);
+        var envelopes = ExecutionAggregate.ProjectionEnvelopes(envelopesJson);
+        var present = await _log.PresentEventIdsAsync([.. envelopes.Select(ExecutionAggregate.EventIdOf)]);
         var turn = new Turn();
-        turn.ProjectedEvents.AddRange(ExecutionAggregate.ProjectedEvents(envelopes, present, secrets));
+        turn.ProjectedEvents.AddRange(ExecutionAggregate.ProjectedEvents(envelopes, present, await SecretValuesAsync()));
         if (turn.ProjectedEvents.Count == 0)
             return 0;
         try
@@ -185,23 +187,16 @@ public sealed partial class ExecutionGrain(
     public Task<Reply> CancellationCheck() =>
         Task.FromResult(_aggregate?.CancellationCheck() ?? JsonReplies.NotFound("Execution not found"));
 
-    public async Task<Reply> StoreResult(ResultInput input)
-    {
-        if (_aggregate is not { } execution)
-            return JsonReplies.NotFound("Execution not found");
-        if (EventBinding.CheckPool(Caller.Current, execution.Pool, ExecutionId, "store results for it") is { } foreignPool)
-            return foreignPool;
-        var store = new ResultStore(database, options, ExecutionId);
-        return store.TooLarge(input) ?? await store.StoreAsync(input, await SecretValuesAsync());
-    }
+    public async Task<Reply> StoreResult(ResultInput input) =>
+        ResultRefusal("store results for it") ?? _results.TooLarge(input) ?? await _results.StoreAsync(input, await SecretValuesAsync());
 
-    public async Task<Reply> ReadResult(string? name, string? reference)
-    {
-        if (_aggregate is not { } execution)
-            return JsonReplies.NotFound("Execution not found");
-        return EventBinding.CheckPool(Caller.Current, execution.Pool, ExecutionId, "read its results")
-            ?? await new ResultStore(database, options, ExecutionId).ReadAsync(name, reference);
-    }
+    public async Task<Reply> ReadResult(string? name, string? reference) =>
+        ResultRefusal("read its results") ?? await _results.ReadAsync(name, reference);
+
+    /// <summary>Only the execution's own pool stores or reads its results.</summary>
+    private Reply? ResultRefusal(string action) => _aggregate is not { } execution
+        ? JsonReplies.NotFound("Execution not found")
+        : EventBinding.CheckPool(Caller.Current, execution.Pool, ExecutionId, action);
 
     public Task SecretsIssued()
     {
@@ -231,9 +226,9 @@ public sealed partial class ExecutionGrain(
             // The folds of this turn are in memory only: drop the activation so the next call rebuilds from the log.
             DeactivateOnIdle();
             if (e is StaleWriterException)
-                LogSuperseded(ExecutionId, _writerEpoch);
+                ExecutionLogMessages.Superseded(logger, ExecutionId, _writerEpoch);
             else if (e is not CommitQueueFullException) // seen in noetl_commit_queue_depth; a line per refused turn adds to the overload
-                LogCommitFailed(e, ExecutionId);
+                ExecutionLogMessages.CommitFailed(logger, e, ExecutionId);
             if (DatabaseUnavailable.CodeOf(e) is { } code)
                 return DatabaseUnavailable.Reply(code);
             throw;
@@ -249,21 +244,57 @@ public sealed partial class ExecutionGrain(
         return null;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} started from {Path} v{Version} with {Commands} command(s)")]
-    private partial void LogStarted(long executionId, string path, int version, int commands);
+    public async Task<Reply> Cancel(string reason, bool cascade)
+    {
+        if (_aggregate is not { } execution)
+            return JsonReplies.NotFound("Execution not found");
+        var decision = execution.Cancel(reason, cascade, Caller.Current);
+        if (decision.Turn is not null && await CommitAsync(decision.Turn) is { } failure)
+            return failure;
+        var cascaded = execution.OwedCascade is null ? [] : await _cascade.RunAsync(execution);
+        if (!decision.AlreadyFinished)
+            ExecutionLogMessages.Cancelled(logger, ExecutionId, cascaded.Count + 1);
+        return execution.CancelReply(decision, cascaded);
+    }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Execution {ExecutionId} rebuilt from {Events} events and {Commands} commands")]
-    private partial void LogRebuilt(long executionId, int events, int commands);
+    // The reaper: while commands are in flight a timer commits the re-notifications the aggregate finds due.
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != InFlightReminder.Name)
+            return;
+        _reminder.Ticked();
+        if (_aggregate is not { HasCommandsInFlight: true })
+            await _reminder.ForgetAsync();
+    }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId}: command {CommandId} reclaimed by {WorkerId} from {PreviousWorker} ({Reason})")]
-    private partial void LogReclaimed(long executionId, long commandId, string workerId, string? previousWorker, string reason);
+    private void TrackInFlightCommands()
+    {
+        var inFlight = _aggregate is { HasCommandsInFlight: true };
+        if (inFlight && _reaper is null)
+        {
+            var period = TimeSpan.FromSeconds(options.CommandReaperIntervalSeconds);
+            _reaper = this.RegisterGrainTimer(SweepAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = true });
+        }
+        else if (!inFlight && _reaper is not null)
+        {
+            _reaper.Dispose();
+            _reaper = null;
+            _reminder.NoLongerNeeded();
+        }
+    }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId}: keychain entries not resolved at execute time: {Names}")]
-    private partial void LogKeychainSkipped(long executionId, string names);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId}: writer epoch {Epoch} was superseded by another activation; its turn was refused and this activation deactivates")]
-    private partial void LogSuperseded(long executionId, long epoch);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId}: commit failed; the activation will be rebuilt from the log")]
-    private partial void LogCommitFailed(Exception exception, long executionId);
+    private async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        var execution = _aggregate!;
+        var now = DateTime.UtcNow;
+        await _reminder.KeepAsync(_reaper, now);
+        var holders = new Dictionary<string, HolderLiveness?>();
+        foreach (var worker in execution.HoldersToSweep(now))
+            holders[worker] = await _log.ReadLivenessAsync(worker);
+        var sweep = execution.Sweep(now, holders);
+        foreach (var (commandId, reason) in sweep.Renotified)
+            ExecutionLogMessages.Renotified(logger, ExecutionId, commandId, reason);
+        if (sweep.Turn is not null)
+            await CommitAsync(sweep.Turn);
+    }
 }

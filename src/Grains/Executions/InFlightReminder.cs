@@ -10,7 +10,7 @@ namespace NoEtl.Grains.Executions;
 /// reminder write), and removed when nothing is in flight any more. A tick only has to reach the grain: the activation
 /// it causes rebuilds from the log and starts the sweep timer.
 /// </summary>
-public sealed partial class InFlightReminder(Grain grain, ServerOptions options, ILogger logger, long executionId)
+public sealed class InFlightReminder(Grain grain, ServerOptions options, ILogger logger, long executionId)
 {
     public const string Name = "in-flight-commands";
 
@@ -34,12 +34,12 @@ public sealed partial class InFlightReminder(Grain grain, ServerOptions options,
         {
             await grain.RegisterOrUpdateReminder(Name, period, period);
             _registered = true;
-            LogReminderRegistered(executionId);
+            ExecutionLogMessages.ReminderRegistered(logger, executionId);
         }
         catch (Exception e)
         {
             // The sweep itself must go on; the next sweep tries again.
-            LogReminderNotRegistered(e, executionId);
+            ExecutionLogMessages.ReminderNotRegistered(logger, e, executionId);
         }
     }
 
@@ -60,16 +60,7 @@ public sealed partial class InFlightReminder(Grain grain, ServerOptions options,
         }
         catch (Exception e)
         {
-            LogReminderNotRemoved(e, executionId);
+            ExecutionLogMessages.ReminderNotRemoved(logger, e, executionId);
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Execution {ExecutionId}: commands in flight for long, reminder registered")]
-    private partial void LogReminderRegistered(long executionId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId}: reminder not registered; the next sweep retries")]
-    private partial void LogReminderNotRegistered(Exception exception, long executionId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId}: reminder not removed; the next tick retries")]
-    private partial void LogReminderNotRemoved(Exception exception, long executionId);
 }

@@ -89,9 +89,15 @@ public sealed partial class ExecutionAggregate
             ["idempotency_key"] = idempotencyKey,
         }.ToJsonString());
 
-    /// <summary>Event envelopes of <c>POST /api/internal/events/project</c> not yet in the log, scrubbed like worker payloads.</summary>
+    /// <summary>The event envelopes of <c>POST /api/internal/events/project</c>, one per event id.</summary>
+    public static List<JsonObject> ProjectionEnvelopes(string envelopesJson) =>
+        [.. (JsonNode.Parse(envelopesJson) as JsonArray ?? []).OfType<JsonObject>().DistinctBy(e => WireIds.Read(e["event_id"]))];
+
+    public static long EventIdOf(JsonObject envelope) => WireIds.Read(envelope["event_id"])!.Value;
+
+    /// <summary>The envelopes not yet in the log (<paramref name="present"/>), scrubbed like worker payloads.</summary>
     public static List<JsonObject> ProjectedEvents(IEnumerable<JsonObject> envelopes, IReadOnlySet<long> present, IReadOnlyCollection<string> secrets) =>
-        [.. envelopes.Where(e => !present.Contains(WireIds.Read(e["event_id"])!.Value)).Select(e => Scrub(e, secrets))];
+        [.. envelopes.Where(e => !present.Contains(EventIdOf(e))).Select(e => Scrub(e, secrets))];
 
     private Accepted Accept(WorkerEvent workerEvent, Turn turn, JsonObject? batchMeta, IReadOnlyCollection<string> secrets,
         IReadOnlyDictionary<string, JsonNode?> referenced)
