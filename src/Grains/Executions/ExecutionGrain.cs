@@ -79,15 +79,9 @@ public sealed class ExecutionGrain(
             return refusal;
         // Read before the turn, written by it: an execution never exists without its keychain entries.
         PlaybookKeychain.Outcome? keychain = null;
-        try
-        {
-            if (catalog.Playbook.Keychain is { Count: > 0 } section)
-                keychain = await PlaybookKeychain.ResolveAsync(database, cipher, writer, section, catalogId, ExecutionId, request.ParentExecutionId);
-        }
-        catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code)
-        {
-            return DatabaseUnavailable.Reply(code);
-        }
+        if (catalog.Playbook.Keychain is { Count: > 0 } section)
+            try { keychain = await PlaybookKeychain.ResolveAsync(database, cipher, writer, section, catalogId, ExecutionId, request.ParentExecutionId); }
+            catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code) { return DatabaseUnavailable.Reply(code); }
         var start = ExecutionAggregate.Start(ExecutionId, catalog, request, path, version, workload, caller, keychain?.Rows ?? [], _context);
         _aggregate = start.Aggregate;
         try
@@ -114,9 +108,10 @@ public sealed class ExecutionGrain(
         if (_aggregate is not { } execution)
             return JsonReplies.NotFound($"command not found: {eventId}");
         var caller = Caller.Current;
-        var secrets = await SecretValuesAsync();
-        if (execution.ClaimRefusal(eventId, workerId, caller, secrets) is { } refusal)
+        // An unknown command or a foreign pool is refused before the secrets are read, a secret as worker id after.
+        if ((execution.ClaimRefusal(eventId, workerId, caller, []) ?? execution.ClaimRefusal(eventId, workerId, caller, await SecretValuesAsync())) is { } refusal)
             return refusal;
+        var secrets = await SecretValuesAsync();
         var now = DateTime.UtcNow;
         HolderLiveness? holder = null;
         if (execution.HolderToCheck(eventId, workerId, now) is { } holderId)

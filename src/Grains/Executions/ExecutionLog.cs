@@ -5,7 +5,10 @@ using NoEtl.Grains.Security;
 
 namespace NoEtl.Grains.Executions;
 
-/// <summary>Reads an execution's slice of PostgreSQL when its grain activates; turns are written by <see cref="TurnWriter"/>.</summary>
+/// <summary>
+/// Reads an execution's slice of PostgreSQL for its grain: the log when it activates, and what a decision needs besides the
+/// aggregate's state (secrets, holders' liveness, stored results, children). Turns are written by <see cref="TurnWriter"/>.
+/// </summary>
 public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
 {
     /// <summary>The epoch of a writer that found no <c>noetl.execution_writer</c> row: its first commit creates it.</summary>
@@ -193,8 +196,6 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
                 break;
         }
     }
-
-    public static DateTime NowUtc() => DateTime.SpecifyKind(DateTime.UtcNow, DateTimeKind.Unspecified);
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
