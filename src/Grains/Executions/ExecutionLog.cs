@@ -1,10 +1,14 @@
 using System.Text.Json.Nodes;
 using Npgsql;
 using NoEtl.Grains.Commands;
+using NoEtl.Grains.Security;
 
 namespace NoEtl.Grains.Executions;
 
-/// <summary>Reads an execution's slice of PostgreSQL when its grain activates; turns are written by <see cref="TurnWriter"/>.</summary>
+/// <summary>
+/// Reads an execution's slice of PostgreSQL for its grain: the log when it activates, and what a decision needs besides the
+/// aggregate's state (secrets, holders' liveness, stored results, children). Turns are written by <see cref="TurnWriter"/>.
+/// </summary>
 public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
 {
     /// <summary>The epoch of a writer that found no <c>noetl.execution_writer</c> row: its first commit creates it.</summary>
@@ -87,7 +91,111 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
         return rows;
     }
 
-    public static DateTime NowUtc() => DateTime.SpecifyKind(DateTime.UtcNow, DateTimeKind.Unspecified);
+    /// <summary>
+    /// The stored data behind <paramref name="references"/>, for the engine to resolve <c>result_ref</c> results (NoETL
+    /// <c>events.py</c>): only this execution's unexpired rows. A ref that is gone is absent, and its step result keeps only
+    /// the reference.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, JsonNode?>> ReferencedDataAsync(IEnumerable<string?> references)
+    {
+        var wanted = references.OfType<string>().Distinct(StringComparer.Ordinal).ToArray();
+        var found = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+        if (wanted.Length == 0)
+            return found;
+        await using var command = database.CreateCommand(
+            """
+            SELECT ref, data::text FROM noetl.result_store
+             WHERE execution_id = $1 AND ref = ANY($2) AND (expires_at IS NULL OR expires_at > now())
+            """);
+        command.Parameters.AddWithValue(executionId);
+        command.Parameters.AddWithValue(wanted);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            found[reader.GetString(0)] = JsonNode.Parse(reader.GetString(1));
+        return found;
+    }
+
+    /// <summary>
+    /// The values of the credentials read for this execution (cached in its keychain entries, or its parent's): the
+    /// aggregate scrubs them from everything it stores.
+    /// </summary>
+    public async Task<HashSet<string>> ReadSecretValuesAsync(SecretCipher cipher)
+    {
+        var values = new HashSet<string>(StringComparer.Ordinal);
+        await using var command = database.CreateCommand(
+            "SELECT cache_key, data_encrypted FROM noetl.keychain WHERE execution_id = $1 OR parent_execution_id = $1");
+        command.Parameters.AddWithValue(executionId);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            try
+            {
+                // Legacy entries too, whatever NOETL_LEGACY_CREDENTIALS says: collecting values to scrub serves nothing.
+                CollectStrings(cipher.OpenIncludingLegacy(reader.GetString(1), SecretCipher.KeychainBinding(reader.GetString(0))).Data, values);
+            }
+            catch (SecretUndecryptableException)
+            {
+                // An entry this silo cannot open holds nothing it could leak either.
+            }
+        }
+        return values;
+    }
+
+    /// <summary>The liveness of a claim holder, from its pool's heartbeat row.</summary>
+    public async Task<HolderLiveness?> ReadLivenessAsync(string workerId)
+    {
+        await using var command = database.CreateCommand(
+            "SELECT status, EXTRACT(EPOCH FROM now() - heartbeat)::float8 FROM noetl.runtime WHERE kind = 'worker_pool' AND name = $1");
+        command.Parameters.AddWithValue(workerId);
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync() ? new HolderLiveness(reader.GetString(0), reader.GetDouble(1)) : null;
+    }
+
+    public async Task<List<long>> ReadChildrenAsync()
+    {
+        await using var command = database.CreateCommand("SELECT execution_id FROM noetl.execution WHERE parent_execution_id = $1");
+        command.Parameters.AddWithValue(executionId);
+        var children = new List<long>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            children.Add(reader.GetInt64(0));
+        return children;
+    }
+
+    /// <summary>Whether some descendant (child, grandchild, …) has not finished: an owed cascade still has work then.</summary>
+    public async Task<bool> HasRunningDescendantsAsync()
+    {
+        await using var command = database.CreateCommand(
+            """
+            WITH RECURSIVE descendant AS (
+                SELECT execution_id, status FROM noetl.execution WHERE parent_execution_id = $1
+                UNION ALL
+                SELECT x.execution_id, x.status FROM noetl.execution x JOIN descendant d ON x.parent_execution_id = d.execution_id
+            )
+            SELECT EXISTS (SELECT 1 FROM descendant WHERE status <> ALL ($2))
+            """);
+        command.Parameters.AddWithValue(executionId);
+        command.Parameters.AddWithValue(CommandRecord.TerminalStatuses.ToArray());
+        return (bool)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static void CollectStrings(JsonNode? node, HashSet<string> values)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (_, value) in o)
+                    CollectStrings(value, values);
+                break;
+            case JsonArray a:
+                foreach (var item in a)
+                    CollectStrings(item, values);
+                break;
+            case JsonValue v when v.TryGetValue<string>(out var text) && text.Length >= 4:
+                values.Add(text);
+                break;
+        }
+    }
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 

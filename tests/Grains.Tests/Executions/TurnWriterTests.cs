@@ -357,7 +357,7 @@ public sealed class TurnWriterTests : IAsyncLifetime
     /// <summary>A later turn of an execution: one worker event and the projection it moves.</summary>
     private static Turn FollowUpTurn(long executionId, int sequence)
     {
-        var now = ExecutionLog.NowUtc();
+        var now = DateTime.SpecifyKind(DateTime.UtcNow, DateTimeKind.Unspecified);
         var eventId = (executionId * 10) + 1 + sequence;
         var turn = new Turn();
         turn.Events.Add(new EventRow(eventId, "step.exit", "step", "python", "COMPLETED", new JsonObject(), null, null, null, "w", null, null, now));
@@ -368,7 +368,7 @@ public sealed class TurnWriterTests : IAsyncLifetime
     /// <summary>What an execution's first engine turn writes: one command.issued event, its command, outbox row and projection.</summary>
     private static Turn IssuingTurn(long executionId)
     {
-        var now = ExecutionLog.NowUtc();
+        var now = DateTime.SpecifyKind(DateTime.UtcNow, DateTimeKind.Unspecified);
         var eventId = executionId * 10;
         var commandId = executionId * 10 + 1;
         var turn = new Turn();

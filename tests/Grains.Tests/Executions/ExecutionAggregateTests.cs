@@ -1,0 +1,190 @@
+using System.Text.Json.Nodes;
+using NoEtl.Grains.Catalog;
+using NoEtl.Grains.Executions;
+using NoEtl.Grains.Executions.Aggregate;
+using NoEtl.Grains.Hosting;
+using NoEtl.Grains.Security;
+using NoEtl.Orchestration.Playbooks;
+
+namespace NoEtl.Grains.Tests.Executions;
+
+/// <summary>The execution's decisions without a database: what the grain would commit and answer for each call.</summary>
+public sealed class ExecutionAggregateTests
+{
+    private const long ExecutionId = 42;
+
+    private const string TwoSteps = """
+        apiVersion: noetl.io/v2
+        kind: Playbook
+        metadata:
+          name: demo
+          path: tests/demo
+        workflow:
+          - step: start
+            tool: { kind: noop }
+            next: [{ step: end }]
+          - step: end
+            tool: { kind: noop }
+        """;
+
+    private static readonly Caller Worker = new("worker-token", Caller.WorkerRole, SystemPlaybooks.UserPool, null);
+    private static readonly Caller Operator = new("alice", Caller.OperatorRole, null, "POST /api/executions/{id}/cancel");
+    private static readonly IReadOnlyCollection<string> NoSecrets = [];
+    private static readonly IReadOnlyDictionary<string, JsonNode?> NothingReferenced = new Dictionary<string, JsonNode?>();
+
+    private static readonly DateTime At = new(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+
+    private sealed class CountingClock : ITurnClock
+    {
+        private long _next = 1000;
+
+        public long NextId() => _next++;
+
+        public DateTime UtcNow => At;
+    }
+
+    private readonly LeaseTokens _leases = new(KeyRing.Parse(Convert.ToBase64String(new byte[32])));
+
+    private ExecutionAggregate Started(out long eventIdOfStart, ServerOptions? options = null)
+    {
+        var playbook = Playbook.Parse(PlaybookDocument.LoadYaml(TwoSteps)).Playbook!;
+        var catalog = new CatalogPlaybook(7, "tests/demo", 1, "Playbook", playbook);
+        var context = new AggregateContext(options ?? new ServerOptions(), _leases, "silo-1", new CountingClock());
+        var start = ExecutionAggregate.Start(ExecutionId, catalog, new StartExecution("tests/demo", 7, 1, "{}", null), "tests/demo", 1,
+            [], Caller.System, [], context);
+        eventIdOfStart = start.Turn.NewCommands.Single().EventId;
+        return start.Aggregate;
+    }
+
+    private static JsonObject Body(Reply reply) => JsonNode.Parse(reply.Body)!.AsObject();
+
+    private static string? Code(Reply reply) => Body(reply)["detail"]?["code"]?.GetValue<string>();
+
+    private static ClaimDecision Claim(ExecutionAggregate execution, long eventId, string workerId) =>
+        execution.Claim(eventId, workerId, null, Worker, NoSecrets, At, holder: null);
+
+    private static WorkerEvent CallDone(long commandId, string workerId, string? leaseToken = null) => new("start", "call.done",
+        new JsonObject { ["command_id"] = commandId, ["result"] = new JsonObject { ["status"] = "ok", ["context"] = new JsonObject { ["n"] = 1 } } }
+            .ToJsonString(),
+        leaseToken is null ? null : new JsonObject { ["lease_token"] = leaseToken }.ToJsonString(), workerId, true, false);
+
+    [Fact]
+    public void A_claim_is_granted_once_and_a_second_worker_is_told_who_holds_it()
+    {
+        var execution = Started(out var eventId);
+
+        var granted = Claim(execution, eventId, "w1");
+        Assert.Equal(ReplyStatus.Ok, granted.Reply.Status);
+        Assert.Equal("command.claimed", Assert.Single(granted.Turn!.Events).EventType);
+        Assert.Equal("CLAIMED", Assert.Single(granted.Turn.CommandChanges).Status);
+        Assert.Equal(1, Body(granted.Reply)["lease_epoch"]!.GetValue<int>());
+
+        var refused = Claim(execution, eventId, "w2");
+        Assert.Equal(ReplyStatus.Conflict, refused.Reply.Status);
+        Assert.Equal("active_claim", Code(refused.Reply));
+        Assert.Equal("w1", Body(refused.Reply)["detail"]!["worker_id"]!.GetValue<string>());
+        Assert.Null(refused.Turn); // nothing is written for a refusal
+    }
+
+    [Fact]
+    public void Events_of_a_command_come_only_from_its_claim_holder()
+    {
+        var execution = Started(out var eventId);
+        var commandId = execution.Commands.Single().CommandId;
+        Claim(execution, eventId, "w1");
+
+        var intruder = execution.Append(CallDone(commandId, "w2"), Worker, NoSecrets, NothingReferenced);
+
+        Assert.Equal(ReplyStatus.Conflict, intruder.Reply.Status);
+        Assert.Equal("not_claim_holder", Code(intruder.Reply));
+        Assert.Null(intruder.Turn);
+    }
+
+    [Fact]
+    public void A_lease_token_of_another_claim_is_refused()
+    {
+        var execution = Started(out var eventId);
+        var commandId = execution.Commands.Single().CommandId;
+        Claim(execution, eventId, "w1");
+        var otherClaimsToken = _leases.Mint(ExecutionId, commandId, 7);
+
+        var refused = execution.Append(CallDone(commandId, "w1", otherClaimsToken), Worker, NoSecrets, NothingReferenced);
+
+        Assert.Equal(ReplyStatus.Conflict, refused.Reply.Status);
+        Assert.Equal("lease_token_mismatch", Code(refused.Reply));
+        Assert.Null(refused.Turn);
+    }
+
+    [Fact]
+    public void A_repeated_call_done_is_answered_with_the_first_event_and_writes_nothing()
+    {
+        var execution = Started(out var eventId);
+        var commandId = execution.Commands.Single().CommandId;
+        var token = Body(Claim(execution, eventId, "w1").Reply)["lease_token"]!.GetValue<string>();
+
+        var first = execution.Append(CallDone(commandId, "w1", token), Worker, NoSecrets, NothingReferenced);
+        var repeat = execution.Append(CallDone(commandId, "w1", token), Worker, NoSecrets, NothingReferenced);
+
+        Assert.Equal(1, Body(first.Reply)["commands_generated"]!.GetValue<int>()); // the engine issued `end`
+        Assert.Contains(first.Turn!.Events, e => e.EventType == "command.issued" && e.NodeName == "end");
+        Assert.Null(repeat.Turn);
+        Assert.Equal(Body(first.Reply)["event_id"]!.GetValue<long>(), Body(repeat.Reply)["event_id"]!.GetValue<long>());
+        Assert.Equal(0, Body(repeat.Reply)["commands_generated"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public void A_cancel_with_cascade_owes_the_children_until_the_cascade_is_settled()
+    {
+        var execution = Started(out _);
+
+        var cancel = execution.Cancel("stop", cascade: true, Operator);
+
+        var row = Assert.Single(cancel.Turn!.Events);
+        Assert.Equal("execution.cancelled", row.EventType);
+        Assert.True(row.Meta!["cascade"]!.GetValue<bool>()); // the log records the debt: a new activation finds it
+        Assert.Equal("CANCELLED", Assert.Single(cancel.Turn.CommandChanges).Status);
+        Assert.Equal("CANCELLED", cancel.Turn.Execution!.Status);
+        var audit = Assert.Single(cancel.Turn.Audit);
+        Assert.Equal(("alice", "execution.cancel"), (audit.Principal, audit.Action));
+        Assert.Equal("stop", execution.OwedCascade);
+        Assert.False(execution.HasCommandsInFlight);
+
+        var reply = Body(execution.CancelReply(cancel, [JsonValue.Create("43")]));
+        Assert.Equal("cancelled", reply["status"]!.GetValue<string>());
+        Assert.Equal("""["42","43"]""", reply["cancelled_executions"]!.ToJsonString());
+
+        execution.CascadeSettled();
+        Assert.Null(execution.OwedCascade);
+        var again = execution.Cancel("once more", cascade: true, Operator);
+        Assert.True(again.AlreadyFinished);
+        Assert.Null(again.Turn);
+        Assert.Equal("once more", execution.OwedCascade); // a repeated cancel runs the cascade again: an earlier one may have failed
+        Assert.Equal("already_completed", Body(execution.CancelReply(again, []))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void A_cancel_without_cascade_owes_nothing()
+    {
+        var execution = Started(out _);
+
+        execution.Cancel("stop", cascade: false, Operator);
+
+        Assert.Null(execution.OwedCascade);
+    }
+
+    [Fact]
+    public void The_owed_cascade_survives_a_rebuild_from_the_log()
+    {
+        var execution = Started(out _);
+        var playbook = execution.Catalog;
+        var start = ExecutionAggregate.Start(ExecutionId, playbook, new StartExecution("tests/demo", 7, 1, "{}", null), "tests/demo", 1,
+            [], Caller.System, [], new AggregateContext(new ServerOptions(), _leases, "silo-1", new CountingClock()));
+        var cancel = start.Aggregate.Cancel("stop", cascade: true, Operator);
+
+        var rebuilt = ExecutionAggregate.Rebuild(ExecutionId, playbook, [.. start.Turn.Events, .. cancel.Turn!.Events], [],
+            NothingReferenced, new AggregateContext(new ServerOptions(), _leases, "silo-2", new CountingClock()));
+
+        Assert.Equal("stop", rebuilt.OwedCascade);
+        Assert.Equal("CANCELLED", rebuilt.StatusText);
+    }
+}
