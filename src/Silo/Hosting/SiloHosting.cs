@@ -1,4 +1,3 @@
-using System.Net;
 using Orleans.Configuration;
 using Orleans.Hosting;
 
@@ -46,7 +45,7 @@ public static class SiloHosting
         if (settings.Clustering == ClusteringMode.Kubernetes)
             silo.UseKubernetesHosting(); // pod name/IP and ids from the downward API; membership stays on PostgreSQL
         else
-            silo.ConfigureEndpoints(IPAddress.Loopback, settings.SiloPort, settings.GatewayPort);
+            silo.ConfigureEndpoints(settings.AdvertisedAddress, settings.SiloPort, settings.GatewayPort);
         return silo;
     }
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using Npgsql;
 using static NoEtl.Configuration.ConfigurationValues;
 
@@ -22,6 +23,12 @@ public sealed class SiloSettings
     public string ServiceId { get; init; } = "noetl";
     public int SiloPort { get; init; } = 11111;
     public int GatewayPort { get; init; } = 30000;
+
+    /// <summary>
+    /// The address this silo advertises in the membership table and listens on (ORLEANS_ADVERTISED_IP; default
+    /// loopback, one machine). Other silos and the gateways connect to it, so on several hosts it is the host's own.
+    /// </summary>
+    public IPAddress AdvertisedAddress { get; init; } = IPAddress.Loopback;
 
     /// <summary>
     /// The most PostgreSQL connections this silo holds, whatever the number of workers: a small pool for
@@ -67,6 +74,12 @@ public sealed class SiloSettings
             ServiceId = configuration["ORLEANS_SERVICE_ID"] ?? "noetl",
             SiloPort = Int(configuration, "ORLEANS_SILO_PORT", 11111, min: 1, max: 65535),
             GatewayPort = Int(configuration, "ORLEANS_GATEWAY_PORT", 30000, min: 1, max: 65535),
+            AdvertisedAddress = configuration["ORLEANS_ADVERTISED_IP"] switch
+            {
+                null or "" => IPAddress.Loopback,
+                var text when IPAddress.TryParse(text, out var address) => address,
+                var text => throw new InvalidOperationException($"ORLEANS_ADVERTISED_IP must be an IP address, not '{text}'"),
+            },
             // The Orleans providers keep ClusterPoolSize of them; the grains need at least one more.
             PoolSize = Int(configuration, "NOETL_POSTGRES_POOL_MAX", 20, min: ClusterPoolSize + 1),
             AcquireTimeoutSeconds = Int(configuration, "NOETL_DB_ACQUIRE_TIMEOUT_SECONDS", 2),

@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Text.Json;
+using NoEtl.Integration.Tests.Faults;
+using NoEtl.Integration.Tests.Infrastructure;
+
+namespace NoEtl.Integration.Tests.Partition;
+
+/// <summary>
+/// One rig scenario's figures. Recovery is measured against the surviving silos' own steady rate (the last
+/// <see cref="PartitionRun.SteadyWindow"/> of the load), from the fault to the start of the first 1 s window back
+/// to 95 % of it. Client p99: the simulated workers' calls started between the fault and recovery (at least
+/// <see cref="PartitionRun.FaultWindow"/>), failed calls counted with the time their worker waited.
+/// </summary>
+public sealed record PartitionReport(
+    string Scenario, LedgerResult Ledger, double TotalSeconds, double? RecoverySeconds, double Before, double During, double After,
+    double SurvivorsRate, double ClientP99Milliseconds, int ClientErrors, int MaxSiloConnections, int SiloConnectionBound)
+{
+    public string Row() => string.Create(CultureInfo.InvariantCulture,
+        $"| {Scenario} | {Ledger.Completed}/{Ledger.Executions} | {Ledger.Lost} / {Ledger.DuplicatedEffects} / {Ledger.Stuck} | " +
+        $"{(RecoverySeconds is { } r ? $"{r:0.0} s" : "n/a")} | {Before:0} / {During:0} / {After:0} (survivors {SurvivorsRate:0}) | " +
+        $"{ClientP99Milliseconds / 1000:0.00} s | {ClientErrors} | {MaxSiloConnections} ≤ {SiloConnectionBound} | {TotalSeconds:0} s |");
+
+    public const string Header =
+        "| scenario | completed | lost / duplicated / stuck | recovery | commands/s before / during / after | client p99 during fault | client errors | max silo PG connections ≤ bound | duration |\n" +
+        "|---|---|---|---|---|---|---|---|---|";
+}
+
+/// <summary>
+/// Runs one scenario on the rig under a time-based load (simulated workers starting executions for a fixed
+/// duration), injects the fault after <c>faultAfter</c>, lets the work drain, then checks the ledger.
+/// </summary>
+public static class PartitionRun
+{
+    public static readonly TimeSpan SteadyWindow = TimeSpan.FromSeconds(6);
+    public static readonly TimeSpan FaultWindow = TimeSpan.FromSeconds(5);
+
+    public static async Task<PartitionReport> RunAsync(
+        string scenario, PartitionCluster cluster, int workers, int steps, TimeSpan duration, TimeSpan faultAfter, Func<Task> inject,
+        Action<string> log)
+    {
+        var system = cluster.System;
+        var admin = system.Database.AdminConnectionString;
+        var path = $"tests/chain_{Guid.NewGuid():N}";
+        await system.Http.Register(FaultRun.ChainPlaybook(path, steps));
+        var driver = new LoadDriver(cluster.Gateways, TimeSpan.FromMilliseconds(20));
+
+        await using var sampler = new ConnectionSampler(admin);
+        var started = DateTime.UtcNow;
+        var loadEnd = started + duration;
+        var load = driver.RunForAsync(path, workers, duration, drain: TimeSpan.FromSeconds(90));
+        await Task.Delay(faultAfter);
+        var faultAt = DateTime.UtcNow;
+        await inject();
+        var executions = await load;
+        var finished = DateTime.UtcNow;
+        await sampler.DisposeAsync();
+
+        var ledger = await Ledger.CheckAsync(admin, executions, steps);
+        var completions = (await Ledger.CompletionsAsync(admin, executions)).Where(c => c < loadEnd).ToList();
+        var survivors = completions.Count(c => c >= loadEnd - SteadyWindow) / SteadyWindow.TotalSeconds;
+        var (before, recovery, during, after) = FaultRun.Throughput(completions, faultAt, survivors, TimeSpan.FromSeconds(1));
+        var faultEnd = faultAt + TimeSpan.FromSeconds(Math.Max(FaultWindow.TotalSeconds, recovery ?? 0));
+        var latencies = driver.Calls.Where(c => c.At >= faultAt && c.At < faultEnd).Select(c => c.Latency.TotalMilliseconds).Order().ToList();
+        var p99 = latencies.Count == 0 ? 0 : latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(latencies.Count * 0.99) - 1)];
+        var errors = driver.Errors.Count(t => t >= faultAt && t < faultEnd);
+        var report = new PartitionReport(scenario, ledger, (finished - started).TotalSeconds, recovery, before, during, after, survivors, p99, errors,
+            sampler.MaxSiloConnections, system.Silos.Count * system.PoolSize);
+
+        log($"{scenario}\n{ledger.Table()}\n| max silo connections | {report.MaxSiloConnections} | ≤ {report.SiloConnectionBound} |\n\n{PartitionReport.Header}\n{report.Row()}");
+        if (!ledger.Clean)
+            log(await Ledger.DescribeUnfinishedAsync(admin, executions));
+        await WriteAsync(report);
+        return report;
+    }
+
+    /// <summary>No loss, no duplicate, nothing stuck, connections within the pools.</summary>
+    public static void AssertClean(PartitionReport report, NoEtlSystem system)
+    {
+        Assert.True(report.Ledger.Clean, $"{report.Scenario}: {report.Ledger}\n{system.Logs()}");
+        Assert.True(report.MaxSiloConnections <= report.SiloConnectionBound,
+            $"{report.Scenario}: silos held {report.MaxSiloConnections} connections, bound {report.SiloConnectionBound}");
+    }
+
+    private static async Task WriteAsync(PartitionReport report)
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(BuildOutput.RepositoryRoot, ".run", "partition-results")).FullName;
+        var name = string.Concat(report.Scenario.Select(c => char.IsLetterOrDigit(c) ? c : '-'));
+        await File.WriteAllTextAsync(Path.Combine(folder, name + ".json"), JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+        await File.WriteAllTextAsync(Path.Combine(folder, name + ".md"), report.Row() + "\n");
+        await File.AppendAllTextAsync(Path.Combine(folder, "ledgers.md"), $"### {report.Scenario}\n\n{report.Ledger.Table()}\n\n");
+    }
+}
