@@ -17,6 +17,14 @@ public sealed class GatewaySettings
     /// <summary>How long a grain call may take before the request is answered 504 <c>timeout</c> (null: Orleans' 30 s).</summary>
     public TimeSpan? GrainResponseTimeout { get; init; }
 
+    /// <summary>
+    /// Attempts of an idempotent worker call (claim, events) whose silo died (NOETL_FAILOVER_ATTEMPTS, default 1: no
+    /// retry), each limited to <see cref="FailoverAttemptTimeout"/> (NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS, default 2000).
+    /// </summary>
+    public int FailoverAttempts { get; init; } = 1;
+
+    public TimeSpan FailoverAttemptTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
     public const string DefaultDiscoveryConnectionString =
         "Host=127.0.0.1;Port=55432;Database=noetl;Username=noetl_gateway;Password=noetl_gateway";
 
@@ -39,6 +47,8 @@ public sealed class GatewaySettings
             GrainResponseTimeout = configuration.GetValue<int?>("NOETL_GRAIN_RESPONSE_TIMEOUT_SECONDS") is int seconds and > 0
                 ? TimeSpan.FromSeconds(seconds)
                 : null,
+            FailoverAttempts = Math.Clamp(configuration.GetValue("NOETL_FAILOVER_ATTEMPTS", 1), 1, 10),
+            FailoverAttemptTimeout = TimeSpan.FromMilliseconds(Math.Clamp(configuration.GetValue("NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS", 2000), 100, 60_000)),
         };
     }
 }

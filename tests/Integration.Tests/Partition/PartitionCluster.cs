@@ -27,7 +27,7 @@ public sealed class PartitionCluster : IAsyncDisposable
         {
             var database = await cluster.Rig.AddAsync("pg", NetnsRig.PostgresAddress);
             cluster.Postgres = await DedicatedPostgres.StartAsync(database.Address, database.Namespace);
-            cluster.System = await NoEtlSystem.StartAsync(silos, poolSize: 8, siloSettings, gatewaySettings: gatewaySettings,
+            cluster.System = await NoEtlSystem.StartAsync(silos, poolSize: 8, WithDiagnostics(siloSettings), gatewaySettings: WithDiagnostics(gatewaySettings),
                 adminConnectionString: cluster.Postgres.AdminConnectionString, rig: cluster.Rig);
             cluster.Gateways.Add(Client(cluster.System.GatewayUrl, workerHttpTimeout));
             for (var i = 1; i < gateways; i++)
@@ -43,6 +43,13 @@ public sealed class PartitionCluster : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>Timestamps and membership decisions in the processes' logs (.run/test-logs/): when a silo was suspected, declared dead.</summary>
+    private static Dictionary<string, string> WithDiagnostics(Dictionary<string, string> settings) => new(settings)
+    {
+        ["Logging__Console__TimestampFormat"] = "HH:mm:ss.fff ",
+        ["Logging__LogLevel__Orleans.Runtime.MembershipService"] = "Information",
+    };
 
     private static HttpClient Client(string url, TimeSpan timeout) => new(new RoleAwareTokens()) { BaseAddress = new Uri(url), Timeout = timeout };
 

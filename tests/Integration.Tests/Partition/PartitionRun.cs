@@ -58,18 +58,31 @@ public static class PartitionRun
         var ledger = await Ledger.CheckAsync(admin, executions, steps);
         var completions = (await Ledger.CompletionsAsync(admin, executions)).Where(c => c < loadEnd).ToList();
         var survivors = completions.Count(c => c >= loadEnd - SteadyWindow) / SteadyWindow.TotalSeconds;
-        var (before, recovery, during, after) = FaultRun.Throughput(completions, faultAt, survivors, TimeSpan.FromSeconds(1));
+        // Recovered = back to 95 % of the survivors' steady rate, or of the pre-fault rate when that was lower: on two
+        // shared cores a killed silo frees CPU, so the survivors can outrun the three silos (and the load still warms up).
+        var preFault = completions.Count(c => c >= faultAt - SteadyWindow && c < faultAt) / SteadyWindow.TotalSeconds;
+        var (before, recovery, during, after) = FaultRun.Throughput(completions, faultAt, Math.Min(preFault, survivors), TimeSpan.FromSeconds(1));
         var faultEnd = faultAt + TimeSpan.FromSeconds(Math.Max(FaultWindow.TotalSeconds, recovery ?? 0));
-        var latencies = driver.Calls.Where(c => c.At >= faultAt && c.At < faultEnd).Select(c => c.Latency.TotalMilliseconds).Order().ToList();
+        // Calls in flight at the fault count too: those are the ones a dead silo loses.
+        var latencies = driver.Calls.Where(c => c.At + c.Latency >= faultAt && c.At < faultEnd).Select(c => c.Latency.TotalMilliseconds).Order().ToList();
         var p99 = latencies.Count == 0 ? 0 : latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(latencies.Count * 0.99) - 1)];
         var errors = driver.Errors.Count(t => t >= faultAt && t < faultEnd);
         var report = new PartitionReport(scenario, ledger, (finished - started).TotalSeconds, recovery, before, during, after, survivors, p99, errors,
             sampler.MaxSiloConnections, system.Silos.Count * system.PoolSize);
 
-        log($"{scenario}\n{ledger.Table()}\n| max silo connections | {report.MaxSiloConnections} | ≤ {report.SiloConnectionBound} |\n\n{PartitionReport.Header}\n{report.Row()}");
+        // Commands completed in each second of the load, the fault's second marked: what the figures summarize.
+        var timeline = string.Join(' ', Enumerable.Range(0, (int)Math.Ceiling(duration.TotalSeconds)).Select(second =>
+        {
+            var from = started.AddSeconds(second);
+            var count = completions.Count(c => c >= from && c < from.AddSeconds(1));
+            return faultAt >= from && faultAt < from.AddSeconds(1) ? $"[{count}]" : count.ToString(CultureInfo.InvariantCulture);
+        }));
+        var text = $"### {scenario}\n\ncommands per second: {timeline}\n\n{ledger.Table()}\n" +
+            $"| max silo connections | {report.MaxSiloConnections} | ≤ {report.SiloConnectionBound} |\n\n{PartitionReport.Header}\n{report.Row()}\n";
         if (!ledger.Clean)
-            log(await Ledger.DescribeUnfinishedAsync(admin, executions));
-        await WriteAsync(report);
+            text += "\nunfinished:\n" + await Ledger.DescribeUnfinishedAsync(admin, executions) + "\n";
+        log(text);
+        await WriteAsync(report, text);
         return report;
     }
 
@@ -81,12 +94,12 @@ public static class PartitionRun
             $"{report.Scenario}: silos held {report.MaxSiloConnections} connections, bound {report.SiloConnectionBound}");
     }
 
-    private static async Task WriteAsync(PartitionReport report)
+    private static async Task WriteAsync(PartitionReport report, string text)
     {
         var folder = Directory.CreateDirectory(Path.Combine(BuildOutput.RepositoryRoot, ".run", "partition-results")).FullName;
         var name = string.Concat(report.Scenario.Select(c => char.IsLetterOrDigit(c) ? c : '-'));
         await File.WriteAllTextAsync(Path.Combine(folder, name + ".json"), JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
         await File.WriteAllTextAsync(Path.Combine(folder, name + ".md"), report.Row() + "\n");
-        await File.AppendAllTextAsync(Path.Combine(folder, "ledgers.md"), $"### {report.Scenario}\n\n{report.Ledger.Table()}\n\n");
+        await File.AppendAllTextAsync(Path.Combine(folder, "ledgers.md"), text + "\n");
     }
 }

@@ -20,7 +20,11 @@ public sealed class PartitionTests(ITestOutputHelper output)
         ["NOETL_MEMBERSHIP_MISSED_PROBES"] = "2",
     };
 
-    public static readonly Dictionary<string, string> FastFailoverGateway = [];
+    public static readonly Dictionary<string, string> FastFailoverGateway = new()
+    {
+        ["NOETL_FAILOVER_ATTEMPTS"] = "3",
+        ["NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS"] = "2000",
+    };
 
     public static readonly TimeSpan WorkerHttpTimeout = TimeSpan.FromSeconds(5);
 
@@ -89,7 +93,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
         var system = cluster.System;
         await Eventually.WaitForAsync(async () =>
             await system.AdminScalarAsync(
-                "SELECT status FROM orleans.orleansmembershiptable WHERE deploymentid = $1 AND address = $2 ORDER BY generation DESC LIMIT 1",
+                "SELECT status FROM orleans.membership WHERE deployment_id = $1 AND address = $2 ORDER BY generation DESC LIMIT 1",
                 system.ClusterId, NetnsRig.SiloAddress(silo)) is 6,
             $"silo {silo} declared dead", TimeSpan.FromSeconds(60));
         await Eventually.WaitForAsync(() => Task.FromResult(system.Silos[silo - 1].HasExited), $"silo {silo} to stop", TimeSpan.FromSeconds(60));
