@@ -22,6 +22,8 @@ public static class SiloHosting
                 o.ProbeTimeout = TimeSpan.FromSeconds(Math.Max(1, probe));
             if (settings.MissedProbesLimit is { } missed)
                 o.NumMissedProbesLimit = Math.Max(1, missed);
+            if (settings.MaxProbeTimeoutSeconds is { } longest)
+                o.MaxProbeTimeout = TimeSpan.FromSeconds(Math.Max(1, longest));
         });
 
         if (settings.Clustering == ClusteringMode.Localhost)

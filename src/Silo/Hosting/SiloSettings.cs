@@ -52,6 +52,13 @@ public sealed class SiloSettings
 
     public int? MissedProbesLimit { get; init; }
 
+    /// <summary>
+    /// The longest a probe may wait as Orleans stretches it under load (null: Orleans' 4 × probe timeout). It also
+    /// sets how long traffic seen on a connection keeps its silo "demonstrably alive" (this × missed probes): a silo
+    /// partitioned away just after a message cannot be voted out sooner.
+    /// </summary>
+    public int? MaxProbeTimeoutSeconds { get; init; }
+
     public const string DefaultConnectionString =
         "Host=127.0.0.1;Port=55432;Database=noetl;Username=noetl_server;Password=noetl_server";
 
@@ -86,6 +93,7 @@ public sealed class SiloSettings
             ReminderPeriodSeconds = Int(configuration, "NOETL_REMINDER_PERIOD_SECONDS", 60, min: 1),
             ProbeTimeoutSeconds = OptionalInt(configuration, "NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS", min: 1),
             MissedProbesLimit = OptionalInt(configuration, "NOETL_MEMBERSHIP_MISSED_PROBES", min: 1),
+            MaxProbeTimeoutSeconds = OptionalInt(configuration, "NOETL_MEMBERSHIP_MAX_PROBE_TIMEOUT_SECONDS", min: 1),
         };
     }
 

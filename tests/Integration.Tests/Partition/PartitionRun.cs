@@ -13,16 +13,18 @@ namespace NoEtl.Integration.Tests.Partition;
 /// </summary>
 public sealed record PartitionReport(
     string Scenario, LedgerResult Ledger, double TotalSeconds, double? RecoverySeconds, double Before, double During, double After,
-    double SurvivorsRate, double ClientP99Milliseconds, int ClientErrors, int MaxSiloConnections, int SiloConnectionBound)
+    double SurvivorsRate, double ClientP99Milliseconds, double ClientP99BeforeMilliseconds, int ClientErrors, int MaxSiloConnections,
+    int SiloConnectionBound, long SilosDeclaredDead)
 {
     public string Row() => string.Create(CultureInfo.InvariantCulture,
         $"| {Scenario} | {Ledger.Completed}/{Ledger.Executions} | {Ledger.Lost} / {Ledger.DuplicatedEffects} / {Ledger.Stuck} | " +
         $"{(RecoverySeconds is { } r ? $"{r:0.0} s" : "n/a")} | {Before:0} / {During:0} / {After:0} (survivors {SurvivorsRate:0}) | " +
-        $"{ClientP99Milliseconds / 1000:0.00} s | {ClientErrors} | {MaxSiloConnections} ≤ {SiloConnectionBound} | {TotalSeconds:0} s |");
+        $"{ClientP99BeforeMilliseconds / 1000:0.00} s / {ClientP99Milliseconds / 1000:0.00} s | {ClientErrors} | {SilosDeclaredDead} | " +
+        $"{MaxSiloConnections} ≤ {SiloConnectionBound} | {TotalSeconds:0} s |");
 
     public const string Header =
-        "| scenario | completed | lost / duplicated / stuck | recovery | commands/s before / during / after | client p99 during fault | client errors | max silo PG connections ≤ bound | duration |\n" +
-        "|---|---|---|---|---|---|---|---|---|";
+        "| scenario | completed | lost / duplicated / stuck | recovery | commands/s before / during / after | client p99 before / during fault | client errors | silos declared dead | max silo PG connections ≤ bound | duration |\n" +
+        "|---|---|---|---|---|---|---|---|---|---|";
 }
 
 /// <summary>
@@ -64,11 +66,12 @@ public static class PartitionRun
         var (before, recovery, during, after) = FaultRun.Throughput(completions, faultAt, Math.Min(preFault, survivors), TimeSpan.FromSeconds(1));
         var faultEnd = faultAt + TimeSpan.FromSeconds(Math.Max(FaultWindow.TotalSeconds, recovery ?? 0));
         // Calls in flight at the fault count too: those are the ones a dead silo loses.
-        var latencies = driver.Calls.Where(c => c.At + c.Latency >= faultAt && c.At < faultEnd).Select(c => c.Latency.TotalMilliseconds).Order().ToList();
-        var p99 = latencies.Count == 0 ? 0 : latencies[(int)Math.Min(latencies.Count - 1, Math.Ceiling(latencies.Count * 0.99) - 1)];
+        var p99 = P99(driver.Calls.Where(c => c.At + c.Latency >= faultAt && c.At < faultEnd));
+        var p99Before = P99(driver.Calls.Where(c => c.At >= faultAt - SteadyWindow && c.At + c.Latency < faultAt));
+        var dead = await system.AdminCountAsync("SELECT count(*) FROM orleans.membership WHERE deployment_id = $1 AND status = 6", system.ClusterId);
         var errors = driver.Errors.Count(t => t >= faultAt && t < faultEnd);
-        var report = new PartitionReport(scenario, ledger, (finished - started).TotalSeconds, recovery, before, during, after, survivors, p99, errors,
-            sampler.MaxSiloConnections, system.Silos.Count * system.PoolSize);
+        var report = new PartitionReport(scenario, ledger, (finished - started).TotalSeconds, recovery, before, during, after, survivors, p99, p99Before,
+            errors, sampler.MaxSiloConnections, system.Silos.Count * system.PoolSize, dead);
 
         // Commands completed in each second of the load, the fault's second marked: what the figures summarize.
         var timeline = string.Join(' ', Enumerable.Range(0, (int)Math.Ceiling(duration.TotalSeconds)).Select(second =>
@@ -86,9 +89,19 @@ public static class PartitionRun
         return report;
     }
 
-    /// <summary>No loss, no duplicate, nothing stuck, connections within the pools.</summary>
-    public static void AssertClean(PartitionReport report, NoEtlSystem system)
+    private static double P99(IEnumerable<(DateTime At, TimeSpan Latency)> calls)
     {
+        var latencies = calls.Select(c => c.Latency.TotalMilliseconds).Order().ToList();
+        return latencies.Count == 0 ? 0 : latencies[(int)Math.Ceiling(latencies.Count * 0.99) - 1];
+    }
+
+    /// <summary>
+    /// No loss, no duplicate, nothing stuck, connections within the pools, and no silo declared dead but the ones the
+    /// scenario took out (a live silo voted out under load would be a false death declaration).
+    /// </summary>
+    public static void AssertClean(PartitionReport report, NoEtlSystem system, int silosTakenOut)
+    {
+        Assert.True(report.SilosDeclaredDead == silosTakenOut, $"{report.Scenario}: {report.SilosDeclaredDead} silos declared dead, {silosTakenOut} taken out");
         Assert.True(report.Ledger.Clean, $"{report.Scenario}: {report.Ledger}\n{system.Logs()}");
         Assert.True(report.MaxSiloConnections <= report.SiloConnectionBound,
             $"{report.Scenario}: silos held {report.MaxSiloConnections} connections, bound {report.SiloConnectionBound}");

@@ -18,6 +18,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
     {
         ["NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS"] = "1",
         ["NOETL_MEMBERSHIP_MISSED_PROBES"] = "2",
+        ["NOETL_MEMBERSHIP_MAX_PROBE_TIMEOUT_SECONDS"] = "1",
     };
 
     public static readonly Dictionary<string, string> FastFailoverGateway = new()
@@ -37,7 +38,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
         await using var cluster = await StartAsync();
         var report = await PartitionRun.RunAsync("silo kill -9 (1 of 3)", cluster, Workers, Steps, TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15),
             () => KillAsync(cluster, 2), output.WriteLine);
-        PartitionRun.AssertClean(report, cluster.System);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 1);
     }
 
     [Fact, Trait("Category", "Partition")]
@@ -46,7 +47,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
         await using var cluster = await StartAsync();
         var report = await PartitionRun.RunAsync("silo partitioned from the silos (not from PostgreSQL)", cluster, Workers, Steps,
             TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), () => IsolateFromSilosAsync(cluster, 2), output.WriteLine);
-        PartitionRun.AssertClean(report, cluster.System);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 1);
         await AssertVotedOutAsync(cluster, 2);
     }
 
@@ -57,13 +58,13 @@ public sealed class PartitionTests(ITestOutputHelper output)
         await using var cluster = await StartAsync();
         var partition = await PartitionRun.RunAsync("reduced: silo partitioned from the silos", cluster, 40, Steps,
             TimeSpan.FromSeconds(22), TimeSpan.FromSeconds(8), () => IsolateFromSilosAsync(cluster, 2), output.WriteLine);
-        PartitionRun.AssertClean(partition, cluster.System);
+        PartitionRun.AssertClean(partition, cluster.System, silosTakenOut: 1);
         await AssertVotedOutAsync(cluster, 2);
 
         await cluster.System.StartSiloAsync();
         var kill = await PartitionRun.RunAsync("reduced: silo kill -9", cluster, 40, Steps,
             TimeSpan.FromSeconds(22), TimeSpan.FromSeconds(8), () => KillAsync(cluster, 3), output.WriteLine);
-        PartitionRun.AssertClean(kill, cluster.System);
+        PartitionRun.AssertClean(kill, cluster.System, silosTakenOut: 2);
         foreach (var report in new[] { partition, kill })
             Assert.True(report.RecoverySeconds is { } r && r <= 5, $"{report.Scenario}: recovery {report.RecoverySeconds} s > 5 s\n{report.Row()}");
     }
