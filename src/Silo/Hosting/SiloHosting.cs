@@ -24,6 +24,8 @@ public static class SiloHosting
                 o.NumMissedProbesLimit = Math.Max(1, missed);
             if (settings.MaxProbeTimeoutSeconds is { } longest)
                 o.MaxProbeTimeout = TimeSpan.FromSeconds(Math.Max(1, longest));
+            if (settings.TableRefreshSeconds is { } refresh)
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(Math.Max(1, refresh));
         });
 
         if (settings.Clustering == ClusteringMode.Localhost)

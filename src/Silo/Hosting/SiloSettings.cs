@@ -59,6 +59,12 @@ public sealed class SiloSettings
     /// </summary>
     public int? MaxProbeTimeoutSeconds { get; init; }
 
+    /// <summary>
+    /// How often the silo re-reads the membership table (null: Orleans' 60 s). A silo cut off from the others hears of
+    /// its own eviction only this way (gossip cannot reach it), and stops when it does.
+    /// </summary>
+    public int? TableRefreshSeconds { get; init; }
+
     public const string DefaultConnectionString =
         "Host=127.0.0.1;Port=55432;Database=noetl;Username=noetl_server;Password=noetl_server";
 
@@ -94,6 +100,7 @@ public sealed class SiloSettings
             ProbeTimeoutSeconds = OptionalInt(configuration, "NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS", min: 1),
             MissedProbesLimit = OptionalInt(configuration, "NOETL_MEMBERSHIP_MISSED_PROBES", min: 1),
             MaxProbeTimeoutSeconds = OptionalInt(configuration, "NOETL_MEMBERSHIP_MAX_PROBE_TIMEOUT_SECONDS", min: 1),
+            TableRefreshSeconds = OptionalInt(configuration, "NOETL_MEMBERSHIP_TABLE_REFRESH_SECONDS", min: 1),
         };
     }
 

@@ -19,12 +19,14 @@ public sealed class PartitionTests(ITestOutputHelper output)
         ["NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS"] = "1",
         ["NOETL_MEMBERSHIP_MISSED_PROBES"] = "2",
         ["NOETL_MEMBERSHIP_MAX_PROBE_TIMEOUT_SECONDS"] = "1",
+        ["NOETL_MEMBERSHIP_TABLE_REFRESH_SECONDS"] = "5",
     };
 
     public static readonly Dictionary<string, string> FastFailoverGateway = new()
     {
         ["NOETL_FAILOVER_ATTEMPTS"] = "3",
         ["NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS"] = "2000",
+        ["NOETL_GATEWAY_LIST_REFRESH_SECONDS"] = "1",
     };
 
     public static readonly TimeSpan WorkerHttpTimeout = TimeSpan.FromSeconds(5);
