@@ -71,9 +71,11 @@ public sealed class LoadDriver(IReadOnlyList<HttpClient> gateways, TimeSpan tool
     /// <summary>Starts one execution, retrying refusals until the deadline (null once it passed).</summary>
     private async Task<long?> StartOneAsync(string path, int index, DateTime deadline)
     {
-        while (DateTime.UtcNow < deadline)
+        // Each attempt goes to the next gateway: a worker given a list of server URLs fails over to a live one.
+        for (var attempt = 0; DateTime.UtcNow < deadline; attempt++)
         {
-            var response = await TryAsync(() => gateways[index % gateways.Count].Post("/api/execute", new { path, workload = new { index }, resource_kind = "playbook" }));
+            var gateway = gateways[(index + attempt) % gateways.Count];
+            var response = await TryAsync(() => gateway.Post("/api/execute", new { path, workload = new { index }, resource_kind = "playbook" }));
             if (response?.Status == HttpStatusCode.OK)
                 return long.Parse(response.Json["execution_id"]!.GetValue<string>());
             await Task.Delay(200);

@@ -29,12 +29,13 @@ public sealed record PartitionReport(
 
 /// <summary>
 /// Runs one scenario on the rig under a time-based load (simulated workers starting executions for a fixed
-/// duration), injects the fault after <c>faultAfter</c>, lets the work drain, then checks the ledger.
+/// duration, after a warm-up), injects the fault after <c>faultAfter</c>, lets the work drain, then checks the ledger.
 /// </summary>
 public static class PartitionRun
 {
     public static readonly TimeSpan SteadyWindow = TimeSpan.FromSeconds(6);
     public static readonly TimeSpan FaultWindow = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan Warmup = TimeSpan.FromSeconds(8);
 
     public static async Task<PartitionReport> RunAsync(
         string scenario, PartitionCluster cluster, int workers, int steps, TimeSpan duration, TimeSpan faultAfter, Func<Task> inject,
@@ -46,6 +47,9 @@ public static class PartitionRun
         await system.Http.Register(FaultRun.ChainPlaybook(path, steps));
         var driver = new LoadDriver(cluster.Gateways, TimeSpan.FromMilliseconds(20));
 
+        // Warm-up (JIT, connection pools, grain directory): its executions count in the ledger, not in the figures.
+        var warmup = await driver.RunForAsync(path, workers, Warmup, drain: TimeSpan.FromSeconds(60));
+
         await using var sampler = new ConnectionSampler(admin);
         var started = DateTime.UtcNow;
         var loadEnd = started + duration;
@@ -53,12 +57,13 @@ public static class PartitionRun
         await Task.Delay(faultAfter);
         var faultAt = DateTime.UtcNow;
         await inject();
-        var executions = await load;
+        var measured = await load;
+        List<long> executions = [.. warmup, .. measured];
         var finished = DateTime.UtcNow;
         await sampler.DisposeAsync();
 
         var ledger = await Ledger.CheckAsync(admin, executions, steps);
-        var completions = (await Ledger.CompletionsAsync(admin, executions)).Where(c => c < loadEnd).ToList();
+        var completions = (await Ledger.CompletionsAsync(admin, measured)).Where(c => c < loadEnd).ToList();
         var survivors = completions.Count(c => c >= loadEnd - SteadyWindow) / SteadyWindow.TotalSeconds;
         // Recovered = back to 95 % of the survivors' steady rate, or of the pre-fault rate when that was lower: on two
         // shared cores a killed silo frees CPU, so the survivors can outrun the three silos (and the load still warms up).

@@ -53,6 +53,36 @@ public sealed class PartitionTests(ITestOutputHelper output)
         await AssertVotedOutAsync(cluster, 2);
     }
 
+    [Fact, Trait("Category", "Partition")]
+    public async Task Gateway_kill()
+    {
+        await using var cluster = await StartAsync();
+        var report = await PartitionRun.RunAsync("gateway kill -9 (1 of 2; workers use both)", cluster, Workers, Steps,
+            TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), () =>
+            {
+                cluster.System.Gateways[1].Kill();
+                return Task.CompletedTask;
+            }, output.WriteLine);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 0);
+    }
+
+    /// <summary>No netem in the CI kernel (no delay): 5 % of the packets between every gateway and every silo dropped.</summary>
+    [Fact, Trait("Category", "Partition")]
+    public async Task Lossy_links_between_gateways_and_silos()
+    {
+        await using var cluster = await StartAsync();
+        var report = await PartitionRun.RunAsync("5 % loss between gateways and silos", cluster, Workers, Steps,
+            TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), async () =>
+            {
+                for (var gateway = 1; gateway <= 2; gateway++)
+                {
+                    for (var silo = 1; silo <= 3; silo++)
+                        await cluster.Rig.LossyAsync($"gw{gateway}", $"silo{silo}", 5);
+                }
+            }, output.WriteLine);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 0);
+    }
+
     /// <summary>One rig: silo 2 partitioned from the silos (voted out), then a fresh silo joins and silo 3 is killed.</summary>
     [Fact, Trait("Category", "PartitionReduced")]
     public async Task Reduced_partition_then_kill()
