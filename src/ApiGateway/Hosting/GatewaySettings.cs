@@ -18,10 +18,13 @@ public sealed class GatewaySettings
     public TimeSpan? GrainResponseTimeout { get; init; }
 
     /// <summary>
-    /// Attempts of an idempotent worker call (claim, events) whose silo died (NOETL_FAILOVER_ATTEMPTS, default 1: no
-    /// retry), each limited to <see cref="FailoverAttemptTimeout"/> (NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS, default 2000).
+    /// Attempts of an idempotent worker call (claim, events, command lookup, execution read) whose silo died
+    /// (NOETL_FAILOVER_ATTEMPTS, default 1: no retry), each limited to <see cref="FailoverAttemptTimeout"/>
+    /// (NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS, default 2000).
     /// </summary>
     public int FailoverAttempts { get; init; } = 1;
+
+    public TimeSpan FailoverAttemptTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// How often the gateway re-reads the silo list from the membership table (NOETL_GATEWAY_LIST_REFRESH_SECONDS,
@@ -29,8 +32,6 @@ public sealed class GatewaySettings
     /// the others but not from this gateway would otherwise keep receiving calls it can only forward into the void.
     /// </summary>
     public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(5);
-
-    public TimeSpan FailoverAttemptTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     public const string DefaultDiscoveryConnectionString =
         "Host=127.0.0.1;Port=55432;Database=noetl;Username=noetl_gateway;Password=noetl_gateway";

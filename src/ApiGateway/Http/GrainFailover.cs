@@ -1,7 +1,7 @@
 namespace NoEtl.ApiGateway.Http;
 
 /// <summary>
-/// Fast failover for idempotent grain calls (claims, worker events, command lookups). A call in flight to a silo
+/// Fast failover for idempotent grain calls (claims, worker events, command lookups, execution reads). A call in flight to a silo
 /// that dies is never answered: the Orleans client only gives up at its response timeout, and a gateway cannot
 /// tell a lost call from a slow one. Here each attempt gets <see cref="AttemptTimeout"/>; an attempt that times out
 /// or finds its silo gone is sent again (by then membership has evicted the dead silo and the grain activates on a
