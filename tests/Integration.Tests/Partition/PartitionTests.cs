@@ -14,7 +14,7 @@ namespace NoEtl.Integration.Tests.Partition;
 public sealed class PartitionTests(ITestOutputHelper output)
 {
     /// <summary>The fast-failover settings of the Helm chart's values (docs/reliability.md explains each).</summary>
-    public static readonly Dictionary<string, string> FastFailoverSilo = new()
+    private static readonly Dictionary<string, string> FastFailoverSilo = new()
     {
         ["NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS"] = "1",
         ["NOETL_MEMBERSHIP_MISSED_PROBES"] = "2",
@@ -22,14 +22,14 @@ public sealed class PartitionTests(ITestOutputHelper output)
         ["NOETL_MEMBERSHIP_TABLE_REFRESH_SECONDS"] = "5",
     };
 
-    public static readonly Dictionary<string, string> FastFailoverGateway = new()
+    private static readonly Dictionary<string, string> FastFailoverGateway = new()
     {
         ["NOETL_FAILOVER_ATTEMPTS"] = "3",
         ["NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS"] = "2000",
         ["NOETL_GATEWAY_LIST_REFRESH_SECONDS"] = "1",
     };
 
-    public static readonly TimeSpan WorkerHttpTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan WorkerHttpTimeout = TimeSpan.FromSeconds(5);
 
     private const int Workers = 60;
     private const int Steps = 5;
