@@ -18,7 +18,9 @@ using NoEtl.Logging;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddQuietLogDefaults();
-builder.AddNoEtlClusterClient(GatewaySettings.From(builder.Configuration));
+var gatewaySettings = GatewaySettings.From(builder.Configuration);
+builder.AddNoEtlClusterClient(gatewaySettings);
+builder.Services.AddSingleton(new GrainFailover(gatewaySettings.FailoverAttempts, gatewaySettings.FailoverAttemptTimeout));
 builder.AddApiAuthentication();
 var telemetry = TelemetrySettings.From(builder.Configuration);
 builder.AddGatewayObservability(telemetry);

@@ -17,6 +17,26 @@ public class ChartWiringTests
         Assert.True(lint.ExitCode == 0, $"helm lint --strict ({profile}) failed:\n{lint.Stdout}\n{lint.Stderr}");
     }
 
+    /// <summary>docs/reliability.md "Fast failover": the measured settings ship as defaults, and each can be changed.</summary>
+    [Theory, MemberData(nameof(Profiles))]
+    public void Fast_failover_settings_reach_silos_and_gateways(string profile)
+    {
+        var r = HelmChart.Render(profile);
+        var silo = Container(r.Deployment("silo"), "silo");
+        Assert.Equal("1", EnvValue(silo, "NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS"));
+        Assert.Equal("2", EnvValue(silo, "NOETL_MEMBERSHIP_MISSED_PROBES"));
+        Assert.Equal("1", EnvValue(silo, "NOETL_MEMBERSHIP_MAX_PROBE_TIMEOUT_SECONDS"));
+        Assert.Equal("5", EnvValue(silo, "NOETL_MEMBERSHIP_TABLE_REFRESH_SECONDS"));
+        var gateway = Container(r.Deployment("gateway"), "gateway");
+        Assert.Equal("3", EnvValue(gateway, "NOETL_FAILOVER_ATTEMPTS"));
+        Assert.Equal("2000", EnvValue(gateway, "NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS"));
+        Assert.Equal("1", EnvValue(gateway, "NOETL_GATEWAY_LIST_REFRESH_SECONDS"));
+
+        var tuned = HelmChart.RenderWith(profile, "silo.membership.probeTimeoutSeconds=3", "gateway.failover.attempts=1");
+        Assert.Equal("3", EnvValue(Container(tuned.Deployment("silo"), "silo"), "NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS"));
+        Assert.Equal("1", EnvValue(Container(tuned.Deployment("gateway"), "gateway"), "NOETL_FAILOVER_ATTEMPTS"));
+    }
+
     [Theory, MemberData(nameof(Profiles))]
     public void Silo_runs_orleans_kubernetes_hosting_with_downward_api_identity(string profile)
     {

@@ -11,7 +11,7 @@ public static class CommandEndpoints
     {
         var commands = app.MapGroup("/api/commands");
 
-        commands.MapPost("/{eventId}/claim", async (string eventId, HttpRequest request, IGrainFactory grains) =>
+        commands.MapPost("/{eventId}/claim", async (string eventId, HttpRequest request, IGrainFactory grains, GrainFailover failover) =>
         {
             if (!long.TryParse(eventId, out var id))
                 return RequestBody.Problem("int_parsing", ["path", "event_id"], "event_id must be an integer");
@@ -23,10 +23,11 @@ public static class CommandEndpoints
             if (body.HasErrors)
                 return body.Errors();
 
-            var executionId = await grains.Reference<IExecutionDirectoryGrain>(0).LocateCommand(id);
+            var aborted = request.HttpContext.RequestAborted;
+            var executionId = await failover.CallAsync(() => grains.Reference<IExecutionDirectoryGrain>(0).LocateCommand(id), aborted);
             if (executionId is null)
                 return ReplyResults.NotFound($"command not found: {id}");
-            return await grains.Reference<IExecutionGrain>(executionId.Value).Claim(id, workerId, locality?.ToJsonString()).ToHttp();
+            return await failover.CallAsync(() => grains.Reference<IExecutionGrain>(executionId.Value).Claim(id, workerId, locality?.ToJsonString()), aborted).ToHttp();
         }).ForWorkers();
 
         commands.MapGet("/{eventId}", async (string eventId, IGrainFactory grains) =>

@@ -15,7 +15,7 @@ public static class EventEndpoints
 
     public static void MapEventEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/events", async (HttpRequest request, IGrainFactory grains) =>
+        app.MapPost("/api/events", async (HttpRequest request, IGrainFactory grains, GrainFailover failover) =>
         {
             var (body, error) = await RequestBody.ReadAsync(request);
             if (body is null)
@@ -24,10 +24,10 @@ public static class EventEndpoints
             var workerEvent = ReadEvent(body);
             if (body.HasErrors)
                 return body.Errors();
-            return await grains.Reference<IExecutionGrain>(executionId).Append(workerEvent!).ToHttp();
+            return await failover.CallAsync(() => grains.Reference<IExecutionGrain>(executionId).Append(workerEvent!), request.HttpContext.RequestAborted).ToHttp();
         }).ForWorkers();
 
-        app.MapPost("/api/events/batch", async (HttpRequest request, IGrainFactory grains) =>
+        app.MapPost("/api/events/batch", async (HttpRequest request, IGrainFactory grains, GrainFailover failover) =>
         {
             var (body, error) = await RequestBody.ReadAsync(request);
             if (body is null)
@@ -56,7 +56,8 @@ public static class EventEndpoints
             var (key, badKey) = RequestBody.IdempotencyKey(request);
             if (badKey is not null)
                 return badKey;
-            return await grains.Reference<IExecutionGrain>(executionId).AppendBatch(events, workerId, key).ToHttp();
+            return await failover.CallAsync(() => grains.Reference<IExecutionGrain>(executionId).AppendBatch(events, workerId, key),
+                request.HttpContext.RequestAborted).ToHttp();
         }).ForWorkers();
     }
 

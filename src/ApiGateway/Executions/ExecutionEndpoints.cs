@@ -103,7 +103,8 @@ public static class ExecutionEndpoints
     }
 
     private static Task<IResult> Detail(
-        string id, IGrainFactory grains, int? page, int? page_size, long? since_event_id, string? event_type, bool? include_events)
+        string id, IGrainFactory grains, GrainFailover failover, HttpContext context, int? page, int? page_size, long? since_event_id, string? event_type,
+        bool? include_events)
     {
         var size = page_size ?? 100;
         if (size is < 10 or > 500 || page is < 1)
@@ -112,7 +113,8 @@ public static class ExecutionEndpoints
             return Task.FromResult(RequestBody.Problem("value_error", ["query", "page"],
                 $"(page - 1) * page_size must not exceed {RequestLimits.MaxEventOffset}; narrow the events with since_event_id or event_type"));
         var eventPage = new EventPage(page ?? 1, size, since_event_id, event_type, include_events ?? true);
-        return WithExecution(id, executionId => grains.Reference<IExecutionDirectoryGrain>(0).Detail(executionId, eventPage));
+        // A read: repeating it after its silo died is harmless.
+        return WithExecution(id, executionId => failover.CallAsync(() => grains.Reference<IExecutionDirectoryGrain>(0).Detail(executionId, eventPage), context.RequestAborted));
     }
 
     /// <summary>Path ids must be integers; anything else is a 422 before any grain is touched.</summary>

@@ -17,6 +17,22 @@ public sealed class GatewaySettings
     /// <summary>How long a grain call may take before the request is answered 504 <c>timeout</c> (null: Orleans' 30 s).</summary>
     public TimeSpan? GrainResponseTimeout { get; init; }
 
+    /// <summary>
+    /// Attempts of an idempotent worker call (claim, events, command lookup, execution read) whose silo died
+    /// (NOETL_FAILOVER_ATTEMPTS, default 1: no retry), each limited to <see cref="FailoverAttemptTimeout"/>
+    /// (NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS, default 2000).
+    /// </summary>
+    public int FailoverAttempts { get; init; } = 1;
+
+    public TimeSpan FailoverAttemptTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How often the gateway re-reads the silo list from the membership table (NOETL_GATEWAY_LIST_REFRESH_SECONDS,
+    /// default 5): a silo voted out is no longer used as an entry point after at most this long. A silo cut off from
+    /// the others but not from this gateway would otherwise keep receiving calls it can only forward into the void.
+    /// </summary>
+    public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(5);
+
     public const string DefaultDiscoveryConnectionString =
         "Host=127.0.0.1;Port=55432;Database=noetl;Username=noetl_gateway;Password=noetl_gateway";
 
@@ -39,6 +55,9 @@ public sealed class GatewaySettings
             GrainResponseTimeout = configuration.GetValue<int?>("NOETL_GRAIN_RESPONSE_TIMEOUT_SECONDS") is int seconds and > 0
                 ? TimeSpan.FromSeconds(seconds)
                 : null,
+            GatewayListRefreshPeriod = TimeSpan.FromSeconds(Math.Clamp(configuration.GetValue("NOETL_GATEWAY_LIST_REFRESH_SECONDS", 5), 1, 300)),
+            FailoverAttempts = Math.Clamp(configuration.GetValue("NOETL_FAILOVER_ATTEMPTS", 1), 1, 10),
+            FailoverAttemptTimeout = TimeSpan.FromMilliseconds(Math.Clamp(configuration.GetValue("NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS", 2000), 100, 60_000)),
         };
     }
 }

@@ -27,7 +27,7 @@ public static class OrleansClientSetup
                     o.ConnectionString = settings.DiscoveryConnectionString;
                 });
                 // A silo that died is dropped from the gateway list quickly instead of after the default minute.
-                client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+                client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = settings.GatewayListRefreshPeriod);
             }
         });
         return builder;

@@ -1,4 +1,3 @@
-using System.Net;
 using Orleans.Configuration;
 using Orleans.Hosting;
 
@@ -23,6 +22,10 @@ public static class SiloHosting
                 o.ProbeTimeout = TimeSpan.FromSeconds(Math.Max(1, probe));
             if (settings.MissedProbesLimit is { } missed)
                 o.NumMissedProbesLimit = Math.Max(1, missed);
+            if (settings.MaxProbeTimeoutSeconds is { } longest)
+                o.MaxProbeTimeout = TimeSpan.FromSeconds(Math.Max(1, longest));
+            if (settings.TableRefreshSeconds is { } refresh)
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(Math.Max(1, refresh));
         });
 
         if (settings.Clustering == ClusteringMode.Localhost)
@@ -46,7 +49,7 @@ public static class SiloHosting
         if (settings.Clustering == ClusteringMode.Kubernetes)
             silo.UseKubernetesHosting(); // pod name/IP and ids from the downward API; membership stays on PostgreSQL
         else
-            silo.ConfigureEndpoints(IPAddress.Loopback, settings.SiloPort, settings.GatewayPort);
+            silo.ConfigureEndpoints(settings.AdvertisedAddress, settings.SiloPort, settings.GatewayPort);
         return silo;
     }
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using Npgsql;
 using static NoEtl.Configuration.ConfigurationValues;
 
@@ -24,6 +25,12 @@ public sealed class SiloSettings
     public int GatewayPort { get; init; } = 30000;
 
     /// <summary>
+    /// The address this silo advertises in the membership table and listens on (ORLEANS_ADVERTISED_IP; default
+    /// loopback, one machine). Other silos and the gateways connect to it, so on several hosts it is the host's own.
+    /// </summary>
+    public IPAddress AdvertisedAddress { get; init; } = IPAddress.Loopback;
+
+    /// <summary>
     /// The most PostgreSQL connections this silo holds, whatever the number of workers: a small pool for
     /// Orleans membership and reminders (so heartbeats never queue behind grain traffic) and the rest for grains.
     /// </summary>
@@ -44,6 +51,19 @@ public sealed class SiloSettings
     public int? ProbeTimeoutSeconds { get; init; }
 
     public int? MissedProbesLimit { get; init; }
+
+    /// <summary>
+    /// The longest a probe may wait as Orleans stretches it under load (null: Orleans' 4 × probe timeout). It also
+    /// sets how long traffic seen on a connection keeps its silo "demonstrably alive" (this × missed probes): a silo
+    /// partitioned away just after a message cannot be voted out sooner.
+    /// </summary>
+    public int? MaxProbeTimeoutSeconds { get; init; }
+
+    /// <summary>
+    /// How often the silo re-reads the membership table (null: Orleans' 60 s). A silo cut off from the others hears of
+    /// its own eviction only this way (gossip cannot reach it), and stops when it does.
+    /// </summary>
+    public int? TableRefreshSeconds { get; init; }
 
     public const string DefaultConnectionString =
         "Host=127.0.0.1;Port=55432;Database=noetl;Username=noetl_server;Password=noetl_server";
@@ -67,12 +87,20 @@ public sealed class SiloSettings
             ServiceId = configuration["ORLEANS_SERVICE_ID"] ?? "noetl",
             SiloPort = Int(configuration, "ORLEANS_SILO_PORT", 11111, min: 1, max: 65535),
             GatewayPort = Int(configuration, "ORLEANS_GATEWAY_PORT", 30000, min: 1, max: 65535),
+            AdvertisedAddress = configuration["ORLEANS_ADVERTISED_IP"] switch
+            {
+                null or "" => IPAddress.Loopback,
+                var text when IPAddress.TryParse(text, out var address) => address,
+                var text => throw new InvalidOperationException($"ORLEANS_ADVERTISED_IP must be an IP address, not '{text}'"),
+            },
             // The Orleans providers keep ClusterPoolSize of them; the grains need at least one more.
             PoolSize = Int(configuration, "NOETL_POSTGRES_POOL_MAX", 20, min: ClusterPoolSize + 1),
             AcquireTimeoutSeconds = Int(configuration, "NOETL_DB_ACQUIRE_TIMEOUT_SECONDS", 2),
             ReminderPeriodSeconds = Int(configuration, "NOETL_REMINDER_PERIOD_SECONDS", 60, min: 1),
             ProbeTimeoutSeconds = OptionalInt(configuration, "NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS", min: 1),
             MissedProbesLimit = OptionalInt(configuration, "NOETL_MEMBERSHIP_MISSED_PROBES", min: 1),
+            MaxProbeTimeoutSeconds = OptionalInt(configuration, "NOETL_MEMBERSHIP_MAX_PROBE_TIMEOUT_SECONDS", min: 1),
+            TableRefreshSeconds = OptionalInt(configuration, "NOETL_MEMBERSHIP_TABLE_REFRESH_SECONDS", min: 1),
         };
     }
 

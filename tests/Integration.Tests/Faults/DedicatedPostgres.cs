@@ -14,23 +14,32 @@ public sealed class DedicatedPostgres : IAsyncDisposable
     private readonly string _bin;
     private readonly string _data;
 
-    private DedicatedPostgres(string bin, string data, int port)
+    private readonly string? _networkNamespace;
+
+    private DedicatedPostgres(string bin, string data, int port, string host, string? networkNamespace)
     {
         _bin = bin;
         _data = data;
         Port = port;
+        Host = host;
+        _networkNamespace = networkNamespace;
     }
 
     public int Port { get; }
 
-    public string AdminConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Password=postgres;Database=postgres";
+    /// <summary>The address the server listens on.</summary>
+    public string Host { get; }
 
-    public static async Task<DedicatedPostgres> StartAsync()
+    public string AdminConnectionString => $"Host={Host};Port={Port};Username=postgres;Password=postgres;Database=postgres";
+
+    /// <param name="listenAddress">Where the server listens; another address than loopback also admits clients of its subnet.</param>
+    /// <param name="networkNamespace">The network namespace the server runs in (null: the host's).</param>
+    public static async Task<DedicatedPostgres> StartAsync(string listenAddress = "127.0.0.1", string? networkNamespace = null)
     {
         var initdb = Directory.GetDirectories("/usr/lib/postgresql").Select(v => Path.Combine(v, "bin", "initdb")).Where(File.Exists).Order().LastOrDefault()
             ?? throw new InvalidOperationException("PostgreSQL binaries not found under /usr/lib/postgresql (run scripts/pg.sh start once)");
         var data = Path.Combine(Path.GetTempPath(), $"noetl-fault-pg-{Guid.NewGuid():N}");
-        var cluster = new DedicatedPostgres(Path.GetDirectoryName(initdb)!, data, Infrastructure.ProcessHost.FreePort());
+        var cluster = new DedicatedPostgres(Path.GetDirectoryName(initdb)!, data, Infrastructure.ProcessHost.FreePort(), listenAddress, networkNamespace);
         await RunAsync("install", "-d", "-o", "postgres", "-g", "postgres", "-m", "700", data);
         var password = Path.Combine(Path.GetTempPath(), $"noetl-fault-pw-{Guid.NewGuid():N}");
         await File.WriteAllTextAsync(password, "postgres\n");
@@ -39,12 +48,14 @@ public sealed class DedicatedPostgres : IAsyncDisposable
         File.Delete(password);
         await File.AppendAllTextAsync(Path.Combine(data, "postgresql.conf"), $"""
 
-            listen_addresses = '127.0.0.1'
+            listen_addresses = '{listenAddress}'
             port = {cluster.Port}
             unix_socket_directories = '{data}'
             max_connections = 200
             shared_buffers = 64MB
             """);
+        if (listenAddress != "127.0.0.1")
+            await File.AppendAllTextAsync(Path.Combine(data, "pg_hba.conf"), "\nhost all all samenet scram-sha-256\n");
         await cluster.StartServerAsync();
         return cluster;
     }
@@ -59,7 +70,7 @@ public sealed class DedicatedPostgres : IAsyncDisposable
             try
             {
                 using var client = new TcpClient();
-                await client.ConnectAsync("127.0.0.1", Port);
+                await client.ConnectAsync(Host, Port);
                 // Connections this process pooled before a restart died with the server; do not hand them out.
                 NpgsqlConnection.ClearAllPools();
                 return;
@@ -79,7 +90,9 @@ public sealed class DedicatedPostgres : IAsyncDisposable
         Directory.Delete(_data, recursive: true);
     }
 
-    private Task AsPostgresAsync(string command) => RunAsync("su", "postgres", "-s", "/bin/sh", "-c", command);
+    private Task AsPostgresAsync(string command) => _networkNamespace is null
+        ? RunAsync("su", "postgres", "-s", "/bin/sh", "-c", command)
+        : RunAsync("ip", "netns", "exec", _networkNamespace, "su", "postgres", "-s", "/bin/sh", "-c", command);
 
     private static async Task RunAsync(string file, params string[] arguments)
     {

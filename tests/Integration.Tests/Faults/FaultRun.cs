@@ -95,24 +95,29 @@ public static class FaultRun
     /// the first 2 s window whose rate is back to 95 % of it. During: the rate between fault and recovery;
     /// after: over the 10 s that follow recovery (or until the work ran out).
     /// </summary>
-    public static (double Pre, double? Recovery, double During, double After) Throughput(List<DateTime> completions, DateTime faultAt)
+    /// <param name="baseline">The rate to recover to (default: the pre-fault rate), e.g. the surviving silos' own steady rate.</param>
+    /// <param name="window">The measuring window (default 2 s).</param>
+    public static (double Pre, double? Recovery, double During, double After) Throughput(List<DateTime> completions, DateTime faultAt,
+        double? baseline = null, TimeSpan? window = null)
     {
         if (completions.Count == 0)
             return (0, null, 0, 0);
         var preStart = Max(completions[0], faultAt.AddSeconds(-5));
         var preSeconds = Math.Max(0.5, (faultAt - preStart).TotalSeconds);
         var pre = completions.Count(t => t >= preStart && t < faultAt) / preSeconds;
+        var target = 0.95 * (baseline ?? pre);
         var last = completions[^1];
-        var window = TimeSpan.FromSeconds(2);
-        double Rate(DateTime t) => completions.Count(c => c >= t && c < t + window) / window.TotalSeconds;
+        var span = window ?? TimeSpan.FromSeconds(2);
+        var step = TimeSpan.FromMilliseconds(Math.Min(250, span.TotalMilliseconds / 8));
+        double Rate(DateTime t) => completions.Count(c => c >= t && c < t + span) / span.TotalSeconds;
         // The dip: the first window after the fault below 95 %; none means the fault did not show in throughput.
         var dip = faultAt;
-        while (dip + window <= last && Rate(dip) >= 0.95 * pre)
-            dip += TimeSpan.FromMilliseconds(250);
-        DateTime? recoveredAt = dip + window > last ? faultAt : null;
-        for (var t = dip; recoveredAt is null && t + window <= last; t += TimeSpan.FromMilliseconds(250))
+        while (dip + span <= last && Rate(dip) >= target)
+            dip += step;
+        DateTime? recoveredAt = dip + span > last ? faultAt : null;
+        for (var t = dip; recoveredAt is null && t + span <= last; t += step)
         {
-            if (Rate(t) >= 0.95 * pre)
+            if (Rate(t) >= target)
                 recoveredAt = t;
         }
         var end = recoveredAt ?? last;

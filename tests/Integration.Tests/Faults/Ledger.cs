@@ -3,12 +3,27 @@ using Npgsql;
 namespace NoEtl.Integration.Tests.Faults;
 
 /// <summary>What the database says about a scenario's executions once it is over.</summary>
-public sealed record LedgerResult(int Executions, int Completed, int Lost, int Stuck, int Failed, int Commands, int DuplicatedEffects, int MissingEffects)
+public sealed record LedgerResult(int Executions, int Completed, int Lost, int Stuck, int Failed, int Commands, int DuplicatedEffects, int MissingEffects,
+    int SupersededReports)
 {
-    public bool Clean => Lost == 0 && Stuck == 0 && Failed == 0 && DuplicatedEffects == 0 && MissingEffects == 0;
+    public bool Clean => Lost == 0 && Stuck == 0 && Failed == 0 && DuplicatedEffects == 0 && MissingEffects == 0 && SupersededReports == 0;
 
     public override string ToString() =>
-        $"{Completed}/{Executions} completed, {Lost} lost, {Stuck} stuck, {Failed} failed; {Commands} commands, {DuplicatedEffects} duplicated, {MissingEffects} missing effects";
+        $"{Completed}/{Executions} completed, {Lost} lost, {Stuck} stuck, {Failed} failed; {Commands} commands, {DuplicatedEffects} duplicated, " +
+        $"{MissingEffects} missing effects, {SupersededReports} call.done from a superseded claim";
+
+    /// <summary>The ledger as a table: each check, what the database says, what it must say.</summary>
+    public string Table() => string.Join('\n',
+        "| check | found | expected |",
+        "|---|---|---|",
+        $"| executions COMPLETED | {Completed}/{Executions} | all |",
+        $"| lost (never recorded) | {Lost} | 0 |",
+        $"| stuck (still running) | {Stuck} | 0 |",
+        $"| failed or cancelled | {Failed} | 0 |",
+        $"| commands | {Commands} | {Executions} × steps |",
+        $"| duplicated effects (call.done twice, a step issued twice) | {DuplicatedEffects} | 0 |",
+        $"| missing effects (command without call.done) | {MissingEffects} | 0 |",
+        $"| call.done accepted from a superseded claim | {SupersededReports} | 0 |");
 }
 
 /// <summary>
@@ -17,7 +32,9 @@ public sealed record LedgerResult(int Executions, int Completed, int Lost, int S
 /// command id (missing = lost, more = duplicated) and never more than one <c>command.completed</c>. A missing
 /// <c>command.completed</c> alone is not a lost effect: a worker killed between <c>call.done</c> (which already
 /// advanced the execution) and <c>command.completed</c> leaves it out when the execution finishes before the
-/// command is delivered again (the re-delivery's claim then answers 409 already_terminal).
+/// command is delivered again (the re-delivery's claim then answers 409 already_terminal). A <c>call.done</c> must
+/// come from the worker of the command's latest <c>command.claimed</c> before it (a superseded claim's report is
+/// refused); a stale activation's writes would show as duplicated effects or steps issued twice.
 /// </summary>
 public static class Ledger
 {
@@ -41,7 +58,13 @@ public static class Ledger
                    (SELECT count(*) FROM effects WHERE done > 1 OR completed > 1),
                    (SELECT count(*) FROM effects WHERE done = 0),
                    (SELECT count(*) FROM (SELECT f.execution_id FROM effects f JOIN noetl.execution d ON d.execution_id = f.execution_id
-                                           WHERE d.status = 'COMPLETED' GROUP BY f.execution_id HAVING count(*) <> $2) wrong)
+                                           WHERE d.status = 'COMPLETED' GROUP BY f.execution_id HAVING count(*) <> $2) wrong),
+                   (SELECT count(*) FROM noetl.event d JOIN started t ON t.execution_id = d.execution_id
+                     WHERE d.event_type = 'call.done'
+                       AND d.worker_id IS DISTINCT FROM (SELECT c.worker_id FROM noetl.event c
+                                                          WHERE c.execution_id = d.execution_id AND c.command_id = d.command_id
+                                                            AND c.event_type = 'command.claimed' AND c.event_id < d.event_id
+                                                          ORDER BY c.event_id DESC LIMIT 1))
               FROM started s LEFT JOIN noetl.execution x ON x.execution_id = s.execution_id
             """, connection);
         command.Parameters.AddWithValue(executions.ToArray());
@@ -56,8 +79,9 @@ public static class Ledger
         var duplicated = (int)reader.GetInt64(5);
         var missing = (int)reader.GetInt64(6);
         var wrongCount = (int)reader.GetInt64(7);
+        var superseded = (int)reader.GetInt64(8);
         // A completed execution with more or fewer commands than the playbook's steps issued a step twice or skipped one.
-        return new LedgerResult(executions.Count, completed, lost, stuck, failed, commands, duplicated + wrongCount, missing);
+        return new LedgerResult(executions.Count, completed, lost, stuck, failed, commands, duplicated + wrongCount, missing, superseded);
     }
 
     /// <summary>Completion times of the scenario's commands (the <c>command.completed</c> events), UTC.</summary>

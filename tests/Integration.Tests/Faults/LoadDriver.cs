@@ -10,16 +10,21 @@ namespace NoEtl.Integration.Tests.Faults;
 /// <c>command.completed</c>), spread over every gateway. Each worker owns a fixed share of the executions, so
 /// after a failure it claims the same command again (a repeat claim is granted to its holder) and re-posts events
 /// (the server de-duplicates them): the ledger then shows whether anything was lost or applied twice.
-/// Failures (503, timeouts, refused connections) are recorded with their time, never fatal.
+/// Failures (503, timeouts, refused connections) are recorded with their time, never fatal; so is every call's
+/// latency (failed calls included: a call lost with a silo counts with the time its worker waited).
 /// </summary>
 public sealed class LoadDriver(IReadOnlyList<HttpClient> gateways, TimeSpan toolTime)
 {
     private static readonly HashSet<string> Terminal = ["playbook.completed", "playbook.failed", "workflow.completed", "workflow.failed", "execution.cancelled"];
 
     private readonly ConcurrentQueue<DateTime> _errors = new();
+    private readonly ConcurrentQueue<(DateTime At, TimeSpan Latency)> _calls = new();
     private int _turn;
 
     public IEnumerable<DateTime> Errors => _errors;
+
+    /// <summary>Every call: when it started and how long its worker waited for the answer (or the failure).</summary>
+    public IEnumerable<(DateTime At, TimeSpan Latency)> Calls => _calls;
 
     public int ErrorCount => _errors.Count;
 
@@ -27,20 +32,55 @@ public sealed class LoadDriver(IReadOnlyList<HttpClient> gateways, TimeSpan tool
     public async Task<List<long>> StartExecutionsAsync(string path, int count, int parallelism = 16)
     {
         var ids = new ConcurrentBag<long>();
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (i, _) =>
-        {
-            while (true)
-            {
-                var response = await TryAsync(() => gateways[i % gateways.Count].Post("/api/execute", new { path, workload = new { i }, resource_kind = "playbook" }));
-                if (response?.Status == HttpStatusCode.OK)
-                {
-                    ids.Add(long.Parse(response.Json["execution_id"]!.GetValue<string>()));
-                    return;
-                }
-                await Task.Delay(200);
-            }
-        });
+        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = parallelism },
+            async (i, _) => ids.Add((await StartOneAsync(path, i, DateTime.MaxValue))!.Value));
         return [.. ids];
+    }
+
+    /// <summary>
+    /// A time-based load: each of <paramref name="workers"/> workers starts an execution, drives it to its end and
+    /// starts the next, until <paramref name="duration"/> is over; executions under way then get until
+    /// <paramref name="drain"/> more to finish. Answers every execution started.
+    /// </summary>
+    public async Task<List<long>> RunForAsync(string path, int workers, TimeSpan duration, TimeSpan drain)
+    {
+        var ids = new ConcurrentBag<long>();
+        var stopStarting = DateTime.UtcNow + duration;
+        var deadline = stopStarting + drain;
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(async worker =>
+        {
+            var workerId = $"sim-worker-{worker}";
+            for (var round = 0; DateTime.UtcNow < stopStarting; round++)
+            {
+                if (await StartOneAsync(path, worker * 100_000 + round, deadline) is not { } executionId)
+                    return;
+                ids.Add(executionId);
+                while (DateTime.UtcNow < deadline)
+                {
+                    var (terminal, worked) = await StepAsync(executionId, workerId);
+                    if (terminal)
+                        break;
+                    if (!worked)
+                        await Task.Delay(50);
+                }
+            }
+        }));
+        return [.. ids];
+    }
+
+    /// <summary>Starts one execution, retrying refusals until the deadline (null once it passed).</summary>
+    private async Task<long?> StartOneAsync(string path, int index, DateTime deadline)
+    {
+        // Each attempt goes to the next gateway: a worker given a list of server URLs fails over to a live one.
+        for (var attempt = 0; DateTime.UtcNow < deadline; attempt++)
+        {
+            var gateway = gateways[(index + attempt) % gateways.Count];
+            var response = await TryAsync(() => gateway.Post("/api/execute", new { path, workload = new { index }, resource_kind = "playbook" }));
+            if (response?.Status == HttpStatusCode.OK)
+                return long.Parse(response.Json["execution_id"]!.GetValue<string>());
+            await Task.Delay(200);
+        }
+        return null;
     }
 
     /// <summary>Drives every execution to a terminal state with <paramref name="workers"/> workers, or until the deadline.</summary>
@@ -117,6 +157,7 @@ public sealed class LoadDriver(IReadOnlyList<HttpClient> gateways, TimeSpan tool
     /// <summary>Runs a call; a 5xx or a transport failure is recorded and answers null.</summary>
     private async Task<ApiResponse?> TryAsync(Func<Task<ApiResponse>> call)
     {
+        var started = DateTime.UtcNow;
         try
         {
             var response = await call();
@@ -131,6 +172,10 @@ public sealed class LoadDriver(IReadOnlyList<HttpClient> gateways, TimeSpan tool
         {
             _errors.Enqueue(DateTime.UtcNow);
             return null;
+        }
+        finally
+        {
+            _calls.Enqueue((started, DateTime.UtcNow - started));
         }
     }
 }

@@ -1,10 +1,12 @@
+using NoEtl.Integration.Tests.Partition;
 using NoEtl.TestSupport;
 
 namespace NoEtl.Integration.Tests.Infrastructure;
 
 /// <summary>
 /// The real system on 127.0.0.1: a fresh database, silo processes with PostgreSQL membership, and a gateway
-/// process that finds them through the discovery-only role. Tests talk to it over HTTP only.
+/// process that finds them through the discovery-only role. Tests talk to it over HTTP only. With a
+/// <see cref="NetnsRig"/>, every silo and gateway runs in its own network namespace ("machine") with its own address.
 /// </summary>
 public sealed class NoEtlSystem : IAsyncDisposable
 {
@@ -16,15 +18,23 @@ public sealed class NoEtlSystem : IAsyncDisposable
     private readonly Dictionary<string, string> _siloSettings;
     private Dictionary<string, string> _gatewaySettings = [];
 
-    private NoEtlSystem(PgTestDatabase database, int poolSize, Dictionary<string, string> siloSettings)
+    private NoEtlSystem(PgTestDatabase database, int poolSize, Dictionary<string, string> siloSettings, NetnsRig? rig)
     {
         Database = database;
         PoolSize = poolSize;
         _siloSettings = siloSettings;
+        Rig = rig;
         ClusterId = "it-" + Guid.NewGuid().ToString("N")[..10];
         // Known before any silo starts: silos put it into every command notification as server_url.
-        GatewayUrl = $"http://127.0.0.1:{ProcessHost.FreePort()}";
+        GatewayUrl = rig is null ? $"http://127.0.0.1:{ProcessHost.FreePort()}" : RigUrl(NetnsRig.GatewayAddress(1));
     }
+
+    /// <summary>Each process of the rig has a namespace of its own, so every one uses the same ports.</summary>
+    private const int RigHttpPort = 8080;
+
+    private static string RigUrl(string address) => $"http://{address}:{RigHttpPort}";
+
+    public NetnsRig? Rig { get; }
 
     public PgTestDatabase Database { get; }
     public string ClusterId { get; }
@@ -40,10 +50,10 @@ public sealed class NoEtlSystem : IAsyncDisposable
     public HttpClient Http { get; private set; } = null!;
 
     public static async Task<NoEtlSystem> StartAsync(int silos = 1, int poolSize = 10, Dictionary<string, string>? siloSettings = null, bool withNats = false,
-        Dictionary<string, string>? gatewaySettings = null, string? adminConnectionString = null)
+        Dictionary<string, string>? gatewaySettings = null, string? adminConnectionString = null, NetnsRig? rig = null)
     {
         var database = await PgTestDatabase.CreateAsync("it", adminConnectionString: adminConnectionString);
-        var system = new NoEtlSystem(database, poolSize, siloSettings ?? []) { _gatewaySettings = gatewaySettings ?? [] };
+        var system = new NoEtlSystem(database, poolSize, siloSettings ?? [], rig) { _gatewaySettings = gatewaySettings ?? [] };
         try
         {
             if (withNats)
@@ -63,16 +73,19 @@ public sealed class NoEtlSystem : IAsyncDisposable
 
     public async Task<ProcessHost> StartSiloAsync()
     {
-        var httpPort = ProcessHost.FreePort();
+        var number = Silos.Count + 1;
+        var machine = Rig is null ? null : await Rig.AddAsync($"silo{number}", NetnsRig.SiloAddress(number));
+        var url = machine is null ? $"http://127.0.0.1:{ProcessHost.FreePort()}" : RigUrl(machine.Address);
         var environment = new Dictionary<string, string>
         {
             ["ConnectionStrings__Noetl"] = Database.ServerConnectionString,
             ["NOETL_CLUSTERING"] = "postgres",
             ["ORLEANS_CLUSTER_ID"] = ClusterId,
             ["ORLEANS_SERVICE_ID"] = ClusterId,
-            ["ORLEANS_SILO_PORT"] = ProcessHost.FreePort().ToString(),
-            ["ORLEANS_GATEWAY_PORT"] = ProcessHost.FreePort().ToString(),
-            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{httpPort}",
+            ["ORLEANS_SILO_PORT"] = machine is null ? ProcessHost.FreePort().ToString() : "11111",
+            ["ORLEANS_GATEWAY_PORT"] = machine is null ? ProcessHost.FreePort().ToString() : "30000",
+            ["ORLEANS_ADVERTISED_IP"] = machine?.Address ?? "127.0.0.1",
+            ["ASPNETCORE_URLS"] = url,
             ["NOETL_POSTGRES_POOL_MAX"] = PoolSize.ToString(),
             ["NOETL_SERVER_URL"] = GatewayUrl,
             ["NOETL_ENCRYPTION_KEY"] = EncryptionKey,
@@ -81,10 +94,10 @@ public sealed class NoEtlSystem : IAsyncDisposable
         };
         foreach (var (key, value) in _siloSettings)
             environment[key] = value;
-        var silo = ProcessHost.Start($"silo-{Silos.Count + 1}", BuildOutput.Silo, environment);
+        var silo = ProcessHost.StartIn(machine?.Namespace, $"silo-{number}", BuildOutput.Silo, environment);
         Silos.Add(silo);
-        SiloUrls.Add($"http://127.0.0.1:{httpPort}");
-        await silo.WaitHealthyAsync($"http://127.0.0.1:{httpPort}/health", TimeSpan.FromSeconds(90));
+        SiloUrls.Add(url);
+        await silo.WaitHealthyAsync($"{url}/health", TimeSpan.FromSeconds(90));
         return silo;
     }
 
@@ -94,7 +107,9 @@ public sealed class NoEtlSystem : IAsyncDisposable
     /// </summary>
     public async Task<(ProcessHost Gateway, string Url)> StartGatewayAsync(string? internalToken, string? url = null, Dictionary<string, string>? settings = null)
     {
-        url ??= $"http://127.0.0.1:{ProcessHost.FreePort()}";
+        var number = Gateways.Count + 1;
+        var machine = Rig is null ? null : await Rig.AddAsync($"gw{number}", NetnsRig.GatewayAddress(number));
+        url = machine is null ? url ?? $"http://127.0.0.1:{ProcessHost.FreePort()}" : RigUrl(machine.Address);
         var environment = new Dictionary<string, string>
         {
             ["ConnectionStrings__Discovery"] = Database.DiscoveryConnectionString,
@@ -118,7 +133,7 @@ public sealed class NoEtlSystem : IAsyncDisposable
             else
                 environment[key] = value;
         }
-        var gateway = ProcessHost.Start($"gateway-{Gateways.Count + 1}", BuildOutput.Gateway, environment);
+        var gateway = ProcessHost.StartIn(machine?.Namespace, $"gateway-{number}", BuildOutput.Gateway, environment);
         Gateways.Add(gateway);
         await gateway.WaitHealthyAsync($"{url}/api/health", TimeSpan.FromSeconds(90));
         return (gateway, url);

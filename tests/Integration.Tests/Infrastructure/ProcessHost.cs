@@ -29,11 +29,21 @@ public sealed class ProcessHost : IAsyncDisposable
     }
 
     /// <summary>Starts a .NET program of this repository from its build output.</summary>
-    public static ProcessHost Start(string name, string assemblyPath, IDictionary<string, string> environment, params string[] arguments)
+    public static ProcessHost Start(string name, string assemblyPath, IDictionary<string, string> environment, params string[] arguments) =>
+        StartIn(null, name, assemblyPath, environment, arguments);
+
+    /// <summary>
+    /// Starts a .NET program of this repository inside a network namespace (<c>ip netns exec</c>, which execs the
+    /// program: the process id is the program's, so a kill reaches it), or on the host when the namespace is null.
+    /// </summary>
+    public static ProcessHost StartIn(string? networkNamespace, string name, string assemblyPath, IDictionary<string, string> environment, params string[] arguments)
     {
         if (!File.Exists(assemblyPath))
             throw new FileNotFoundException($"{name}: build output not found; build the solution first", assemblyPath);
-        return StartProgram(name, "dotnet", Path.GetDirectoryName(assemblyPath)!, environment, [assemblyPath, .. arguments]);
+        var directory = Path.GetDirectoryName(assemblyPath)!;
+        return networkNamespace is null
+            ? StartProgram(name, "dotnet", directory, environment, [assemblyPath, .. arguments])
+            : StartProgram(name, "ip", directory, environment, ["netns", "exec", networkNamespace, "dotnet", assemblyPath, .. arguments]);
     }
 
     public static ProcessHost StartProgram(string name, string fileName, string workingDirectory, IDictionary<string, string> environment, params string[] arguments)

@@ -1,0 +1,134 @@
+using NoEtl.Integration.Tests.Faults;
+using NoEtl.Integration.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace NoEtl.Integration.Tests.Partition;
+
+/// <summary>
+/// Faults of a cluster of machines: every silo, gateway and PostgreSQL in its own network namespace
+/// (<see cref="NetnsRig"/>), a time-based load of simulated workers, one fault, then the ledger. <c>Partition</c>:
+/// the full scenarios (scripts/partition-suite.sh); <c>PartitionReduced</c>: one rig, a silo partitioned from the
+/// others and then a silo killed, gating on no loss, no duplicate and recovery within 5 s. Needs root (namespaces).
+/// </summary>
+[Collection(FaultCollection.Name)]
+public sealed class PartitionTests(ITestOutputHelper output)
+{
+    /// <summary>The fast-failover settings of the Helm chart's values (docs/reliability.md explains each).</summary>
+    private static readonly Dictionary<string, string> FastFailoverSilo = new()
+    {
+        ["NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS"] = "1",
+        ["NOETL_MEMBERSHIP_MISSED_PROBES"] = "2",
+        ["NOETL_MEMBERSHIP_MAX_PROBE_TIMEOUT_SECONDS"] = "1",
+        ["NOETL_MEMBERSHIP_TABLE_REFRESH_SECONDS"] = "5",
+    };
+
+    private static readonly Dictionary<string, string> FastFailoverGateway = new()
+    {
+        ["NOETL_FAILOVER_ATTEMPTS"] = "3",
+        ["NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS"] = "2000",
+        ["NOETL_GATEWAY_LIST_REFRESH_SECONDS"] = "1",
+    };
+
+    private static readonly TimeSpan WorkerHttpTimeout = TimeSpan.FromSeconds(5);
+
+    private const int Workers = 60;
+    private const int Steps = 5;
+
+    [Fact, Trait("Category", "Partition")]
+    public async Task Silo_kill()
+    {
+        await using var cluster = await StartAsync();
+        var report = await PartitionRun.RunAsync("silo kill -9 (1 of 3)", cluster, Workers, Steps, TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15),
+            () => KillAsync(cluster, 2), output.WriteLine);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 1);
+    }
+
+    [Fact, Trait("Category", "Partition")]
+    public async Task Silo_partitioned_from_the_other_silos()
+    {
+        await using var cluster = await StartAsync();
+        var report = await PartitionRun.RunAsync("silo partitioned from the silos (not from PostgreSQL)", cluster, Workers, Steps,
+            TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), () => IsolateFromSilosAsync(cluster, 2), output.WriteLine);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 1);
+        await AssertVotedOutAsync(cluster, 2);
+    }
+
+    [Fact, Trait("Category", "Partition")]
+    public async Task Gateway_kill()
+    {
+        await using var cluster = await StartAsync();
+        var report = await PartitionRun.RunAsync("gateway kill -9 (1 of 2; workers use both)", cluster, Workers, Steps,
+            TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), () =>
+            {
+                cluster.System.Gateways[1].Kill();
+                return Task.CompletedTask;
+            }, output.WriteLine);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 0);
+    }
+
+    /// <summary>No netem in the CI kernel (no delay): 5 % of the packets between every gateway and every silo dropped.</summary>
+    [Fact, Trait("Category", "Partition")]
+    public async Task Lossy_links_between_gateways_and_silos()
+    {
+        await using var cluster = await StartAsync();
+        var report = await PartitionRun.RunAsync("5 % loss between gateways and silos", cluster, Workers, Steps,
+            TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), async () =>
+            {
+                for (var gateway = 1; gateway <= 2; gateway++)
+                {
+                    for (var silo = 1; silo <= 3; silo++)
+                        await cluster.Rig.LossyAsync($"gw{gateway}", $"silo{silo}", 5);
+                }
+            }, output.WriteLine);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 0);
+    }
+
+    /// <summary>One rig: silo 2 partitioned from the silos (voted out), then a fresh silo joins and silo 3 is killed.</summary>
+    [Fact, Trait("Category", "PartitionReduced")]
+    public async Task Reduced_partition_then_kill()
+    {
+        await using var cluster = await StartAsync();
+        var partition = await PartitionRun.RunAsync("reduced: silo partitioned from the silos", cluster, 40, Steps,
+            TimeSpan.FromSeconds(22), TimeSpan.FromSeconds(8), () => IsolateFromSilosAsync(cluster, 2), output.WriteLine);
+        PartitionRun.AssertClean(partition, cluster.System, silosTakenOut: 1);
+        await AssertVotedOutAsync(cluster, 2);
+
+        await cluster.System.StartSiloAsync();
+        var kill = await PartitionRun.RunAsync("reduced: silo kill -9", cluster, 40, Steps,
+            TimeSpan.FromSeconds(22), TimeSpan.FromSeconds(8), () => KillAsync(cluster, 3), output.WriteLine);
+        PartitionRun.AssertClean(kill, cluster.System, silosTakenOut: 2);
+        foreach (var report in new[] { partition, kill })
+            Assert.True(report.RecoverySeconds is { } r && r <= 5, $"{report.Scenario}: recovery {report.RecoverySeconds} s > 5 s\n{report.Row()}");
+    }
+
+    private static Task<PartitionCluster> StartAsync() =>
+        PartitionCluster.StartAsync(silos: 3, gateways: 2, FastFailoverSilo, FastFailoverGateway, WorkerHttpTimeout);
+
+    private static Task KillAsync(PartitionCluster cluster, int silo)
+    {
+        cluster.System.Silos[silo - 1].Kill();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Cuts silo n from every other silo; it still reaches PostgreSQL and the gateways still reach it.</summary>
+    private static async Task IsolateFromSilosAsync(PartitionCluster cluster, int silo)
+    {
+        for (var other = 1; other <= cluster.System.Silos.Count; other++)
+        {
+            if (other != silo)
+                await cluster.Rig.CutAsync($"silo{silo}", $"silo{other}");
+        }
+    }
+
+    /// <summary>The isolated silo is declared dead in the membership table (status 6) and stops itself.</summary>
+    private static async Task AssertVotedOutAsync(PartitionCluster cluster, int silo)
+    {
+        var system = cluster.System;
+        await Eventually.WaitForAsync(async () =>
+            await system.AdminScalarAsync(
+                "SELECT status FROM orleans.membership WHERE deployment_id = $1 AND address = $2 ORDER BY generation DESC LIMIT 1",
+                system.ClusterId, NetnsRig.SiloAddress(silo)) is 6,
+            $"silo {silo} declared dead", TimeSpan.FromSeconds(60));
+        await Eventually.WaitForAsync(() => Task.FromResult(system.Silos[silo - 1].HasExited), $"silo {silo} to stop", TimeSpan.FromSeconds(60));
+    }
+}
