@@ -19,8 +19,10 @@ fi
 mkdir -p .run
 log=.run/test.log
 # The full fault suite (Category=Fault) is opt-in: scripts/fault-suite.sh. A reduced form runs here, and so does the
-# reduced fuzz suite (Category=Fuzz; the full one is scripts/fuzz-suite.sh, NOETL_FUZZ_FULL=1).
-filter=(--filter "Category!=Fault")
+# reduced fuzz suite (Category=Fuzz; the full one is scripts/fuzz-suite.sh, NOETL_FUZZ_FULL=1). The partition suite
+# (network namespaces, root and iptables; Category=Partition and its reduced form PartitionReduced) is opt-in:
+# scripts/partition-suite.sh.
+filter=(--filter "Category!=Fault&Category!=Partition&Category!=PartitionReduced")
 for arg in "$@"; do [ "$arg" = "--filter" ] && filter=(); done
 dotnet test NoEtl.sln -c Release --no-build -nologo "${filter[@]}" "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
