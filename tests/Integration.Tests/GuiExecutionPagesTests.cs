@@ -17,32 +17,11 @@ public sealed class GuiExecutionPagesTests(SystemFixture fixture)
 {
     private HttpClient Http => fixture.Http;
 
-    private static string TwoSteps(string path) => $$$"""
-        apiVersion: noetl.io/v2
-        kind: Playbook
-        metadata:
-          name: gui_two_steps
-          path: {{{path}}}
-        workload:
-          greeting: hello
-          count: 2
-        workflow:
-          - step: start
-            tool: {kind: noop}
-            next:
-              arcs:
-                - step: finish
-          - step: finish
-            input:
-              count: "{{ workload.count }}"
-            tool: {kind: noop}
-        """;
-
     [Fact]
     public async Task The_execution_pages_read_newest_first_string_ids_and_utc_times_then_stop_rerun_and_analyze()
     {
         var path = $"tests/gui_{Guid.NewGuid():N}";
-        var (catalogId, version) = await Http.Register(TwoSteps(path));
+        var (catalogId, version) = await Http.Register(Playbooks.TwoSteps(path));
         var started = await Http.Post("/api/execute", new { path, workload = new { greeting = "bonjour" } });
         Assert.Equal(HttpStatusCode.OK, started.Status);
         var executionId = AssertIdString(started.Json["execution_id"]);

@@ -3,6 +3,28 @@ namespace NoEtl.Integration.Tests;
 /// <summary>Playbooks written for these tests.</summary>
 public static class Playbooks
 {
+    /// <summary>Two noop steps; the second reads the workload.</summary>
+    public static string TwoSteps(string path) => $$$"""
+        apiVersion: noetl.io/v2
+        kind: Playbook
+        metadata:
+          name: gui_two_steps
+          path: {{{path}}}
+        workload:
+          greeting: hello
+          count: 2
+        workflow:
+          - step: start
+            tool: {kind: noop}
+            next:
+              arcs:
+                - step: finish
+          - step: finish
+            input:
+              count: "{{ workload.count }}"
+            tool: {kind: noop}
+        """;
+
     /// <summary>Three steps; each step's input reads the workload and the previous step's result.</summary>
     public static string ThreeSteps(string path) => $$$"""
         apiVersion: noetl.io/v2

@@ -24,25 +24,14 @@ public static class CatalogEditorEndpoints
         {
             if (RequiredPlaybookId(playbookId) is { } missing)
                 return missing;
-            var (body, error) = await RequestBody.ReadAsync(request);
-            if (body is null)
-                return error!;
-            var content = body.RequiredText("content", maxLength: int.MaxValue);
-            if (body.HasErrors)
-                return body.Errors();
-            return await grains.Reference<ICatalogGrain>(0).RegisterAt(playbookId!, CatalogEndpoints.DecodeContent(content)).ToHttp();
+            var (content, _, error) = await CatalogEndpoints.ReadDocumentAsync(request);
+            return error ?? await grains.Reference<ICatalogGrain>(0).RegisterAt(playbookId!, content).ToHttp();
         }).ForOperators();
 
         catalog.MapPost("/playbooks/validate", async (HttpRequest request, IGrainFactory grains) =>
         {
-            var (body, error) = await RequestBody.ReadAsync(request);
-            if (body is null)
-                return error!;
-            var content = body.RequiredText("content", maxLength: int.MaxValue);
-            var resourceType = body.String("resource_type");
-            if (body.HasErrors)
-                return body.Errors();
-            return await grains.Reference<ICatalogGrain>(0).Validate(CatalogEndpoints.DecodeContent(content), resourceType).ToHttp();
+            var (content, resourceType, error) = await CatalogEndpoints.ReadDocumentAsync(request);
+            return error ?? await grains.Reference<ICatalogGrain>(0).Validate(content, resourceType).ToHttp();
         }).ForOperators();
 
         catalog.MapPost("/agents/list", async (HttpRequest request, IGrainFactory grains) =>

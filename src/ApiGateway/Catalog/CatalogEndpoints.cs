@@ -13,15 +13,8 @@ public static class CatalogEndpoints
 
         catalog.MapPost("/register", async (HttpRequest request, IGrainFactory grains) =>
         {
-            var (body, error) = await RequestBody.ReadAsync(request);
-            if (body is null)
-                return error!;
-            // Bounded by the body size; the engine bounds the YAML itself (docs/limits.md).
-            var content = body.RequiredText("content", maxLength: int.MaxValue);
-            var resourceType = body.String("resource_type");
-            if (body.HasErrors)
-                return body.Errors();
-            return await grains.Reference<ICatalogGrain>(0).Register(DecodeContent(content), resourceType).ToHttp();
+            var (content, resourceType, error) = await ReadDocumentAsync(request);
+            return error ?? await grains.Reference<ICatalogGrain>(0).Register(content, resourceType).ToHttp();
         }).ForOperators();
 
         catalog.MapPost("/list", async (HttpRequest request, IGrainFactory grains) =>
@@ -53,7 +46,22 @@ public static class CatalogEndpoints
     }
 
     /// <summary>The CLI sends base64; other callers send plain YAML. Base64 is tried first, as NoETL does.</summary>
-    public static string DecodeContent(string content)
+    /// <summary>
+    /// The playbook document of register, validate and the editor's save: <c>{content, resource_type?}</c>, the content
+    /// plain YAML or base64 (as the noetl CLI sends it), decoded; or the 422 that refuses the body.
+    /// </summary>
+    public static async Task<(string Content, string? ResourceType, IResult? Error)> ReadDocumentAsync(HttpRequest request)
+    {
+        var (body, error) = await RequestBody.ReadAsync(request);
+        if (body is null)
+            return ("", null, error);
+        // Bounded by the body size; the engine bounds the YAML itself (docs/limits.md).
+        var content = body.RequiredText("content", maxLength: int.MaxValue);
+        var resourceType = body.String("resource_type");
+        return body.HasErrors ? ("", null, body.Errors()) : (DecodeContent(content), resourceType, null);
+    }
+
+    private static string DecodeContent(string content)
     {
         var buffer = new byte[content.Length];
         if (!Convert.TryFromBase64String(content.Trim(), buffer, out var written))
