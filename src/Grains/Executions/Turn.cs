@@ -18,7 +18,12 @@ public sealed record EventRow(
     string? WorkerId,
     long? CommandId,
     long? ParentEventId,
-    DateTime CreatedAt);
+    DateTime CreatedAt)
+{
+    /// <summary>The row as the engine folds it; <paramref name="referencedData"/> is what its <c>result_ref</c> points at.</summary>
+    public LoggedEvent ToLogged(JsonNode? referencedData = null) =>
+        new(EventId, EventType, NodeName, Status, Context, Result, Meta, CommandId, Error) { CreatedAt = CreatedAt, ReferencedData = referencedData };
+}
 
 /// <summary>A new <c>noetl.command</c> row (PENDING).</summary>
 public sealed record NewCommandRow(long CommandId, long EventId, string Step, string ToolKind, JsonObject Context, JsonObject Meta, DateTime CreatedAt);

@@ -14,7 +14,7 @@ public static partial class EngineCases
 
     private static string[] Failed(string error) => [$"workflow.failed: {error}", $"playbook.failed: {error}"];
 
-    private static EngineCase Case(string name, string workflow, Action<GrainSimulator> script, IEnumerable<string> trace, bool? failed, JsonObject? payload = null) =>
+    private static EngineCase Case(string name, string workflow, Action<ExecutionDriver> script, IEnumerable<string> trace, bool? failed, JsonObject? payload = null) =>
         new(name, Header + workflow, script, [.. trace], failed) { Detailed = true, Payload = payload };
 
     private static JsonObject O(string json) => JsonNode.Parse(json)!.AsObject();
@@ -609,7 +609,7 @@ public static partial class EngineCases
                 g.Done("start");
                 g.Done("a");
                 var id = g.CommandOf("b");
-                g.Worker("command.failed", id, new JsonObject { ["command_id"] = id, ["error"] = new JsonObject { ["message"] = "timeout" } }, null, null);
+                g.Worker("command.failed", id, new JsonObject { ["command_id"] = id, ["error"] = new JsonObject { ["message"] = "timeout" } });
             },
             [.. forked, "done:a", "failed:b", .. Failed("Failed steps: b")], true);
 
@@ -1827,7 +1827,7 @@ public static partial class EngineCases
                 g.Done("start", iteration: 1);
             },
             [.. Begin, "step.enter:start(2)", """issue:start[0] input={"x":"a"}""", "done:start",
-             """issue:start[1] input={"x":"b"}""", "done:start", "done:start", "loop.done:start", .. Completed], false);
+             """issue:start[1] input={"x":"b"}""", "done:start", "loop.done:start", .. Completed], false);
 
         yield return Case("a self-loop counts with an arc set on the self arc", """
             workflow:

@@ -3,12 +3,12 @@ using System.Text.Json.Nodes;
 namespace NoEtl.Orchestration.Tests.Engine;
 
 /// <summary>A playbook, a script of worker events, and the exact log the engine must produce.</summary>
-public sealed record EngineCase(string Name, string Yaml, Action<GrainSimulator> Script, string[] Trace, bool? Failed)
+public sealed record EngineCase(string Name, string Yaml, Action<ExecutionDriver> Script, string[] Trace, bool? Failed)
 {
     /// <summary>The execute request's payload, deep-merged over the playbook workload.</summary>
     public JsonObject? Payload { get; init; }
 
-    /// <summary>Compare <see cref="GrainSimulator.DetailedTrace"/>, which also shows each command's rendered input and tool config.</summary>
+    /// <summary>Compare <see cref="ExecutionDriver.DetailedTrace"/>, which also shows each command's rendered input and tool config.</summary>
     public bool Detailed { get; init; }
 
     public override string ToString() => Name;
@@ -417,7 +417,7 @@ public static partial class EngineCases
                 g.Done("second");
             },
             ["playbook.initialized", "workflow.initialized", "issue:start", "done:start", "issue:second", "completed:start",
-             "completed:start", "done:second", "workflow.completed", "playbook.completed"],
+             "done:second", "workflow.completed", "playbook.completed"],
             false),
 
         new("command.completed without call.done completes the step", Header + """
@@ -597,9 +597,9 @@ public static partial class EngineCases
             g =>
             {
                 var id = g.CommandOf("start");
-                g.Worker("command.started", id, new JsonObject { ["command_id"] = id }, null, null);
-                g.Worker("step.enter", id, new JsonObject { ["status"] = "started" }, null, null);
-                g.Worker("step.exit", id, new JsonObject { ["command_id"] = id, ["result"] = J("""{"status": "ok", "context": {"data": {"x": 9}}}""") }, J("""{"status": "COMPLETED"}""").AsObject(), null);
+                g.Worker("command.started", id, new JsonObject { ["command_id"] = id });
+                g.Worker("step.enter", id, new JsonObject { ["status"] = "started" });
+                g.Worker("step.exit", id, new JsonObject { ["command_id"] = id, ["result"] = J("""{"status": "ok", "context": {"data": {"x": 9}}}""") });
                 g.Done("start", J("""{"x": 1}"""));
                 g.Done("second");
             },
@@ -737,7 +737,7 @@ public static partial class EngineCases
             {
                 var id = g.CommandOf("start");
                 g.CallDone(id);
-                g.Worker("call.error", id, new JsonObject { ["command_id"] = id, ["error"] = "late" }, null, "late");
+                g.Worker("call.error", id, new JsonObject { ["command_id"] = id, ["error"] = "late" });
                 g.CommandFailed(id, "late");
                 g.Done("second");
             },

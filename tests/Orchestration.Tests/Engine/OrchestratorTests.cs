@@ -168,10 +168,10 @@ public class OrchestratorTests
     [Fact]
     public void Second_command_input_is_rendered_from_the_first_result()
     {
-        var grain = new GrainSimulator(EngineCases.All[0].Yaml);
-        grain.Done("start", J("""{"value": 5}"""));
+        var execution = new ExecutionDriver(EngineCases.All[0].Yaml);
+        execution.Done("start", J("""{"value": 5}"""));
 
-        var second = grain.Commands.Single(c => c.Step == "second");
+        var second = execution.Commands.Single(c => c.Step == "second");
         Assert.Equal("""{"total":15}""", second.Input.ToJsonString());
         Assert.Equal(5, (long?)second.RenderContext["start"]!["value"]);
         Assert.Equal(5, (long?)second.RenderContext["start"]!["data"]!["value"]);
@@ -181,50 +181,50 @@ public class OrchestratorTests
     [Fact]
     public void Failure_completion_lists_failed_steps()
     {
-        var grain = new GrainSimulator(EngineCases.All.Single(c => c.Name.StartsWith("failure waits")).Yaml);
-        grain.Done("start");
-        Assert.Empty(grain.Error("a").Emissions);
-        var final = grain.Done("b");
+        var execution = new ExecutionDriver(EngineCases.All.Single(c => c.Name.StartsWith("failure waits")).Yaml);
+        execution.Done("start");
+        Assert.Empty(execution.Error("a").Emitted);
+        var final = execution.Done("b");
 
-        Assert.True(final.Completion!.Failed);
-        Assert.Equal("Failed steps: a", final.Completion.Error);
-        Assert.Equal(["a"], final.Completion.FailedSteps);
-        Assert.Equal(["a"], grain.State.FailedSteps);
-        Assert.Equal("boom", grain.State.Step("a").Error);
-        Assert.Equal("Failed steps: a", grain.State.Error);
+        var outcome = final.Emitted[^1];
+        Assert.Equal(("playbook.failed", "Failed steps: a"), (outcome.EventType, outcome.Error));
+        Assert.Equal("FAILED", execution.Status);
+        Assert.Equal(["a"], execution.State.FailedSteps);
+        Assert.Equal("boom", execution.State.Step("a").Error);
+        Assert.Equal("Failed steps: a", execution.State.Error);
     }
 
     [Fact]
     public void Sequential_loop_never_has_two_iterations_in_flight_and_collects_results_in_order()
     {
-        var grain = new GrainSimulator(EngineCases.All.Single(c => c.Name.StartsWith("sequential loop dispatches")).Yaml);
-        grain.Done("start");
-        Assert.Equal("""{"kind":"noop","result":"Oslo"}""", grain.Commands.Last().ToolConfig.ToJsonString());
-        grain.Done("visit", J("\"OSLO\""));
-        Assert.Equal("""{"kind":"noop","result":"Lima"}""", grain.Commands.Last().ToolConfig.ToJsonString());
-        grain.Done("visit", J("\"LIMA\""));
-        grain.Done("visit", J("\"PUNE\""));
+        var execution = new ExecutionDriver(EngineCases.All.Single(c => c.Name.StartsWith("sequential loop dispatches")).Yaml);
+        execution.Done("start");
+        Assert.Equal("""{"kind":"noop","result":"Oslo"}""", execution.Commands.Last().ToolConfig.ToJsonString());
+        execution.Done("visit", J("\"OSLO\""));
+        Assert.Equal("""{"kind":"noop","result":"Lima"}""", execution.Commands.Last().ToolConfig.ToJsonString());
+        execution.Done("visit", J("\"LIMA\""));
+        execution.Done("visit", J("\"PUNE\""));
 
-        Assert.Equal(1, MaxInFlight(grain, "visit"));
-        Assert.Equal("""{"visited":["OSLO","LIMA","PUNE"]}""", grain.Commands.Last().Input.ToJsonString());
+        Assert.Equal(1, MaxInFlight(execution, "visit"));
+        Assert.Equal("""{"visited":["OSLO","LIMA","PUNE"]}""", execution.Commands.Last().Input.ToJsonString());
     }
 
     [Fact]
     public void Parallel_loop_keeps_at_most_two_in_flight_and_orders_results_by_index()
     {
         var engineCase = EngineCases.All.Single(c => c.Name.StartsWith("parallel loop honours"));
-        var grain = new GrainSimulator(engineCase.Yaml);
-        engineCase.Script(grain);
+        var execution = new ExecutionDriver(engineCase.Yaml);
+        engineCase.Script(execution);
 
-        Assert.Equal(2, MaxInFlight(grain, "start"));
-        var after = grain.Commands.Single(c => c.Step == "after");
+        Assert.Equal(2, MaxInFlight(execution, "start"));
+        var after = execution.Commands.Single(c => c.Step == "after");
         Assert.Equal("""{"squares":[10,11,12,13,14]}""", after.Input.ToJsonString());
     }
 
-    private static int MaxInFlight(GrainSimulator grain, string step)
+    private static int MaxInFlight(ExecutionDriver execution, string step)
     {
         int inFlight = 0, max = 0;
-        foreach (var e in grain.Log.Where(e => e.NodeName == step))
+        foreach (var e in execution.Log.Where(e => e.NodeName == step))
         {
             if (e.EventType == "command.issued")
                 max = Math.Max(max, ++inFlight);
@@ -237,7 +237,7 @@ public class OrchestratorTests
     [Fact]
     public void Loop_over_a_mapping_yields_key_value_pairs()
     {
-        var grain = new GrainSimulator(Header + """
+        var execution = new ExecutionDriver(Header + """
             workload:
               sizes: {s: 1, m: 2}
             workflow:
@@ -245,9 +245,9 @@ public class OrchestratorTests
                 loop: {in: "{{ sizes }}", iterator: size}
                 tool: {kind: noop, label: "{{ size.key }}={{ size.value }}"}
             """);
-        Assert.Equal("""{"kind":"noop","label":"s=1"}""", grain.Commands[0].ToolConfig.ToJsonString());
-        grain.Done("start");
-        Assert.Equal("""{"kind":"noop","label":"m=2"}""", grain.Commands[1].ToolConfig.ToJsonString());
+        Assert.Equal("""{"kind":"noop","label":"s=1"}""", execution.Commands[0].ToolConfig.ToJsonString());
+        execution.Done("start");
+        Assert.Equal("""{"kind":"noop","label":"m=2"}""", execution.Commands[1].ToolConfig.ToJsonString());
     }
 
     [Theory]
@@ -259,7 +259,7 @@ public class OrchestratorTests
     {
         // A count of 2^31-1 used to be materialized as 2 billion JSON nodes: the silo ran out of memory.
         var huge = new JsonArray(Enumerable.Range(0, 100_001).Select(i => (JsonNode)i).ToArray());
-        var grain = new GrainSimulator(Header + $$$"""
+        var execution = new ExecutionDriver(Header + $$$"""
             workflow:
               - step: start
                 tool: {kind: noop}
@@ -268,13 +268,14 @@ public class OrchestratorTests
                 loop: {in: {{{inExpression}}}, iterator: v}
                 tool: {kind: noop}
             """, new JsonObject { ["huge"] = huge });
-        var decision = grain.Done("start");
+        var reaction = execution.Done("start");
 
-        Assert.True(decision.Completion!.Failed);
-        Assert.Equal(["fan"], decision.Completion.FailedSteps);
-        Assert.Equal($"loop step 'fan': loop.in has {count} items, more than the limit of 100000", decision.Completion.Error);
-        Assert.DoesNotContain(decision.Emissions, e => e is IssueCommand);
-        Assert.Equal(ExecutionStatus.Failed, grain.State.Status);
+        var outcome = reaction.Emitted[^1];
+        Assert.Equal("playbook.failed", outcome.EventType);
+        Assert.Equal($"loop step 'fan': loop.in has {count} items, more than the limit of 100000", outcome.Error);
+        Assert.DoesNotContain(reaction.Emitted, e => e.EventType == "command.issued");
+        Assert.Equal(ExecutionStatus.Failed, execution.State.Status);
+        Assert.Equal("FAILED", execution.Status);
     }
 
     [Theory]
@@ -286,15 +287,15 @@ public class OrchestratorTests
     [InlineData("\"{{ 4 }}\"", false)]
     public void The_loop_item_limit_applies_to_every_kind_of_collection(string inExpression, bool accepted)
     {
-        var grain = new GrainSimulator(Header + $$$"""
+        var execution = new ExecutionDriver(Header + $$$"""
             workflow:
               - step: start
                 loop: {in: {{{inExpression}}}, iterator: v, spec: {mode: parallel}}
                 tool: {kind: noop}
             """, limits: new PlaybookLimits { MaxLoopItems = 3 });
-        Assert.Equal(accepted, grain.Completion is null);
+        Assert.Equal(accepted, !execution.IsTerminal);
         if (!accepted)
-            Assert.Equal("loop step 'start': loop.in has 4 items, more than the limit of 3", grain.Completion!.Error);
+            Assert.Equal("loop step 'start': loop.in has 4 items, more than the limit of 3", execution.Outcome!.Error);
     }
 
     [Theory]
@@ -304,20 +305,20 @@ public class OrchestratorTests
     [InlineData("\"{{ 2 }}\"", "[0,1]")]
     public void Loop_collections_are_coerced_like_the_rust_engine(string inExpression, string expectedItems)
     {
-        var grain = new GrainSimulator(Header + $$$"""
+        var execution = new ExecutionDriver(Header + $$$"""
             workflow:
               - step: start
                 loop: {in: {{{inExpression}}}, iterator: v, spec: {mode: parallel}}
                 tool: {kind: noop}
             """);
-        var enter = grain.Log.Single(e => e.EventType == "step.enter");
+        var enter = execution.Log.Single(e => e.EventType == "step.enter");
         Assert.Equal(expectedItems, enter.Context!["items"]!.ToJsonString());
     }
 
     [Fact]
     public void Loop_step_arcs_see_loop_done_and_NoETLs_results_and_stats()
     {
-        var grain = new GrainSimulator(Header + """
+        var execution = new ExecutionDriver(Header + """
             workflow:
               - step: start
                 loop: {in: [1, 2], iterator: n}
@@ -329,20 +330,20 @@ public class OrchestratorTests
               - step: summary
                 tool: {kind: noop}
             """);
-        grain.Done("start", J("1"));
-        grain.Done("start", J("2"));
-        Assert.Equal("summary", grain.Commands.Last().Step);
+        execution.Done("start", J("1"));
+        execution.Done("start", J("2"));
+        Assert.Equal("summary", execution.Commands.Last().Step);
         const string Shape = """{"results":[1,2],"stats":{"total":2,"success":2,"failed":0}""";
-        Assert.Equal(Shape + ""","context":""" + Shape + "}}", grain.State.Step("start").Result!.ToJsonString());
+        Assert.Equal(Shape + ""","context":""" + Shape + "}}", execution.State.Step("start").Result!.ToJsonString());
         // loop.done carries the loop result before the arcs run.
-        var loopDone = grain.Log.Single(e => e.EventType == "loop.done");
-        Assert.Equal(grain.State.Step("start").Result!.ToJsonString(), loopDone.Context!["result"]!.ToJsonString());
+        var loopDone = execution.Log.Single(e => e.EventType == "loop.done");
+        Assert.Equal(execution.State.Step("start").Result!.ToJsonString(), loopDone.Context!["result"]!.ToJsonString());
     }
 
     [Fact]
     public void Pipeline_becomes_a_task_sequence_with_worker_rendered_fields()
     {
-        var grain = new GrainSimulator(Header + """
+        var execution = new ExecutionDriver(Header + """
             workload:
               url: https://api.test
             workflow:
@@ -358,7 +359,7 @@ public class OrchestratorTests
                       command: "insert {{ fetch.rows }}"
                       auth: "{{ keychain.pg }}"
             """);
-        var command = grain.Commands.Single();
+        var command = execution.Commands.Single();
         Assert.Equal("task_sequence", command.ToolKind);
         Assert.Equal(
             """{"kind":"task_sequence","tasks":[{"name":"fetch","kind":"http","url":"https://api.test/items","input":{"page":"{{ page }}"},"set":{"ctx.n":"{{ output.data.count }}"}},{"kind":"postgres","command":"insert {{ fetch.rows }}","auth":"{{ keychain.pg }}","name":"store"}]}""",
@@ -368,7 +369,7 @@ public class OrchestratorTests
     [Fact]
     public void Workbook_reference_is_resolved_into_the_command()
     {
-        var grain = new GrainSimulator(Header + """
+        var execution = new ExecutionDriver(Header + """
             workbook:
               - name: greet
                 tool: {kind: python, code: "print(1)", input: {greeting: hi, name: base}}
@@ -376,7 +377,7 @@ public class OrchestratorTests
               - step: start
                 tool: {kind: workbook, name: greet, input: {name: "{{ who }}"}}
             """, (JsonObject)J("""{"who": "ada"}"""));
-        var command = grain.Commands.Single();
+        var command = execution.Commands.Single();
         Assert.Equal("python", command.ToolKind);
         Assert.Equal("""{"kind":"python","code":"print(1)","input":{"greeting":"hi","name":"ada"}}""", command.ToolConfig.ToJsonString());
     }
@@ -385,53 +386,55 @@ public class OrchestratorTests
     public void Step_set_is_applied_once_per_completion_and_visible_as_variables()
     {
         var engineCase = EngineCases.All.Single(c => c.Name.StartsWith("counter loop"));
-        var grain = new GrainSimulator(engineCase.Yaml);
-        engineCase.Script(grain);
+        var execution = new ExecutionDriver(engineCase.Yaml);
+        engineCase.Script(execution);
 
-        Assert.Equal(3, grain.Log.Count(e => e.EventType == "ctx.updated" && e.NodeName == "body"));
-        Assert.Equal(3, (long?)grain.State.Variables["i"]);
-        Assert.Equal([0L, 1L, 2L], grain.Commands.Where(c => c.Step == "body").Select(c => (long)c.Input["i"]!));
-        Assert.Equal(3, (int?)grain.Log.Last(e => e.EventType == "ctx.updated").Context!["gen"]);
+        Assert.Equal(3, execution.Log.Count(e => e.EventType == "ctx.updated" && e.NodeName == "body"));
+        Assert.Equal(3, (long?)execution.State.Variables["i"]);
+        Assert.Equal([0L, 1L, 2L], execution.Commands.Where(c => c.Step == "body").Select(c => (long)c.Input["i"]!));
+        Assert.Equal(3, (int?)execution.Log.Last(e => e.EventType == "ctx.updated").Context!["gen"]);
     }
 
     [Fact]
     public void Cancelled_execution_decides_nothing()
     {
-        var grain = new GrainSimulator(EngineCases.All[0].Yaml);
-        grain.Cancel();
-        Assert.Equal(ExecutionStatus.Cancelled, grain.State.Status);
-        Assert.Same(Decision.None, grain.Done("start"));
+        var execution = new ExecutionDriver(EngineCases.All[0].Yaml);
+        execution.Cancel();
+        Assert.Equal(ExecutionStatus.Cancelled, execution.State.Status);
+        // The worker that claimed `start` before the cancel still reports it: the event is stored, nothing is decided.
+        Assert.Empty(execution.Done("start").Emitted);
+        Assert.Equal("CANCELLED", execution.Status);
     }
 
     [Fact]
     public void Events_after_completion_decide_nothing()
     {
-        var grain = new GrainSimulator(Header + """
+        var execution = new ExecutionDriver(Header + """
             workflow:
               - step: start
                 tool: {kind: noop}
             """);
-        Assert.NotNull(grain.Done("start").Completion);
-        Assert.Same(Decision.None, grain.Completed(grain.CommandOf("start")));
-        Assert.Equal(ExecutionStatus.Completed, grain.State.Status);
+        Assert.Equal("playbook.completed", execution.Done("start").Emitted[^1].EventType);
+        Assert.Empty(execution.Completed(execution.CommandOf("start")).Emitted);
+        Assert.Equal(ExecutionStatus.Completed, execution.State.Status);
     }
 
     [Fact]
     public void State_exposes_progress_for_the_status_page()
     {
-        var grain = new GrainSimulator(EngineCases.All[0].Yaml, (JsonObject)J("""{"base": 1}"""));
-        grain.Done("start", J("""{"value": 5}"""));
+        var execution = new ExecutionDriver(EngineCases.All[0].Yaml, (JsonObject)J("""{"base": 1}"""));
+        execution.Done("start", J("""{"value": 5}"""));
 
-        Assert.Equal(42, grain.State.ExecutionId);
-        Assert.Equal(7, grain.State.CatalogId);
-        Assert.Equal("tests/demo", grain.State.Path);
-        Assert.Equal(1, (long?)grain.State.Workload["base"]);
-        Assert.Equal("second", grain.State.CurrentStep);
-        Assert.Equal(["start"], grain.State.CompletedSteps);
-        Assert.Equal(StepStatus.Running, grain.State.Step("second").Status);
-        Assert.Equal(CommandOutcome.Succeeded, grain.State.Commands[grain.CommandOf("start")].Outcome);
-        Assert.Equal(CommandOutcome.Pending, grain.State.Commands[grain.CommandOf("second")].Outcome);
-        Assert.Equal(ExecutionStatus.Running, grain.State.Status);
+        Assert.Equal(42, execution.State.ExecutionId);
+        Assert.Equal(7, execution.State.CatalogId);
+        Assert.Equal("tests/demo", execution.State.Path);
+        Assert.Equal(1, (long?)execution.State.Workload["base"]);
+        Assert.Equal("second", execution.State.CurrentStep);
+        Assert.Equal(["start"], execution.State.CompletedSteps);
+        Assert.Equal(StepStatus.Running, execution.State.Step("second").Status);
+        Assert.Equal(CommandOutcome.Succeeded, execution.State.Commands[execution.CommandOf("start")].Outcome);
+        Assert.Equal(CommandOutcome.Pending, execution.State.Commands[execution.CommandOf("second")].Outcome);
+        Assert.Equal(ExecutionStatus.Running, execution.State.Status);
     }
 
     [Theory]

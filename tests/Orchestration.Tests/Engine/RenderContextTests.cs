@@ -41,11 +41,11 @@ public class RenderContextTests
               version: "{{ version }}"
         """;
 
-    private static IssueCommand Probe()
+    private static IssuedCommand Probe()
     {
-        var grain = new GrainSimulator(Playbook);
-        grain.Done("start", JsonNode.Parse("""{"rows": 3}"""));
-        return grain.Commands.Single(c => c.Step == "probe");
+        var execution = new ExecutionDriver(Playbook);
+        execution.Done("start", JsonNode.Parse("""{"rows": 3}"""));
+        return execution.Commands.Single(c => c.Step == "probe");
     }
 
     [Theory]
@@ -86,7 +86,8 @@ public class RenderContextTests
         Assert.Equal(Variables, context["workload"]!.ToJsonString());
         Assert.Equal("from-ctx", (string?)context["shadowed"]);
         Assert.Equal("""{"uuid":"42","execution_id":"42","id":"42"}""", context["job"]!.ToJsonString());
-        Assert.Equal("""{"name":"call.done","payload":{"command_id":5000},"step":"start","timestamp":null}""", context["event"]!.ToJsonString());
+        Assert.Equal("""{"name":"call.done","payload":{"command_id":1002},"step":"start","timestamp":"2026-01-02T03:04:06.0000000"}""",
+            context["event"]!.ToJsonString());
         Assert.Equal("""{"rows":3}""", context["output"]!.ToJsonString());
     }
 
@@ -95,9 +96,9 @@ public class RenderContextTests
     public void A_worker_resolves_ctx_n_in_a_pipeline_task_through_the_ctx_namespace()
     {
         var engineCase = EngineCases.Catalog.Single(c => c.Name.StartsWith("an arc's ctx write reaches the next pipeline"));
-        var grain = new GrainSimulator(engineCase.Yaml);
-        grain.Done("start", JsonNode.Parse("""{"v": "x"}"""));
-        var command = grain.Commands.Single(c => c.Step == "pipe");
+        var execution = new ExecutionDriver(engineCase.Yaml);
+        execution.Done("start", JsonNode.Parse("""{"v": "x"}"""));
+        var command = execution.Commands.Single(c => c.Step == "pipe");
         var task = command.ToolConfig["tasks"]![0]!;
         Assert.Equal("""{"n":5}""", Template.RenderValue(task["input"], command.RenderContext)!.ToJsonString());
         Assert.Equal("5", command.RenderContext["ctx"]!["n"]!.ToJsonString());
@@ -107,8 +108,8 @@ public class RenderContextTests
     [Fact]
     public void The_first_command_sees_the_initialization_as_its_event()
     {
-        var grain = new GrainSimulator(Playbook);
-        var context = grain.Commands.Single().RenderContext;
+        var execution = new ExecutionDriver(Playbook);
+        var context = execution.Commands.Single().RenderContext;
         Assert.Equal("""{"name":"playbook.initialized","payload":{},"step":null,"timestamp":null}""", context["event"]!.ToJsonString());
         Assert.False(context.ContainsKey("output"));
     }
@@ -116,11 +117,11 @@ public class RenderContextTests
     [Fact]
     public void State_builds_the_variable_map_for_status_pages()
     {
-        var grain = new GrainSimulator(Playbook);
-        grain.Done("start", JsonNode.Parse("""{"rows": 3}"""));
-        var context = grain.State.BuildRenderContext();
+        var execution = new ExecutionDriver(Playbook);
+        execution.Done("start", JsonNode.Parse("""{"rows": 3}"""));
+        var context = execution.State.BuildRenderContext();
         Assert.Equal("""{"region":"eu","shadowed":"from-ctx","start":{"rows":3,"data":{"rows":3}}}""", context.ToJsonString());
-        Assert.Equal("""{"shadowed":"from-ctx"}""", grain.State.Variables.ToJsonString());
+        Assert.Equal("""{"shadowed":"from-ctx"}""", execution.State.Variables.ToJsonString());
     }
 
     /// <summary>
@@ -130,7 +131,7 @@ public class RenderContextTests
     [Fact]
     public void A_task_sequence_response_promotes_the_last_task_and_writes_its_ctx()
     {
-        var grain = new GrainSimulator("""
+        var execution = new ExecutionDriver("""
             apiVersion: noetl.io/v2
             kind: Playbook
             metadata: {name: pipe}
@@ -152,14 +153,14 @@ public class RenderContextTests
                   seen: "{{ seen }}"
                   prev: "{{ start._prev.rows }}"
             """);
-        grain.Done("start", JsonNode.Parse("""
+        execution.Done("start", JsonNode.Parse("""
             {"status": "success", "_prev": {"rows": 2, "status": "inner"}, "results": {"fetch": {"count": 2}, "store": {"rows": 2}}, "ctx": {"page": "5"}}
             """));
         Assert.Equal(
             """{"labelled":2,"last_field":2,"status":"success","page":"5","via_ctx":"5","seen":"5","prev":2}""",
-            grain.Commands.Last().Input.ToJsonString());
-        Assert.Equal("""{"seen":"5"}""", grain.Log.Single(e => e.EventType == "ctx.updated").Context!["values"]!.ToJsonString());
-        var result = grain.State.Step("start").Result!;
+            execution.Commands.Last().Input.ToJsonString());
+        Assert.Equal("""{"seen":"5"}""", execution.Log.Single(e => e.EventType == "ctx.updated").Context!["values"]!.ToJsonString());
+        var result = execution.State.Step("start").Result!;
         Assert.Equal("success", (string?)result["status"]);
         Assert.Equal(result["context"]!["results"]!.ToJsonString(), result["results"]!.ToJsonString());
     }
@@ -168,7 +169,7 @@ public class RenderContextTests
     [Fact]
     public void A_label_keyed_task_sequence_result_is_read_as_its_results()
     {
-        var grain = new GrainSimulator("""
+        var execution = new ExecutionDriver("""
             apiVersion: noetl.io/v2
             kind: Playbook
             metadata: {name: pipe}
@@ -182,7 +183,7 @@ public class RenderContextTests
                 tool: {kind: noop}
                 input: {id: "{{ start.results.fetch.id }}", rows: "{{ start.rows }}", labelled: "{{ start.store.rows }}"}
             """);
-        grain.Done("start", JsonNode.Parse("""{"fetch": {"id": 9}, "store": {"rows": 1}}"""));
-        Assert.Equal("""{"id":9,"rows":1,"labelled":1}""", grain.Commands.Last().Input.ToJsonString());
+        execution.Done("start", JsonNode.Parse("""{"fetch": {"id": 9}, "store": {"rows": 1}}"""));
+        Assert.Equal("""{"id":9,"rows":1,"labelled":1}""", execution.Commands.Last().Input.ToJsonString());
     }
 }

@@ -18,7 +18,7 @@ public class ScaleTests
     public void A_thousand_iteration_parallel_loop_stays_fast()
     {
         var items = new JsonArray(Enumerable.Range(0, 1000).Select(i => (JsonNode)i).ToArray());
-        var grain = new GrainSimulator("""
+        var execution = new ExecutionDriver("""
             apiVersion: noetl.io/v2
             kind: Playbook
             metadata: {name: scale}
@@ -37,13 +37,13 @@ public class ScaleTests
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < 1000; i++)
         {
-            var id = grain.OpenCommandOf("start");
-            grain.CallDone(id, i);
-            grain.Completed(id);
+            var id = execution.OpenCommandOf("start");
+            execution.CallDone(id, i);
+            execution.Completed(id);
         }
         watch.Stop();
 
-        Assert.Equal("""{"count":1000}""", grain.Commands.Last().Input.ToJsonString());
+        Assert.Equal("""{"count":1000}""", execution.Commands.Last().Input.ToJsonString());
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
     }
 
@@ -65,17 +65,18 @@ public class ScaleTests
         yaml.AppendJoin(", ", Enumerable.Range(0, arcs).Select(i => $"{{step: s{i}}}")).Append("]}\n");
         for (var i = 0; i < arcs; i++)
             yaml.Append($"  - step: s{i}\n    tool: {{kind: noop}}\n");
-        var grain = new GrainSimulator(yaml.ToString(), limits: new PlaybookLimits { MaxSteps = arcs + 1, MaxArcs = arcs, MaxYamlNodes = 20 * arcs });
-        var id = grain.OpenCommandOf("start");
+        var execution = new ExecutionDriver(yaml.ToString(), limits: new PlaybookLimits { MaxSteps = arcs + 1, MaxArcs = arcs, MaxYamlNodes = 20 * arcs });
+        var id = execution.OpenCommandOf("start");
         var done = new LoggedEvent(1, "call.done", "start", "COMPLETED", new JsonObject { ["command_id"] = id }, null, null, id, null);
-        grain.State.Apply(done);
+        var state = execution.Folded(execution.Log.Count);
+        state.Apply(done);
 
         var best = TimeSpan.MaxValue;
         for (var run = 0; run < 3; run++)
         {
             GC.Collect();
             var watch = Stopwatch.StartNew();
-            var decision = Orchestrator.Decide(grain.Playbook, grain.State, done);
+            var decision = Orchestrator.Decide(execution.Playbook, state, done);
             watch.Stop();
             Assert.Equal(arcs, decision.Emissions.Count);
             best = watch.Elapsed < best ? watch.Elapsed : best;

@@ -144,9 +144,7 @@ public sealed partial class ExecutionAggregate
     /// <param name="referencedData">What a <c>result_ref</c> in the row's payload points at.</param>
     private LoggedEvent Fold(EventRow row, JsonNode? referencedData = null)
     {
-        var logged = new LoggedEvent(row.EventId, row.EventType, row.NodeName, row.Status, row.Context, row.Result, row.Meta,
-            row.CommandId, row.Error)
-        { CreatedAt = row.CreatedAt, ReferencedData = referencedData };
+        var logged = row.ToLogged(referencedData);
         _state.Apply(logged);
         _lastEventId = Math.Max(_lastEventId, row.EventId);
         _lastEventType = row.EventType;
