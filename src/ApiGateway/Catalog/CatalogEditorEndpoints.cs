@@ -1,9 +1,14 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.Catalog;
+
+/// <summary>The body of <c>POST /api/catalog/agents/list</c>: any JSON object (or none); the GUI sends filters the catalog does not apply.</summary>
+public sealed record AgentListRequest : IOptionalBody;
 
 /// <summary>
 /// The catalog routes of NoETL's web GUI (its View, Editor and Run dialog), in NoETL's shapes. Reading is open to
@@ -16,49 +21,64 @@ public static class CatalogEditorEndpoints
     public static void MapCatalogEditorEndpoints(this IEndpointRouteBuilder app)
     {
         var catalog = app.MapGroup("/api/catalog");
-
-        catalog.MapGet("/playbook/content", async ([FromQuery(Name = "playbook_id")] string? playbookId, IGrainFactory grains) =>
-            RequiredPlaybookId(playbookId) ?? await grains.Reference<ICatalogGrain>(0).Content(playbookId!).ToHttp()).ForAnyPrincipal();
-
-        catalog.MapPut("/playbook/content", async ([FromQuery(Name = "playbook_id")] string? playbookId, HttpRequest request, IGrainFactory grains) =>
-        {
-            if (RequiredPlaybookId(playbookId) is { } missing)
-                return missing;
-            var (content, _, error) = await CatalogEndpoints.ReadDocumentAsync(request);
-            return error ?? await grains.Reference<ICatalogGrain>(0).RegisterAt(playbookId!, content).ToHttp();
-        }).ForOperators();
-
-        catalog.MapPost("/playbooks/validate", async (HttpRequest request, IGrainFactory grains) =>
-        {
-            var (content, resourceType, error) = await CatalogEndpoints.ReadDocumentAsync(request);
-            return error ?? await grains.Reference<ICatalogGrain>(0).Validate(content, resourceType).ToHttp();
-        }).ForOperators();
-
-        catalog.MapPost("/agents/list", async (HttpRequest request, IGrainFactory grains) =>
-        {
-            var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
-            if (body is null)
-                return error!;
-            return await grains.Reference<ICatalogGrain>(0).List("agent", null).ToHttp();
-        }).ForAnyPrincipal();
-
-        // Catalog paths contain '/': only a catch-all can hold one, so the suffix is taken off here.
-        catalog.MapGet("/{**path}", (string path, [FromQuery(Name = "version")] string? version, IGrainFactory grains) =>
-        {
-            if (!path.EndsWith(UiSchemaSuffix, StringComparison.Ordinal) || path.Length == UiSchemaSuffix.Length)
-                return Task.FromResult(ReplyResults.NotFound("Not Found"));
-            int? number = null;
-            if (!string.IsNullOrWhiteSpace(version) && version != "latest")
-            {
-                if (!int.TryParse(version, out var parsed) || parsed < 1 || parsed > short.MaxValue)
-                    return Task.FromResult(RequestBody.Problem("int_parsing", ["query", "version"], "version must be 'latest' or a version number"));
-                number = parsed;
-            }
-            return grains.Reference<ICatalogGrain>(0).UiSchema(path[..^UiSchemaSuffix.Length], number).ToHttp();
-        }).ForAnyPrincipal();
+        catalog.MapGet("/playbook/content", Content).ForAnyPrincipal();
+        catalog.MapPut("/playbook/content", Save).ForOperators();
+        catalog.MapPost("/playbooks/validate", Validate).ForOperators();
+        catalog.MapPost("/agents/list", Agents).ForAnyPrincipal();
+        // Catalog paths contain '/': only a catch-all can hold one, so the suffix is taken off in the handler.
+        catalog.MapGet("/{**path}", UiSchema).ForAnyPrincipal();
     }
 
-    private static IResult? RequiredPlaybookId(string? playbookId) => string.IsNullOrWhiteSpace(playbookId)
-        ? RequestBody.Problem("missing", ["query", "playbook_id"], "playbook_id is required (a catalog id or a path)")
-        : null;
+    private static async Task<Results<Ok<PlaybookContent>, UnprocessableEntity<ValidationErrors>, NotFound<ErrorBody>, UnavailableError>> Content(
+        [FromQuery(Name = "playbook_id")] string? playbookId, IGrainFactory grains)
+    {
+        if (string.IsNullOrWhiteSpace(playbookId))
+            return MissingPlaybookId();
+        var outcome = await grains.Reference<ICatalogGrain>(0).Content(playbookId);
+        return outcome switch
+        {
+            { Value: { } content } => TypedResults.Ok(content),
+            { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
+
+    private static async Task<Results<Ok<CatalogRegistration>, UnprocessableEntity<ValidationErrors>, ForbiddenError, UnavailableError>> Save(
+        [FromQuery(Name = "playbook_id")] string? playbookId, JsonBody<CatalogDocumentRequest> body, IGrainFactory grains) =>
+        string.IsNullOrWhiteSpace(playbookId)
+            ? MissingPlaybookId()
+            : CatalogEndpoints.Registered(await grains.Reference<ICatalogGrain>(0).RegisterAt(playbookId, body.Value.Yaml));
+
+    private static async Task<Ok<PlaybookValidation>> Validate(JsonBody<CatalogDocumentRequest> body, IGrainFactory grains) =>
+        TypedResults.Ok(await grains.Reference<ICatalogGrain>(0).Validate(body.Value.Yaml, body.Value.ResourceType));
+
+    private static async Task<Results<Ok<CatalogEntries>, UnavailableError>> Agents(JsonBody<AgentListRequest> body, IGrainFactory grains) =>
+        CatalogEndpoints.Listed(await grains.Reference<ICatalogGrain>(0).List("agent", null));
+
+    private static async Task<Results<Ok<RunForm>, NotFound<ErrorBody>, UnprocessableEntity<ValidationErrors>, UnprocessableEntity<ErrorBody>, UnavailableError>> UiSchema(
+        string path, [FromQuery(Name = "version")] string? version, IGrainFactory grains)
+    {
+        if (!path.EndsWith(UiSchemaSuffix, StringComparison.Ordinal) || path.Length == UiSchemaSuffix.Length)
+            return TypedResults.NotFound(new ErrorBody(JsonValue.Create("Not Found")));
+        int? number = null;
+        if (!string.IsNullOrWhiteSpace(version) && version != "latest")
+        {
+            if (!int.TryParse(version, out var parsed) || parsed < 1 || parsed > short.MaxValue)
+                return ContractResults.FieldProblem("int_parsing", ["query", "version"], "version must be 'latest' or a version number");
+            number = parsed;
+        }
+        var outcome = await grains.Reference<ICatalogGrain>(0).UiSchema(path[..^UiSchemaSuffix.Length], number);
+        return outcome switch
+        {
+            { Value: { } form } => TypedResults.Ok(form),
+            { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+            { Failure: { Kind: FailureKind.Invalid } failure } => ContractResults.Unprocessable(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
+
+    private static UnprocessableEntity<ValidationErrors> MissingPlaybookId() =>
+        ContractResults.FieldProblem("missing", ["query", "playbook_id"], "playbook_id is required (a catalog id or a path)");
 }

@@ -1,79 +1,107 @@
-using NoEtl.ApiGateway.Auth;
+using System.ComponentModel.DataAnnotations;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.Catalog;
 
+/// <summary>
+/// The playbook document of register, validate and the editor's save: <c>{content, resource_type?}</c>, the content
+/// plain YAML or base64 (as the noetl CLI sends it). Bounded by the body size; the engine bounds the YAML itself
+/// (docs/limits.md).
+/// </summary>
+public sealed record CatalogDocumentRequest([property: Required, Document] string Content, string? ResourceType)
+{
+    /// <summary>The content as YAML: base64 is tried first, as NoETL does, and kept only when it decodes to text with a <c>:</c>.</summary>
+    [JsonIgnore]
+    public string Yaml
+    {
+        get
+        {
+            var buffer = new byte[Content.Length];
+            if (!Convert.TryFromBase64String(Content.Trim(), buffer, out var written))
+                return Content;
+            try
+            {
+                var decoded = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(buffer, 0, written);
+                return decoded.Contains(':') ? decoded : Content;
+            }
+            catch (DecoderFallbackException)
+            {
+                return Content;
+            }
+        }
+    }
+}
+
+/// <summary>The filter of <c>POST /api/catalog/list</c>; an empty body lists everything.</summary>
+public sealed record CatalogListRequest(string? ResourceType, [property: FreeText] string? Path) : IOptionalBody;
+
+/// <summary>One version of <c>POST /api/catalog/resource</c>: by catalog id or path, the latest unless a version is given.</summary>
+public sealed record CatalogResourceRequest(long? CatalogId, [property: FreeText] string? Path, [property: AtLeast(1), OrLatest] int? Version)
+    : IRequestRules<CatalogResourceRequest>
+{
+    public static void Check(RequestBody body)
+    {
+        // Neither an id nor a path that could be read (the reader reports a malformed one too).
+        var path = body.Raw("path");
+        if (WireIds.Read(body.Raw("catalog_id")) is null && path?.GetValueKind() != JsonValueKind.String)
+            body.Add("missing", "catalog_id", "catalog_id or path is required");
+    }
+}
+
+/// <summary>The catalog routes of the noetl CLI: register, list, resource. Registering is the operator's.</summary>
 public static class CatalogEndpoints
 {
     public static void MapCatalogEndpoints(this IEndpointRouteBuilder app)
     {
         var catalog = app.MapGroup("/api/catalog");
-
-        catalog.MapPost("/register", async (HttpRequest request, IGrainFactory grains) =>
-        {
-            var (content, resourceType, error) = await ReadDocumentAsync(request);
-            return error ?? await grains.Reference<ICatalogGrain>(0).Register(content, resourceType).ToHttp();
-        }).ForOperators();
-
-        catalog.MapPost("/list", async (HttpRequest request, IGrainFactory grains) =>
-        {
-            var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
-            if (body is null)
-                return error!;
-            var resourceType = body.String("resource_type");
-            var path = body.Text("path");
-            if (body.HasErrors)
-                return body.Errors();
-            return await grains.Reference<ICatalogGrain>(0).List(resourceType, path).ToHttp();
-        }).ForAnyPrincipal();
-
-        catalog.MapPost("/resource", async (HttpRequest request, IGrainFactory grains) =>
-        {
-            var (body, error) = await RequestBody.ReadAsync(request);
-            if (body is null)
-                return error!;
-            var catalogId = body.Id("catalog_id");
-            var path = body.Text("path");
-            var version = body.Raw("version") is { } v && v.ToString() == "latest" ? null : body.Int("version", 1);
-            if (catalogId is null && path is null)
-                body.Add("missing", "catalog_id", "catalog_id or path is required");
-            if (body.HasErrors)
-                return body.Errors();
-            return await grains.Reference<ICatalogGrain>(0).Resource(catalogId, path, version).ToHttp();
-        }).ForAnyPrincipal();
+        catalog.MapPost("/register", Register).ForOperators();
+        catalog.MapPost("/list", List).ForAnyPrincipal();
+        catalog.MapPost("/resource", Resource).ForAnyPrincipal();
     }
 
-    /// <summary>The CLI sends base64; other callers send plain YAML. Base64 is tried first, as NoETL does.</summary>
-    /// <summary>
-    /// The playbook document of register, validate and the editor's save: <c>{content, resource_type?}</c>, the content
-    /// plain YAML or base64 (as the noetl CLI sends it), decoded; or the 422 that refuses the body.
-    /// </summary>
-    public static async Task<(string Content, string? ResourceType, IResult? Error)> ReadDocumentAsync(HttpRequest request)
-    {
-        var (body, error) = await RequestBody.ReadAsync(request);
-        if (body is null)
-            return ("", null, error);
-        // Bounded by the body size; the engine bounds the YAML itself (docs/limits.md).
-        var content = body.RequiredText("content", maxLength: int.MaxValue);
-        var resourceType = body.String("resource_type");
-        return body.HasErrors ? ("", null, body.Errors()) : (DecodeContent(content), resourceType, null);
-    }
+    private static async Task<Results<Ok<CatalogRegistration>, UnprocessableEntity<ValidationErrors>, ForbiddenError, UnavailableError>> Register(
+        JsonBody<CatalogDocumentRequest> body, IGrainFactory grains) =>
+        Registered(await grains.Reference<ICatalogGrain>(0).Register(body.Value.Yaml, body.Value.ResourceType));
 
-    private static string DecodeContent(string content)
+    /// <summary>The answer of a registration, here and in the editor's save.</summary>
+    public static Results<Ok<CatalogRegistration>, UnprocessableEntity<ValidationErrors>, ForbiddenError, UnavailableError> Registered(
+        Outcome<CatalogRegistration> outcome) => outcome switch
+        {
+            { Value: { } registered } => TypedResults.Ok(registered),
+            { Failure: { Kind: FailureKind.Invalid } failure } => ContractResults.Invalid(failure),
+            { Failure: { Kind: FailureKind.Forbidden } failure } => ContractResults.Forbidden(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+
+    private static async Task<Results<Ok<CatalogEntries>, UnavailableError>> List(JsonBody<CatalogListRequest> body, IGrainFactory grains) =>
+        Listed(await grains.Reference<ICatalogGrain>(0).List(body.Value.ResourceType, body.Value.Path));
+
+    /// <summary>The answer of a catalog listing, here and for the GUI's agents.</summary>
+    public static Results<Ok<CatalogEntries>, UnavailableError> Listed(Outcome<CatalogEntries> outcome) => outcome switch
     {
-        var buffer = new byte[content.Length];
-        if (!Convert.TryFromBase64String(content.Trim(), buffer, out var written))
-            return content;
-        try
+        { Value: { } entries } => TypedResults.Ok(entries),
+        { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+        _ => throw ContractResults.Undeclared(outcome.Failure),
+    };
+
+    private static async Task<Results<Ok<CatalogEntry>, NotFound<ErrorBody>, UnavailableError>> Resource(
+        JsonBody<CatalogResourceRequest> body, IGrainFactory grains)
+    {
+        var request = body.Value;
+        var outcome = await grains.Reference<ICatalogGrain>(0).Resource(request.CatalogId, request.Path, request.Version);
+        return outcome switch
         {
-            var decoded = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(buffer, 0, written);
-            return decoded.Contains(':') ? decoded : content;
-        }
-        catch (DecoderFallbackException)
-        {
-            return content;
-        }
+            { Value: { } entry } => TypedResults.Ok(entry),
+            { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
     }
 }

@@ -33,9 +33,13 @@ public static class ContractResults
 
     public static Conflict<ErrorBody> Conflict(Failure failure) => TypedResults.Conflict(ErrorBody.Of(failure));
 
-    /// <summary>A field the grain refused (<see cref="Failure.Field"/>, dotted), as FastAPI's <c>value_error</c>.</summary>
+    /// <summary>The fields the grain refused (<see cref="Failure.Fields"/>, or <see cref="Failure.Field"/>; dotted), as FastAPI's <c>value_error</c>s.</summary>
     public static UnprocessableEntity<ValidationErrors> Invalid(Failure failure) =>
-        FieldProblem("value_error", (failure.Field ?? "body").Split('.'), failure.Message);
+        TypedResults.UnprocessableEntity(new ValidationErrors([.. (failure.Fields ?? [new FieldFailure(failure.Field ?? "body", failure.Message)])
+            .Select(field => new FieldError("value_error", field.Field.Split('.', StringSplitOptions.RemoveEmptyEntries), field.Message))]));
+
+    /// <summary>An <see cref="FailureKind.Invalid"/> about no one field: <c>{"detail": message}</c>.</summary>
+    public static UnprocessableEntity<ErrorBody> Unprocessable(Failure failure) => TypedResults.UnprocessableEntity(ErrorBody.Of(failure));
 
     public static ForbiddenError Forbidden(Failure failure) => new(ErrorBody.Of(failure));
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using NoEtl.ApiGateway.Catalog;
 using NoEtl.ApiGateway.Credentials;
 using NoEtl.ApiGateway.Health;
 using NoEtl.ApiGateway.Internal;
@@ -39,6 +40,26 @@ namespace NoEtl.ApiGateway.Http;
 [JsonSerializable(typeof(KeychainMiss))]
 [JsonSerializable(typeof(KeychainStored))]
 [JsonSerializable(typeof(KeychainDeleted))]
+[JsonSerializable(typeof(CatalogDocumentRequest))]
+[JsonSerializable(typeof(CatalogListRequest))]
+[JsonSerializable(typeof(CatalogResourceRequest))]
+[JsonSerializable(typeof(AgentListRequest))]
+[JsonSerializable(typeof(CatalogRegistration))]
+[JsonSerializable(typeof(CatalogEntries))]
+[JsonSerializable(typeof(CatalogEntry))]
+[JsonSerializable(typeof(PlaybookValidation))]
+[JsonSerializable(typeof(PlaybookContent))]
+[JsonSerializable(typeof(RunForm))]
+[JsonSerializable(typeof(OutboxClaimRequest))]
+[JsonSerializable(typeof(OutboxIdsRequest))]
+[JsonSerializable(typeof(OutboxFailureRequest))]
+[JsonSerializable(typeof(OutboxRequeueRequest))]
+[JsonSerializable(typeof(OutboxClaim))]
+[JsonSerializable(typeof(OutboxMarked))]
+[JsonSerializable(typeof(OutboxFailed))]
+[JsonSerializable(typeof(OutboxPending))]
+[JsonSerializable(typeof(DeadLetters))]
+[JsonSerializable(typeof(OutboxRequeued))]
 public sealed partial class GatewayJson : JsonSerializerContext
 {
     /// <summary>The HTTP JSON settings of every route: these records first, the reflection resolver for the rest.</summary>

@@ -11,6 +11,14 @@ namespace NoEtl.ApiGateway.Http;
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class FreeTextAttribute : Attribute;
 
+/// <summary>A text field bounded by the body size alone: a document (a playbook's YAML, which the engine bounds itself).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class DocumentAttribute : Attribute;
+
+/// <summary>An integer field that also takes <c>"latest"</c>, read as absent (NoETL's catalog versions).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class OrLatestAttribute : Attribute;
+
 /// <summary>Another name NoETL clients send the field under (<c>base_url</c> for <c>uri</c>); the canonical name wins.</summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class AlsoNamedAttribute(string name) : Attribute
@@ -132,6 +140,7 @@ internal static class RequestSchema
     private static JsonNode? Read(RequestBody body, JsonPropertyInfo property, Type type, string[] names, bool required, ICustomAttributeProvider? attributes)
     {
         var freeText = attributes?.IsDefined(typeof(FreeTextAttribute), true) == true;
+        var document = attributes?.IsDefined(typeof(DocumentAttribute), true) == true;
         if (attributes?.IsDefined(typeof(SecretDocumentAttribute), true) == true)
         {
             _ = body.Secret(names[0]);
@@ -144,6 +153,10 @@ internal static class RequestSchema
         {
             if (body.String(names) is { } text && !oneOf.Values.Contains(text))
                 body.Add("literal_error", names[0], oneOf.Message);
+        }
+        else if (type == typeof(string) && document)
+        {
+            _ = required ? body.RequiredText(names[0], maxLength: int.MaxValue) : body.Text(names);
         }
         else if (type == typeof(string))
         {
@@ -160,11 +173,19 @@ internal static class RequestSchema
             // NoETL's ids come as numbers or numeric strings: the record gets the number.
             return (required ? body.RequiredId(names) : body.Id(names)) is { } id ? JsonValue.Create(id) : null;
         }
+        else if (type == typeof(int) && attributes?.IsDefined(typeof(OrLatestAttribute), true) == true && body.Raw(names)?.ToString() == "latest")
+        {
+            return null;
+        }
         else if (type == typeof(int))
         {
             var range = attributes?.GetCustomAttributes(typeof(RangeAttribute), true).Cast<RangeAttribute>().FirstOrDefault();
             var atLeast = attributes?.GetCustomAttributes(typeof(AtLeastAttribute), true).Cast<AtLeastAttribute>().FirstOrDefault();
             return body.Int(names[0], atLeast?.Minimum ?? range?.Minimum as int?, range?.Maximum as int?) is { } number ? JsonValue.Create(number) : null;
+        }
+        else if (type == typeof(long[]))
+        {
+            return body.IdList(names[0]) is { } ids ? new JsonArray([.. ids.Select(id => (JsonNode)id)]) : null;
         }
         else if (type == typeof(bool))
         {

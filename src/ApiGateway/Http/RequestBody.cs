@@ -203,6 +203,20 @@ public sealed class RequestBody
         }
     }
 
+    /// <summary>A list of ids, each a number or a numeric string.</summary>
+    public long[]? IdList(string name)
+    {
+        if (Array(name) is not { } items)
+            return null;
+        var ids = items.Select(WireIds.Read).ToList();
+        if (ids.Any(id => id is null))
+        {
+            Add("int_parsing", name, $"Every item of {name} must be an integer id (number or numeric string)");
+            return null;
+        }
+        return [.. ids.Select(id => id!.Value)];
+    }
+
     public JsonArray? Array(string name)
     {
         var node = Fields[name];

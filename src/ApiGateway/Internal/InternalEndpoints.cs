@@ -1,5 +1,8 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
 
@@ -24,6 +27,39 @@ public sealed record PurgeSettings(
         IdempotencyKeyRetentionDays ?? 7);
 }
 
+/// <summary>A claim of the outbox publisher: up to <c>limit</c> rows, waiting up to <c>wait_ms</c> for some to commit.</summary>
+public sealed record OutboxClaimRequest([property: Range(1, 1000)] int? Limit, [property: Range(0, 60_000)] int? WaitMs) : IOptionalBody;
+
+/// <summary>The rows a publisher published (at least one).</summary>
+public sealed record OutboxIdsRequest(long[]? OutboxIds) : IRequestRules<OutboxIdsRequest>
+{
+    public static void Check(RequestBody body)
+    {
+        if (body.Raw("outbox_ids") is not JsonArray { Count: > 0 } and not JsonValue)
+            body.Add("too_short", "outbox_ids", "List should have at least 1 item");
+    }
+}
+
+/// <summary>A failed publish of one row; <c>attempts</c> is the publisher's count, for the backoff.</summary>
+public sealed record OutboxFailureRequest(
+    [property: Required] long OutboxId,
+    [property: Required, FreeText] string Error,
+    [property: AtLeast(1)] int? Attempts,
+    [property: AtLeast(1)] int? MaxDelaySeconds);
+
+/// <summary>Dead rows to move back to PENDING: the listed ids, or every one with <c>"all": true</c>.</summary>
+public sealed record OutboxRequeueRequest(long[]? OutboxIds, bool? All) : IRequestRules<OutboxRequeueRequest>
+{
+    public static void Check(RequestBody body)
+    {
+        if (body.Raw("all") is not JsonValue all || all.GetValueKind() != JsonValueKind.True)
+        {
+            if (body.Raw("outbox_ids") is not JsonArray { Count: > 0 } and not JsonValue)
+                body.Add("too_short", "outbox_ids", "Give outbox_ids (at least 1 item) or \"all\": true");
+        }
+    }
+}
+
 /// <summary>The system pool's surface: outbox claims and acknowledgements, and event projection.</summary>
 public static class InternalEndpoints
 {
@@ -31,76 +67,13 @@ public static class InternalEndpoints
     {
         var group = app.MapGroup("/api/internal").AddEndpointFilter<InternalTokenGate>();
         var outbox = group.MapGroup("/outbox");
-
-        outbox.MapPost("/claim", async (HttpRequest request, IGrainFactory grains) =>
-        {
-            var (body, error) = await RequestBody.ReadAsync(request, allowEmpty: true);
-            if (body is null)
-                return error!;
-            var limit = body.Int("limit", 1, 1000) ?? 100;
-            var waitMs = body.Int("wait_ms", 0, 60_000) ?? 0;
-            if (body.HasErrors)
-                return body.Errors();
-            return await grains.Reference<IOutboxGrain>(0).Claim(limit, waitMs, request.HttpContext.RequestAborted).ToHttp();
-        });
-
-        outbox.MapPost("/mark-published", async (HttpRequest request, IGrainFactory grains) =>
-        {
-            var (body, error) = await RequestBody.ReadAsync(request);
-            if (body is null)
-                return error!;
-            var ids = body.Array("outbox_ids");
-            var parsed = ids?.Select(WireIds.Read).ToList() ?? [];
-            if (ids is null || ids.Count == 0)
-                body.Add("too_short", "outbox_ids", "List should have at least 1 item");
-            else if (parsed.Any(id => id is null))
-                body.Add("int_parsing", "outbox_ids", "Every outbox id must be an integer");
-            if (body.HasErrors)
-                return body.Errors();
-            return await grains.Reference<IOutboxGrain>(0).MarkPublished([.. parsed.Select(id => id!.Value)]).ToHttp();
-        });
-
-        outbox.MapPost("/mark-failed", async (HttpRequest request, IGrainFactory grains) =>
-        {
-            var (body, error) = await RequestBody.ReadAsync(request);
-            if (body is null)
-                return error!;
-            var outboxId = body.RequiredId("outbox_id");
-            var message = body.RequiredText("error");
-            var attempts = body.Int("attempts", 1, int.MaxValue) ?? 1;
-            var maxDelay = body.Int("max_delay_seconds", 1, int.MaxValue) ?? 300;
-            if (body.HasErrors)
-                return body.Errors();
-            return await grains.Reference<IOutboxGrain>(0).MarkFailed(outboxId, message, attempts, maxDelay).ToHttp();
-        });
-
-        outbox.MapGet("/pending-count", (IGrainFactory grains) => grains.Reference<IOutboxGrain>(0).PendingCount().ToHttp());
-
+        outbox.MapPost("/claim", Claim);
+        outbox.MapPost("/mark-published", MarkPublished);
+        outbox.MapPost("/mark-failed", MarkFailed);
+        outbox.MapGet("/pending-count", PendingCount);
         // Dead letters: rows that exhausted NOETL_OUTBOX_MAX_ATTEMPTS. Keyset paging: after_id = the previous next_after_id.
-        outbox.MapGet("/dead", (IGrainFactory grains, int? limit, long? after_id) =>
-        {
-            var size = limit ?? 100;
-            if (size is < 1 or > 1000 || after_id < 0)
-                return Task.FromResult(RequestBody.Problem("value_error", ["query", "limit"], "1 <= limit <= 1000 and after_id >= 0"));
-            return grains.Reference<IOutboxGrain>(0).DeadLetters(size, after_id ?? 0).ToHttp();
-        });
-
-        outbox.MapPost("/requeue", async (HttpRequest request, IGrainFactory grains) =>
-        {
-            var (body, error) = await RequestBody.ReadAsync(request);
-            if (body is null)
-                return error!;
-            var all = body.Bool("all", false);
-            var ids = body.Array("outbox_ids");
-            var parsed = ids?.Select(WireIds.Read).ToList() ?? [];
-            if (!all && (ids is null || ids.Count == 0))
-                body.Add("too_short", "outbox_ids", "Give outbox_ids (at least 1 item) or \"all\": true");
-            else if (parsed.Any(id => id is null))
-                body.Add("int_parsing", "outbox_ids", "Every outbox id must be an integer");
-            if (body.HasErrors)
-                return body.Errors();
-            return await grains.Reference<IOutboxGrain>(0).Requeue([.. parsed.Select(id => id!.Value)], all).ToHttp();
-        });
+        outbox.MapGet("/dead", DeadLetters);
+        outbox.MapPost("/requeue", Requeue);
 
         group.MapPost("/cleanup/purge", Purge);
 
@@ -118,6 +91,56 @@ public static class InternalEndpoints
             return await grains.Reference<IExecutionDirectoryGrain>(0).Project(events!.ToJsonString(), sourceExecutionId).ToHttp();
         });
     }
+
+    private static async Task<Results<Ok<OutboxClaim>, UnavailableError>> Claim(JsonBody<OutboxClaimRequest> body, HttpContext http, IGrainFactory grains) =>
+        Answer(await grains.Reference<IOutboxGrain>(0).Claim(body.Value.Limit ?? 100, body.Value.WaitMs ?? 0, http.RequestAborted));
+
+    private static async Task<Results<Ok<OutboxMarked>, UnavailableError>> MarkPublished(JsonBody<OutboxIdsRequest> body, IGrainFactory grains) =>
+        Answer(await grains.Reference<IOutboxGrain>(0).MarkPublished(body.Value.OutboxIds ?? []));
+
+    private static async Task<Results<Ok<OutboxFailed>, NotFound<ErrorBody>, UnavailableError>> MarkFailed(
+        JsonBody<OutboxFailureRequest> body, IGrainFactory grains)
+    {
+        var request = body.Value;
+        var outcome = await grains.Reference<IOutboxGrain>(0).MarkFailed(request.OutboxId, request.Error, request.Attempts ?? 1, request.MaxDelaySeconds ?? 300);
+        return outcome switch
+        {
+            { Value: { } failed } => TypedResults.Ok(failed),
+            { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
+
+    private static async Task<Results<Ok<OutboxPending>, UnavailableError>> PendingCount(IGrainFactory grains) =>
+        Answer(await grains.Reference<IOutboxGrain>(0).PendingCount());
+
+    private static async Task<Results<Ok<DeadLetters>, UnprocessableEntity<ValidationErrors>, UnavailableError>> DeadLetters(
+        IGrainFactory grains, int? limit, [FromQuery(Name = "after_id")] long? afterId)
+    {
+        var size = limit ?? 100;
+        if (size is < 1 or > 1000 || afterId < 0)
+            return ContractResults.FieldProblem("value_error", ["query", "limit"], "1 <= limit <= 1000 and after_id >= 0");
+        var outcome = await grains.Reference<IOutboxGrain>(0).DeadLetters(size, afterId ?? 0);
+        return outcome switch
+        {
+            { Value: { } page } => TypedResults.Ok(page),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
+
+    private static async Task<Results<Ok<OutboxRequeued>, UnavailableError>> Requeue(JsonBody<OutboxRequeueRequest> body, IGrainFactory grains) =>
+        Answer(await grains.Reference<IOutboxGrain>(0).Requeue(body.Value.OutboxIds ?? [], body.Value.All ?? false));
+
+    /// <summary>The answer of an outbox call that fails only when the database does.</summary>
+    private static Results<Ok<T>, UnavailableError> Answer<T>(Outcome<T> outcome)
+        where T : class => outcome switch
+        {
+            { Value: { } value } => TypedResults.Ok(value),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
 
     private static async Task<Results<Ok<PurgeReport>, UnavailableError>> Purge(JsonBody<PurgeSettings> body, IGrainFactory grains)
     {

@@ -13,11 +13,8 @@ public static class ContractOpenApi
     /// <summary>The request bodies of every body route, as noetl-api.md defines them (the fuzz suite sends its mutations from these).</summary>
     private static readonly Dictionary<string, (string[] Required, (string Name, JsonSchemaType Type)[] Properties)> Bodies = new()
     {
-        ["POST api/catalog/register"] = (["content"], [("content", JsonSchemaType.String), ("resource_type", JsonSchemaType.String)]),
         ["POST api/auth/validate"] = (["session_token"], [("session_token", JsonSchemaType.String)]),
         ["POST api/auth/session/validate"] = (["session_token"], [("session_token", JsonSchemaType.String)]),
-        ["PUT api/catalog/playbook/content"] = (["content"], [("content", JsonSchemaType.String)]),
-        ["POST api/catalog/playbooks/validate"] = (["content"], [("content", JsonSchemaType.String), ("resource_type", JsonSchemaType.String)]),
         ["POST api/execute"] = ([], [("path", JsonSchemaType.String), ("catalog_id", JsonSchemaType.String), ("version", JsonSchemaType.Integer),
             ("payload", JsonSchemaType.Object), ("workload", JsonSchemaType.Object), ("parent_execution_id", JsonSchemaType.String)]),
         ["POST api/commands/{eventId}/claim"] = (["worker_id"], [("worker_id", JsonSchemaType.String), ("locality", JsonSchemaType.Object)]),
@@ -30,13 +27,6 @@ public static class ContractOpenApi
         ["POST api/executions/{id}/stop"] = ([], [("reason", JsonSchemaType.String)]),
         ["POST api/executions/{id}/rerun"] = ([], [("workload", JsonSchemaType.Object)]),
         ["POST api/executions/{id}/analyze"] = ([], [("limit", JsonSchemaType.Integer)]),
-        ["POST api/catalog/list"] = ([], [("resource_type", JsonSchemaType.String), ("path", JsonSchemaType.String)]),
-        ["POST api/catalog/resource"] = ([], [("catalog_id", JsonSchemaType.String), ("path", JsonSchemaType.String), ("version", JsonSchemaType.Integer)]),
-        ["POST api/internal/outbox/claim"] = ([], [("limit", JsonSchemaType.Integer), ("wait_ms", JsonSchemaType.Integer)]),
-        ["POST api/internal/outbox/mark-published"] = (["outbox_ids"], [("outbox_ids", JsonSchemaType.Array)]),
-        ["POST api/internal/outbox/mark-failed"] = (["outbox_id", "error"], [("outbox_id", JsonSchemaType.String), ("error", JsonSchemaType.String),
-            ("attempts", JsonSchemaType.Integer), ("max_delay_seconds", JsonSchemaType.Integer)]),
-        ["POST api/internal/outbox/requeue"] = ([], [("outbox_ids", JsonSchemaType.Array), ("all", JsonSchemaType.Boolean)]),
         ["POST api/internal/events/project"] = (["events"], [("events", JsonSchemaType.Array), ("source_execution_id", JsonSchemaType.String)]),
     };
 

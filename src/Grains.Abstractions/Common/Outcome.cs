@@ -29,9 +29,16 @@ public sealed record Failure(
     [property: Id(2)] string Message,
     [property: Id(3)] int? RetryAfterSeconds = null,
     [property: Id(4)] string? Field = null,
-    [property: Id(5)] string? Subject = null)
+    [property: Id(5)] string? Subject = null,
+    [property: Id(6)] IReadOnlyList<FieldFailure>? Fields = null)
 {
     public static Failure Invalid(string field, string message) => new(FailureKind.Invalid, null, message, Field: field);
+
+    /// <summary>Several refused fields at once (a playbook's errors), answered together as one 422.</summary>
+    public static Failure Invalid(IReadOnlyList<FieldFailure> fields) => new(FailureKind.Invalid, null, fields[0].Message, Field: fields[0].Field, Fields: fields);
+
+    /// <summary>Invalid as a whole, about no one field (answered <c>{"detail": message}</c>).</summary>
+    public static Failure Invalid(string message) => new(FailureKind.Invalid, null, message);
 
     public static Failure Conflict(string code, string message, string? subject = null) => new(FailureKind.Conflict, code, message, Subject: subject);
 
@@ -41,6 +48,10 @@ public sealed record Failure(
 
     public static Failure Unavailable(string code, string message, int retryAfterSeconds) => new(FailureKind.Unavailable, code, message, retryAfterSeconds);
 }
+
+/// <summary>One refused request field, dotted (<c>body.workflow</c>), and why.</summary>
+[GenerateSerializer, Immutable, Alias("noetl.FieldFailure")]
+public sealed record FieldFailure([property: Id(0)] string Field, [property: Id(1)] string Message);
 
 /// <summary>What a typed grain method answers: its result, or a <see cref="Failure"/>; exactly one is set.</summary>
 [GenerateSerializer, Immutable, Alias("noetl.Outcome`1")]

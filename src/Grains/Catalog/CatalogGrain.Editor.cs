@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
 using NoEtl.Grains.Persistence;
@@ -8,29 +7,23 @@ namespace NoEtl.Grains.Catalog;
 /// <summary>What NoETL's web GUI asks of the catalog beyond the CLI's routes: its editor, its Run dialog.</summary>
 public sealed partial class CatalogGrain
 {
-    public Task<Reply> Validate(string content, string? resourceType)
+    public Task<PlaybookValidation> Validate(string content, string? resourceType)
     {
         var parsed = ParseDocument(content, resourceType, limits);
-        var errors = parsed.Errors.Select(e => $"{LocationOf(e.Location)}: {e.Message}").ToList();
+        var errors = parsed.Errors.Select(e => $"{LocationOf(e.Field)}: {e.Message}").ToList();
         if (errors.Count == 0 && SystemPathRefusal(parsed.Path!) is { } refusal)
             errors.Add(refusal);
-        return Task.FromResult(JsonReplies.Ok(new JsonObject
-        {
-            ["valid"] = errors.Count == 0,
-            ["errors"] = new JsonArray([.. errors.Select(e => (JsonNode)e)]),
-        }));
+        return Task.FromResult(new PlaybookValidation(errors.Count == 0, errors));
     }
 
-    public Task<Reply> Content(string playbookId) => DatabaseCall.Run(async () =>
-        await FindAsync(playbookId) is { } entry
-            ? JsonReplies.Ok(new JsonObject { ["content"] = entry.Content ?? "" })
-            : JsonReplies.NotFound("Catalog entry not found"));
+    public Task<Outcome<PlaybookContent>> Content(string playbookId) => DatabaseCall.Run<PlaybookContent>(async () =>
+        await FindAsync(playbookId) is { } entry ? new PlaybookContent(entry.Content ?? "") : Failure.NotFound(EntryNotFound));
 
     // A catalog id saves into that entry's path; anything else is the path itself (a new path starts at version 1).
-    public Task<Reply> RegisterAt(string playbookId, string content) => DatabaseCall.Run(async () =>
+    public Task<Outcome<CatalogRegistration>> RegisterAt(string playbookId, string content) => DatabaseCall.Run(async () =>
         await Register(content, null, onlyIfChanged: false, expectedPath: (await FindAsync(playbookId))?.Path ?? playbookId));
 
-    public Task<Reply> UiSchema(string path, int? version) => DatabaseCall.Run(async () =>
+    public Task<Outcome<RunForm>> UiSchema(string path, int? version) => DatabaseCall.Run<RunForm>(async () =>
     {
         await using var command = database.CreateCommand(
             """
@@ -42,16 +35,16 @@ public sealed partial class CatalogGrain
         command.Parameters.Add(new NpgsqlParameter { Value = version ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
         await using var reader = await command.ExecuteReaderAsync();
         if (!await reader.ReadAsync())
-            return JsonReplies.NotFound("Catalog entry not found");
+            return Failure.NotFound(EntryNotFound);
         var (found, kind, content) = ((int)reader.GetInt16(0), reader.GetString(1), reader.IsDBNull(2) ? "" : reader.GetString(2));
         try
         {
-            return JsonReplies.Ok(PlaybookUiSchema.Build(path, found, kind, content, limits));
+            return PlaybookUiSchema.Build(path, found, kind, content, limits);
         }
         catch (PlaybookFormatException e)
         {
             // Stored before today's limits (or by NoETL's Python server): the entry exists but has no form.
-            return JsonReplies.Invalid($"{path} version {found} cannot be read: {e.Message}");
+            return Failure.Invalid($"{path} version {found} cannot be read: {e.Message}");
         }
     });
 

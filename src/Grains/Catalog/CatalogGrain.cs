@@ -10,10 +10,10 @@ using Orleans.Concurrency;
 namespace NoEtl.Grains.Catalog;
 
 /// <summary>What a registration stores, or the field errors that refuse it (with the path once it was read).</summary>
-public sealed record CatalogDocument(string Kind, string? Path, JsonObject? Payload, IReadOnlyList<(string Location, string Message)> Errors)
+public sealed record CatalogDocument(string Kind, string? Path, JsonObject? Payload, IReadOnlyList<FieldFailure> Errors)
 {
-    /// <summary>The 422 of a document with <see cref="Errors"/>; null when there are none.</summary>
-    public Reply? Refusal => Errors.Count == 0 ? null : new(ReplyStatus.Invalid, JsonReplies.FieldErrors(Errors));
+    /// <summary>The refusal of a document with <see cref="Errors"/>; null when there are none.</summary>
+    public Failure? Refusal => Errors.Count == 0 ? null : Failure.Invalid(Errors);
 }
 
 [StatelessWorker]
@@ -32,9 +32,9 @@ public sealed partial class CatalogGrain(NpgsqlDataSource database, SnowflakeIds
         ["memory"] = "memory",
     };
 
-    public Task<Reply> Register(string content, string? resourceType) => Register(content, resourceType, onlyIfChanged: false);
+    public Task<Outcome<CatalogRegistration>> Register(string content, string? resourceType) => Register(content, resourceType, onlyIfChanged: false);
 
-    public Task<Reply> EnsureRegistered(string content) => Register(content, null, onlyIfChanged: true);
+    public Task<Outcome<CatalogRegistration>> EnsureRegistered(string content) => Register(content, null, onlyIfChanged: true);
 
     /// <summary>Reads and validates a registration's content within <paramref name="limits"/> (the silo's, from configuration).</summary>
     public static CatalogDocument ParseDocument(string content, string? resourceType, PlaybookLimits limits)
@@ -46,19 +46,19 @@ public sealed partial class CatalogGrain(NpgsqlDataSource database, SnowflakeIds
         }
         catch (PlaybookFormatException e)
         {
-            return new CatalogDocument("", null, null, [("body.content", e.Message)]);
+            return new CatalogDocument("", null, null, [new FieldFailure("body.content", e.Message)]);
         }
 
         var declaredKind = FirstString(document["kind"]) ?? resourceType ?? "playbook";
         if (!KindAliases.TryGetValue(declaredKind, out var kind))
-            return new CatalogDocument("", null, null, [("body.kind", $"unknown resource kind '{declaredKind}'")]);
+            return new CatalogDocument("", null, null, [new FieldFailure("body.kind", $"unknown resource kind '{declaredKind}'")]);
 
         var path = FirstString(document["metadata"]?["path"], document["path"], document["metadata"]?["name"], document["name"]) ?? "unknown";
         if (kind is not ("playbook" or "agent"))
             return new CatalogDocument(kind, path, document, []);
         var parsed = Playbook.Parse(document, limits);
         return parsed.Playbook is null
-            ? new CatalogDocument(kind, path, null, [.. parsed.Errors.Select(e => (e.Path, e.Message))])
+            ? new CatalogDocument(kind, path, null, [.. parsed.Errors.Select(e => new FieldFailure(e.Path, e.Message))])
             : new CatalogDocument(kind, parsed.Playbook.Path, parsed.Playbook.Document, []);
     }
 
@@ -69,7 +69,7 @@ public sealed partial class CatalogGrain(NpgsqlDataSource database, SnowflakeIds
             : null;
 
     /// <param name="expectedPath">When set, the document must name this path (the editor saves a version of the playbook it opened).</param>
-    private async Task<Reply> Register(string content, string? resourceType, bool onlyIfChanged, string? expectedPath = null)
+    private async Task<Outcome<CatalogRegistration>> Register(string content, string? resourceType, bool onlyIfChanged, string? expectedPath = null)
     {
         var parsed = ParseDocument(content, resourceType, limits);
         if (parsed.Refusal is { } invalid)
@@ -77,12 +77,11 @@ public sealed partial class CatalogGrain(NpgsqlDataSource database, SnowflakeIds
         var (kind, path, payload) = (parsed.Kind, parsed.Path!, parsed.Payload!);
 
         if (expectedPath is not null && path != expectedPath)
-            return await Refused(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.content",
-                $"the content's path '{path}' is not '{expectedPath}', the path of playbook_id")])), path);
+            return await Refused(Failure.Invalid("body.content", $"the content's path '{path}' is not '{expectedPath}', the path of playbook_id"), path);
         if (SystemPathRefusal(path) is { } refusal)
-            return await Refused(new Reply(ReplyStatus.Forbidden, JsonReplies.Detail(SystemPlaybooks.RefusalCode, refusal)), path);
+            return await Refused(Failure.Forbidden(SystemPlaybooks.RefusalCode, refusal), path);
 
-        return await DatabaseCall.Run(async () =>
+        return await DatabaseCall.Run<CatalogRegistration>(async () =>
         {
             await using var connection = await database.OpenConnectionAsync();
             await using var transaction = await connection.BeginTransactionAsync();
@@ -93,7 +92,7 @@ public sealed partial class CatalogGrain(NpgsqlDataSource database, SnowflakeIds
             }
 
             if (onlyIfChanged && await LatestWithContentAsync(connection, transaction, path, content) is { } existing)
-                return JsonReplies.Ok(existing);
+                return existing;
 
             var catalogId = ids.Next();
             await using var insert = new NpgsqlBatch(connection, transaction)
@@ -131,19 +130,11 @@ public sealed partial class CatalogGrain(NpgsqlDataSource database, SnowflakeIds
             await reader.DisposeAsync();
             await transaction.CommitAsync();
 
-            return JsonReplies.Ok(new JsonObject
-            {
-                ["status"] = "success",
-                ["message"] = $"Resource '{path}' version '{version}' registered.",
-                ["path"] = path,
-                ["version"] = version,
-                ["catalog_id"] = catalogId.ToString(),
-                ["kind"] = kind,
-            });
+            return new CatalogRegistration("success", $"Resource '{path}' version '{version}' registered.", path, version, catalogId, kind);
         });
     }
 
-    public Task<Reply> List(string? resourceType, string? path) => DatabaseCall.Run(async () =>
+    public Task<Outcome<CatalogEntries>> List(string? resourceType, string? path) => DatabaseCall.Run<CatalogEntries>(async () =>
     {
         await using var command = database.CreateCommand(
             $"""
@@ -153,14 +144,14 @@ public sealed partial class CatalogGrain(NpgsqlDataSource database, SnowflakeIds
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = NormalizeKind(resourceType) ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = path ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        var entries = new JsonArray();
+        var entries = new List<CatalogEntry>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
             entries.Add(ReadEntry(reader));
-        return JsonReplies.Ok(new JsonObject { ["entries"] = entries });
+        return new CatalogEntries(entries);
     });
 
-    public Task<Reply> Resource(long? catalogId, string? path, int? version) => DatabaseCall.Run(async () =>
+    public Task<Outcome<CatalogEntry>> Resource(long? catalogId, string? path, int? version) => DatabaseCall.Run<CatalogEntry>(async () =>
     {
         await using var command = database.CreateCommand(
             $"""
@@ -174,17 +165,18 @@ public sealed partial class CatalogGrain(NpgsqlDataSource database, SnowflakeIds
         command.Parameters.Add(new NpgsqlParameter { Value = path ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = version ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
         await using var reader = await command.ExecuteReaderAsync();
-        return await reader.ReadAsync() ? JsonReplies.Ok(ReadEntry(reader)) : JsonReplies.NotFound("Catalog entry not found");
+        return await reader.ReadAsync() ? ReadEntry(reader) : Failure.NotFound(EntryNotFound);
     });
 
     /// <summary>A refused registration changes nothing, but the attempt is audited.</summary>
-    private async Task<Reply> Refused(Reply reply, string? path)
+    private async Task<Outcome<CatalogRegistration>> Refused(Failure failure, string? path)
     {
-        await writer.RecordAsync(AuditLog.Entry("catalog.register", AuditOutcome.Of(reply), path));
-        return reply;
+        Outcome<CatalogRegistration> refused = failure;
+        await writer.RecordAsync(AuditLog.Entry("catalog.register", AuditOutcome.Of(refused), path));
+        return refused;
     }
 
-    private static async Task<JsonObject?> LatestWithContentAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string path, string content)
+    private static async Task<CatalogRegistration?> LatestWithContentAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string path, string content)
     {
         await using var latest = new NpgsqlCommand(
             "SELECT catalog_id, version, kind, content FROM noetl.catalog WHERE path = $1 ORDER BY version DESC LIMIT 1", connection, transaction);
@@ -192,31 +184,19 @@ public sealed partial class CatalogGrain(NpgsqlDataSource database, SnowflakeIds
         await using var reader = await latest.ExecuteReaderAsync();
         if (!await reader.ReadAsync() || reader.IsDBNull(3) || reader.GetString(3) != content)
             return null;
-        return new JsonObject
-        {
-            ["status"] = "unchanged",
-            ["message"] = $"Resource '{path}' version '{reader.GetInt16(1)}' already has this content.",
-            ["path"] = path,
-            ["version"] = (int)reader.GetInt16(1),
-            ["catalog_id"] = reader.GetInt64(0).ToString(),
-            ["kind"] = reader.GetString(2),
-        };
+        var version = (int)reader.GetInt16(1);
+        return new CatalogRegistration("unchanged", $"Resource '{path}' version '{version}' already has this content.", path, version, reader.GetInt64(0), reader.GetString(2));
     }
 
     private const string EntryColumns = "catalog_id, path, version, kind, content, layout::text, payload::text, meta::text, created_at";
 
-    private static JsonObject ReadEntry(NpgsqlDataReader reader) => new()
-    {
-        ["catalog_id"] = reader.GetInt64(0).ToString(),
-        ["path"] = reader.GetString(1),
-        ["version"] = (int)reader.GetInt16(2),
-        ["kind"] = reader.GetString(3),
-        ["content"] = reader.IsDBNull(4) ? null : reader.GetString(4),
-        ["layout"] = reader.IsDBNull(5) ? null : JsonNode.Parse(reader.GetString(5)),
-        ["payload"] = reader.IsDBNull(6) ? null : JsonNode.Parse(reader.GetString(6)),
-        ["meta"] = reader.IsDBNull(7) ? null : JsonNode.Parse(reader.GetString(7)),
-        ["created_at"] = WireTimes.Utc(reader.GetDateTime(8)),
-    };
+    private const string EntryNotFound = "Catalog entry not found";
+
+    private static CatalogEntry ReadEntry(NpgsqlDataReader reader) => new(
+        reader.GetInt64(0), reader.GetString(1), reader.GetInt16(2), reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
+        JsonColumn(reader, 5), JsonColumn(reader, 6), JsonColumn(reader, 7), WireTimes.Utc(reader.GetDateTime(8)));
+
+    private static JsonText? JsonColumn(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : new JsonText(reader.GetString(ordinal));
 
     private static string? NormalizeKind(string? kind) =>
         kind is null ? null : KindAliases.GetValueOrDefault(kind, kind.ToLowerInvariant());

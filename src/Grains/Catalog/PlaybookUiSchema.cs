@@ -15,46 +15,28 @@ namespace NoEtl.Grains.Catalog;
 /// </summary>
 public static partial class PlaybookUiSchema
 {
-    public static JsonObject Build(string path, int version, string kind, string content, PlaybookLimits limits)
+    public static RunForm Build(string path, int version, string kind, string content, PlaybookLimits limits)
     {
         // The bounded reader first: it refuses what the unbounded ones below could choke on.
         var document = PlaybookDocument.LoadYaml(content, limits);
         var metadata = document["metadata"] as JsonObject;
         var hints = CommentsByLine(content);
         var workloadNode = Mapping(RootOf(content), "workload");
-        return new JsonObject
-        {
-            ["path"] = path,
-            ["version"] = version,
-            ["kind"] = kind,
-            ["title"] = Text(metadata?["name"]) ?? path,
-            ["description_markdown"] = Text(metadata?["description"]) ?? "",
-            ["exposed_in_ui"] = metadata?["exposed_in_ui"] is JsonValue exposed && exposed.GetValueKind() is JsonValueKind.False ? false : true,
-            ["fields"] = Fields(document["workload"] as JsonObject, workloadNode, hints),
-            ["generated_at"] = DateTime.UtcNow.ToString("O"),
-        };
+        var exposed = metadata?["exposed_in_ui"] is not JsonValue flag || flag.GetValueKind() is not JsonValueKind.False;
+        return new RunForm(path, version, kind, Text(metadata?["name"]) ?? path, Text(metadata?["description"]) ?? "", exposed,
+            Fields(document["workload"] as JsonObject, workloadNode, hints), DateTime.UtcNow.ToString("O"));
     }
 
-    private static JsonArray Fields(JsonObject? values, YamlMappingNode? node, Dictionary<int, string> comments)
+    private static List<RunFormField> Fields(JsonObject? values, YamlMappingNode? node, Dictionary<int, string> comments)
     {
-        var fields = new JsonArray();
+        var fields = new List<RunFormField>();
         foreach (var (name, value) in values ?? new JsonObject())
         {
             var key = node?.Children.Keys.OfType<YamlScalarNode>().FirstOrDefault(k => k.Value == name);
             var hint = key is not null && comments.TryGetValue((int)key.Start.Line, out var comment) ? Hint.Parse(comment) : Hint.None;
-            fields.Add(new JsonObject
-            {
-                ["name"] = name,
-                ["kind"] = hint.Options is not null ? "enum" : KindOf(value),
-                ["default"] = value?.DeepClone(),
-                ["description"] = hint.Description,
-                ["secret"] = hint.Secret,
-                ["credential_glob"] = hint.CredentialGlob,
-                ["options"] = hint.Options is null ? null : new JsonArray([.. hint.Options.Select(o => (JsonNode)o)]),
-                ["children"] = value is JsonObject nested
-                    ? Fields(nested, key is null ? null : node!.Children[key] as YamlMappingNode, comments)
-                    : null,
-            });
+            var children = value is JsonObject nested ? Fields(nested, key is null ? null : node!.Children[key] as YamlMappingNode, comments) : null;
+            fields.Add(new RunFormField(name, hint.Options is not null ? "enum" : KindOf(value), JsonText.From(value?.ToJsonString()),
+                hint.Description, hint.Secret, hint.CredentialGlob, hint.Options, children));
         }
         return fields;
     }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NoEtl.Grains.Hosting;
@@ -11,11 +10,9 @@ namespace NoEtl.Grains.Outbox;
 /// The singleton in front of <c>noetl.outbox</c>. A claim is one SKIP LOCKED statement, so several publishers
 /// get disjoint rows. Reentrant because a long-poll parks inside <see cref="Claim"/> until an execution grain
 /// signals committed rows (or the wait ends); the grain keeps no other state.
-/// Per-execution order: rows of one execution are handed out in <c>outbox_id</c> order, and a row is never handed
-/// out while an earlier row of its execution is held by another publisher (IN_FLIGHT within the visibility
-/// timeout) or waits for its retry (FAILED, not yet due; PENDING rows are due from the moment they are written, as only
-/// a failed publish moves <c>available_at</c> ahead). DEAD rows do not block later ones: the execution's
-/// reaper notifies again anyway. Within one claim a publisher gets them in that order too.
+/// No order across claims: a claim takes the first due rows in <c>outbox_id</c> order, whatever else of their
+/// execution is held or failed, and concurrent claims run side by side (docs/architecture.md, "Outbox order": a
+/// notification only says "claim this command", and the claim over HTTP arbitrates).
 /// Retention: a grain timer deletes PUBLISHED rows older than <see cref="ServerOptions.OutboxRetentionSeconds"/>
 /// in batches, so the table holds the backlog plus a bounded history.
 /// </summary>
@@ -26,10 +23,6 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
     public const int PurgeBatchSize = 5000;
 
     private TaskCompletionSource _rowsCommitted = NewSignal();
-
-    // Claims run one at a time: two concurrent SKIP LOCKED claims could each take a different row of the same
-    // execution (the first one's earlier row locked, hence invisible, to the second) and break publish order.
-    private readonly SemaphoreSlim _claimGate = new(1, 1);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -43,7 +36,7 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
         return Task.CompletedTask;
     }
 
-    public async Task<Reply> Claim(int limit, int waitMs, CancellationToken cancellationToken = default)
+    public async Task<Outcome<OutboxClaim>> Claim(int limit, int waitMs, CancellationToken cancellationToken = default)
     {
         var deadline = DateTime.UtcNow.AddMilliseconds(Math.Clamp(waitMs, 0, options.OutboxMaxWaitMs));
         while (true)
@@ -51,10 +44,10 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
             cancellationToken.ThrowIfCancellationRequested();
             // Take the signal before querying, so rows committed while the query runs still wake us.
             var signal = _rowsCommitted.Task;
-            var reply = await DatabaseCall.Run(() => ClaimSerializedAsync(limit, cancellationToken));
+            var outcome = await DatabaseCall.Run(() => ClaimOnce(limit));
             var remaining = deadline - DateTime.UtcNow;
-            if (reply.Status != ReplyStatus.Ok || remaining <= TimeSpan.Zero || JsonNode.Parse(reply.Body)!["claimed"]!.GetValue<int>() > 0)
-                return reply;
+            if (outcome.Value is not { Claimed: 0 } || remaining <= TimeSpan.Zero)
+                return outcome;
             // Wake up on a commit, or at the latest when an IN_FLIGHT row could have expired or a FAILED row become due.
             await Task.WhenAny(signal, Task.Delay(Min(remaining, TimeSpan.FromMilliseconds(options.OutboxRepollMs)), cancellationToken));
         }
@@ -67,49 +60,23 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
         return Task.CompletedTask;
     }
 
-    private async Task<Reply> ClaimSerializedAsync(int limit, CancellationToken cancellationToken)
-    {
-        await _claimGate.WaitAsync(cancellationToken);
-        try { return await ClaimOnce(limit); }
-        finally { _claimGate.Release(); }
-    }
-
-    /// <summary>
-    /// No earlier row of the row's execution is held by a publisher or waiting for its retry. A scalar subquery, not
-    /// NOT EXISTS: PostgreSQL runs it per candidate row with both keys of <c>idx_outbox_held</c> bound, whereas an anti
-    /// join planned on statistics from before a burst of inserts rescans the index for every candidate.
-    /// </summary>
-    private const string NoEarlierRowHeld =
-        """
-        NOT COALESCE((
-            SELECT true FROM noetl.outbox e
-             WHERE e.execution_id = o.execution_id AND e.outbox_id < o.outbox_id
-               AND e.status IN ('IN_FLIGHT', 'FAILED')
-               AND CASE WHEN e.status = 'IN_FLIGHT' THEN e.locked_at >= now() - make_interval(secs => $2)
-                        ELSE e.available_at > now() END
-             LIMIT 1), false)
-        """;
-
-    private async Task<Reply> ClaimOnce(int limit)
+    private async Task<Outcome<OutboxClaim>> ClaimOnce(int limit)
     {
         // Two arms, each driven by its own partial index (migration 0005), so the published history is never read:
         // due PENDING/FAILED rows walked in outbox_id order (idx_outbox_claimable), and IN_FLIGHT rows whose claimer
-        // vanished, past the visibility timeout (idx_outbox_in_flight). Either arm skips a row while an earlier row
-        // of the same execution is not claimable now (see the class comment). The first n of both arms' first n
-        // rows are the first n claimable rows, so merging them keeps the one-statement claim's outbox_id order.
+        // vanished, past the visibility timeout (idx_outbox_in_flight). The first n of both arms' first n rows are the first n claimable rows, so merging them keeps the
+        // one-statement claim's outbox_id order (NoETL's claim: due rows by outbox_id, locked ones skipped).
         await using var command = database.CreateCommand(
-            $"""
+            """
             WITH due AS (
                 SELECT o.outbox_id FROM noetl.outbox o
                  WHERE o.status IN ('PENDING', 'FAILED') AND o.available_at <= now()
-                   AND {NoEarlierRowHeld}
                  ORDER BY o.outbox_id
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED),
             expired AS (
                 SELECT o.outbox_id FROM noetl.outbox o
                  WHERE o.status = 'IN_FLIGHT' AND o.locked_at < now() - make_interval(secs => $2)
-                   AND {NoEarlierRowHeld}
                  ORDER BY o.outbox_id
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED),
@@ -126,39 +93,27 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
             """);
         command.Parameters.AddWithValue(limit);
         command.Parameters.AddWithValue((double)options.OutboxVisibilityTimeoutSeconds);
-        var rows = new List<JsonObject>();
+        var rows = new List<ClaimedOutboxRow>();
         await using (var reader = await command.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
             {
-                rows.Add(new JsonObject
-                {
-                    ["outbox_id"] = reader.GetInt64(0),
-                    ["event_id"] = reader.GetInt64(1),
-                    ["execution_id"] = reader.IsDBNull(2) ? null : reader.GetInt64(2),
-                    ["subject"] = reader.IsDBNull(3) ? null : reader.GetString(3),
-                    ["payload"] = JsonNode.Parse(reader.GetString(4)),
-                    ["payload_codec"] = reader.GetString(5),
-                    ["attempts"] = reader.GetInt32(6),
-                });
+                rows.Add(new ClaimedOutboxRow(reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(2),
+                    reader.IsDBNull(3) ? null : reader.GetString(3), new JsonText(reader.GetString(4)), reader.GetString(5), reader.GetInt32(6)));
             }
         }
-        var array = new JsonArray();
-        foreach (var row in rows.OrderBy(r => r["outbox_id"]!.GetValue<long>()))
-            array.Add(row);
-        return JsonReplies.Ok(new JsonObject { ["rows"] = array, ["claimed"] = rows.Count });
+        return new OutboxClaim([.. rows.OrderBy(row => row.OutboxId)]);
     }
 
-    public Task<Reply> MarkPublished(IReadOnlyList<long> outboxIds) => DatabaseCall.Run(async () =>
+    public Task<Outcome<OutboxMarked>> MarkPublished(IReadOnlyList<long> outboxIds) => DatabaseCall.Run<OutboxMarked>(async () =>
     {
         await using var command = database.CreateCommand(
             "UPDATE noetl.outbox SET status = 'PUBLISHED', published_at = now(), updated_at = now(), last_error = NULL WHERE outbox_id = ANY($1)");
         command.Parameters.AddWithValue(outboxIds.ToArray());
-        var marked = await command.ExecuteNonQueryAsync();
-        return JsonReplies.Ok(new JsonObject { ["marked"] = marked });
+        return new OutboxMarked(await command.ExecuteNonQueryAsync());
     });
 
-    public Task<Reply> MarkFailed(long outboxId, string error, int attempts, int maxDelaySeconds) => DatabaseCall.Run(async () =>
+    public Task<Outcome<OutboxFailed>> MarkFailed(long outboxId, string error, int attempts, int maxDelaySeconds) => DatabaseCall.Run<OutboxFailed>(async () =>
     {
         var delay = Math.Min(maxDelaySeconds, 1 << Math.Min(8, Math.Max(0, attempts - 1)));
         // The row's own attempt count (claims so far) decides, not the publisher's echo of it: a poison row must
@@ -178,13 +133,13 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
         var status = (string?)await command.ExecuteScalarAsync();
         return status switch
         {
-            null => JsonReplies.NotFound($"outbox row not found: {outboxId}"),
-            "DEAD" => JsonReplies.Ok(new JsonObject { ["marked"] = true, ["dead"] = true }),
-            _ => JsonReplies.Ok(new JsonObject { ["marked"] = true, ["dead"] = false, ["available_at_in"] = delay }),
+            null => Failure.NotFound($"outbox row not found: {outboxId}"),
+            "DEAD" => new OutboxFailed(Dead: true, AvailableAtIn: null),
+            _ => new OutboxFailed(Dead: false, AvailableAtIn: delay),
         };
     });
 
-    public Task<Reply> DeadLetters(int limit, long afterId) => DatabaseCall.Run(async () =>
+    public Task<Outcome<DeadLetters>> DeadLetters(int limit, long afterId) => DatabaseCall.Run<DeadLetters>(async () =>
     {
         await using var command = database.CreateCommand(
             """
@@ -196,35 +151,21 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
             """);
         command.Parameters.AddWithValue(limit);
         command.Parameters.AddWithValue(afterId);
-        var rows = new JsonArray();
-        long? last = null;
+        var rows = new List<DeadLetter>();
         await using (var reader = await command.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
             {
-                last = reader.GetInt64(0);
-                rows.Add(new JsonObject
-                {
-                    ["outbox_id"] = last,
-                    ["event_id"] = reader.GetInt64(1),
-                    ["execution_id"] = reader.IsDBNull(2) ? null : reader.GetInt64(2),
-                    ["subject"] = reader.IsDBNull(3) ? null : reader.GetString(3),
-                    ["attempts"] = reader.GetInt32(4),
-                    ["last_error"] = reader.IsDBNull(5) ? null : reader.GetString(5),
-                    ["created_at"] = reader.GetDateTime(6).ToString("O"),
-                    ["updated_at"] = reader.GetDateTime(7).ToString("O"),
-                });
+                rows.Add(new DeadLetter(reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(2),
+                    reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetString(5),
+                    reader.GetDateTime(6).ToString("O"), reader.GetDateTime(7).ToString("O")));
             }
         }
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["items"] = rows,
-            // A full page may have more behind it: pass next_after_id back as after_id.
-            ["next_after_id"] = rows.Count == limit ? last : null,
-        });
+        // A full page may have more behind it.
+        return new DeadLetters(rows, rows.Count == limit ? rows[^1].OutboxId : null);
     });
 
-    public Task<Reply> Requeue(IReadOnlyList<long> outboxIds, bool all) => DatabaseCall.Run(async () =>
+    public Task<Outcome<OutboxRequeued>> Requeue(IReadOnlyList<long> outboxIds, bool all) => DatabaseCall.Run<OutboxRequeued>(async () =>
     {
         await using var command = database.CreateCommand(
             """
@@ -237,15 +178,14 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
         var requeued = await command.ExecuteNonQueryAsync();
         if (requeued > 0)
             await RowsCommitted();
-        return JsonReplies.Ok(new JsonObject { ["requeued"] = requeued });
+        return new OutboxRequeued(requeued);
     });
 
-    public Task<Reply> PendingCount() => DatabaseCall.Run(async () =>
+    public Task<Outcome<OutboxPending>> PendingCount() => DatabaseCall.Run<OutboxPending>(async () =>
     {
         await using var command = database.CreateCommand(
             "SELECT count(*) FROM noetl.outbox WHERE status IN ('PENDING', 'FAILED') AND available_at <= now()");
-        var pending = (long)(await command.ExecuteScalarAsync())!;
-        return JsonReplies.Ok(new JsonObject { ["pending"] = pending });
+        return new OutboxPending((long)(await command.ExecuteScalarAsync())!);
     });
 
     /// <summary>The purge of <c>POST /api/internal/cleanup/purge</c>: the same retention as the timer's, run now.</summary>

@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Text.Json.Nodes;
 using NoEtl.Grains;
 
 namespace NoEtl.Silo.Catalog;
@@ -25,12 +24,11 @@ public sealed partial class SystemPlaybookRegistrar(IGrainFactory grains, IConfi
             var content = (await reader.ReadToEndAsync(stoppingToken)).Replace("${NOETL_SERVER_URL}", serverUrl, StringComparison.Ordinal);
             try
             {
-                var reply = await grains.Reference<ICatalogGrain>(0).EnsureRegistered(content);
-                var body = JsonNode.Parse(reply.Body);
-                if (reply.IsOk)
-                    LogRegistered(body?["path"]?.ToString(), body?["version"]?.ToString(), body?["status"]?.ToString());
+                var outcome = await grains.Reference<ICatalogGrain>(0).EnsureRegistered(content);
+                if (outcome.Value is { } registered)
+                    LogRegistered(registered.Path, registered.Version, registered.Status);
                 else
-                    LogRejected(name, reply.Body);
+                    LogRejected(name, outcome.Failure!.Kind, string.Join("; ", outcome.Failure.Fields?.Select(f => $"{f.Field}: {f.Message}") ?? [outcome.Failure.Message]));
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
@@ -48,10 +46,10 @@ public sealed partial class SystemPlaybookRegistrar(IGrainFactory grains, IConfi
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "System playbook {Path} v{Version}: {Status}")]
-    private partial void LogRegistered(string? path, string? version, string? status);
+    private partial void LogRegistered(string path, int version, string status);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "System playbook {Resource} was rejected: {Reply}")]
-    private partial void LogRejected(string resource, string reply);
+    [LoggerMessage(Level = LogLevel.Error, Message = "System playbook {Resource} was rejected ({Kind}): {Reason}")]
+    private partial void LogRejected(string resource, FailureKind kind, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The schedule of the system playbooks could not be registered")]
     private partial void LogScheduleFailed(Exception exception);

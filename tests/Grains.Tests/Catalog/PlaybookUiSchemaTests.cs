@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using NoEtl.Grains.Catalog;
 using NoEtl.Orchestration.Playbooks;
@@ -32,7 +33,13 @@ public sealed class PlaybookUiSchemaTests
             tool: {kind: noop}
         """;
 
-    private static JsonObject Schema() => PlaybookUiSchema.Build("demo/nightly", 3, "playbook", Yaml, PlaybookLimits.Default);
+    /// <summary>The form as the gateway writes it: snake_case names, null fields written.</summary>
+    private static readonly JsonSerializerOptions Wire = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private static JsonObject Schema() => Build("demo/nightly", Yaml);
+
+    private static JsonObject Build(string path, string yaml) =>
+        JsonSerializer.SerializeToNode(PlaybookUiSchema.Build(path, 3, "playbook", yaml, PlaybookLimits.Default), Wire)!.AsObject();
 
     private static JsonObject Field(JsonNode? fields, string name) =>
         fields!.AsArray().Single(f => f!["name"]!.GetValue<string>() == name)!.AsObject();
@@ -89,9 +96,8 @@ public sealed class PlaybookUiSchemaTests
     [Fact]
     public void A_playbook_without_workload_has_no_fields_and_its_path_as_title()
     {
-        var schema = PlaybookUiSchema.Build("demo/bare", 1, "playbook",
-            "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {path: demo/bare, exposed_in_ui: false}\nworkflow:\n  - step: start\n    tool: {kind: noop}\n",
-            PlaybookLimits.Default);
+        var schema = Build("demo/bare",
+            "apiVersion: noetl.io/v2\nkind: Playbook\nmetadata: {path: demo/bare, exposed_in_ui: false}\nworkflow:\n  - step: start\n    tool: {kind: noop}\n");
         Assert.Empty(schema["fields"]!.AsArray());
         Assert.Equal("demo/bare", schema["title"]!.GetValue<string>());
         Assert.False(schema["exposed_in_ui"]!.GetValue<bool>());

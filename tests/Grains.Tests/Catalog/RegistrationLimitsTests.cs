@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
 using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Hosting;
@@ -29,7 +28,7 @@ public sealed class RegistrationLimitsTests
         Assert.Null(CatalogGrain.ParseDocument(ThreeSteps, null, ServerOptions.FromConfiguration(Configuration()).Limits).Refusal);
 
         var steps = CatalogGrain.ParseDocument(ThreeSteps, null, ServerOptions.FromConfiguration(Configuration(("NOETL_PLAYBOOK_MAX_STEPS", "2"))).Limits);
-        Assert.Equal(ReplyStatus.Invalid, steps.Refusal?.Status);
+        Assert.Equal(FailureKind.Invalid, steps.Refusal?.Kind);
         Assert.Contains("workflow has 3 steps, more than the limit of 2", Message(steps));
 
         var yaml = CatalogGrain.ParseDocument(ThreeSteps, null, ServerOptions.FromConfiguration(Configuration(("NOETL_YAML_MAX_DEPTH", "3"))).Limits);
@@ -42,6 +41,5 @@ public sealed class RegistrationLimitsTests
     private static IConfiguration Configuration(params (string Key, string Value)[] values) =>
         new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => KeyValuePair.Create(v.Key, (string?)v.Value))).Build();
 
-    private static string Message(CatalogDocument document) =>
-        JsonNode.Parse(document.Refusal!.Body)!["detail"]![0]!["msg"]!.GetValue<string>();
+    private static string Message(CatalogDocument document) => document.Refusal!.Fields![0].Message;
 }
