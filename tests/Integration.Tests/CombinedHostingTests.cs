@@ -9,20 +9,24 @@ namespace NoEtl.Integration.Tests;
 /// <c>NOETL_HOSTING=combined</c>: one silo process serves the API on its own HTTP port, with no gateway process in the
 /// system — the same routes, the same authentication and the same boundaries as through the gateway.
 /// </summary>
-public sealed class CombinedHostingTests : IAsyncLifetime
+public sealed class CombinedHostingTests(CombinedHostingTests.CombinedSystem fixture) : IClassFixture<CombinedHostingTests.CombinedSystem>
 {
-    private NoEtlSystem _system = null!;
+    /// <summary>One combined system for every test of the class.</summary>
+    public sealed class CombinedSystem : IAsyncLifetime
+    {
+        public NoEtlSystem System { get; private set; } = null!;
 
-    private HttpClient Http => _system.Http;
+        public async Task InitializeAsync() => System = await NoEtlSystem.StartAsync(combined: true);
 
-    public async Task InitializeAsync() => _system = await NoEtlSystem.StartAsync(combined: true);
+        public async Task DisposeAsync() => await System.DisposeAsync();
+    }
 
-    public async Task DisposeAsync() => await _system.DisposeAsync();
+    private HttpClient Http => fixture.System.Http;
 
     [Fact]
     public async Task A_playbook_runs_end_to_end_over_the_silos_own_port()
     {
-        Assert.Empty(_system.Gateways);
+        Assert.Empty(fixture.System.Gateways);
         var health = await Http.Get("/api/health");
         Assert.Equal(HttpStatusCode.OK, health.Status);
         Assert.Equal("connected", health.Json["database"]!.GetValue<string>());
