@@ -27,6 +27,9 @@ public sealed class SystemUnderTest : IAsyncDisposable
         _database = database;
     }
 
+    /// <summary>How long a process may take to answer its health check: minutes on a machine shared with other work.</summary>
+    private static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(240);
+
     public string GatewayUrl { get; }
     public ApiTokens Tokens { get; }
 
@@ -51,7 +54,8 @@ public sealed class SystemUnderTest : IAsyncDisposable
     {
         if (options.TargetUrl is not null)
             return new SystemUnderTest(options.TargetUrl, new ApiTokens(options.InternalToken!, options.OperatorToken, options.WorkerToken),
-                options.AdminDsn!, options.PoolSize, null) { Hosting = hosting };
+                options.AdminDsn!, options.PoolSize, null)
+            { Hosting = hosting };
 
         await StartPostgresAsync(log);
         var database = await PgTestDatabase.CreateAsync("bench");
@@ -94,7 +98,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
                 ["Logging__LogLevel__Default"] = "Warning",
             });
             log($"starting silo (pid {silo.Pid}, pool {options.PoolSize}, hosting {hosting}) on database {database.DatabaseName}");
-            await silo.WaitHealthyAsync(combined ? $"{gatewayUrl}/api/health" : $"{system.SiloUrl}/health", TimeSpan.FromSeconds(90));
+            await silo.WaitHealthyAsync(combined ? $"{gatewayUrl}/api/health" : $"{system.SiloUrl}/health", StartupTimeout);
             system.SiloPid = silo.Pid;
             if (combined)
                 return system;
@@ -108,7 +112,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
                 ["ASPNETCORE_URLS"] = gatewayUrl,
             });
             log($"starting gateway (pid {gateway.Pid}) on {gatewayUrl}");
-            await gateway.WaitHealthyAsync($"{gatewayUrl}/api/health", TimeSpan.FromSeconds(90));
+            await gateway.WaitHealthyAsync($"{gatewayUrl}/api/health", StartupTimeout);
             system.GatewayPid = gateway.Pid;
             return system;
         }
