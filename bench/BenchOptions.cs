@@ -5,7 +5,10 @@ namespace NoEtl.Bench;
 /// <summary>Command line: <c>&lt;scenario[,scenario…]|all&gt; [--option value …]</c>.</summary>
 public sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["baseline", "events", "claims", "flow", "outbox"];
+    public static readonly string[] AllScenarios = ["baseline", "events", "claims", "flow", "outbox", "memory"];
+
+    /// <summary>Who serves the API: a gateway in front of the silo, or the silo itself (<c>NOETL_HOSTING=combined</c>).</summary>
+    public static readonly string[] Topologies = ["separate", "combined"];
 
     /// <summary>Scenarios to run, in <see cref="AllScenarios"/> order. The baseline always runs: every ratio needs it.</summary>
     public List<string> Scenarios { get; private set; } = [.. AllScenarios];
@@ -32,6 +35,15 @@ public sealed class BenchOptions
 
     /// <summary><c>NOETL_POSTGRES_POOL_MAX</c> of the silo we start, or the value the target was configured with.</summary>
     public int PoolSize { get; set; } = 20;
+
+    /// <summary>The topologies to run the scenarios against, one system each, in this order (the baseline runs once).</summary>
+    public List<string> Hosting { get; set; } = ["separate"];
+
+    /// <summary>Five-step executions the memory scenario holds active at once.</summary>
+    public int MemoryExecutions { get; set; } = 1000;
+
+    /// <summary>Iterations of the memory scenario's long loop.</summary>
+    public int LoopIterations { get; set; } = 2000;
 
     /// <summary>A running gateway to drive instead of starting a system.</summary>
     public string? TargetUrl { get; set; }
@@ -78,6 +90,9 @@ public sealed class BenchOptions
                 case "--inflight": options.FlowInFlight = List(name, Value()); break;
                 case "--outbox-batch": options.OutboxBatch = Positive(name, Value()); break;
                 case "--pool": options.PoolSize = Positive(name, Value()); break;
+                case "--hosting": options.Hosting = Topology(name, Value()); break;
+                case "--memory-executions": options.MemoryExecutions = Positive(name, Value()); break;
+                case "--loop-iterations": options.LoopIterations = Positive(name, Value()); break;
                 case "--target": options.TargetUrl = Value().TrimEnd('/'); break;
                 case "--internal-token": options.InternalToken = Value(); break;
                 case "--operator-token": options.OperatorToken = Value(); break;
@@ -88,6 +103,8 @@ public sealed class BenchOptions
                 default: throw new ArgumentException($"unknown option {name}\n{Usage}");
             }
         }
+        if (options.TargetUrl is not null && options.Hosting.Count > 1)
+            throw new ArgumentException("--target drives one running system: --hosting takes one topology there");
         if (options.TargetUrl is not null && (options.InternalToken is null || options.AdminDsn is null))
             throw new ArgumentException("--target needs --internal-token and --admin-dsn");
         if (options.EventBatches.Any(b => b > 256))
@@ -96,12 +113,14 @@ public sealed class BenchOptions
     }
 
     public const string Usage = """
-        usage: dotnet run -c Release --project bench -- <all|baseline,events,claims,flow,outbox> [options]
+        usage: dotnet run -c Release --project bench -- <all|baseline,events,claims,flow,outbox,memory> [options]
           --duration S         measured seconds per phase (20)        --warmup S        seconds before measuring (3)
           --workers N          concurrent clients (16)                --pool P          silo NOETL_POSTGRES_POOL_MAX (20)
           --baseline-batch L   rows per baseline transaction (1,10,100)
           --event-batch L      events per request (1,10)              --inflight L      flow executions in flight (4,64)
           --outbox-batch B     rows per outbox claim (100)
+          --hosting L          separate (gateway + silo, default), combined (the silo serves the API), or both: separate,combined
+          --memory-executions N  five-step executions held active (1000)   --loop-iterations N  long-loop iterations (2000)
           --target URL --internal-token T --admin-dsn DSN [--operator-token T --worker-token T]
                                drive a running system instead of starting one (worker token: a pool "shared" principal)
           --no-record          do not append to docs/benchmarks.md    --docs PATH       results file
@@ -112,6 +131,14 @@ public sealed class BenchOptions
 
     private static int Positive(string name, string text) =>
         int.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : throw new ArgumentException($"{name}: not a positive integer: {text}");
+
+    private static List<string> Topology(string name, string text)
+    {
+        var topologies = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+        return topologies.Count > 0 && topologies.All(Topologies.Contains)
+            ? topologies
+            : throw new ArgumentException($"{name}: {string.Join(" and/or ", Topologies)}, not {text}");
+    }
 
     private static List<int> List(string name, string text) => [.. text.Split(',').Select(t => Positive(name, t.Trim()))];
 }

@@ -17,8 +17,9 @@ public static class Report
         text.AppendLine(
             $"- Run: `{string.Join(',', options.Scenarios)} --duration {options.DurationSeconds} --warmup {options.WarmupSeconds} --workers {options.Workers} --pool {options.PoolSize}"
             + $" --baseline-batch {string.Join(',', options.BaselineBatches)} --event-batch {string.Join(',', options.EventBatches)}"
-            + $" --inflight {string.Join(',', options.FlowInFlight)} --outbox-batch {options.OutboxBatch}`"
-            + (options.TargetUrl is null ? " (own system: 1 silo, 1 gateway)" : $" against {options.TargetUrl}") + ".");
+            + $" --inflight {string.Join(',', options.FlowInFlight)} --outbox-batch {options.OutboxBatch} --hosting {string.Join(',', options.Hosting)}"
+            + (options.Scenarios.Contains("memory") ? $" --memory-executions {options.MemoryExecutions} --loop-iterations {options.LoopIterations}" : "") + "`"
+            + (options.TargetUrl is null ? $" (own system per topology: {string.Join("; ", options.Hosting.Select(Topology))})" : $" against {options.TargetUrl}") + ".");
         text.AppendLine();
         text.AppendLine("| scenario | phase | figure | latency p50 / p95 / p99 (ms) | ratio to baseline | errors | silo conns max / pool | targets |");
         text.AppendLine("|---|---|---|---|---|---|---|---|");
@@ -45,6 +46,8 @@ public static class Report
         return text.ToString();
     }
 
+    private static string Topology(string hosting) => hosting == "combined" ? "1 silo serving the API" : "1 silo, 1 gateway";
+
     private static readonly string[] SystemGroups = ["silo", "gateway", "postgres backends", "postgres wal/bg"];
 
     /// <summary>
@@ -53,8 +56,9 @@ public static class Report
     /// </summary>
     private static string CpuPerUnit(Measurement m, int cores)
     {
-        if (m.Resources is null || m.Value <= 0)
-            return "";
+        if (m.Resources is null || m.Value <= 0 || m.Unit.StartsWith("KB", StringComparison.Ordinal))
+            return ""; // memory figures are sizes, not rates
+
         var unit = m.Unit.Split('/')[0].TrimEnd('s');
         var perUnit = m.Resources.Cpu.Where(c => SystemGroups.Contains(c.Group) || c.Group == "bench")
             .Select(c => (c.Group, Ms: c.Percent / 100 * cores * 1000 / m.Value)).ToList();

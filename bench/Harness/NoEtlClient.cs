@@ -12,7 +12,7 @@ namespace NoEtl.Bench.Harness;
 public sealed record ApiTokens(string Internal, string? Operator, string? Worker);
 
 /// <summary>A command the outbox announced: what a worker receives in a NATS notification.</summary>
-public readonly record struct OutboxRow(long OutboxId, long EventId, long ExecutionId);
+public readonly record struct OutboxRow(long OutboxId, long EventId, long ExecutionId, string Step);
 
 /// <summary>What a worker needs from a claim response to report the run.</summary>
 public readonly record struct Claimed(long ExecutionId, string Step, long CommandId);
@@ -108,9 +108,21 @@ public sealed class NoEtlClient : IDisposable
         {
             var payload = row.GetProperty("payload");
             rows.Add(new OutboxRow(row.GetProperty("outbox_id").GetInt64(), payload.GetProperty("event_id").GetInt64(),
-                payload.GetProperty("execution_id").GetInt64()));
+                payload.GetProperty("execution_id").GetInt64(), payload.GetProperty("step").GetString()!));
         }
         return (status, rows, body);
+    }
+
+    /// <summary>The silo's managed heap in bytes after a forced full collection (<c>/diagnostics/memory</c>, operator token).</summary>
+    public async Task<long> SiloHeapBytesAsync(string siloUrl)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{siloUrl}/diagnostics/memory");
+        request.Headers.Authorization = _operator;
+        using var response = await _http.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Ensure(response.StatusCode, body, "silo memory");
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.GetProperty("managed_bytes").GetInt64();
     }
 
     public async Task<(HttpStatusCode Status, string Body)> MarkPublishedAsync(IEnumerable<long> outboxIds) =>

@@ -183,7 +183,8 @@ public static class CpuTicks
             return "bench";
         if (pid == system.SiloPid || system.SiloPid is null && commandLine.Contains("NoEtl.Silo.dll"))
             return "silo";
-        if (pid == system.GatewayPid || system.GatewayPid is null && commandLine.Contains("NoEtl.ApiGateway.dll"))
+        // Only in target mode (no pids of our own) is a process found by its command line; a combined system has no gateway.
+        if (pid == system.GatewayPid || system.SiloPid is null && commandLine.Contains("NoEtl.ApiGateway.dll"))
             return "gateway";
         // Backend titles read "postgres: <user> <database> <client> <state>"; the rest are PostgreSQL's own processes.
         if (commandLine.StartsWith("postgres: ", StringComparison.Ordinal))

@@ -8,7 +8,8 @@ namespace NoEtl.Bench.Harness;
 
 /// <summary>
 /// What the scenarios drive: by default a system of our own (PostgreSQL from scripts/pg.sh, a fresh migrated
-/// database, one silo and one gateway from the build output), or a running one given by <c>--target</c>.
+/// database, one silo and — unless the silo serves the API itself — one gateway from the build output), or a running
+/// one given by <c>--target</c>.
 /// </summary>
 public sealed class SystemUnderTest : IAsyncDisposable
 {
@@ -26,6 +27,9 @@ public sealed class SystemUnderTest : IAsyncDisposable
         _database = database;
     }
 
+    /// <summary>How long a process may take to answer its health check: minutes on a machine shared with other work.</summary>
+    private static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(240);
+
     public string GatewayUrl { get; }
     public ApiTokens Tokens { get; }
 
@@ -35,62 +39,80 @@ public sealed class SystemUnderTest : IAsyncDisposable
     public string DatabaseName { get; }
     public int PoolSize { get; }
 
+    /// <summary><c>separate</c> or <c>combined</c> (<see cref="BenchOptions.Topologies"/>).</summary>
+    public string Hosting { get; private init; } = "separate";
+
+    /// <summary>The silo's own HTTP endpoint (the API's in combined hosting); null in target mode.</summary>
+    public string? SiloUrl { get; private set; }
+
     /// <summary>Process ids of the silo and gateway we started (empty in target mode: CPU is then found by command line).</summary>
     public int? SiloPid { get; private set; }
     public int? GatewayPid { get; private set; }
 
-    public static async Task<SystemUnderTest> StartAsync(BenchOptions options, Action<string> log)
+    /// <param name="hosting"><c>separate</c>: a silo and a gateway; <c>combined</c>: one silo serving the API itself.</param>
+    public static async Task<SystemUnderTest> StartAsync(BenchOptions options, string hosting, Action<string> log)
     {
         if (options.TargetUrl is not null)
             return new SystemUnderTest(options.TargetUrl, new ApiTokens(options.InternalToken!, options.OperatorToken, options.WorkerToken),
-                options.AdminDsn!, options.PoolSize, null);
+                options.AdminDsn!, options.PoolSize, null)
+            { Hosting = hosting };
 
         await StartPostgresAsync(log);
         var database = await PgTestDatabase.CreateAsync("bench");
         var clusterId = "bench-" + Guid.NewGuid().ToString("N")[..10];
         var gatewayUrl = $"http://127.0.0.1:{ServerProcess.FreePort()}";
         var tokens = new ApiTokens(NewToken(), NewToken(), NewToken());
-        var system = new SystemUnderTest(gatewayUrl, tokens, database.AdminConnectionString, options.PoolSize, database);
+        var system = new SystemUnderTest(gatewayUrl, tokens, database.AdminConnectionString, options.PoolSize, database) { Hosting = hosting };
+        var combined = hosting == "combined";
+        // Authentication stays on, as in production: an operator principal and the shared worker pool.
+        var api = new Dictionary<string, string>
+        {
+            ["NOETL_INTERNAL_API_TOKEN"] = tokens.Internal,
+            ["NOETL_API_TOKENS"] = $$"""
+                {"principals": [
+                  {"name": "bench-operator", "role": "operator", "token_sha256": "{{Digest(tokens.Operator!)}}"},
+                  {"name": "bench-workers", "role": "worker", "pool": "shared", "token_sha256": "{{Digest(tokens.Worker!)}}"}]}
+                """,
+            ["NOETL_OPERATOR_TOKEN"] = tokens.Operator!,
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
         try
         {
-            var siloHealth = $"http://127.0.0.1:{ServerProcess.FreePort()}";
-            var silo = system.Start("silo", Output("Silo", "NoEtl.Silo"), new Dictionary<string, string>
+            system.SiloUrl = combined ? gatewayUrl : $"http://127.0.0.1:{ServerProcess.FreePort()}";
+            var silo = system.Start("silo", Output("Silo", "NoEtl.Silo"), new Dictionary<string, string>(combined ? api : [])
             {
                 ["ConnectionStrings__Noetl"] = database.ServerConnectionString,
                 ["NOETL_CLUSTERING"] = "postgres",
+                ["NOETL_HOSTING"] = hosting,
                 ["ORLEANS_CLUSTER_ID"] = clusterId,
                 ["ORLEANS_SERVICE_ID"] = clusterId,
                 ["ORLEANS_SILO_PORT"] = ServerProcess.FreePort().ToString(),
                 ["ORLEANS_GATEWAY_PORT"] = ServerProcess.FreePort().ToString(),
-                ["ASPNETCORE_URLS"] = siloHealth,
+                ["ASPNETCORE_URLS"] = system.SiloUrl,
                 ["NOETL_POSTGRES_POOL_MAX"] = options.PoolSize.ToString(),
                 ["NOETL_SERVER_URL"] = gatewayUrl, // server_url in command notifications
+                // The memory scenario's forced collections (/diagnostics/memory) answer the operator only.
+                ["NOETL_OPERATOR_TOKEN"] = tokens.Operator!,
                 // A throwaway credential key: the benchmark stores no credentials, but the silo will not start without one.
                 ["NOETL_ENCRYPTION_KEY"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
                 ["Logging__LogLevel__Default"] = "Warning",
             });
-            log($"starting silo (pid {silo.Pid}, pool {options.PoolSize}) on database {database.DatabaseName}");
-            await silo.WaitHealthyAsync($"{siloHealth}/health", TimeSpan.FromSeconds(90));
+            log($"starting silo (pid {silo.Pid}, pool {options.PoolSize}, hosting {hosting}) on database {database.DatabaseName}");
+            await silo.WaitHealthyAsync(combined ? $"{gatewayUrl}/api/health" : $"{system.SiloUrl}/health", StartupTimeout);
             system.SiloPid = silo.Pid;
+            if (combined)
+                return system;
 
-            var gateway = system.Start("gateway", Output("ApiGateway", "NoEtl.ApiGateway"), new Dictionary<string, string>
+            var gateway = system.Start("gateway", Output("ApiGateway", "NoEtl.ApiGateway"), new Dictionary<string, string>(api)
             {
                 ["ConnectionStrings__Discovery"] = database.DiscoveryConnectionString,
                 ["NOETL_CLUSTERING"] = "postgres",
                 ["ORLEANS_CLUSTER_ID"] = clusterId,
                 ["ORLEANS_SERVICE_ID"] = clusterId,
                 ["ASPNETCORE_URLS"] = gatewayUrl,
-                ["NOETL_INTERNAL_API_TOKEN"] = tokens.Internal,
-                // Authentication stays on, as in production: an operator principal and the shared worker pool.
-                ["NOETL_API_TOKENS"] = $$"""
-                    {"principals": [
-                      {"name": "bench-operator", "role": "operator", "token_sha256": "{{Digest(tokens.Operator!)}}"},
-                      {"name": "bench-workers", "role": "worker", "pool": "shared", "token_sha256": "{{Digest(tokens.Worker!)}}"}]}
-                    """,
-                ["Logging__LogLevel__Default"] = "Warning",
             });
             log($"starting gateway (pid {gateway.Pid}) on {gatewayUrl}");
-            await gateway.WaitHealthyAsync($"{gatewayUrl}/api/health", TimeSpan.FromSeconds(90));
+            await gateway.WaitHealthyAsync($"{gatewayUrl}/api/health", StartupTimeout);
             system.GatewayPid = gateway.Pid;
             return system;
         }
@@ -122,12 +144,15 @@ public sealed class SystemUnderTest : IAsyncDisposable
         return process;
     }
 
-    /// <summary>scripts/pg.sh is idempotent ("already running"); it needs root, so elsewhere we assume a server is up.</summary>
+    /// <summary>
+    /// scripts/pg.sh is idempotent ("already running"); it needs root, so elsewhere we assume a server is up — as we do
+    /// when NOETL_PG_ADMIN names one (a shared server the bench must not start or configure).
+    /// </summary>
     private static async Task StartPostgresAsync(Action<string> log)
     {
-        if (Environment.UserName != "root")
+        if (Environment.UserName != "root" || Environment.GetEnvironmentVariable("NOETL_PG_ADMIN") is { Length: > 0 })
         {
-            log("not root: assuming PostgreSQL is running (NOETL_PG_ADMIN or 127.0.0.1:55432)");
+            log("assuming PostgreSQL is running (NOETL_PG_ADMIN or 127.0.0.1:55432)");
             return;
         }
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };

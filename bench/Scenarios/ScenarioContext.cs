@@ -13,8 +13,9 @@ public interface IScenario
 }
 
 /// <summary>What every scenario shares: the system, its clients, and the results so far (for baseline ratios).</summary>
+/// <param name="results">Shared by every topology of the run, so each compares with the same baseline.</param>
 public sealed class ScenarioContext(BenchOptions options, SystemUnderTest system, NoEtlClient client, NpgsqlDataSource admin,
-    NpgsqlDataSource monitor, Action<string> log)
+    NpgsqlDataSource monitor, Action<string> log, List<Measurement> results)
 {
     public BenchOptions Options { get; } = options;
     public SystemUnderTest System { get; } = system;
@@ -23,7 +24,7 @@ public sealed class ScenarioContext(BenchOptions options, SystemUnderTest system
     /// <summary>Superuser on the system's database, for set-up and the baseline (never for the scenarios' work).</summary>
     public NpgsqlDataSource Admin { get; } = admin;
 
-    public List<Measurement> Results { get; } = [];
+    public List<Measurement> Results { get; } = results;
 
     public void Log(string message) => log(message);
 
@@ -34,6 +35,7 @@ public sealed class ScenarioContext(BenchOptions options, SystemUnderTest system
         Results.FirstOrDefault(r => r.Scenario == "baseline" && r.Phase == BaselineScenario.PhaseName(rowsPerTransaction));
 
     /// <summary>Runs one phase under the connection and CPU monitor and keeps its result.</summary>
+    /// <remarks>With several topologies in the run, each phase name says which one it measured.</remarks>
     public async Task<Measurement> PhaseAsync(string scenario, string phase, Func<Task<Measurement>> body, double? warmupSeconds = null)
     {
         Log($"{scenario} / {phase}: running");
@@ -41,6 +43,8 @@ public sealed class ScenarioContext(BenchOptions options, SystemUnderTest system
         await using (var phaseMonitor = PhaseMonitor.Start(System, monitor, warmupSeconds ?? Options.WarmupSeconds, Options.DurationSeconds))
         {
             measurement = await body();
+            if (Options.Hosting.Count > 1 && scenario != "baseline")
+                measurement = measurement with { Phase = $"{measurement.Phase} [{System.Hosting}]" };
             measurement.Resources = await phaseMonitor.StopAsync();
         }
         if (scenario != "baseline")

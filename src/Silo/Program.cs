@@ -1,3 +1,4 @@
+using NoEtl.ApiGateway.Hosting;
 using NoEtl.Configuration;
 using NoEtl.Grains.Hosting;
 using NoEtl.Grains.Persistence;
@@ -6,6 +7,7 @@ using NoEtl.Schema;
 using NoEtl.Silo.Catalog;
 using NoEtl.Silo.Hosting;
 using NoEtl.Silo.Telemetry;
+using ApiTelemetrySettings = NoEtl.ApiGateway.Telemetry.TelemetrySettings;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddQuietLogDefaults("NoEtl.Silo");
@@ -13,12 +15,19 @@ SiloSettings settings;
 ServerOptions options;
 int? configuredNode;
 TimeSpan startupTimeout;
+ApiTelemetrySettings? api = null;
 try
 {
     settings = SiloSettings.From(builder.Configuration);
     options = ServerOptions.FromConfiguration(builder.Configuration);
     configuredNode = ConfigurationValues.OptionalInt(builder.Configuration, "NOETL_SNOWFLAKE_NODE_ID", min: 0, max: 1023);
     startupTimeout = TimeSpan.FromSeconds(ConfigurationValues.Int(builder.Configuration, "NOETL_DB_STARTUP_TIMEOUT_SECONDS", 120));
+    if (settings.Hosting == HostingMode.Combined)
+    {
+        // The API's own settings (principals, limits, operator token, metrics port) apply to this silo's HTTP port.
+        api = ApiTelemetrySettings.From(builder.Configuration);
+        builder.AddNoEtlApi(GatewaySettings.From(builder.Configuration), api);
+    }
 }
 catch (InvalidOperationException e)
 {
@@ -48,7 +57,15 @@ builder.AddSiloObservability(TelemetrySettings.From(builder.Configuration));
 builder.Services.AddHostedService<SystemPlaybookRegistrar>(); // after UseOrleans: starts once the silo runs
 
 var app = builder.Build();
-app.MapSiloObservability();
-app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
+app.MapMemoryDiagnostics();
+if (api is not null)
+{
+    app.MapNoEtlApi(api); // /health, /metrics (operator) and every API route
+}
+else
+{
+    app.MapSiloObservability();
+    app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
+}
 app.Run();
 return 0;

@@ -13,7 +13,7 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
     public async Task Every_scenario_reports_figures_and_no_errors()
     {
         var options = BenchOptions.Parse(["all", "--duration", "2", "--warmup", "0.5", "--workers", "4", "--baseline-batch", "1,10",
-            "--event-batch", "1,5", "--inflight", "2", "--no-record"]);
+            "--event-batch", "1,5", "--inflight", "2", "--memory-executions", "20", "--loop-iterations", "40", "--no-record"]);
 
         var outcome = await BenchRunner.RunAsync(options, output.WriteLine);
         output.WriteLine(outcome.Markdown);
@@ -35,5 +35,13 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
     {
         Assert.Throws<ArgumentException>(() => BenchOptions.Parse(["nope"]));
         Assert.Equal(["baseline", "flow"], BenchOptions.Parse(["flow"]).Scenarios);
+    }
+
+    [Fact]
+    public void The_command_line_takes_one_or_both_topologies()
+    {
+        Assert.Equal(["separate"], BenchOptions.Parse(["events"]).Hosting);
+        Assert.Equal(["separate", "combined"], BenchOptions.Parse(["events", "--hosting", "separate,combined"]).Hosting);
+        Assert.Throws<ArgumentException>(() => BenchOptions.Parse(["events", "--hosting", "gateway"]));
     }
 }

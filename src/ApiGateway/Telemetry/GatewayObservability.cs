@@ -31,6 +31,29 @@ public static class GatewayObservability
         // dashboard's UI reads the silos' collectors through the cluster.
         builder.UseOrleansClient(client => client.AddActivityPropagation().AddDashboard());
 
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(settings.ServiceName, serviceInstanceId: Environment.MachineName + ":" + Environment.ProcessId))
+            .WithMetrics(metrics => metrics
+                .AddMeter("Microsoft.Orleans")
+                .AddAspNetCoreInstrumentation() // http.server.request.duration by http.route and status
+                .AddRuntimeInstrumentation()
+                .AddPrometheusExporter());
+        if (settings.OtlpEndpoint is not null)
+            telemetry.WithTracing(tracing => tracing
+                .SetSampler(new ParentBasedSampler(new RequestRootSampler()))
+                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                // Scrapes, probes and the dashboard's one-second polling would drown the request traces.
+                .AddAspNetCoreInstrumentation(http => http.Filter = context => !IsOperational(context.Request.Path))
+                .AddOtlpExporter()); // endpoint, protocol and headers from the standard OTEL_EXPORTER_OTLP_* variables
+        return builder;
+    }
+
+    /// <summary>
+    /// The operator's side of the API port, wherever the API is hosted: the operator scheme (dashboard and
+    /// <c>/metrics</c>), the OpenAPI document, the internal metrics port, and the refusal counters among the metrics.
+    /// </summary>
+    public static WebApplicationBuilder AddOperatorSurface(this WebApplicationBuilder builder, TelemetrySettings settings)
+    {
         // The core services only: AddAuthentication would also start ASP.NET data protection, which nothing here uses.
         builder.Services.AddWebEncoders();
         builder.Services.AddAuthenticationCore(authentication =>
@@ -46,24 +69,11 @@ public static class GatewayObservability
             builder.WebHost.UseUrls([.. (builder.Configuration["urls"] ?? "http://localhost:5000").Split(';', StringSplitOptions.RemoveEmptyEntries),
                 $"http://*:{metricsPort}"]);
 
-        var telemetry = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(settings.ServiceName, serviceInstanceId: Environment.MachineName + ":" + Environment.ProcessId))
-            .WithMetrics(metrics => metrics
-                .AddMeter("Microsoft.Orleans", DeniedRequests.MeterName)
-                .AddAspNetCoreInstrumentation() // http.server.request.duration by http.route and status
-                .AddRuntimeInstrumentation()
-                .AddPrometheusExporter());
-        if (settings.OtlpEndpoint is not null)
-            telemetry.WithTracing(tracing => tracing
-                .SetSampler(new ParentBasedSampler(new RequestRootSampler()))
-                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
-                // Scrapes, probes and the dashboard's one-second polling would drown the request traces.
-                .AddAspNetCoreInstrumentation(http => http.Filter = context => !IsOperational(context.Request.Path))
-                .AddOtlpExporter()); // endpoint, protocol and headers from the standard OTEL_EXPORTER_OTLP_* variables
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(DeniedRequests.MeterName));
         return builder;
     }
 
-    public static WebApplication MapGatewayObservability(this WebApplication app, TelemetrySettings settings)
+    public static WebApplication MapOperatorSurface(this WebApplication app, TelemetrySettings settings)
     {
         // /metrics names routes, pools and rates: the operator's, or an internal port's (NOETL_METRICS_PORT).
         var metrics = app.MapPrometheusScrapingEndpoint();

@@ -1,19 +1,30 @@
+using System.Buffers;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace NoEtl.Grains.Commands;
 
-/// <summary>The in-memory image of one <c>noetl.command</c> row, owned by its execution grain.</summary>
+/// <summary>
+/// The in-memory image of one <c>noetl.command</c> row, owned by its execution grain. Its context and meta are kept as
+/// UTF-8 JSON rather than node trees: they are only read to answer a claim or a command lookup (each gets a copy
+/// anyway), and as trees they made up most of an active execution's memory (docs/benchmarks.md, "Memory per execution").
+/// </summary>
 public sealed class CommandRecord(long commandId, long eventId, string step, string toolKind, JsonObject context, JsonObject meta, int attempt)
 {
+    private readonly byte[] _context = Utf8(context);
+    private readonly byte[] _meta = Utf8(meta);
+
     public static readonly HashSet<string> TerminalStatuses = ["COMPLETED", "FAILED", "CANCELLED"];
 
     public long CommandId { get; } = commandId;
     public long EventId { get; } = eventId;
     public string Step { get; } = step;
     public string ToolKind { get; } = toolKind;
-    /// <summary><c>{tool_config, input, render_context, spec}</c> as handed to the claiming worker.</summary>
-    public JsonObject Context { get; } = context;
-    public JsonObject Meta { get; } = meta;
+    /// <summary>A new copy of <c>{tool_config, input, render_context, spec}</c> as handed to the claiming worker.</summary>
+    public JsonObject ContextCopy() => JsonNode.Parse(_context)!.AsObject();
+
+    /// <summary>A new copy of the command's meta as issued.</summary>
+    public JsonObject MetaCopy() => JsonNode.Parse(_meta)!.AsObject();
     public int Attempt { get; } = attempt;
 
     public string Status { get; set; } = "PENDING";
@@ -32,4 +43,13 @@ public sealed class CommandRecord(long commandId, long eventId, string step, str
     public DateTime NotifiedAt { get; set; } = DateTime.UtcNow;
 
     public bool IsTerminal => TerminalStatuses.Contains(Status);
+
+    private static byte[] Utf8(JsonObject node)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+            node.WriteTo(writer);
+        return buffer.WrittenSpan.ToArray();
+    }
 }
+

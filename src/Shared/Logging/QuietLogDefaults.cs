@@ -8,7 +8,7 @@ namespace NoEtl.Logging;
 /// updates, one line per execution or command) cannot fill a disk under a flood; start-up lines stay visible.
 /// The defaults are the lowest-priority configuration source, so <c>Logging__LogLevel__*</c> variables still win.
 /// </summary>
-public static class QuietLogDefaults
+internal static class QuietLogDefaults
 {
     public static void AddQuietLogDefaults(this IConfigurationManager configuration, params string[] startupCategories)
     {

@@ -15,10 +15,20 @@ public enum ClusteringMode
     Kubernetes,
 }
 
+/// <summary>Who serves NoETL's HTTP API (NOETL_HOSTING).</summary>
+public enum HostingMode
+{
+    /// <summary>A gateway process in front of the silos; the silo's HTTP port has health and metrics only (default, Helm).</summary>
+    Separate,
+    /// <summary>This silo also serves the API (the same src/ApiGateway endpoints over its in-process grain factory).</summary>
+    Combined,
+}
+
 public sealed class SiloSettings
 {
     public required string ConnectionString { get; init; }
     public ClusteringMode Clustering { get; init; }
+    public HostingMode Hosting { get; init; }
     public string ClusterId { get; init; } = "noetl";
     public string ServiceId { get; init; } = "noetl";
     public int SiloPort { get; init; } = 11111;
@@ -83,6 +93,12 @@ public sealed class SiloSettings
         {
             ConnectionString = configuration.GetConnectionString("Noetl") ?? configuration["NOETL_DATABASE_URL"] ?? DefaultConnectionString,
             Clustering = mode,
+            Hosting = configuration["NOETL_HOSTING"] switch
+            {
+                null or "" => HostingMode.Separate,
+                var text when Enum.TryParse<HostingMode>(text, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) => parsed,
+                var text => throw new InvalidOperationException($"NOETL_HOSTING must be separate or combined, not '{text}'"),
+            },
             ClusterId = configuration["ORLEANS_CLUSTER_ID"] ?? "noetl",
             ServiceId = configuration["ORLEANS_SERVICE_ID"] ?? "noetl",
             SiloPort = Int(configuration, "ORLEANS_SILO_PORT", 11111, min: 1, max: 65535),

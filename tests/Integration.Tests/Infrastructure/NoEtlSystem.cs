@@ -49,18 +49,25 @@ public sealed class NoEtlSystem : IAsyncDisposable
     public string? NatsUrl { get; private set; }
     public HttpClient Http { get; private set; } = null!;
 
+    /// <summary>True when the first silo serves the API itself (<c>NOETL_HOSTING=combined</c>) and no gateway runs.</summary>
+    public bool Combined { get; private init; }
+
+    /// <param name="combined">One silo with <c>NOETL_HOSTING=combined</c> serves the API at <see cref="GatewayUrl"/>, with the gateway's settings.</param>
     public static async Task<NoEtlSystem> StartAsync(int silos = 1, int poolSize = 10, Dictionary<string, string>? siloSettings = null, bool withNats = false,
-        Dictionary<string, string>? gatewaySettings = null, string? adminConnectionString = null, NetnsRig? rig = null)
+        Dictionary<string, string>? gatewaySettings = null, string? adminConnectionString = null, NetnsRig? rig = null, bool combined = false)
     {
+        if (combined && (silos != 1 || rig is not null))
+            throw new ArgumentException("combined hosting is tested with one silo on 127.0.0.1");
         var database = await PgTestDatabase.CreateAsync("it", adminConnectionString: adminConnectionString);
-        var system = new NoEtlSystem(database, poolSize, siloSettings ?? [], rig) { _gatewaySettings = gatewaySettings ?? [] };
+        var system = new NoEtlSystem(database, poolSize, siloSettings ?? [], rig) { _gatewaySettings = gatewaySettings ?? [], Combined = combined };
         try
         {
             if (withNats)
                 await system.StartNatsAsync();
             for (var i = 0; i < silos; i++)
                 await system.StartSiloAsync();
-            await system.StartGatewayAsync(InternalToken, system.GatewayUrl);
+            if (!combined)
+                await system.StartGatewayAsync(InternalToken, system.GatewayUrl);
             system.Http = new HttpClient(new RoleAwareTokens()) { BaseAddress = new Uri(system.GatewayUrl), Timeout = TimeSpan.FromSeconds(60) };
             return system;
         }
@@ -75,8 +82,10 @@ public sealed class NoEtlSystem : IAsyncDisposable
     {
         var number = Silos.Count + 1;
         var machine = Rig is null ? null : await Rig.AddAsync($"silo{number}", NetnsRig.SiloAddress(number));
-        var url = machine is null ? $"http://127.0.0.1:{ProcessHost.FreePort()}" : RigUrl(machine.Address);
-        var environment = new Dictionary<string, string>
+        var servesApi = Combined && number == 1;
+        var url = servesApi ? GatewayUrl : machine is null ? $"http://127.0.0.1:{ProcessHost.FreePort()}" : RigUrl(machine.Address);
+        var environment = servesApi ? ApiEnvironment(InternalToken, _gatewaySettings) : [];
+        foreach (var (key, value) in new Dictionary<string, string>
         {
             ["ConnectionStrings__Noetl"] = Database.ServerConnectionString,
             ["NOETL_CLUSTERING"] = "postgres",
@@ -91,13 +100,14 @@ public sealed class NoEtlSystem : IAsyncDisposable
             ["NOETL_ENCRYPTION_KEY"] = EncryptionKey,
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__NoEtl"] = "Information",
-        };
-        foreach (var (key, value) in _siloSettings)
+        }.Concat(_siloSettings))
             environment[key] = value;
+        if (servesApi)
+            environment["NOETL_HOSTING"] = "combined";
         var silo = ProcessHost.StartIn(machine?.Namespace, $"silo-{number}", BuildOutput.Silo, environment);
         Silos.Add(silo);
         SiloUrls.Add(url);
-        await silo.WaitHealthyAsync($"{url}/health", TimeSpan.FromSeconds(90));
+        await silo.WaitHealthyAsync(servesApi ? $"{url}/api/health" : $"{url}/health", TimeSpan.FromSeconds(90));
         return silo;
     }
 
@@ -110,13 +120,23 @@ public sealed class NoEtlSystem : IAsyncDisposable
         var number = Gateways.Count + 1;
         var machine = Rig is null ? null : await Rig.AddAsync($"gw{number}", NetnsRig.GatewayAddress(number));
         url = machine is null ? url ?? $"http://127.0.0.1:{ProcessHost.FreePort()}" : RigUrl(machine.Address);
+        var environment = ApiEnvironment(internalToken, _gatewaySettings.Concat(settings ?? []));
+        environment["ConnectionStrings__Discovery"] = Database.DiscoveryConnectionString;
+        environment["NOETL_CLUSTERING"] = "postgres";
+        environment["ORLEANS_CLUSTER_ID"] = ClusterId;
+        environment["ORLEANS_SERVICE_ID"] = ClusterId;
+        environment["ASPNETCORE_URLS"] = url;
+        var gateway = ProcessHost.StartIn(machine?.Namespace, $"gateway-{number}", BuildOutput.Gateway, environment);
+        Gateways.Add(gateway);
+        await gateway.WaitHealthyAsync($"{url}/api/health", TimeSpan.FromSeconds(90));
+        return (gateway, url);
+    }
+
+    /// <summary>The settings of whichever process serves the API (a gateway, or a combined silo), then <paramref name="overrides"/>.</summary>
+    private static Dictionary<string, string> ApiEnvironment(string? internalToken, IEnumerable<KeyValuePair<string, string>> overrides)
+    {
         var environment = new Dictionary<string, string>
         {
-            ["ConnectionStrings__Discovery"] = Database.DiscoveryConnectionString,
-            ["NOETL_CLUSTERING"] = "postgres",
-            ["ORLEANS_CLUSTER_ID"] = ClusterId,
-            ["ORLEANS_SERVICE_ID"] = ClusterId,
-            ["ASPNETCORE_URLS"] = url,
             ["NOETL_INTERNAL_API_TOKEN"] = internalToken ?? "",
             ["NOETL_API_TOKENS"] = PrincipalTokens.Document,
             ["NOETL_AUDIT_DENIED_WINDOW_SECONDS"] = "1",
@@ -126,17 +146,14 @@ public sealed class NoEtlSystem : IAsyncDisposable
             ["NOETL_AUTH_FAILURES_PER_SECOND"] = "100000",
             ["Logging__LogLevel__Default"] = "Warning",
         };
-        foreach (var (key, value) in _gatewaySettings.Concat(settings ?? []))
+        foreach (var (key, value) in overrides)
         {
             if (value.Length == 0)
                 environment.Remove(key); // "": leave the product's own default in force
             else
                 environment[key] = value;
         }
-        var gateway = ProcessHost.StartIn(machine?.Namespace, $"gateway-{number}", BuildOutput.Gateway, environment);
-        Gateways.Add(gateway);
-        await gateway.WaitHealthyAsync($"{url}/api/health", TimeSpan.FromSeconds(90));
-        return (gateway, url);
+        return environment;
     }
 
     /// <summary>A JetStream server of this system only, so workers of parallel test systems never share streams.</summary>

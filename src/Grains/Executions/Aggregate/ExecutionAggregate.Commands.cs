@@ -95,7 +95,7 @@ public sealed partial class ExecutionAggregate
     private JsonObject ClaimResponse(CommandRecord command, long eventId, JsonObject? reclaim)
     {
         var leaseToken = _context.Leases.Mint(ExecutionId, command.CommandId, command.LeaseEpoch);
-        var meta = command.Meta.DeepClone().AsObject();
+        var meta = command.MetaCopy();
         meta["worker_id"] = command.WorkerId;
         meta["lease_epoch"] = command.LeaseEpoch;
         meta[EventBinding.LeaseTokenKey] = leaseToken;
@@ -112,7 +112,7 @@ public sealed partial class ExecutionAggregate
             ["node_id"] = command.Step,
             ["node_name"] = command.Step,
             ["action"] = command.ToolKind,
-            ["context"] = command.Context.DeepClone(),
+            ["context"] = command.ContextCopy(),
             ["meta"] = meta,
         };
     }
@@ -127,8 +127,8 @@ public sealed partial class ExecutionAggregate
             ["node_id"] = command.Step,
             ["node_name"] = command.Step,
             ["action"] = command.ToolKind,
-            ["context"] = Redactor.Redact(command.Context),
-            ["meta"] = Redactor.Redact(command.Meta),
+            ["context"] = Redactor.Redact(command.ContextCopy()),
+            ["meta"] = Redactor.Redact(command.MetaCopy()),
             ["status"] = command.Status,
         });
     }
