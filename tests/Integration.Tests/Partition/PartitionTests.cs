@@ -20,6 +20,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
         ["NOETL_MEMBERSHIP_MISSED_PROBES"] = "2",
         ["NOETL_MEMBERSHIP_MAX_PROBE_TIMEOUT_SECONDS"] = "1",
         ["NOETL_MEMBERSHIP_TABLE_REFRESH_SECONDS"] = "5",
+        ["NOETL_DB_WATCHDOG_SECONDS"] = "5",
     };
 
     private static readonly Dictionary<string, string> FastFailoverGateway = new()
@@ -53,6 +54,21 @@ public sealed class PartitionTests(ITestOutputHelper output)
         await AssertVotedOutAsync(cluster, 2);
     }
 
+    /// <summary>
+    /// Silo 2 cut from PostgreSQL only: the others still see it alive, so only its database watchdog can take it out
+    /// (it asks a peer, which reaches the database, and stops); its executions continue on the others.
+    /// </summary>
+    [Fact, Trait("Category", "Partition")]
+    public async Task Silo_partitioned_from_PostgreSQL()
+    {
+        await using var cluster = await StartAsync();
+        var report = await PartitionRun.RunAsync("silo partitioned from PostgreSQL (not from the silos)", cluster, Workers, Steps,
+            TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), () => cluster.Rig.CutAsync("silo2", "pg"), output.WriteLine);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 1);
+        await Eventually.WaitForAsync(() => Task.FromResult(cluster.System.Silos[1].HasExited), "silo 2 to stop itself", TimeSpan.FromSeconds(60));
+        Assert.Contains("stopping so that the others take over its executions", cluster.System.Silos[1].Output);
+    }
+
     [Fact, Trait("Category", "Partition")]
     public async Task Gateway_kill()
     {
@@ -83,11 +99,39 @@ public sealed class PartitionTests(ITestOutputHelper output)
         PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 0);
     }
 
+    /// <summary>
+    /// 200 ms of round-trip latency (100 ms each way, through a relay: no netem in this kernel) and 5 % loss on every
+    /// gateway→silo link. The gateways' open connections are reset when the relay is put in their path.
+    /// </summary>
+    [Fact, Trait("Category", "Partition")]
+    public async Task Latency_and_loss_between_gateways_and_silos()
+    {
+        await using var cluster = await StartAsync();
+        var report = await PartitionRun.RunAsync("200 ms latency and 5 % loss between gateways and silos", cluster, Workers, Steps,
+            TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), async () =>
+            {
+                for (var gateway = 1; gateway <= 2; gateway++)
+                {
+                    for (var silo = 1; silo <= 3; silo++)
+                    {
+                        await cluster.Rig.DelayAsync($"gw{gateway}", $"silo{silo}", NoEtlSystem.RigSiloGatewayPort, 100);
+                        await cluster.Rig.LossyAsync($"gw{gateway}", $"silo{silo}", 5);
+                    }
+                }
+            }, output.WriteLine);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 0);
+    }
+
     /// <summary>One rig: silo 2 partitioned from the silos (voted out), then a fresh silo joins and silo 3 is killed.</summary>
     [Fact, Trait("Category", "PartitionReduced")]
     public async Task Reduced_partition_then_kill()
     {
-        await using var cluster = await StartAsync();
+        // One missed probe instead of two: a silo cut off from the others is voted out after about 1 s rather than
+        // 2-2.5 s, so the gateway's first repeat (after its 2 s attempt timeout) already reaches the survivors instead
+        // of hitting the cut link a second time. The false-death check below (dead silos = silos taken out) guards
+        // the trade-off under this load.
+        await using var cluster = await PartitionCluster.StartAsync(silos: 3, gateways: 2,
+            new(FastFailoverSilo) { ["NOETL_MEMBERSHIP_MISSED_PROBES"] = "1" }, FastFailoverGateway, WorkerHttpTimeout);
         var partition = await PartitionRun.RunAsync("reduced: silo partitioned from the silos", cluster, 40, Steps,
             TimeSpan.FromSeconds(22), TimeSpan.FromSeconds(8), () => IsolateFromSilosAsync(cluster, 2), output.WriteLine);
         PartitionRun.AssertClean(partition, cluster.System, silosTakenOut: 1);
