@@ -126,12 +126,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
     [Fact, Trait("Category", "PartitionReduced")]
     public async Task Reduced_partition_then_kill()
     {
-        // One missed probe instead of two: a silo cut off from the others is voted out after about 1 s rather than
-        // 2-2.5 s, so the gateway's first repeat (after its 2 s attempt timeout) already reaches the survivors instead
-        // of hitting the cut link a second time. The false-death check below (dead silos = silos taken out) guards
-        // the trade-off under this load.
-        await using var cluster = await PartitionCluster.StartAsync(silos: 3, gateways: 2,
-            new(FastFailoverSilo) { ["NOETL_MEMBERSHIP_MISSED_PROBES"] = "1" }, FastFailoverGateway, WorkerHttpTimeout);
+        await using var cluster = await StartAsync();
         var partition = await PartitionRun.RunAsync("reduced: silo partitioned from the silos", cluster, 40, Steps,
             TimeSpan.FromSeconds(22), TimeSpan.FromSeconds(8), () => IsolateFromSilosAsync(cluster, 2), output.WriteLine);
         PartitionRun.AssertClean(partition, cluster.System, silosTakenOut: 1);
