@@ -15,6 +15,9 @@
 #   netns-rig.sh lossy A B PERCENT       drop PERCENT % of the packets between nx-A and nx-B at random (iptables)
 #   netns-rig.sh degrade A B NETEM…      tc netem (e.g. "delay 200ms") on the traffic between nx-A and nx-B; needs a
 #                                        kernel with sch_netem (the Firecracker VMs of this project's CI have none)
+#   netns-rig.sh delay A B PORT MS       without netem: MS ms more each way on nx-A's TCP connections to nx-B:PORT,
+#                                        through a relay (tests/DelayProxy, built) running in nx-A; connections
+#                                        already open are reset so that they reconnect through it
 #   netns-rig.sh clear A B               remove every loss and degradation between nx-A and nx-B
 #   netns-rig.sh status                  namespaces, addresses, cuts and qdiscs
 #   netns-rig.sh down                    remove everything
@@ -123,11 +126,52 @@ lossy_link() {
     loss_rule -A "$b" "$(address_of "$a")" "$probability"
 }
 
+# The relay listens on nx-A's loopback; nx-A's connections to B:PORT are DNATed to it, except the relay's own (SO_MARK).
+RELAY_MARK=0x6e78
+relay_dll() {
+    local root configuration
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    for configuration in Release Debug; do
+        [ -f "$root/tests/DelayProxy/bin/$configuration/net10.0/NoEtl.DelayProxy.dll" ] \
+            && { echo "$root/tests/DelayProxy/bin/$configuration/net10.0/NoEtl.DelayProxy.dll"; return; }
+    done
+    die "build tests/DelayProxy first (dotnet build tests/DelayProxy -c Release)"
+}
+
+delay_link() {
+    local a=$1 b=$2 port=$3 ms=$4 address_b relay_port octets dll
+    [[ "$port" =~ ^[0-9]{1,5}$ && "$ms" =~ ^[0-9]{1,5}$ ]] || die "usage: delay A B PORT MS"
+    address_b=$(address_of "$b")
+    [ -n "$address_b" ] && [ -n "$(address_of "$a")" ] || die "unknown namespace in '$a $b'"
+    dll=$(relay_dll)
+    IFS=. read -r -a octets <<< "$address_b"
+    relay_port=$((40000 + (octets[2] % 64) * 256 + octets[3])) # one relay per peer address
+    in_ns "$a" setsid dotnet "$dll" "127.0.0.1:$relay_port" "$address_b:$port" "$ms" $((RELAY_MARK)) \
+        >"/tmp/nx-delay-$a-$b.log" 2>&1 < /dev/null &
+    for _ in $(seq 100); do
+        in_ns "$a" bash -c "exec 3<>/dev/tcp/127.0.0.1/$relay_port" 2>/dev/null && break
+        sleep 0.1
+    done
+    in_ns "$a" bash -c "exec 3<>/dev/tcp/127.0.0.1/$relay_port" 2>/dev/null || die "relay in nx-$a did not start: $(cat "/tmp/nx-delay-$a-$b.log")"
+    in_ns "$a" iptables -t nat -A OUTPUT -d "$address_b" -p tcp --dport "$port" -m mark ! --mark "$RELAY_MARK" \
+        -m comment --comment nx-delay -j DNAT --to-destination "127.0.0.1:$relay_port"
+    # Connections opened before keep their direct path (conntrack): reset them (the relay's are marked, new ones are
+    # DNATed away from B before the filter table sees them).
+    in_ns "$a" iptables -A OUTPUT -d "$address_b" -p tcp --dport "$port" -m mark ! --mark "$RELAY_MARK" \
+        -m comment --comment nx-delay -j REJECT --reject-with tcp-reset
+}
+
 clear_one() { # $1 = namespace name, $2 = peer address
     local rule
     while rule=$(in_ns "$1" iptables -S OUTPUT | grep -m1 -- "-d $2/32 .*nx-loss"); do
         # shellcheck disable=SC2086 # the rule is a list of iptables arguments
         in_ns "$1" iptables ${rule/-A /-D }
+    done
+    for table in nat filter; do
+        while rule=$(in_ns "$1" iptables -t "$table" -S OUTPUT | grep -m1 -- "-d $2/32 .*nx-delay"); do
+            # shellcheck disable=SC2086 # the rule is a list of iptables arguments
+            in_ns "$1" iptables -t "$table" ${rule/-A /-D }
+        done
     done
     in_ns "$1" tc filter show dev eth0 parent 1:0 2>/dev/null | grep -q . && in_ns "$1" tc qdisc del dev eth0 root 2>/dev/null || true
 }
@@ -142,7 +186,7 @@ status() {
     for ns in $(rig_namespaces); do
         local name=${ns#nx-}
         echo "$ns $(address_of "$name") pids: $(ip netns pids "$ns" | tr '\n' ' ')"
-        ip netns exec "$ns" iptables -S | grep 'nx-cut\|nx-loss' | sed 's/^/    /' || true
+        { ip netns exec "$ns" iptables -S; ip netns exec "$ns" iptables -t nat -S; } | grep 'nx-cut\|nx-loss\|nx-delay' | sed 's/^/    /' || true
         ip netns exec "$ns" tc qdisc show dev eth0 | grep -v 'pfifo\|noqueue' | sed 's/^/    /' || true
     done
 }
@@ -156,8 +200,9 @@ case "$command" in
     cut) [ $# -eq 2 ] || die "usage: cut A B"; cut_link "$@" ;;
     heal) [ $# -eq 2 ] || die "usage: heal A B"; heal_link "$@" ;;
     degrade) [ $# -ge 3 ] || die "usage: degrade A B NETEM-ARGS…"; degrade "$@" ;;
+    delay) [ $# -eq 4 ] || die "usage: delay A B PORT MS"; delay_link "$@" ;;
     lossy) [ $# -eq 3 ] || die "usage: lossy A B PERCENT"; lossy_link "$@" ;;
     clear) [ $# -eq 2 ] || die "usage: clear A B"; clear_link "$@" ;;
     status) status ;;
-    *) die "unknown command '$command' (up|add|cut|heal|lossy|degrade|clear|status|down)" ;;
+    *) die "unknown command '$command' (up|add|cut|heal|lossy|delay|degrade|clear|status|down)" ;;
 esac

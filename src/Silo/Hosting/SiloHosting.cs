@@ -1,3 +1,4 @@
+using NoEtl.Grains.Watchdog;
 using Orleans.Configuration;
 using Orleans.Hosting;
 
@@ -27,6 +28,10 @@ public static class SiloHosting
             if (settings.TableRefreshSeconds is { } refresh)
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(Math.Max(1, refresh));
         });
+
+        silo.AddDatabaseWatchdog(
+            new DatabaseWatchdogOptions(TimeSpan.FromSeconds(settings.DatabaseWatchdogSeconds), TimeSpan.FromSeconds(settings.DatabaseWatchdogProbeSeconds)),
+            settings.ClusterConnectionString);
 
         if (settings.Clustering == ClusteringMode.Localhost)
         {

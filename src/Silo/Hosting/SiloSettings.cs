@@ -75,6 +75,15 @@ public sealed class SiloSettings
     /// </summary>
     public int? TableRefreshSeconds { get; init; }
 
+    /// <summary>
+    /// How long this silo's probes of PostgreSQL must fail before it stops, provided another silo still reaches it
+    /// (NOETL_DB_WATCHDOG_SECONDS; 0: never). See <see cref="NoEtl.Grains.Watchdog.DatabaseWatchdog"/>.
+    /// </summary>
+    public int DatabaseWatchdogSeconds { get; init; } = 30;
+
+    /// <summary>Period and deadline of those probes (NOETL_DB_WATCHDOG_PROBE_SECONDS).</summary>
+    public int DatabaseWatchdogProbeSeconds { get; init; } = 1;
+
     public const string DefaultConnectionString =
         "Host=127.0.0.1;Port=55432;Database=noetl;Username=noetl_server;Password=noetl_server";
 
@@ -117,6 +126,8 @@ public sealed class SiloSettings
             MissedProbesLimit = OptionalInt(configuration, "NOETL_MEMBERSHIP_MISSED_PROBES", min: 1),
             MaxProbeTimeoutSeconds = OptionalInt(configuration, "NOETL_MEMBERSHIP_MAX_PROBE_TIMEOUT_SECONDS", min: 1),
             TableRefreshSeconds = OptionalInt(configuration, "NOETL_MEMBERSHIP_TABLE_REFRESH_SECONDS", min: 1),
+            DatabaseWatchdogSeconds = Int(configuration, "NOETL_DB_WATCHDOG_SECONDS", 30, min: 0),
+            DatabaseWatchdogProbeSeconds = Int(configuration, "NOETL_DB_WATCHDOG_PROBE_SECONDS", 1, min: 1),
         };
     }
 

@@ -19,6 +19,10 @@ public static class BuildOutput
 
     public static string Cli => Assembly("Cli", "noetl");
 
+    /// <summary>The TCP relay with a fixed delay (tests/DelayProxy): latency, and a link to cut by killing it.</summary>
+    public static string DelayProxy =>
+        Path.Combine(RepositoryRoot, "tests", "DelayProxy", "bin", Configuration, "net10.0", "NoEtl.DelayProxy.dll");
+
     private static string FindRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using NoEtl.Integration.Tests.Partition;
 using NoEtl.TestSupport;
 
@@ -31,6 +32,9 @@ public sealed class NoEtlSystem : IAsyncDisposable
 
     /// <summary>Each process of the rig has a namespace of its own, so every one uses the same ports.</summary>
     private const int RigHttpPort = 8080;
+
+    /// <summary>The port silos take Orleans client (gateway) connections on in the rig.</summary>
+    public const int RigSiloGatewayPort = 30000;
 
     private static string RigUrl(string address) => $"http://{address}:{RigHttpPort}";
 
@@ -78,7 +82,8 @@ public sealed class NoEtlSystem : IAsyncDisposable
         }
     }
 
-    public async Task<ProcessHost> StartSiloAsync()
+    /// <summary>Starts a silo; <paramref name="settings"/> override the system's silo settings for this silo only.</summary>
+    public async Task<ProcessHost> StartSiloAsync(Dictionary<string, string>? settings = null)
     {
         var number = Silos.Count + 1;
         var machine = Rig is null ? null : await Rig.AddAsync($"silo{number}", NetnsRig.SiloAddress(number));
@@ -92,7 +97,7 @@ public sealed class NoEtlSystem : IAsyncDisposable
             ["ORLEANS_CLUSTER_ID"] = ClusterId,
             ["ORLEANS_SERVICE_ID"] = ClusterId,
             ["ORLEANS_SILO_PORT"] = machine is null ? ProcessHost.FreePort().ToString() : "11111",
-            ["ORLEANS_GATEWAY_PORT"] = machine is null ? ProcessHost.FreePort().ToString() : "30000",
+            ["ORLEANS_GATEWAY_PORT"] = machine is null ? ProcessHost.FreePort().ToString() : RigSiloGatewayPort.ToString(CultureInfo.InvariantCulture),
             ["ORLEANS_ADVERTISED_IP"] = machine?.Address ?? "127.0.0.1",
             ["ASPNETCORE_URLS"] = url,
             ["NOETL_POSTGRES_POOL_MAX"] = PoolSize.ToString(),
@@ -100,7 +105,7 @@ public sealed class NoEtlSystem : IAsyncDisposable
             ["NOETL_ENCRYPTION_KEY"] = EncryptionKey,
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__NoEtl"] = "Information",
-        }.Concat(_siloSettings))
+        }.Concat(_siloSettings).Concat(settings ?? []))
             environment[key] = value;
         if (servesApi)
             environment["NOETL_HOSTING"] = "combined";

@@ -56,6 +56,13 @@ public sealed class NetnsRig : IAsyncDisposable
     /// <summary>Drops <paramref name="percent"/> % of the packets between the two machines at random.</summary>
     public Task LossyAsync(string a, string b, double percent) => RunAsync("lossy", a, b, percent.ToString(CultureInfo.InvariantCulture));
 
+    /// <summary>
+    /// Adds <paramref name="milliseconds"/> each way to <paramref name="a"/>'s TCP connections to <paramref name="b"/>
+    /// on <paramref name="port"/> (a user-space relay in a's namespace: this kernel has no netem).
+    /// </summary>
+    public Task DelayAsync(string a, string b, int port, int milliseconds) =>
+        RunAsync("delay", a, b, port.ToString(CultureInfo.InvariantCulture), milliseconds.ToString(CultureInfo.InvariantCulture));
+
     public Task ClearAsync(string a, string b) => RunAsync("clear", a, b);
 
     public ValueTask DisposeAsync() => new(RunAsync("down"));

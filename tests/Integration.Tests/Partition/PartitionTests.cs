@@ -20,6 +20,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
         ["NOETL_MEMBERSHIP_MISSED_PROBES"] = "2",
         ["NOETL_MEMBERSHIP_MAX_PROBE_TIMEOUT_SECONDS"] = "1",
         ["NOETL_MEMBERSHIP_TABLE_REFRESH_SECONDS"] = "5",
+        ["NOETL_DB_WATCHDOG_SECONDS"] = "5",
     };
 
     private static readonly Dictionary<string, string> FastFailoverGateway = new()
@@ -53,6 +54,21 @@ public sealed class PartitionTests(ITestOutputHelper output)
         await AssertVotedOutAsync(cluster, 2);
     }
 
+    /// <summary>
+    /// Silo 2 cut from PostgreSQL only: the others still see it alive, so only its database watchdog can take it out
+    /// (it asks a peer, which reaches the database, and stops); its executions continue on the others.
+    /// </summary>
+    [Fact, Trait("Category", "Partition")]
+    public async Task Silo_partitioned_from_PostgreSQL()
+    {
+        await using var cluster = await StartAsync();
+        var report = await PartitionRun.RunAsync("silo partitioned from PostgreSQL (not from the silos)", cluster, Workers, Steps,
+            TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), () => cluster.Rig.CutAsync("silo2", "pg"), output.WriteLine);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 1);
+        await Eventually.WaitForAsync(() => Task.FromResult(cluster.System.Silos[1].HasExited), "silo 2 to stop itself", TimeSpan.FromSeconds(60));
+        Assert.Contains("stopping so that the others take over its executions", cluster.System.Silos[1].Output);
+    }
+
     [Fact, Trait("Category", "Partition")]
     public async Task Gateway_kill()
     {
@@ -78,6 +94,29 @@ public sealed class PartitionTests(ITestOutputHelper output)
                 {
                     for (var silo = 1; silo <= 3; silo++)
                         await cluster.Rig.LossyAsync($"gw{gateway}", $"silo{silo}", 5);
+                }
+            }, output.WriteLine);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 0);
+    }
+
+    /// <summary>
+    /// 200 ms of round-trip latency (100 ms each way, through a relay: no netem in this kernel) and 5 % loss on every
+    /// gateway→silo link. The gateways' open connections are reset when the relay is put in their path.
+    /// </summary>
+    [Fact, Trait("Category", "Partition")]
+    public async Task Latency_and_loss_between_gateways_and_silos()
+    {
+        await using var cluster = await StartAsync();
+        var report = await PartitionRun.RunAsync("200 ms latency and 5 % loss between gateways and silos", cluster, Workers, Steps,
+            TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), async () =>
+            {
+                for (var gateway = 1; gateway <= 2; gateway++)
+                {
+                    for (var silo = 1; silo <= 3; silo++)
+                    {
+                        await cluster.Rig.DelayAsync($"gw{gateway}", $"silo{silo}", NoEtlSystem.RigSiloGatewayPort, 100);
+                        await cluster.Rig.LossyAsync($"gw{gateway}", $"silo{silo}", 5);
+                    }
                 }
             }, output.WriteLine);
         PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 0);
