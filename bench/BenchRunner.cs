@@ -1,10 +1,19 @@
 using Npgsql;
 using NoEtl.Bench.Harness;
+using NoEtl.Bench.History;
 using NoEtl.Bench.Scenarios;
 
 namespace NoEtl.Bench;
 
-public sealed record BenchOutcome(MachineInfo Machine, IReadOnlyList<Measurement> Results, string Markdown, string? RecordedTo);
+/// <summary>The results of one run; with <c>--history</c>, <see cref="Filled"/> holds the second pass and its history.</summary>
+public sealed record BenchOutcome(MachineInfo Machine, IReadOnlyList<Measurement> Results, HistoryPass? Filled, string Markdown, string? RecordedTo)
+{
+    /// <summary>Every measurement of the run, both passes.</summary>
+    public IEnumerable<Measurement> All => Filled is null ? Results : Results.Concat(Filled.Results);
+}
+
+/// <summary>The scenarios again, on tables that hold <see cref="Size"/>.</summary>
+public sealed record HistoryPass(HistorySize Size, IReadOnlyList<Measurement> Results);
 
 /// <summary>Starts (or targets) the system, runs the chosen scenarios in order and reports them.</summary>
 public static class BenchRunner
@@ -21,12 +30,18 @@ public static class BenchRunner
             log("WARNING: commits are not durable (synchronous_commit/fsync off): figures are not valid and will not be recorded");
 
         using var client = new NoEtlClient(system.GatewayUrl, system.Tokens);
-        var context = new ScenarioContext(options, system, client, admin, monitor, log);
-        IScenario[] all = [new BaselineScenario(), new EventsScenario(), new ClaimsScenario(), new FlowScenario(), new OutboxScenario()];
+        List<Measurement> empty;
+        HistoryPass? filled = null;
         try
         {
-            foreach (var scenario in all.Where(s => options.Scenarios.Contains(s.Name)))
-                await scenario.RunAsync(context);
+            empty = await PassAsync(new ScenarioContext(options, system, client, admin, monitor, log));
+            if (options.HistoryEvents is { } events)
+            {
+                log($"history: filling {events:#,0} events");
+                var size = await HistoryFill.FillAsync(admin, events, log);
+                log($"history: {size.Describe()}");
+                filled = new HistoryPass(size, await PassAsync(new ScenarioContext(options, system, client, admin, monitor, log)));
+            }
         }
         catch
         {
@@ -34,7 +49,7 @@ public static class BenchRunner
             throw;
         }
 
-        var markdown = Report.Markdown(machine, options, context.Results, startedUtc);
+        var markdown = Report.Markdown(machine, options, empty, filled, startedUtc);
         string? recordedTo = null;
         if (!options.NoRecord && machine.Durable)
         {
@@ -43,7 +58,16 @@ public static class BenchRunner
                 await File.WriteAllTextAsync(recordedTo, Report.DocumentHeader);
             await File.AppendAllTextAsync(recordedTo, markdown);
         }
-        return new BenchOutcome(machine, context.Results, markdown, recordedTo);
+        return new BenchOutcome(machine, empty, filled, markdown, recordedTo);
+    }
+
+    /// <summary>Every chosen scenario once; each pass has its own context, so its ratios use its own baseline.</summary>
+    private static async Task<List<Measurement>> PassAsync(ScenarioContext context)
+    {
+        IScenario[] all = [new BaselineScenario(), new EventsScenario(), new ClaimsScenario(), new FlowScenario(), new OutboxScenario(), new ReadsScenario()];
+        foreach (var scenario in all.Where(s => context.Options.Scenarios.Contains(s.Name)))
+            await scenario.RunAsync(context);
+        return context.Results;
     }
 
     private static NpgsqlDataSource DataSource(SystemUnderTest system, string application) =>
