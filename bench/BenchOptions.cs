@@ -5,7 +5,7 @@ namespace NoEtl.Bench;
 /// <summary>Command line: <c>&lt;scenario[,scenario…]|all&gt; [--option value …]</c>.</summary>
 public sealed class BenchOptions
 {
-    public static readonly string[] AllScenarios = ["baseline", "events", "claims", "flow", "outbox", "memory"];
+    public static readonly string[] AllScenarios = ["baseline", "events", "claims", "flow", "outbox", "reads", "memory"];
 
     /// <summary>Who serves the API: a gateway in front of the silo, or the silo itself (<c>NOETL_HOSTING=combined</c>).</summary>
     public static readonly string[] Topologies = ["separate", "combined"];
@@ -57,6 +57,12 @@ public sealed class BenchOptions
     /// <summary>Superuser on the target's database: baseline table, settings, pg_stat_activity.</summary>
     public string? AdminDsn { get; set; }
 
+    /// <summary>
+    /// Events of generated history: the scenarios run on the empty tables, then again after PostgreSQL wrote this many
+    /// events (with a tenth as many commands and published outbox rows) into them. Null: one pass, empty tables.
+    /// </summary>
+    public long? HistoryEvents { get; set; }
+
     /// <summary>Do not append the results to docs/benchmarks.md (smoke runs).</summary>
     public bool NoRecord { get; set; }
 
@@ -98,6 +104,7 @@ public sealed class BenchOptions
                 case "--operator-token": options.OperatorToken = Value(); break;
                 case "--worker-token": options.WorkerToken = Value(); break;
                 case "--admin-dsn": options.AdminDsn = Value(); break;
+                case "--history": options.HistoryEvents = Positive(name, Value(), min: HistoryMinimum); break;
                 case "--docs": options.DocsPath = Value(); break;
                 case "--no-record": options.NoRecord = true; break;
                 default: throw new ArgumentException($"unknown option {name}\n{Usage}");
@@ -113,7 +120,7 @@ public sealed class BenchOptions
     }
 
     public const string Usage = """
-        usage: dotnet run -c Release --project bench -- <all|baseline,events,claims,flow,outbox,memory> [options]
+        usage: dotnet run -c Release --project bench -- <all|baseline,events,claims,flow,outbox,reads,memory> [options]
           --duration S         measured seconds per phase (20)        --warmup S        seconds before measuring (3)
           --workers N          concurrent clients (16)                --pool P          silo NOETL_POSTGRES_POOL_MAX (20)
           --baseline-batch L   rows per baseline transaction (1,10,100)
@@ -123,14 +130,18 @@ public sealed class BenchOptions
           --memory-executions N  five-step executions held active (1000)   --loop-iterations N  long-loop iterations (2000)
           --target URL --internal-token T --admin-dsn DSN [--operator-token T --worker-token T]
                                drive a running system instead of starting one (worker token: a pool "shared" principal)
+          --history N          run on empty tables, then again after filling N events (at least 1000) of history
           --no-record          do not append to docs/benchmarks.md    --docs PATH       results file
         """;
+
+    /// <summary>Ten executions of history: fewer would not be history.</summary>
+    private const int HistoryMinimum = 1000;
 
     private static double Number(string name, string text) =>
         double.TryParse(text, CultureInfo.InvariantCulture, out var value) && value >= 0 ? value : throw new ArgumentException($"{name}: not a number: {text}");
 
-    private static int Positive(string name, string text) =>
-        int.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : throw new ArgumentException($"{name}: not a positive integer: {text}");
+    private static int Positive(string name, string text, int min = 1) =>
+        int.TryParse(text, CultureInfo.InvariantCulture, out var value) && value >= min ? value : throw new ArgumentException($"{name}: not an integer ≥ {min}: {text}");
 
     private static List<string> Topology(string name, string text)
     {

@@ -1,10 +1,19 @@
 using Npgsql;
 using NoEtl.Bench.Harness;
+using NoEtl.Bench.History;
 using NoEtl.Bench.Scenarios;
 
 namespace NoEtl.Bench;
 
-public sealed record BenchOutcome(MachineInfo Machine, IReadOnlyList<Measurement> Results, string Markdown, string? RecordedTo);
+/// <summary>The results of one run; with <c>--history</c>, <see cref="Filled"/> holds the second pass and its history.</summary>
+public sealed record BenchOutcome(MachineInfo Machine, IReadOnlyList<Measurement> Results, HistoryPass? Filled, string Markdown, string? RecordedTo)
+{
+    /// <summary>Every measurement of the run, both passes.</summary>
+    public IEnumerable<Measurement> All => Filled is null ? Results : Results.Concat(Filled.Results);
+}
+
+/// <summary>The scenarios again, on tables that hold <see cref="Size"/>.</summary>
+public sealed record HistoryPass(HistorySize Size, IReadOnlyList<Measurement> Results);
 
 /// <summary>Starts (or targets) the system, runs the chosen scenarios in order and reports them.</summary>
 public static class BenchRunner
@@ -12,9 +21,10 @@ public static class BenchRunner
     public static async Task<BenchOutcome> RunAsync(BenchOptions options, Action<string> log)
     {
         var startedUtc = DateTime.UtcNow;
-        var results = new List<Measurement>();
+        var empty = new List<Measurement>();
+        var filledResults = new List<Measurement>();
+        HistorySize? history = null;
         MachineInfo? machine = null;
-        IScenario[] all = [new BaselineScenario(), new EventsScenario(), new ClaimsScenario(), new FlowScenario(), new OutboxScenario(), new MemoryScenario()];
         foreach (var hosting in options.Hosting)
         {
             await using var system = await SystemUnderTest.StartAsync(options, hosting, log);
@@ -29,12 +39,18 @@ public static class BenchRunner
             }
 
             using var client = new NoEtlClient(system.GatewayUrl, system.Tokens);
-            // One baseline per run: the topologies are compared against the same single-row figure.
-            var context = new ScenarioContext(options, system, client, admin, monitor, log, results);
+            // One baseline per pass: the topologies of a pass are compared against the same single-row figure.
+            var runsBaseline = hosting == options.Hosting[0];
             try
             {
-                foreach (var scenario in all.Where(s => options.Scenarios.Contains(s.Name) && (s is not BaselineScenario || hosting == options.Hosting[0])))
-                    await scenario.RunAsync(context);
+                await PassAsync(new ScenarioContext(options, system, client, admin, monitor, log, empty), runsBaseline);
+                if (options.HistoryEvents is { } events)
+                {
+                    log($"history: filling {events:#,0} events");
+                    history = await HistoryFill.FillAsync(admin, events, log);
+                    log($"history: {history.Describe()}");
+                    await PassAsync(new ScenarioContext(options, system, client, admin, monitor, log, filledResults), runsBaseline);
+                }
             }
             catch
             {
@@ -43,7 +59,8 @@ public static class BenchRunner
             }
         }
 
-        var markdown = Report.Markdown(machine!, options, results, startedUtc);
+        var filled = history is null ? null : new HistoryPass(history, filledResults);
+        var markdown = Report.Markdown(machine!, options, empty, filled, startedUtc);
         string? recordedTo = null;
         if (!options.NoRecord && machine!.Durable)
         {
@@ -52,7 +69,15 @@ public static class BenchRunner
                 await File.WriteAllTextAsync(recordedTo, Report.DocumentHeader);
             await File.AppendAllTextAsync(recordedTo, markdown);
         }
-        return new BenchOutcome(machine!, results, markdown, recordedTo);
+        return new BenchOutcome(machine!, empty, filled, markdown, recordedTo);
+    }
+
+    /// <summary>Every chosen scenario once, into the context's results (whose baseline the ratios use).</summary>
+    private static async Task PassAsync(ScenarioContext context, bool runsBaseline)
+    {
+        IScenario[] all = [new BaselineScenario(), new EventsScenario(), new ClaimsScenario(), new FlowScenario(), new OutboxScenario(), new ReadsScenario(), new MemoryScenario()];
+        foreach (var scenario in all.Where(s => context.Options.Scenarios.Contains(s.Name) && (runsBaseline || s is not BaselineScenario)))
+            await scenario.RunAsync(context);
     }
 
     private static NpgsqlDataSource DataSource(SystemUnderTest system, string application) =>

@@ -17,4 +17,4 @@ Console.WriteLine();
 Console.WriteLine(outcome.Markdown);
 if (outcome.RecordedTo is not null)
     Console.WriteLine($"appended to {outcome.RecordedTo}");
-return outcome.Results.Any(r => r.Errors > 0) ? 1 : 0;
+return outcome.All.Any(r => r.Errors > 0) ? 1 : 0;

@@ -6,7 +6,8 @@ namespace NoEtl.Bench;
 /// <summary>The results as a markdown section: printed to the console and appended to docs/benchmarks.md.</summary>
 public static class Report
 {
-    public static string Markdown(MachineInfo machine, BenchOptions options, IReadOnlyList<Measurement> results, DateTime startedUtc)
+    /// <summary>One run; with a history pass, both passes' tables and the history-scale comparison between them.</summary>
+    public static string Markdown(MachineInfo machine, BenchOptions options, IReadOnlyList<Measurement> results, HistoryPass? filled, DateTime startedUtc)
     {
         var text = new StringBuilder();
         text.AppendLine($"## {startedUtc:yyyy-MM-dd HH:mm} UTC");
@@ -18,9 +19,54 @@ public static class Report
             $"- Run: `{string.Join(',', options.Scenarios)} --duration {options.DurationSeconds} --warmup {options.WarmupSeconds} --workers {options.Workers} --pool {options.PoolSize}"
             + $" --baseline-batch {string.Join(',', options.BaselineBatches)} --event-batch {string.Join(',', options.EventBatches)}"
             + $" --inflight {string.Join(',', options.FlowInFlight)} --outbox-batch {options.OutboxBatch} --hosting {string.Join(',', options.Hosting)}"
-            + (options.Scenarios.Contains("memory") ? $" --memory-executions {options.MemoryExecutions} --loop-iterations {options.LoopIterations}" : "") + "`"
+            + (options.Scenarios.Contains("memory") ? $" --memory-executions {options.MemoryExecutions} --loop-iterations {options.LoopIterations}" : "")
+            + (options.HistoryEvents is { } history ? $" --history {history}" : "") + "`"
             + (options.TargetUrl is null ? $" (own system per topology: {string.Join("; ", options.Hosting.Select(Topology))})" : $" against {options.TargetUrl}") + ".");
         text.AppendLine();
+        if (filled is null)
+        {
+            Results(text, results, machine);
+            return text.ToString();
+        }
+        text.AppendLine($"- History: {filled.Size.Describe()}.");
+        text.AppendLine();
+        HistoryScale(text, results, filled.Results, machine.Cores);
+        text.AppendLine("### Empty tables");
+        text.AppendLine();
+        Results(text, results, machine);
+        text.AppendLine($"### After the history fill ({filled.Size.Events:#,0} events)");
+        text.AppendLine();
+        Results(text, filled.Results, machine);
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// Each figure filled against empty, from the same run: throughput should keep at least 80% of its empty-table
+    /// value and the p99 of the phase's first latency should grow by at most 20%. The system CPU per unit is shown
+    /// beside them: on a shared machine it separates "costs more" from "got less of the machine".
+    /// </summary>
+    private static void HistoryScale(StringBuilder text, IReadOnlyList<Measurement> empty, IReadOnlyList<Measurement> filled, int cores)
+    {
+        text.AppendLine("| scenario | phase | figure empty → filled | ratio | p99 empty → filled (ms) | ratio | system CPU ms per unit | within 20%? |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var after in filled)
+        {
+            if (empty.FirstOrDefault(m => m.Scenario == after.Scenario && m.Phase == after.Phase) is not { } before)
+                continue;
+            var ratio = after.Value / before.Value;
+            var latencyName = after.Latencies.Count > 0 ? after.Latencies[0].Name : null;
+            var (p99Before, p99After) = latencyName is null ? (0, 0) : (before.Latencies[0].Latency.P99, after.Latencies[0].Latency.P99);
+            var p99Ratio = p99Before > 0 ? p99After / p99Before : (double?)null;
+            var flat = ratio >= 0.8 && (p99Ratio is null || p99Ratio <= 1.2);
+            var latency = latencyName is null ? "—" : $"{latencyName}: {p99Before:0.0} → {p99After:0.0}";
+            text.AppendLine($"| {after.Scenario} | {after.Phase} | {before.Value:#,0.#} → {after.Value:#,0.#} {after.Unit} | {ratio:0.00}× | {latency} | "
+                + $"{(p99Ratio is { } r ? $"{r:0.00}×" : "—")} | {SystemCpuMs(before, cores):0.00} → {SystemCpuMs(after, cores):0.00} | {(flat ? "✅" : "❌")} |");
+        }
+        text.AppendLine();
+    }
+
+    private static void Results(StringBuilder text, IReadOnlyList<Measurement> results, MachineInfo machine)
+    {
         text.AppendLine("| scenario | phase | figure | latency p50 / p95 / p99 (ms) | ratio to baseline | errors | silo conns max / pool | targets |");
         text.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var m in results)
@@ -43,12 +89,15 @@ public static class Report
                 text.AppendLine($"  - error: `{sample.Replace('`', '\'').ReplaceLineEndings(" ")}`");
         }
         text.AppendLine();
-        return text.ToString();
     }
 
     private static string Topology(string hosting) => hosting == "combined" ? "1 silo serving the API" : "1 silo, 1 gateway";
 
     private static readonly string[] SystemGroups = ["silo", "gateway", "postgres backends", "postgres wal/bg"];
+
+    /// <summary>CPU milliseconds of silo, gateway and PostgreSQL per unit of the figure.</summary>
+    private static double SystemCpuMs(Measurement m, int cores) =>
+        m.Resources is null || m.Value <= 0 ? 0 : m.Resources.Cpu.Where(c => SystemGroups.Contains(c.Group)).Sum(c => c.Percent / 100 * cores * 1000 / m.Value);
 
     /// <summary>
     /// CPU milliseconds each part spends per unit of the figure, and the rate the system (without the bench) could
@@ -62,7 +111,7 @@ public static class Report
         var unit = m.Unit.Split('/')[0].TrimEnd('s');
         var perUnit = m.Resources.Cpu.Where(c => SystemGroups.Contains(c.Group) || c.Group == "bench")
             .Select(c => (c.Group, Ms: c.Percent / 100 * cores * 1000 / m.Value)).ToList();
-        var system = perUnit.Where(c => SystemGroups.Contains(c.Group)).Sum(c => c.Ms);
+        var system = SystemCpuMs(m, cores);
         var parts = string.Join(", ", perUnit.Where(c => c.Ms >= 0.005).Select(c => $"{c.Group} {c.Ms:0.00}"));
         var window = m.Value * m.Resources.WindowSeconds;
         var database = m.Resources.Database;
@@ -102,6 +151,10 @@ public static class Report
           step is claim → `command.started` → `call.done` → `command.completed`. Issued→claimed runs from the
           millisecond inside the `command.issued` snowflake id (silo clock, same host) to the claim's 200.
         - **outbox**: rows written first, then 4 publishers claim (100 rows) and mark-published until empty.
+        - **reads**: 4 readers fetch page 1 of `GET /api/executions`, then page 1 of the detail of a 10,000-event execution.
+
+        With `--history N` every scenario runs twice: on the empty tables, then after PostgreSQL generated N events of
+        history (N/10 commands over N/100 executions, N/10 published outbox rows); a table compares the two passes.
 
         Latencies are exact percentiles over every sample of the window. "silo conns" is the most connections of role
         `noetl_server` seen in `pg_stat_activity` (sampled every 200 ms) against `NOETL_POSTGRES_POOL_MAX`. CPU shares

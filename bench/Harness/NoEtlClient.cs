@@ -128,10 +128,20 @@ public sealed class NoEtlClient : IDisposable
     public async Task<(HttpStatusCode Status, string Body)> MarkPublishedAsync(IEnumerable<long> outboxIds) =>
         await PostAsync("/api/internal/outbox/mark-published", $$"""{"outbox_ids":[{{string.Join(',', outboxIds)}}]}""", Caller.Internal);
 
+    /// <summary>A read of the UI/CLI routes (<c>/api/executions…</c>) as the operator.</summary>
+    public async Task<(HttpStatusCode Status, string Body)> GetAsync(string pathAndQuery) =>
+        await SendAsync(new HttpRequestMessage(HttpMethod.Get, pathAndQuery), Caller.Operator);
+
     private async Task<(HttpStatusCode Status, string Body)> PostAsync(string path, string json, Caller caller)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8) };
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8) };
         request.Content.Headers.ContentType = Json;
+        return await SendAsync(request, caller);
+    }
+
+    private async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpRequestMessage message, Caller caller)
+    {
+        using var request = message;
         request.Headers.Authorization = caller switch { Caller.Operator => _operator, Caller.Worker => _worker, _ => _internal };
         try
         {

@@ -30,11 +30,39 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
         Assert.Null(outcome.RecordedTo);
     }
 
+    /// <summary>
+    /// The history mode with a reduced history (100,000 events): the reads run on empty tables, then on tables that
+    /// really hold the generated rows, and the report compares the two passes.
+    /// </summary>
+    [Fact]
+    public async Task A_history_fill_runs_the_scenarios_again_on_filled_tables()
+    {
+        var options = BenchOptions.Parse(["reads", "--history", "100000", "--duration", "1", "--warmup", "0.2", "--workers", "2",
+            "--baseline-batch", "1", "--no-record"]);
+
+        var outcome = await BenchRunner.RunAsync(options, output.WriteLine);
+        output.WriteLine(outcome.Markdown);
+
+        var filled = Assert.IsType<HistoryPass>(outcome.Filled);
+        Assert.Equal((100_000L, 10_000L, 1_000L, 10_000L), (filled.Size.Events, filled.Size.Commands, filled.Size.Executions, filled.Size.OutboxRows));
+        string[] phases = ["1 row/tx", "execution list (page 1 of 100)", "execution detail (10,000 events, page 1 of 100)"];
+        Assert.Equal(phases, outcome.Results.Select(r => r.Phase));
+        Assert.Equal(phases, filled.Results.Select(r => r.Phase));
+        Assert.All(outcome.All, r =>
+        {
+            Assert.True(r.Value > 0, $"{r.Scenario} / {r.Phase}: no throughput");
+            Assert.True(r.Errors == 0, $"{r.Scenario} / {r.Phase}: {r.Errors} errors: {string.Join("; ", r.ErrorSamples)}");
+        });
+        Assert.Contains("| reads | execution detail (10,000 events, page 1 of 100) |", outcome.Markdown);
+        Assert.Contains("### After the history fill (100,000 events)", outcome.Markdown);
+    }
+
     [Fact]
     public void The_command_line_rejects_unknown_scenarios_and_keeps_the_baseline()
     {
         Assert.Throws<ArgumentException>(() => BenchOptions.Parse(["nope"]));
         Assert.Equal(["baseline", "flow"], BenchOptions.Parse(["flow"]).Scenarios);
+        Assert.Throws<ArgumentException>(() => BenchOptions.Parse(["reads", "--history", "999"]));
     }
 
     [Fact]

@@ -58,11 +58,13 @@ public sealed class ExecutionDirectoryGrain(
 
     public Task<Reply> List(int page, int pageSize) => DatabaseCall.Run(async () =>
     {
+        // NULLS LAST as in idx_execution_list_page (the COALESCE is never null): with DESC's default NULLS FIRST the
+        // index could not serve the order, and every page sorted the whole execution table.
         await using var command = database.CreateCommand(
             $"""
             SELECT {SummaryColumns}
               FROM noetl.execution x JOIN noetl.catalog c ON c.catalog_id = x.catalog_id
-             ORDER BY COALESCE(x.start_time, x.created_at) DESC, x.execution_id DESC
+             ORDER BY COALESCE(x.start_time, x.created_at) DESC NULLS LAST, x.execution_id DESC
              LIMIT $1 OFFSET $2
             """);
         command.Parameters.AddWithValue(pageSize);

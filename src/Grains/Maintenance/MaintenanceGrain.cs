@@ -17,14 +17,18 @@ public sealed class MaintenanceGrain(NpgsqlDataSource database) : Grain, IMainte
     {
         await using var batch = database.CreateBatch();
         // Commands left open by an execution that ended without closing them (cancelled before cancels closed them) go too.
+        // Each arm reads its own index (idx_command_completed; idx_execution_ended, then idx_command_exec_open): one
+        // WHERE with an OR of both read the whole table.
         batch.BatchCommands.Add(Command(
             """
             DELETE FROM noetl.command c
-             WHERE c.completed_at < now() - make_interval(days => $1)
-                OR (c.status IN ('PENDING', 'CLAIMED', 'RUNNING') AND EXISTS (
-                        SELECT 1 FROM noetl.execution x
-                         WHERE x.execution_id = c.execution_id AND x.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
-                           AND x.end_time < now() - make_interval(days => $1)))
+             WHERE (c.execution_id, c.command_id) IN (
+                   SELECT execution_id, command_id FROM noetl.command WHERE completed_at < now() - make_interval(days => $1)
+                   UNION
+                   SELECT o.execution_id, o.command_id
+                     FROM noetl.execution x JOIN noetl.command o ON o.execution_id = x.execution_id
+                    WHERE x.status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND x.end_time < now() - make_interval(days => $1)
+                      AND o.status IN ('PENDING', 'CLAIMED', 'RUNNING'))
             """,
             request.CommandRetentionDays));
         batch.BatchCommands.Add(Command(
