@@ -97,9 +97,22 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
         // vanished, past the visibility timeout (idx_outbox_in_flight). Either arm skips a row while an earlier row
         // of the same execution is not claimable now (see the class comment). The first n of both arms' first n
         // rows are the first n claimable rows, so merging them keeps the one-statement claim's outbox_id order.
+        // An expired row that already had its last attempt goes DEAD instead: a poison row that kills every publisher
+        // before it can mark-failed would otherwise be reclaimed forever, each visibility timeout counting as an attempt.
+        // Disjoint from the expired arm (attempts below the cap), so the statement never touches a row twice.
         await using var command = database.CreateCommand(
             $"""
-            WITH due AS (
+            WITH abandoned AS (
+                UPDATE noetl.outbox o
+                   SET status = 'DEAD', locked_at = NULL, updated_at = now(),
+                       last_error = left('visibility timeout: no publisher reported attempt ' || o.attempts
+                                         || COALESCE('; last error: ' || o.last_error, ''), 2000)
+                 WHERE o.outbox_id IN (
+                       SELECT outbox_id FROM noetl.outbox
+                        WHERE status = 'IN_FLIGHT' AND locked_at < now() - make_interval(secs => $2) AND attempts >= $3
+                          FOR UPDATE SKIP LOCKED)
+                RETURNING o.outbox_id, o.execution_id, o.attempts),
+            due AS (
                 SELECT o.outbox_id FROM noetl.outbox o
                  WHERE o.status IN ('PENDING', 'FAILED') AND o.available_at <= now()
                    AND {NoEarlierRowHeld}
@@ -108,7 +121,7 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
                  FOR UPDATE SKIP LOCKED),
             expired AS (
                 SELECT o.outbox_id FROM noetl.outbox o
-                 WHERE o.status = 'IN_FLIGHT' AND o.locked_at < now() - make_interval(secs => $2)
+                 WHERE o.status = 'IN_FLIGHT' AND o.locked_at < now() - make_interval(secs => $2) AND o.attempts < $3
                    AND {NoEarlierRowHeld}
                  ORDER BY o.outbox_id
                  LIMIT $1
@@ -118,28 +131,39 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
                 UNION ALL
                 SELECT outbox_id FROM expired
                  ORDER BY outbox_id
-                 LIMIT $1)
-            UPDATE noetl.outbox o
-               SET status = 'IN_FLIGHT', attempts = o.attempts + 1, locked_at = now(), updated_at = now()
-              FROM picked WHERE o.outbox_id = picked.outbox_id
-            RETURNING o.outbox_id, o.event_id, o.execution_id, o.subject, o.payload::text, o.payload_codec, o.attempts
+                 LIMIT $1),
+            claimed AS (
+                UPDATE noetl.outbox o
+                   SET status = 'IN_FLIGHT', attempts = o.attempts + 1, locked_at = now(), updated_at = now()
+                  FROM picked WHERE o.outbox_id = picked.outbox_id
+                RETURNING o.outbox_id, o.event_id, o.execution_id, o.subject, o.payload::text AS payload, o.payload_codec, o.attempts)
+            SELECT false, outbox_id, event_id, execution_id, subject, payload, payload_codec, attempts FROM claimed
+            UNION ALL
+            SELECT true, outbox_id, NULL, execution_id, NULL, NULL, NULL, attempts FROM abandoned
             """);
         command.Parameters.AddWithValue(limit);
         command.Parameters.AddWithValue((double)options.OutboxVisibilityTimeoutSeconds);
+        command.Parameters.AddWithValue(options.OutboxMaxAttempts);
         var rows = new List<JsonObject>();
         await using (var reader = await command.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
             {
+                long? executionId = reader.IsDBNull(3) ? null : reader.GetInt64(3);
+                if (reader.GetBoolean(0))
+                {
+                    LogAbandonedRowDead(reader.GetInt64(1), executionId, reader.GetInt32(7));
+                    continue;
+                }
                 rows.Add(new JsonObject
                 {
-                    ["outbox_id"] = reader.GetInt64(0),
-                    ["event_id"] = reader.GetInt64(1),
-                    ["execution_id"] = reader.IsDBNull(2) ? null : reader.GetInt64(2),
-                    ["subject"] = reader.IsDBNull(3) ? null : reader.GetString(3),
-                    ["payload"] = JsonNode.Parse(reader.GetString(4)),
-                    ["payload_codec"] = reader.GetString(5),
-                    ["attempts"] = reader.GetInt32(6),
+                    ["outbox_id"] = reader.GetInt64(1),
+                    ["event_id"] = reader.GetInt64(2),
+                    ["execution_id"] = executionId,
+                    ["subject"] = reader.IsDBNull(4) ? null : reader.GetString(4),
+                    ["payload"] = JsonNode.Parse(reader.GetString(5)),
+                    ["payload_codec"] = reader.GetString(6),
+                    ["attempts"] = reader.GetInt32(7),
                 });
             }
         }
@@ -302,6 +326,9 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Outbox retention deleted {Rows} published rows older than {RetentionSeconds} s")]
     private partial void LogPurged(long rows, int retentionSeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox row {OutboxId} (execution {ExecutionId}) is DEAD: claimed {Attempts} times, never reported by its publisher")]
+    private partial void LogAbandonedRowDead(long outboxId, long? executionId, int attempts);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox retention purge failed, retrying at the next tick: {Error}")]
     private partial void LogPurgeFailed(string error);
