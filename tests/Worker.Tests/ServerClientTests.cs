@@ -1,5 +1,6 @@
-using Microsoft.AspNetCore.Http;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 
 namespace NoEtl.Worker.Tests;
 
