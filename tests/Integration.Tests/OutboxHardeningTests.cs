@@ -6,9 +6,10 @@ namespace NoEtl.Integration.Tests;
 
 /// <summary>
 /// Outbox hardening on a system of its own (rows are inserted directly, so no other test's rows interfere):
-/// the attempt cap dead-letters a row, dead letters are listed and requeued, claims hand out due rows in outbox_id
-/// order without holding an execution's later rows back behind an earlier held or failed one (also behind a long
-/// published history), the purge removes old published rows, and so does the outbox grain's own retention.
+/// the attempt cap dead-letters a row (also one whose publishers vanish before reporting), dead letters are listed and
+/// requeued, claims hand out due rows in outbox_id order without holding an execution's later rows back behind an
+/// earlier held or failed one (also behind a long published history), the purge removes old published rows, and so
+/// does the outbox grain's own retention.
 /// </summary>
 public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) : IClassFixture<OutboxHardeningTests.Fixture>
 {
@@ -77,6 +78,35 @@ public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) :
         Assert.Equal(ids[0], row!["outbox_id"]!.GetValue<long>());
         Assert.Equal(1, row["attempts"]!.GetValue<int>()); // attempts were reset
         await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = ids });
+    }
+
+    /// <summary>
+    /// A poison row that kills every publisher before it can mark-failed: each claimer vanishes (the test ages the claim
+    /// past the visibility timeout instead of waiting 30 s), and the reclaims count as attempts until the cap makes it DEAD.
+    /// </summary>
+    [Fact]
+    public async Task A_row_whose_publishers_all_vanish_is_dead_after_the_cap_of_claims()
+    {
+        var executionId = Random.Shared.NextInt64(1, long.MaxValue);
+        var ids = await InsertRowsAsync(executionId, 2);
+
+        // Attempt 1 (one row): the later row waits behind the held one. The claimer vanishes; once the visibility timeout
+        // passed the reclaim is attempt 2 (the cap), handed out in order with the later row, which its publisher publishes.
+        Assert.Equal([ids[0]], await ClaimAsync(limit: 1));
+        Assert.Empty(await ClaimAsync(limit: 10));
+        await AdminAsync("UPDATE noetl.outbox SET locked_at = now() - interval '31 seconds' WHERE outbox_id = $1", ids[0]);
+        Assert.Equal(ids, await ClaimAsync(limit: 10));
+        await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = new[] { ids[1] } });
+
+        // Its claimer vanishes too: the next claim finds it abandoned at the cap and dead-letters it instead.
+        await AdminAsync("UPDATE noetl.outbox SET locked_at = now() - interval '31 seconds' WHERE outbox_id = $1", ids[0]);
+        Assert.Empty(await ClaimAsync(limit: 10));
+        Assert.Equal("DEAD", await StatusAsync(ids[0]));
+        var dead = (await Internal(HttpMethod.Get, "/api/internal/outbox/dead?limit=1000")).Json["items"]!.AsArray()
+            .Single(i => i!["outbox_id"]!.GetValue<long>() == ids[0])!;
+        Assert.Equal(2, dead["attempts"]!.GetValue<int>());
+        Assert.Contains("visibility timeout", dead["last_error"]!.GetValue<string>());
+        await AdminAsync("DELETE FROM noetl.outbox WHERE outbox_id = ANY($1)", ids);
     }
 
     [Fact]

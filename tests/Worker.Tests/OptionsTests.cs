@@ -13,7 +13,7 @@ public class OptionsTests
     {
         var o = Bind([]);
         Assert.Equal("shared", o.Pool);
-        Assert.Equal("http://127.0.0.1:8082", o.ServerUrl);
+        Assert.Equal(["http://127.0.0.1:8082"], o.ServerUrls);
         Assert.Equal("nats://127.0.0.1:14222", o.Nats.Url);
         Assert.Equal("NOETL_COMMANDS", o.Nats.Stream);
         Assert.Equal("noetl.commands", o.Nats.Subject);
@@ -54,7 +54,7 @@ public class OptionsTests
             ["NOETL_KEYCHAIN_ENV_VARS"] = "A, B ,,C",
             ["NOETL_OUTBOX_PUBLISHER"] = "false",
         });
-        Assert.Equal("http://server:9000", o.ServerUrl);
+        Assert.Equal(["http://server:9000"], o.ServerUrls);
         Assert.Equal("nats://n:4222", o.Nats.Url);
         Assert.Equal("S", o.Nats.Stream);
         Assert.Equal("cmds", o.Nats.Subject);
@@ -77,11 +77,21 @@ public class OptionsTests
     [InlineData("NATS_MAX_DELIVER", "-2", "NATS_MAX_DELIVER must be an integer of at least -1, not '-2'")]
     [InlineData("NOETL_OUTBOX_PUBLISHER", "maybe", "NOETL_OUTBOX_PUBLISHER must be true or false, not 'maybe'")]
     [InlineData("NOETL_OUTBOX_BATCH_SIZE", "0", "NOETL_OUTBOX_BATCH_SIZE must be a positive integer, not '0'")]
+    [InlineData("NOETL_SERVER_URL", "http://a:8082,gateway-b:8082", "NOETL_SERVER_URL must be an http(s) URL or a comma-separated list of them, not 'http://a:8082,gateway-b:8082'")]
+    [InlineData("NOETL_SERVER_HTTP_TIMEOUT_SECONDS", "0", "NOETL_SERVER_HTTP_TIMEOUT_SECONDS must be a positive number of seconds, not '0'")]
     [InlineData("NOETL_SCRIPT_BASE_PATH", "/no/such/folder", "NOETL_SCRIPT_BASE_PATH must be an existing directory, not '/no/such/folder'")]
     public void A_bad_value_stops_start_up_naming_the_variable_and_the_value(string key, string value, string message)
     {
         var error = Assert.Throws<InvalidOperationException>(() => Bind(new() { [key] = value }));
         Assert.Equal(message, error.Message);
+    }
+
+    [Fact]
+    public void A_list_of_server_urls_binds_in_order_and_the_http_timeout_with_it()
+    {
+        var o = Bind(new() { ["NOETL_SERVER_URL"] = " http://gw-a:8082/ , http://gw-b:8082,,", ["NOETL_SERVER_HTTP_TIMEOUT_SECONDS"] = "5" });
+        Assert.Equal(["http://gw-a:8082", "http://gw-b:8082"], o.ServerUrls);
+        Assert.Equal(TimeSpan.FromSeconds(5), o.ServerHttpTimeout);
     }
 
     [Fact]

@@ -50,7 +50,7 @@ public class OutboxPublisherTests(NatsFixture nats)
             });
             app.MapPost("/api/internal/outbox/mark-failed", () => FakeHttp.Json(new JsonObject { ["marked"] = true, ["available_at_in"] = 4 }));
         });
-        options.ServerUrl = server.Url;
+        options.ServerUrls = [server.Url];
         var publisher = new OutboxPublisher(nats.Connection, TestKit.Server(options), options, NullLogger<OutboxPublisher>.Instance);
 
         var pass = await publisher.RunOnceAsync(CancellationToken.None);

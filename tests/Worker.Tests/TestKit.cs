@@ -14,7 +14,7 @@ internal static class TestKit
 
     public static WorkerOptions Options(string serverUrl, string? token = null) => new()
     {
-        ServerUrl = serverUrl,
+        ServerUrls = [serverUrl],
         WorkerId = "test-worker",
         InternalApiToken = token,
     };

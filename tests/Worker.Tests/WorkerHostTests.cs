@@ -32,7 +32,7 @@ public class WorkerHostTests(NatsFixture nats)
 
         var options = new WorkerOptions
         {
-            ServerUrl = server.Url,
+            ServerUrls = [server.Url],
             WorkerId = $"w-{id}",
             HeartbeatInterval = TimeSpan.FromMilliseconds(200),
             DrainTimeout = TimeSpan.FromSeconds(15),

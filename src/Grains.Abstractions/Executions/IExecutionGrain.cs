@@ -22,6 +22,9 @@ public interface IExecutionGrain : IGrainWithIntegerKey
 
     [Alias("Status")] Task<Reply> Status();
 
+    /// <summary>Nothing but the activation: it rebuilds the execution and resumes its reaper (<c>OrphanedCommandWatch</c>).</summary>
+    [Alias("Wake")] Task Wake();
+
     /// <summary>The final step's result of a completed execution (JSON text, redacted), or null.</summary>
     [Alias("FinalResult")] Task<string?> FinalResult();
 

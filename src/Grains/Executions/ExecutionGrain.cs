@@ -252,6 +252,9 @@ public sealed class ExecutionGrain(
         return execution.CancelReply(decision, cascaded);
     }
 
+    // An activation is all it takes: OnActivateAsync rebuilds the aggregate and starts the reaper if commands are in flight.
+    public Task Wake() => Task.CompletedTask;
+
     // The reaper: while commands are in flight a timer commits the re-notifications the aggregate finds due.
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {

@@ -32,6 +32,7 @@ public static class GrainServices
         services.AddSingleton(sp => new SecretCipher(sp.GetRequiredService<KeyRing>(), options.AcceptLegacyCredentials));
         services.AddSingleton<LeaseTokens>();
         services.AddHostedService<KeyRingStartupCheck>();
+        services.AddHostedService<OrphanedCommandWatch>();
         return services;
     }
 }

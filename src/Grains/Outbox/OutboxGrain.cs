@@ -63,43 +63,66 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
     private async Task<Outcome<OutboxClaim>> ClaimOnce(int limit)
     {
         // Two arms, each driven by its own partial index (migration 0005), so the published history is never read:
-        // due PENDING/FAILED rows walked in outbox_id order (idx_outbox_claimable), and IN_FLIGHT rows whose claimer
-        // vanished, past the visibility timeout (idx_outbox_in_flight). The first n of both arms' first n rows are the first n claimable rows, so merging them keeps the
-        // one-statement claim's outbox_id order (NoETL's claim: due rows by outbox_id, locked ones skipped).
+        // due PENDING/FAILED rows walked in outbox_id order (idx_outbox_claimable, NoETL's claim: due rows by
+        // outbox_id, locked ones skipped), and IN_FLIGHT rows whose claimer vanished, past the visibility timeout
+        // (idx_outbox_in_flight). Each visibility timeout counts as an attempt, so a poison row that kills every
+        // publisher before it can mark-failed goes DEAD once it had its last attempt instead of cycling forever. An
+        // expired row is handed out alone: the rows a crashed publisher abandoned beside a poison row then get their
+        // own claim and are published, instead of sharing the poison row's fate until the cap.
         await using var command = database.CreateCommand(
             """
-            WITH due AS (
-                SELECT o.outbox_id FROM noetl.outbox o
-                 WHERE o.status IN ('PENDING', 'FAILED') AND o.available_at <= now()
-                 ORDER BY o.outbox_id
-                 LIMIT $1
-                 FOR UPDATE SKIP LOCKED),
+            WITH abandoned AS (
+                UPDATE noetl.outbox o
+                   SET status = 'DEAD', locked_at = NULL, updated_at = now(),
+                       last_error = left('visibility timeout: no publisher reported attempt ' || o.attempts
+                                         || COALESCE('; last error: ' || o.last_error, ''), 2000)
+                 WHERE o.outbox_id IN (
+                       SELECT outbox_id FROM noetl.outbox
+                        WHERE status = 'IN_FLIGHT' AND locked_at < now() - make_interval(secs => $2) AND attempts >= $3
+                          FOR UPDATE SKIP LOCKED)
+                RETURNING o.outbox_id, o.execution_id, o.attempts),
             expired AS (
                 SELECT o.outbox_id FROM noetl.outbox o
-                 WHERE o.status = 'IN_FLIGHT' AND o.locked_at < now() - make_interval(secs => $2)
+                 WHERE o.status = 'IN_FLIGHT' AND o.locked_at < now() - make_interval(secs => $2) AND o.attempts < $3
+                 ORDER BY o.outbox_id
+                 LIMIT 1
+                 FOR UPDATE SKIP LOCKED),
+            due AS (
+                SELECT o.outbox_id FROM noetl.outbox o
+                 WHERE o.status IN ('PENDING', 'FAILED') AND o.available_at <= now()
+                   AND NOT EXISTS (SELECT 1 FROM expired)
                  ORDER BY o.outbox_id
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED),
             picked AS (
-                SELECT outbox_id FROM due
-                UNION ALL
                 SELECT outbox_id FROM expired
-                 ORDER BY outbox_id
-                 LIMIT $1)
-            UPDATE noetl.outbox o
-               SET status = 'IN_FLIGHT', attempts = o.attempts + 1, locked_at = now(), updated_at = now()
-              FROM picked WHERE o.outbox_id = picked.outbox_id
-            RETURNING o.outbox_id, o.event_id, o.execution_id, o.subject, o.payload::text, o.payload_codec, o.attempts
+                UNION ALL
+                SELECT outbox_id FROM due),
+            claimed AS (
+                UPDATE noetl.outbox o
+                   SET status = 'IN_FLIGHT', attempts = o.attempts + 1, locked_at = now(), updated_at = now()
+                  FROM picked WHERE o.outbox_id = picked.outbox_id
+                RETURNING o.outbox_id, o.event_id, o.execution_id, o.subject, o.payload::text AS payload, o.payload_codec, o.attempts)
+            SELECT false, outbox_id, event_id, execution_id, subject, payload, payload_codec, attempts FROM claimed
+            UNION ALL
+            SELECT true, outbox_id, NULL, execution_id, NULL, NULL, NULL, attempts FROM abandoned
             """);
         command.Parameters.AddWithValue(limit);
         command.Parameters.AddWithValue((double)options.OutboxVisibilityTimeoutSeconds);
+        command.Parameters.AddWithValue(options.OutboxMaxAttempts);
         var rows = new List<ClaimedOutboxRow>();
         await using (var reader = await command.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
             {
-                rows.Add(new ClaimedOutboxRow(reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(2),
-                    reader.IsDBNull(3) ? null : reader.GetString(3), new JsonText(reader.GetString(4)), reader.GetString(5), reader.GetInt32(6)));
+                long? executionId = reader.IsDBNull(3) ? null : reader.GetInt64(3);
+                if (reader.GetBoolean(0))
+                {
+                    LogAbandonedRowDead(reader.GetInt64(1), executionId, reader.GetInt32(7));
+                    continue;
+                }
+                rows.Add(new ClaimedOutboxRow(reader.GetInt64(1), reader.GetInt64(2), executionId,
+                    reader.IsDBNull(4) ? null : reader.GetString(4), new JsonText(reader.GetString(5)), reader.GetString(6), reader.GetInt32(7)));
             }
         }
         return new OutboxClaim([.. rows.OrderBy(row => row.OutboxId)]);
@@ -242,6 +265,9 @@ public sealed partial class OutboxGrain(NpgsqlDataSource database, ServerOptions
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Outbox retention deleted {Rows} published rows older than {RetentionSeconds} s")]
     private partial void LogPurged(long rows, int retentionSeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox row {OutboxId} (execution {ExecutionId}) is DEAD: claimed {Attempts} times, never reported by its publisher")]
+    private partial void LogAbandonedRowDead(long outboxId, long? executionId, int attempts);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox retention purge failed, retrying at the next tick: {Error}")]
     private partial void LogPurgeFailed(string error);

@@ -25,15 +25,16 @@ public sealed class CommandRunner(
     /// <summary>One claim attempt; NATS redelivery (nak) is the retry loop for claims.</summary>
     public async Task<ClaimResult> ClaimAsync(CommandNotification notification, CancellationToken ct)
     {
-        if (!string.IsNullOrWhiteSpace(notification.ServerUrl) && notification.ServerUrl.TrimEnd('/') != options.ServerUrl.TrimEnd('/'))
+        if (!string.IsNullOrWhiteSpace(notification.ServerUrl) && !options.ServerUrls.Contains(notification.ServerUrl.TrimEnd('/')))
         {
             // Never followed: a notification (or the workload behind it) must not choose where the worker's tokens go.
-            logger.LogDebug("Event {EventId} names server {NotifiedUrl}; calling the configured {ServerUrl}", notification.EventId, notification.ServerUrl, options.ServerUrl);
+            logger.LogDebug("Event {EventId} names server {NotifiedUrl}; calling the configured {ServerUrls}", notification.EventId, notification.ServerUrl, options.ServerUrls);
         }
         var url = server.Url($"/api/commands/{notification.EventId}/claim");
         try
         {
-            var response = await server.PostAsync(url, new JsonObject { ["worker_id"] = options.WorkerId }, ct);
+            // Idempotent: a repeated claim by the holder is answered with the holder's claim.
+            var response = await server.SendIdempotentAsync(HttpMethod.Post, url, new JsonObject { ["worker_id"] = options.WorkerId }, ct);
             var decision = ClaimDecisions.FromStatus(response.Status);
             if (decision == ClaimDecision.Run && response.Body is not JsonObject)
             {

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace NoEtl.Worker.Runtime;
 
 /// <summary>
-/// Where a secret may be sent: anywhere, one exact origin (the control plane's tokens), or a credential's
+/// Where a secret may be sent: anywhere, the control plane's exact origins (its tokens), or a credential's
 /// <c>allowed_hosts</c> (<c>host</c> for any port, <c>host:port</c>, <c>*.example.com</c> for subdomains).
 /// Host comparison is case-insensitive.
 /// </summary>
@@ -11,17 +11,17 @@ public sealed class Audience
 {
     public static readonly Audience Anywhere = new(null, null);
 
-    private readonly string? _origin;
+    private readonly string[]? _origins;
     private readonly string[]? _hosts;
 
-    private Audience(string? origin, string[]? hosts)
+    private Audience(string[]? origins, string[]? hosts)
     {
-        _origin = origin;
+        _origins = origins;
         _hosts = hosts;
     }
 
-    /// <summary>Only <paramref name="url"/>'s scheme, host and port.</summary>
-    public static Audience OriginOf(string url) => new(Origin(new Uri(url)), null);
+    /// <summary>Only these URLs' schemes, hosts and ports (the servers of NOETL_SERVER_URL).</summary>
+    public static Audience OriginsOf(IEnumerable<string> urls) => new([.. urls.Select(url => Origin(new Uri(url)))], null);
 
     /// <summary>A credential's <c>allowed_hosts</c>: a list of strings or one comma-separated string; empty allows nothing.</summary>
     public static Audience AllowedHosts(string credential, JsonNode node)
@@ -44,9 +44,9 @@ public sealed class Audience
 
     public bool Allows(Uri uri)
     {
-        if (_origin is not null)
+        if (_origins is not null)
         {
-            return Origin(uri) == _origin;
+            return _origins.Contains(Origin(uri));
         }
         if (_hosts is null)
         {
@@ -59,7 +59,7 @@ public sealed class Audience
             : Matches(host, hostPort, pattern, suffix: false));
     }
 
-    public override string ToString() => _origin ?? (_hosts is null ? "*" : string.Join(", ", _hosts));
+    public override string ToString() => _origins is not null ? string.Join(", ", _origins) : _hosts is null ? "*" : string.Join(", ", _hosts);
 
     // Punycode for international names; IPv6 keeps its brackets so a port stays unambiguous.
     private static string Host(Uri uri) => uri.HostNameType == UriHostNameType.IPv6 ? uri.Host : uri.IdnHost;

@@ -85,7 +85,7 @@ public sealed class PoolRegistration(ServerClient server, WorkerOptions options,
             if (response.IsSuccess)
             {
                 _registered = true;
-                logger.LogInformation("Registered worker {WorkerId} in pool {Pool} with {Server}", options.WorkerId, options.Pool, options.ServerUrl);
+                logger.LogInformation("Registered worker {WorkerId} in pool {Pool} with {Server}", options.WorkerId, options.Pool, server.Url(""));
                 return true;
             }
             logger.LogWarning("Register returned HTTP {Status}", response.Status);

@@ -17,14 +17,19 @@ public readonly record struct ServerResponse(int Status, JsonNode? Body, TimeSpa
 
 /// <summary>
 /// The worker's only path to the control plane: JSON over HTTP to <c>{NOETL_SERVER_URL}/api/...</c>, never to a URL
-/// taken from a notification or a workload. Attaches <c>Authorization: Bearer NOETL_API_TOKEN</c> (the pool's own
+/// taken from a notification or a workload. NOETL_SERVER_URL may list several servers (gateways of one cluster); calls go
+/// to the preferred one, and a connection failure, timeout or 5xx moves the preference to the next (sticky: it stays
+/// there until that one fails too). Idempotent calls (claims, events: the server de-duplicates both) are sent again
+/// to the next server at once; other calls only leave the preference moved for the next one. Attaches <c>Authorization: Bearer NOETL_API_TOKEN</c> (the pool's own
 /// token), else <c>NOETL_INTERNAL_API_TOKEN</c> as NoETL's newer workers do, to every call when a token is set
 /// (newer NoETL workers do this so out-of-cluster workers can pass an auth proxy; the server gates only /api/internal/*).
 /// </summary>
 public sealed class ServerClient(HttpClient http, WorkerOptions options, ILogger<ServerClient> logger)
 {
-    /// <summary>The configured server's origin: the only place this client sends anything, tokens included.</summary>
-    public Audience ControlPlane { get; } = Audience.OriginOf(options.ServerUrl);
+    /// <summary>The configured servers' origins: the only places this client sends anything, tokens included.</summary>
+    public Audience ControlPlane { get; } = Audience.OriginsOf(options.ServerUrls);
+
+    private int _preferred;
 
     /// <summary>The tokens this client attaches, by env name; bound to <see cref="ControlPlane"/>.</summary>
     internal IEnumerable<KeyValuePair<string, string?>> Tokens =>
@@ -34,8 +39,49 @@ public sealed class ServerClient(HttpClient http, WorkerOptions options, ILogger
     public IReadOnlyList<TimeSpan> RetryDelays { get; init; } =
         [TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(15)];
 
-    /// <summary>One attempt. Connection failures surface as <see cref="HttpRequestException"/>.</summary>
+    /// <summary>
+    /// One attempt. Connection failures surface as <see cref="HttpRequestException"/>; they, timeouts and 5xx move the
+    /// preference to the next server.
+    /// </summary>
     public async Task<ServerResponse> SendAsync(HttpMethod method, string url, JsonNode? body, CancellationToken ct)
+    {
+        try
+        {
+            var response = await SendOnceAsync(method, url, body, ct);
+            if (response.Status >= 500)
+                FailedOn(url);
+            return response;
+        }
+        catch (Exception e) when (e is HttpRequestException || e is TaskCanceledException && !ct.IsCancellationRequested)
+        {
+            FailedOn(url);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// An idempotent call: sent again at once to each next server while the previous one fails (connection, timeout,
+    /// 5xx). Answers the first other response, or the last failure once every server was tried.
+    /// </summary>
+    public async Task<ServerResponse> SendIdempotentAsync(HttpMethod method, string url, JsonNode? body, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var response = await SendAsync(method, url, body, ct);
+                if (response.Status < 500 || attempt >= options.ServerUrls.Count)
+                    return response;
+            }
+            catch (Exception e) when (attempt < options.ServerUrls.Count && (e is HttpRequestException || e is TaskCanceledException && !ct.IsCancellationRequested))
+            {
+                logger.LogWarning("{Method} {Path} failed on {Server} ({Error}); trying the next server", method, PathOf(url), Audience.Origin(new Uri(url)), e.Message);
+            }
+            url = OnPreferred(url);
+        }
+    }
+
+    private async Task<ServerResponse> SendOnceAsync(HttpMethod method, string url, JsonNode? body, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, url);
         if (!ControlPlane.Allows(request.RequestUri!))
@@ -105,6 +151,7 @@ public sealed class ServerClient(HttpClient http, WorkerOptions options, ILogger
                 delay = h < TimeSpan.FromSeconds(30) ? h : TimeSpan.FromSeconds(30);
             }
             await Task.Delay(delay, ct);
+            url = OnPreferred(url);
         }
     }
 
@@ -114,8 +161,32 @@ public sealed class ServerClient(HttpClient http, WorkerOptions options, ILogger
 
     public Task<ServerResponse> GetWithRetryAsync(string url, CancellationToken ct) => SendWithRetryAsync(HttpMethod.Get, url, null, ct);
 
-    /// <summary>Joins the configured server URL (NOETL_SERVER_URL) with an /api path.</summary>
-    public string Url(string path) => $"{options.ServerUrl.TrimEnd('/')}{path}";
+    /// <summary>Joins the preferred server URL (of NOETL_SERVER_URL) with an /api path.</summary>
+    public string Url(string path) => $"{Preferred}{path}";
+
+    private string Preferred => options.ServerUrls[Volatile.Read(ref _preferred)];
+
+    /// <summary>The server <paramref name="url"/> went to failed: prefer the next one, unless another call moved on already.</summary>
+    private void FailedOn(string url)
+    {
+        var current = Volatile.Read(ref _preferred);
+        if (options.ServerUrls.Count < 2 || !url.StartsWith(options.ServerUrls[current] + "/", StringComparison.Ordinal))
+            return;
+        var next = (current + 1) % options.ServerUrls.Count;
+        if (Interlocked.CompareExchange(ref _preferred, next, current) == current)
+            logger.LogWarning("Server {Failed} failed; calls go to {Next} from now on", options.ServerUrls[current], options.ServerUrls[next]);
+    }
+
+    /// <summary><paramref name="url"/> (built by <see cref="Url"/> on some configured server) moved to the preferred server.</summary>
+    private string OnPreferred(string url)
+    {
+        foreach (var server in options.ServerUrls)
+        {
+            if (url.StartsWith(server + "/", StringComparison.Ordinal))
+                return Preferred + url[server.Length..];
+        }
+        return url;
+    }
 
     private static TimeSpan? RetryAfterOf(HttpResponseMessage response)
     {

@@ -13,7 +13,14 @@ public sealed class WorkerOptions
     public const string ApiTokenVar = "NOETL_API_TOKEN";
 
     public string Pool { get; set; } = "shared";
-    public string ServerUrl { get; set; } = "http://127.0.0.1:8082";
+    /// <summary>
+    /// The control plane (NOETL_SERVER_URL): one URL, or a comma-separated list of gateways of one cluster that the
+    /// worker fails over between (<see cref="ServerClient"/>).
+    /// </summary>
+    public IReadOnlyList<string> ServerUrls { get; set; } = ["http://127.0.0.1:8082"];
+
+    /// <summary>Each call to the control plane gives up after this (NOETL_SERVER_HTTP_TIMEOUT_SECONDS), then fails over.</summary>
+    public TimeSpan ServerHttpTimeout { get; set; } = TimeSpan.FromSeconds(30);
     public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
     public int MaxConcurrent { get; set; } = 4;
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
@@ -51,7 +58,8 @@ public sealed class WorkerOptions
     {
         var o = new WorkerOptions();
         o.Pool = NonEmpty(config["pool"]) ?? NonEmpty(config["NOETL_WORKER_POOL"]) ?? o.Pool;
-        o.ServerUrl = (NonEmpty(config["NOETL_SERVER_URL"]) ?? o.ServerUrl).TrimEnd('/');
+        o.ServerUrls = NonEmpty(config["NOETL_SERVER_URL"]) is { } servers ? ServerUrlList(servers) : o.ServerUrls;
+        o.ServerHttpTimeout = Seconds(config, "NOETL_SERVER_HTTP_TIMEOUT_SECONDS", o.ServerHttpTimeout);
         o.WorkerId = NonEmpty(config["WORKER_ID"]) ?? o.WorkerId;
         o.MaxConcurrent = Int(config, "WORKER_MAX_CONCURRENT", o.MaxConcurrent, min: 1);
         o.HeartbeatInterval = Seconds(config, "WORKER_HEARTBEAT_INTERVAL", o.HeartbeatInterval);
@@ -84,6 +92,15 @@ public sealed class WorkerOptions
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    private static List<string> ServerUrlList(string value)
+    {
+        var urls = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(url => url.TrimEnd('/')).ToList();
+        var invalid = urls.Where(url => !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")).ToList();
+        return urls.Count > 0 && invalid.Count == 0
+            ? urls.Distinct().ToList()
+            : throw new InvalidOperationException($"NOETL_SERVER_URL must be an http(s) URL or a comma-separated list of them, not '{value}'");
+    }
 }
 
 public sealed class NatsOptions

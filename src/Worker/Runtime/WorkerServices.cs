@@ -18,7 +18,7 @@ public static class WorkerServices
         services.AddSingleton(WorkerKeychain.FromConfiguration(configuration, options.KeychainEnvVars));
         services.AddSingleton(_ => NatsSetup.Connect(options));
         services.AddSingleton(sp => new ServerClient(
-            new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromSeconds(60) },
+            new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = options.ServerHttpTimeout },
             options,
             sp.GetRequiredService<ILogger<ServerClient>>()));
         services.AddSingleton<CredentialResolver>();

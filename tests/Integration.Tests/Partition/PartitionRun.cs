@@ -28,6 +28,20 @@ public sealed record PartitionReport(
 }
 
 /// <summary>
+/// Work of a scenario beside the load: <see cref="PrepareAsync"/> runs <see cref="Lead"/> before the fault, and
+/// <see cref="SettleAsync"/> once the load is over; it waits for the scenario's own work and answers its executions,
+/// which the ledger then checks with the load's.
+/// </summary>
+public interface IScenarioWork
+{
+    TimeSpan Lead { get; }
+
+    Task PrepareAsync();
+
+    Task<IReadOnlyList<long>> SettleAsync();
+}
+
+/// <summary>
 /// Runs one scenario on the rig under a time-based load (simulated workers starting executions for a fixed
 /// duration, after a warm-up), injects the fault after <c>faultAfter</c>, lets the work drain, then checks the ledger.
 /// </summary>
@@ -39,7 +53,7 @@ public static class PartitionRun
 
     public static async Task<PartitionReport> RunAsync(
         string scenario, PartitionCluster cluster, int workers, int steps, TimeSpan duration, TimeSpan faultAfter, Func<Task> inject,
-        Action<string> log)
+        Action<string> log, IScenarioWork? work = null)
     {
         var system = cluster.System;
         var admin = system.Database.AdminConnectionString;
@@ -54,11 +68,19 @@ public static class PartitionRun
         var started = DateTime.UtcNow;
         var loadEnd = started + duration;
         var load = driver.RunForAsync(path, workers, duration, drain: TimeSpan.FromSeconds(90));
-        await Task.Delay(faultAfter);
+        if (work is null)
+            await Task.Delay(faultAfter);
+        else
+        {
+            await Task.Delay(faultAfter - work.Lead);
+            await work.PrepareAsync();
+            await Task.Delay(work.Lead);
+        }
         var faultAt = DateTime.UtcNow;
         await inject();
         var measured = await load;
-        List<long> executions = [.. warmup, .. measured];
+        IReadOnlyList<long> own = work is null ? [] : await work.SettleAsync();
+        List<long> executions = [.. warmup, .. measured, .. own];
         var finished = DateTime.UtcNow;
         await sampler.DisposeAsync();
 

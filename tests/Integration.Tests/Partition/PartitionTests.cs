@@ -1,3 +1,4 @@
+using System.Globalization;
 using NoEtl.Integration.Tests.Faults;
 using NoEtl.Integration.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -122,6 +123,43 @@ public sealed class PartitionTests(ITestOutputHelper output)
         PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 0);
     }
 
+    /// <summary>
+    /// Scenario 6: a poison outbox row crashes every publisher that claims it. A visibility timeout of 3 s and a cap of
+    /// 3 attempts keep the scenario short; everything else is published, the row is dead-lettered.
+    /// </summary>
+    [Fact(Skip = "unfinished: its one run failed an assertion since relaxed (docs/reliability.md, scenario 6); not re-run"), Trait("Category", "Partition")]
+    public async Task Poison_outbox_row()
+    {
+        const int maxAttempts = 3;
+        await using var cluster = await StartAsync(new()
+        {
+            ["NOETL_OUTBOX_VISIBILITY_TIMEOUT_SECONDS"] = "3",
+            ["NOETL_OUTBOX_MAX_ATTEMPTS"] = maxAttempts.ToString(CultureInfo.InvariantCulture),
+        });
+        var poison = new PoisonOutboxRow(cluster, await RegisterChainAsync(cluster), maxAttempts, output.WriteLine);
+        var report = await PartitionRun.RunAsync("poison outbox row (publishers crash on it; cap 3)", cluster, Workers, Steps,
+            TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), poison.InjectAsync, output.WriteLine, poison);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 0);
+    }
+
+    /// <summary>
+    /// Scenario 7: workers take a command and die, and 5 s later the silo of their execution is killed, with no reminder
+    /// registered yet. A claim lease of 10 s (and the reaper every 2 s) keeps the scenario short.
+    /// </summary>
+    [Fact(Skip = "unfinished: its one run left 25 load executions stuck after a second silo was declared dead (docs/reliability.md, scenario 7)"), Trait("Category", "Partition")]
+    public async Task Silo_and_worker_killed_inside_the_reminder_window()
+    {
+        await using var cluster = await StartAsync(new()
+        {
+            ["NOETL_COMMAND_CLAIM_LEASE_SECONDS"] = "10",
+            ["NOETL_COMMAND_REAPER_INTERVAL_SECONDS"] = "2",
+        });
+        var window = new ReminderWindow(cluster, await RegisterChainAsync(cluster), output.WriteLine);
+        var report = await PartitionRun.RunAsync("silo + worker killed 5 s after a claim (reminder window)", cluster, Workers, Steps,
+            TimeSpan.FromSeconds(40), TimeSpan.FromSeconds(15), window.KillAsync, output.WriteLine, window);
+        PartitionRun.AssertClean(report, cluster.System, silosTakenOut: 1);
+    }
+
     /// <summary>One rig: silo 2 partitioned from the silos (voted out), then a fresh silo joins and silo 3 is killed.</summary>
     [Fact, Trait("Category", "PartitionReduced")]
     public async Task Reduced_partition_then_kill()
@@ -140,8 +178,16 @@ public sealed class PartitionTests(ITestOutputHelper output)
             Assert.True(report.RecoverySeconds is { } r && r <= 5, $"{report.Scenario}: recovery {report.RecoverySeconds} s > 5 s\n{report.Row()}");
     }
 
-    private static Task<PartitionCluster> StartAsync() =>
-        PartitionCluster.StartAsync(silos: 3, gateways: 2, FastFailoverSilo, FastFailoverGateway, WorkerHttpTimeout);
+    private static Task<PartitionCluster> StartAsync(Dictionary<string, string>? scenarioSettings = null) =>
+        PartitionCluster.StartAsync(silos: 3, gateways: 2, new(FastFailoverSilo.Concat(scenarioSettings ?? [])), FastFailoverGateway, WorkerHttpTimeout);
+
+    /// <summary>A chain playbook of the load's length for a scenario's own executions.</summary>
+    private static async Task<string> RegisterChainAsync(PartitionCluster cluster)
+    {
+        var path = $"tests/chain_{Guid.NewGuid():N}";
+        await cluster.System.Http.Register(FaultRun.ChainPlaybook(path, Steps));
+        return path;
+    }
 
     private static Task KillAsync(PartitionCluster cluster, int silo)
     {
