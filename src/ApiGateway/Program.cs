@@ -1,18 +1,6 @@
-using NoEtl.ApiGateway.Audit;
 using NoEtl.ApiGateway.Auth;
-using NoEtl.ApiGateway.Catalog;
-using NoEtl.ApiGateway.Commands;
-using NoEtl.ApiGateway.Credentials;
-using NoEtl.ApiGateway.Events;
-using NoEtl.ApiGateway.Executions;
-using NoEtl.ApiGateway.Health;
 using NoEtl.ApiGateway.Hosting;
 using NoEtl.ApiGateway.Http;
-using NoEtl.ApiGateway.Internal;
-using NoEtl.ApiGateway.Keychain;
-using NoEtl.ApiGateway.NotOffered;
-using NoEtl.ApiGateway.ResultStore;
-using NoEtl.ApiGateway.Runtime;
 using NoEtl.ApiGateway.Telemetry;
 using NoEtl.Logging;
 
@@ -34,21 +22,11 @@ var app = builder.Build();
 app.UseErrorBodies();
 app.UseContractErrors();
 app.UseCors();
-app.UseMiddleware<ApiAuthentication>();
+app.UseApiAuthentication();
 app.UseRequestTargetLimits();
-app.MapHealthEndpoints();
-app.MapAuthEndpoints();
-app.MapCatalogEndpoints();
-app.MapCatalogEditorEndpoints();
-app.MapExecutionEndpoints();
-app.MapCommandEndpoints();
-app.MapEventEndpoints();
-app.MapWorkerPoolEndpoints();
-app.MapCredentialEndpoints();
-app.MapKeychainEndpoints();
-app.MapResultStoreEndpoints();
-app.MapAuditEndpoints();
-app.MapInternalEndpoints();
-app.MapNotOfferedEndpoints();
+app.MapNoEtlApi();
 app.MapGatewayObservability(telemetry);
 app.Run();
+
+/// <summary>The gateway's entry point, named so that in-process tests can host it (WebApplicationFactory).</summary>
+public partial class Program;
