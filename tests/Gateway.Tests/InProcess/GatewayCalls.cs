@@ -33,14 +33,17 @@ public static class GatewayCalls
 
     public static string Bearer(string token) => "Bearer " + token;
 
-    /// <summary>Polls <paramref name="condition"/> until it holds, or fails after <paramref name="timeout"/> (30 s by default).</summary>
-    public static async Task WaitForAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    /// <summary>
+    /// Polls <paramref name="condition"/> until it holds, or fails after <paramref name="timeout"/> (30 s by default)
+    /// with what <paramref name="seen"/> tells of the last state.
+    /// </summary>
+    public static async Task WaitForAsync(Func<Task<bool>> condition, string what, Func<string>? seen = null, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         while (!await condition())
         {
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"timed out waiting for {what}");
+                throw new TimeoutException($"timed out waiting for {what}; last seen:\n{seen?.Invoke()}");
             await Task.Delay(100);
         }
     }
