@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using NoEtl.ApiGateway.Internal;
 using NoEtl.Grains;
@@ -56,7 +57,7 @@ public sealed class CallerRoleRequirement(params string[] roles) : Authorization
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, CallerRoleRequirement requirement)
     {
         if (context.User.Identity?.IsAuthenticated == true
-            && context.User.FindFirst(System.Security.Claims.ClaimTypes.Role)?.Value is { } role
+            && context.User.FindFirstValue(ClaimTypes.Role) is { } role
             && (role == ApiClaims.DevelopmentRole || requirement.Roles.Contains(role)))
             context.Succeed(requirement);
         return Task.CompletedTask;
