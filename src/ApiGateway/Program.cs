@@ -13,3 +13,6 @@ builder.AddGatewayObservability(telemetry);
 var app = builder.Build();
 app.MapNoEtlApi(telemetry);
 app.Run();
+
+/// <summary>The gateway's entry point, named so that in-process tests can host it (WebApplicationFactory).</summary>
+public partial class Program;

@@ -47,9 +47,9 @@ public sealed class ApiPrincipalsTests
     [Fact]
     public void The_internal_gate_compares_digests_in_constant_time()
     {
-        Assert.True(InternalTokenGate.TokensEqual("secret-token", "secret-token"));
-        Assert.False(InternalTokenGate.TokensEqual("secret-tokeX", "secret-token"));
-        Assert.False(InternalTokenGate.TokensEqual("secret", "secret-token"));
+        Assert.True(InternalTokenHandler.TokensEqual("secret-token", "secret-token"));
+        Assert.False(InternalTokenHandler.TokensEqual("secret-tokeX", "secret-token"));
+        Assert.False(InternalTokenHandler.TokensEqual("secret", "secret-token"));
     }
 
     [Fact]

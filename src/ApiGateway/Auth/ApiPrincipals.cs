@@ -27,6 +27,11 @@ public sealed class ApiPrincipals
         _equal = equal ?? ((a, b) => CryptographicOperations.FixedTimeEquals(a, b));
     }
 
+    /// <summary>The holder of <c>NOETL_INTERNAL_API_TOKEN</c>, on the public API as on the internal one.</summary>
+    public const string SystemPoolName = "system-pool";
+
+    public const string SystemPool = "system";
+
     public int Count => _principals.Count;
 
     /// <summary>
@@ -55,9 +60,9 @@ public sealed class ApiPrincipals
         var document = !string.IsNullOrWhiteSpace(file) ? File.ReadAllText(file) : configuration["NOETL_API_TOKENS"];
         if (!string.IsNullOrWhiteSpace(document))
             principals.AddRange(Parse(document));
-        var internalToken = configuration[InternalTokenGate.TokenVariable]?.Trim();
+        var internalToken = configuration[InternalTokenHandler.TokenVariable]?.Trim();
         if (!string.IsNullOrEmpty(internalToken))
-            principals.Add(new ApiPrincipal("system-pool", Caller.WorkerRole, "system", SHA256.HashData(Encoding.UTF8.GetBytes(internalToken))));
+            principals.Add(new ApiPrincipal(SystemPoolName, Caller.WorkerRole, SystemPool, SHA256.HashData(Encoding.UTF8.GetBytes(internalToken))));
         return new ApiPrincipals(principals);
     }
 

@@ -21,9 +21,6 @@ public static class AuthEndpoints
     /// <summary>GUI roles: its Catalog, Execution, Edit and Secrets pages are shown to <c>admin</c> only.</summary>
     public const string AdminRole = "admin";
 
-    public static bool IsOpen(PathString path) => path.Equals(ValidatePath, StringComparison.OrdinalIgnoreCase)
-        || path.Equals(SessionValidatePath, StringComparison.OrdinalIgnoreCase);
-
     public static void MapAuthEndpoints(this IEndpointRouteBuilder app)
     {
         foreach (var route in new[] { ValidatePath, SessionValidatePath })

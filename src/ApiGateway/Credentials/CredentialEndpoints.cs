@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Http;
-using NoEtl.ApiGateway.Internal;
 using NoEtl.Configuration;
 using NoEtl.Grains;
 
@@ -44,8 +43,11 @@ public static class CredentialEndpoints
         credentials.MapGet("/{identifier}", (string identifier, [AsParameters] CredentialReadQuery query, HttpContext http, IGrainFactory grains) =>
             Get(identifier, query, http, grains, operatorSecretRead)).ForAnyPrincipal();
         credentials.MapDelete("/{identifier}", Delete).ForOperators();
-        app.MapGroup("/api/internal/credentials").AddEndpointFilter<InternalTokenGate>().MapPost("/rotate", Rotate);
     }
+
+    /// <summary>The system pool's re-encryption of every credential under the current key: an internal-API route.</summary>
+    public static void MapCredentialRotationEndpoints(this IEndpointRouteBuilder app) =>
+        app.MapPost("/api/internal/credentials/rotate", Rotate);
 
     private static async Task<Results<Ok<CredentialView>, UnprocessableEntity<ValidationErrors>, UnavailableError>> Upsert(
         JsonBody<CredentialRequest> body, IGrainFactory grains)

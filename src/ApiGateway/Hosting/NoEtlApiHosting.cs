@@ -1,17 +1,5 @@
-using NoEtl.ApiGateway.Audit;
 using NoEtl.ApiGateway.Auth;
-using NoEtl.ApiGateway.Catalog;
-using NoEtl.ApiGateway.Commands;
-using NoEtl.ApiGateway.Credentials;
-using NoEtl.ApiGateway.Events;
-using NoEtl.ApiGateway.Executions;
-using NoEtl.ApiGateway.Health;
 using NoEtl.ApiGateway.Http;
-using NoEtl.ApiGateway.Internal;
-using NoEtl.ApiGateway.Keychain;
-using NoEtl.ApiGateway.NotOffered;
-using NoEtl.ApiGateway.ResultStore;
-using NoEtl.ApiGateway.Runtime;
 using NoEtl.ApiGateway.Telemetry;
 
 namespace NoEtl.ApiGateway.Hosting;
@@ -37,28 +25,15 @@ public static class NoEtlApiHosting
         return builder;
     }
 
-    /// <summary>The middleware (error shapes, authentication, limits) and every route of the API, in that order.</summary>
+    /// <summary>The middleware (error shapes, authentication and authorization, limits), then every route of the API (<see cref="ApiRoutes"/>).</summary>
     public static WebApplication MapNoEtlApi(this WebApplication app, TelemetrySettings telemetry)
     {
         app.UseErrorBodies();
         app.UseContractErrors();
         app.UseCors();
-        app.UseMiddleware<ApiAuthentication>();
+        app.UseApiAuthentication();
         app.UseRequestTargetLimits();
-        app.MapHealthEndpoints();
-        app.MapAuthEndpoints();
-        app.MapCatalogEndpoints();
-        app.MapCatalogEditorEndpoints();
-        app.MapExecutionEndpoints();
-        app.MapCommandEndpoints();
-        app.MapEventEndpoints();
-        app.MapWorkerPoolEndpoints();
-        app.MapCredentialEndpoints();
-        app.MapKeychainEndpoints();
-        app.MapResultStoreEndpoints();
-        app.MapAuditEndpoints();
-        app.MapInternalEndpoints();
-        app.MapNotOfferedEndpoints();
+        app.MapApiRoutes();
         app.MapOperatorSurface(telemetry);
         return app;
     }

@@ -1,6 +1,5 @@
 using NoEtl.ApiGateway.Auth;
 using NoEtl.Telemetry;
-using Microsoft.AspNetCore.Authorization;
 using Orleans.Dashboard;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -80,10 +79,10 @@ public static class GatewayObservability
         if (settings.MetricsPort is { } metricsPort)
             metrics.RequireHost($"*:{metricsPort}");
         else
-            metrics.RequireAuthorization(new AuthorizeAttribute { Policy = OperatorAuthenticationHandler.Policy });
+            metrics.RequireAuthorization(OperatorAuthenticationHandler.Policy);
         app.MapOpenApi(); // /openapi/v1.json: public, like NoETL's /openapi.json; it describes the contract, no data
         app.MapOrleansDashboard(routePrefix: DashboardPrefix)
-            .RequireAuthorization(new AuthorizeAttribute { Policy = OperatorAuthenticationHandler.Policy })
+            .RequireAuthorization(OperatorAuthenticationHandler.Policy)
             .ExcludeFromDescription(); // operator UI, not part of NoETL's API
         return app;
     }

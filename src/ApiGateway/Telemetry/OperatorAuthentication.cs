@@ -3,7 +3,6 @@ using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using NoEtl.ApiGateway.Internal;
 
@@ -25,16 +24,12 @@ public sealed class OperatorAuthenticationHandler(
     : AuthenticationHandler<OperatorAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Operator";
-    public const string Policy = "operator";
+    public const string Policy = "operator-console";
     public const string UserName = "operator";
     private const string Realm = "noetl-operator";
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        // While this is the only scheme ASP.NET makes it the default one and calls it for every request: stay out of
-        // the way (and out of the logs) of routes that do not ask for the operator policy, e.g. workers' bearer calls.
-        if (!RequiresOperator(Context))
-            return Task.FromResult(AuthenticateResult.NoResult());
         if (string.IsNullOrEmpty(Options.Token))
             return Task.FromResult(AuthenticateResult.Fail("NOETL_OPERATOR_TOKEN is not set: operator routes are closed"));
         if (!AuthenticationHeaderValue.TryParse(Request.Headers.Authorization, out var header) || string.IsNullOrEmpty(header.Parameter))
@@ -46,7 +41,7 @@ public sealed class OperatorAuthenticationHandler(
             "basic" => BasicPassword(header.Parameter),
             _ => null,
         };
-        if (presented is null || !InternalTokenGate.TokensEqual(presented, Options.Token))
+        if (presented is null || !InternalTokenHandler.TokensEqual(presented, Options.Token))
             return Task.FromResult(AuthenticateResult.Fail("invalid operator credential"));
 
         var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, UserName)], SchemeName);
@@ -60,9 +55,6 @@ public sealed class OperatorAuthenticationHandler(
         Response.Headers.Append("WWW-Authenticate", $"Bearer realm=\"{Realm}\"");
         await Response.WriteAsJsonAsync(new { detail = "operator credential required (NOETL_OPERATOR_TOKEN)" });
     }
-
-    private static bool RequiresOperator(HttpContext context) =>
-        context.GetEndpoint()?.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy == Policy) == true;
 
     /// <summary>The password of <c>operator:&lt;password&gt;</c>; any other user is refused.</summary>
     private static string? BasicPassword(string encoded)
