@@ -1,9 +1,11 @@
+using System.Buffers;
 using System.ComponentModel.DataAnnotations;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.Metadata;
+using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.Http;
 
@@ -42,6 +44,10 @@ public sealed class IsoDateTimeAttribute : Attribute;
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class SecretDocumentAttribute : Attribute;
 
+/// <summary>A <see cref="JsonText"/> field that takes any JSON value (a result's data), not only an object.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class AnyJsonAttribute : Attribute;
+
 /// <summary>A request record whose body may be empty (read as <c>{}</c>).</summary>
 public interface IOptionalBody;
 
@@ -60,7 +66,8 @@ public interface IRequestRules<TSelf>
 /// strict <see cref="RequestBody"/> reader checks the document (size, depth, duplicate keys, NUL and lone surrogates)
 /// and every field the record declares (type, required, identifier or text length, integer range, ids as numbers or
 /// numeric strings, handed to the record as numbers) with NoETL's FastAPI-shaped 422s; only a body that passed is deserialized, by the source-generated
-/// metadata. The route's validation filter (added with the parameter) answers the 422 before the handler runs, and
+/// metadata, from its checked fields written once as UTF-8 (no copies of the parsed tree, so a worker's payload is
+/// written once and read once on the hot routes). The route's validation filter (added with the parameter) answers the 422 before the handler runs, and
 /// the record is the route's documented request body.
 /// </summary>
 public sealed class JsonBody<T> : IBindableFromHttpContext<JsonBody<T>>, IEndpointParameterMetadataProvider
@@ -87,7 +94,7 @@ public sealed class JsonBody<T> : IBindableFromHttpContext<JsonBody<T>>, IEndpoi
         var typeInfo = (JsonTypeInfo<T>)GatewayJson.Default.GetTypeInfo(typeof(T))!;
         var fields = RequestSchema.Check(body, typeInfo);
         Rules?.Invoke(body);
-        return body.HasErrors ? new JsonBody<T>(null, body.Errors()) : new JsonBody<T>(fields.Deserialize(typeInfo)!, null);
+        return body.HasErrors ? new JsonBody<T>(null, body.Errors()) : new JsonBody<T>(fields.Deserialize(typeInfo), null);
     }
 
     private static readonly Action<RequestBody>? Rules = typeof(T).GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IRequestRules<>))
@@ -112,9 +119,9 @@ public sealed class JsonBody<T> : IBindableFromHttpContext<JsonBody<T>>, IEndpoi
 internal static class RequestSchema
 {
     /// <summary>The body's fields under their canonical names, absent and null fields left out (as the reader treats them).</summary>
-    public static JsonObject Check(RequestBody body, JsonTypeInfo record)
+    public static CheckedFields Check(RequestBody body, JsonTypeInfo record)
     {
-        var fields = new JsonObject();
+        var fields = new CheckedFields();
         foreach (var property in record.Properties)
         {
             if (property.Set is null)
@@ -124,12 +131,12 @@ internal static class RequestSchema
             var required = attributes?.IsDefined(typeof(RequiredAttribute), true) == true;
             var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
             if (Read(body, property, type, names, required, attributes) is { } value)
-                fields[property.Name] = value;
+                fields.Add(property.Name, value);
         }
         return fields;
     }
 
-    private static JsonNode? Read(RequestBody body, JsonPropertyInfo property, Type type, string[] names, bool required, ICustomAttributeProvider? attributes)
+    private static object? Read(RequestBody body, JsonPropertyInfo property, Type type, string[] names, bool required, ICustomAttributeProvider? attributes)
     {
         var freeText = attributes?.IsDefined(typeof(FreeTextAttribute), true) == true;
         if (attributes?.IsDefined(typeof(SecretDocumentAttribute), true) == true)
@@ -170,7 +177,11 @@ internal static class RequestSchema
         {
             _ = body.Bool(names[0], fallback: false);
         }
-        else if (type == typeof(JsonObject))
+        else if (type == typeof(JsonText) && attributes?.IsDefined(typeof(AnyJsonAttribute), true) == true)
+        {
+            // Any value; an explicit null reaches the record as an absent one (rules that tell them apart read the body).
+        }
+        else if (type == typeof(JsonObject) || type == typeof(JsonText))
         {
             _ = body.Object(names);
         }
@@ -182,6 +193,11 @@ internal static class RequestSchema
         {
             _ = body.Array(names[0]);
         }
+        else if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IReadOnlyList<>)
+                 && property.Options.GetTypeInfo(type.GetGenericArguments()[0]) is { Kind: JsonTypeInfoKind.Object } itemRecord)
+        {
+            return CheckList(body, names[0], itemRecord, attributes);
+        }
         else if (property.Options.GetTypeInfo(type) is { Kind: JsonTypeInfoKind.Object } nested)
         {
             // A record inside the record: its fields are checked where they are, under the field's location.
@@ -191,11 +207,84 @@ internal static class RequestSchema
         {
             throw new NotSupportedException($"{type.Name} fields have no request rule; add one to {nameof(RequestSchema)}");
         }
-        return body.Raw(names)?.DeepClone();
+        return body.Raw(names);
+    }
+
+    /// <summary>
+    /// A list of records (a batch's events): its length bounds (<see cref="MinLengthAttribute"/>, <see cref="MaxLengthAttribute"/>,
+    /// an absent list counting as empty), then each item's fields under <c>name.index</c>, up to the first item with an error.
+    /// </summary>
+    private static List<CheckedFields>? CheckList(RequestBody body, string name, JsonTypeInfo itemRecord, ICustomAttributeProvider? attributes)
+    {
+        if (body.Fields[name] is not (null or JsonArray))
+        {
+            _ = body.Array(name); // answers list_type
+            return null;
+        }
+        var items = body.Fields[name] as JsonArray;
+        var count = items?.Count ?? 0;
+        if (attributes?.GetCustomAttributes(typeof(MinLengthAttribute), true).FirstOrDefault() is MinLengthAttribute min && count < min.Length)
+            body.Add("too_short", name, min.ErrorMessage ?? $"List should have at least {min.Length} item(s)");
+        else if (attributes?.GetCustomAttributes(typeof(MaxLengthAttribute), true).FirstOrDefault() is MaxLengthAttribute max && count > max.Length)
+            body.Add("too_long", name, max.ErrorMessage ?? $"List should have at most {max.Length} item(s)");
+        var checkedItems = new List<CheckedFields>(count);
+        for (var i = 0; i < count && !body.HasErrors; i++)
+        {
+            if (items![i] is JsonObject item)
+                checkedItems.Add(Check(body.Nested(item, name, i.ToString(System.Globalization.CultureInfo.InvariantCulture)), itemRecord));
+            else
+                body.Add("dict_type", $"{name}.{i}", "Input should be a valid dictionary");
+        }
+        return items is null ? null : checkedItems;
     }
 
     public static void CheckRules<TRules>(RequestBody body)
         where TRules : IRequestRules<TRules> => TRules.Check(body);
+}
+
+/// <summary>
+/// A checked body under its record's names: the values are the parsed body's own nodes (ids and lists as read), or
+/// the fields of a nested record, written once as the UTF-8 the record is deserialized from.
+/// </summary>
+internal sealed class CheckedFields
+{
+    private readonly List<(string Name, object Value)> _fields = [];
+
+    /// <param name="value">A <see cref="JsonNode"/>, a nested record's <see cref="CheckedFields"/>, or a list of them.</param>
+    public void Add(string name, object value) => _fields.Add((name, value));
+
+    public T Deserialize<T>(JsonTypeInfo<T> typeInfo)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+            WriteTo(writer);
+        return JsonSerializer.Deserialize(buffer.WrittenSpan, typeInfo)!;
+    }
+
+    private void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        foreach (var (name, value) in _fields)
+        {
+            writer.WritePropertyName(name);
+            switch (value)
+            {
+                case CheckedFields nested:
+                    nested.WriteTo(writer);
+                    break;
+                case List<CheckedFields> items:
+                    writer.WriteStartArray();
+                    foreach (var item in items)
+                        item.WriteTo(writer);
+                    writer.WriteEndArray();
+                    break;
+                default:
+                    ((JsonNode)value).WriteTo(writer);
+                    break;
+            }
+        }
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>NoETL's 422: <c>{"detail": [{"type", "loc", "msg"}]}</c> (FastAPI's shape).</summary>
