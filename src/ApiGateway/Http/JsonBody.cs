@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 using System.Reflection;
 using System.Text.Json;
@@ -91,11 +92,12 @@ public sealed class JsonBody<T> : IBindableFromHttpContext<JsonBody<T>>, IEndpoi
         var (body, error) = await RequestBody.ReadAsync(context.Request, allowEmpty: typeof(IOptionalBody).IsAssignableFrom(typeof(T)));
         if (body is null)
             return new JsonBody<T>(null, error);
-        var typeInfo = (JsonTypeInfo<T>)GatewayJson.Default.GetTypeInfo(typeof(T))!;
-        var fields = RequestSchema.Check(body, typeInfo);
+        var fields = RequestSchema.Check(body, TypeInfo);
         Rules?.Invoke(body);
-        return body.HasErrors ? new JsonBody<T>(null, body.Errors()) : new JsonBody<T>(fields.Deserialize(typeInfo), null);
+        return body.HasErrors ? new JsonBody<T>(null, body.Errors()) : new JsonBody<T>(fields.Deserialize(TypeInfo), null);
     }
+
+    private static readonly JsonTypeInfo<T> TypeInfo = (JsonTypeInfo<T>)GatewayJson.Default.GetTypeInfo(typeof(T))!;
 
     private static readonly Action<RequestBody>? Rules = typeof(T).GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IRequestRules<>))
         ? typeof(RequestSchema).GetMethod(nameof(RequestSchema.CheckRules))!.MakeGenericMethod(typeof(T)).CreateDelegate<Action<RequestBody>>()
@@ -118,43 +120,59 @@ public sealed class JsonBody<T> : IBindableFromHttpContext<JsonBody<T>>, IEndpoi
 /// <summary>Checks a body's fields against a request record's metadata with the strict reader's rules.</summary>
 internal static class RequestSchema
 {
+    /// <summary>The fields of each record type, with what their attributes say: read once, not on every request.</summary>
+    private static readonly ConcurrentDictionary<JsonTypeInfo, FieldRule[]> FieldRules = new();
+
     /// <summary>The body's fields under their canonical names, absent and null fields left out (as the reader treats them).</summary>
     public static CheckedFields Check(RequestBody body, JsonTypeInfo record)
     {
         var fields = new CheckedFields();
-        foreach (var property in record.Properties)
+        // Properties without a setter are answer-only.
+        foreach (var field in FieldRules.GetOrAdd(record, type => [.. type.Properties.Where(p => p.Set is not null).Select(FieldRule.Of)]))
         {
-            if (property.Set is null)
-                continue; // an answer-only property
-            var attributes = property.AttributeProvider;
-            string[] names = [property.Name, .. attributes?.GetCustomAttributes(typeof(AlsoNamedAttribute), true).Cast<AlsoNamedAttribute>().Select(a => a.Name) ?? []];
-            var required = attributes?.IsDefined(typeof(RequiredAttribute), true) == true;
-            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            if (Read(body, property, type, names, required, attributes) is { } value)
-                fields.Add(property.Name, value);
+            if (Read(body, field) is { } value)
+                fields.Add(field.Names[0], value);
         }
         return fields;
     }
 
-    private static object? Read(RequestBody body, JsonPropertyInfo property, Type type, string[] names, bool required, ICustomAttributeProvider? attributes)
+    /// <summary>A record property and its request rules; <see cref="Names"/> starts with the canonical name.</summary>
+    private sealed record FieldRule(
+        JsonPropertyInfo Property, Type Type, string[] Names, bool Required, bool FreeText, bool SecretDocument, bool IsoDateTime,
+        OneOfAttribute? OneOf, bool AnyJson, int? Minimum, int? Maximum, MinLengthAttribute? MinLength, MaxLengthAttribute? MaxLength)
     {
-        var freeText = attributes?.IsDefined(typeof(FreeTextAttribute), true) == true;
-        if (attributes?.IsDefined(typeof(SecretDocumentAttribute), true) == true)
+        public static FieldRule Of(JsonPropertyInfo property)
+        {
+            var attributes = property.AttributeProvider;
+            T? One<T>() where T : Attribute => attributes?.GetCustomAttributes(typeof(T), true).OfType<T>().FirstOrDefault();
+            var range = One<RangeAttribute>();
+            string[] names = [property.Name, .. attributes?.GetCustomAttributes(typeof(AlsoNamedAttribute), true).Cast<AlsoNamedAttribute>().Select(a => a.Name) ?? []];
+            return new FieldRule(property, Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType, names,
+                One<RequiredAttribute>() is not null, One<FreeTextAttribute>() is not null, One<SecretDocumentAttribute>() is not null,
+                One<IsoDateTimeAttribute>() is not null, One<OneOfAttribute>(), One<AnyJsonAttribute>() is not null,
+                One<AtLeastAttribute>()?.Minimum ?? range?.Minimum as int?, range?.Maximum as int?, One<MinLengthAttribute>(), One<MaxLengthAttribute>());
+        }
+    }
+
+    private static object? Read(RequestBody body, FieldRule field)
+    {
+        var (type, names, required) = (field.Type, field.Names, field.Required);
+        if (field.SecretDocument)
         {
             _ = body.Secret(names[0]);
         }
-        else if (attributes?.IsDefined(typeof(IsoDateTimeAttribute), true) == true)
+        else if (field.IsoDateTime)
         {
             _ = body.Timestamp(names[0]);
         }
-        else if (attributes?.GetCustomAttributes(typeof(OneOfAttribute), true).FirstOrDefault() is OneOfAttribute oneOf)
+        else if (field.OneOf is { } oneOf)
         {
             if (body.String(names) is { } text && !oneOf.Values.Contains(text))
                 body.Add("literal_error", names[0], oneOf.Message);
         }
         else if (type == typeof(string))
         {
-            _ = (required, freeText) switch
+            _ = (required, field.FreeText) switch
             {
                 (true, true) => body.RequiredText(names[0]),
                 (true, false) => body.RequiredString(names),
@@ -169,15 +187,13 @@ internal static class RequestSchema
         }
         else if (type == typeof(int))
         {
-            var range = attributes?.GetCustomAttributes(typeof(RangeAttribute), true).Cast<RangeAttribute>().FirstOrDefault();
-            var atLeast = attributes?.GetCustomAttributes(typeof(AtLeastAttribute), true).Cast<AtLeastAttribute>().FirstOrDefault();
-            return body.Int(names[0], atLeast?.Minimum ?? range?.Minimum as int?, range?.Maximum as int?) is { } number ? JsonValue.Create(number) : null;
+            return body.Int(names[0], field.Minimum, field.Maximum) is { } number ? JsonValue.Create(number) : null;
         }
         else if (type == typeof(bool))
         {
             _ = body.Bool(names[0], fallback: false);
         }
-        else if (type == typeof(JsonText) && attributes?.IsDefined(typeof(AnyJsonAttribute), true) == true)
+        else if (type == typeof(JsonText) && field.AnyJson)
         {
             // Any value; an explicit null reaches the record as an absent one (rules that tell them apart read the body).
         }
@@ -194,11 +210,11 @@ internal static class RequestSchema
             _ = body.Array(names[0]);
         }
         else if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IReadOnlyList<>)
-                 && property.Options.GetTypeInfo(type.GetGenericArguments()[0]) is { Kind: JsonTypeInfoKind.Object } itemRecord)
+                 && field.Property.Options.GetTypeInfo(type.GetGenericArguments()[0]) is { Kind: JsonTypeInfoKind.Object } itemRecord)
         {
-            return CheckList(body, names[0], itemRecord, attributes);
+            return CheckList(body, field, itemRecord);
         }
-        else if (property.Options.GetTypeInfo(type) is { Kind: JsonTypeInfoKind.Object } nested)
+        else if (field.Property.Options.GetTypeInfo(type) is { Kind: JsonTypeInfoKind.Object } nested)
         {
             // A record inside the record: its fields are checked where they are, under the field's location.
             return body.Object(names) is { } inner ? Check(body.Nested(inner, names[0]), nested) : null;
@@ -214,8 +230,9 @@ internal static class RequestSchema
     /// A list of records (a batch's events): its length bounds (<see cref="MinLengthAttribute"/>, <see cref="MaxLengthAttribute"/>,
     /// an absent list counting as empty), then each item's fields under <c>name.index</c>, up to the first item with an error.
     /// </summary>
-    private static List<CheckedFields>? CheckList(RequestBody body, string name, JsonTypeInfo itemRecord, ICustomAttributeProvider? attributes)
+    private static List<CheckedFields>? CheckList(RequestBody body, FieldRule field, JsonTypeInfo itemRecord)
     {
+        var name = field.Names[0];
         if (body.Fields[name] is not (null or JsonArray))
         {
             _ = body.Array(name); // answers list_type
@@ -223,9 +240,9 @@ internal static class RequestSchema
         }
         var items = body.Fields[name] as JsonArray;
         var count = items?.Count ?? 0;
-        if (attributes?.GetCustomAttributes(typeof(MinLengthAttribute), true).FirstOrDefault() is MinLengthAttribute min && count < min.Length)
+        if (field.MinLength is { } min && count < min.Length)
             body.Add("too_short", name, min.ErrorMessage ?? $"List should have at least {min.Length} item(s)");
-        else if (attributes?.GetCustomAttributes(typeof(MaxLengthAttribute), true).FirstOrDefault() is MaxLengthAttribute max && count > max.Length)
+        else if (field.MaxLength is { } max && count > max.Length)
             body.Add("too_long", name, max.ErrorMessage ?? $"List should have at most {max.Length} item(s)");
         var checkedItems = new List<CheckedFields>(count);
         for (var i = 0; i < count && !body.HasErrors; i++)

@@ -176,27 +176,24 @@ public sealed class ExecutionGrain(
     }
 
     public Task<Outcome<ExecutionStatusReport>> Status() =>
-        Task.FromResult(_aggregate is { } execution ? execution.Status() : ExecutionNotFound<ExecutionStatusReport>());
+        Task.FromResult<Outcome<ExecutionStatusReport>>(_aggregate is { } execution ? execution.Status() : ExecutionNotFound);
 
     public Task<string?> FinalResult() => Task.FromResult(_aggregate?.FinalResult()?.ToJsonString());
 
     public Task<Outcome<CancellationState>> CancellationCheck() =>
-        Task.FromResult(_aggregate is { } execution ? execution.CancellationCheck() : ExecutionNotFound<CancellationState>());
+        Task.FromResult<Outcome<CancellationState>>(_aggregate is { } execution ? execution.CancellationCheck() : ExecutionNotFound);
 
     public async Task<Outcome<StoredResult>> StoreResult(ResultInput input) =>
-        (ResultRefusal("store results for it") ?? _results.TooLarge(input)) is { } refusal
-            ? refusal
-            : await _results.StoreAsync(input, await SecretValuesAsync());
+        (ResultRefusal("store results for it") ?? _results.TooLarge(input)) is { } refusal ? refusal : await _results.StoreAsync(input, await SecretValuesAsync());
 
     public async Task<Outcome<ResultView>> ReadResult(string? name, string? reference) =>
         ResultRefusal("read its results") is { } refusal ? refusal : await _results.ReadAsync(name, reference);
 
-    private static Outcome<T> ExecutionNotFound<T>()
-        where T : class => Failure.NotFound("Execution not found");
+    private static readonly Failure ExecutionNotFound = Failure.NotFound("Execution not found");
 
     /// <summary>Only the execution's own pool stores or reads its results.</summary>
     private Failure? ResultRefusal(string action) => _aggregate is not { } execution
-        ? Failure.NotFound("Execution not found")
+        ? ExecutionNotFound
         : EventBinding.CheckPool(Caller.Current, execution.Pool, ExecutionId, action);
 
     public Task SecretsIssued()
@@ -249,7 +246,7 @@ public sealed class ExecutionGrain(
     public async Task<Outcome<Cancellation>> Cancel(string reason, bool cascade)
     {
         if (_aggregate is not { } execution)
-            return ExecutionNotFound<Cancellation>();
+            return ExecutionNotFound;
         var decision = execution.Cancel(reason, cascade, Caller.Current);
         if (decision.Turn is not null && await CommitAsync(decision.Turn) is { } failure)
             return failure;
