@@ -19,6 +19,9 @@ public sealed record ErrorBody(JsonNode Detail)
         var detail = new JsonObject { ["code"] = failure.Code, ["message"] = failure.Message };
         if (failure.Subject is { } subject)
             detail["name"] = subject;
+        if (failure.Extra is { } extra && JsonNode.Parse(extra.Json) is JsonObject members)
+            foreach (var (key, value) in members)
+                detail[key] = value?.DeepClone();
         return new(detail);
     }
 }
@@ -32,6 +35,11 @@ public static class ContractResults
     public static NotFound<ErrorBody> NotFound(Failure failure) => TypedResults.NotFound(ErrorBody.Of(failure));
 
     public static Conflict<ErrorBody> Conflict(Failure failure) => TypedResults.Conflict(ErrorBody.Of(failure));
+
+    /// <summary>A 409 that tells the client when to try again (a claim held by a live worker).</summary>
+    public static ConflictError RetryableConflict(Failure failure) => new(ErrorBody.Of(failure), failure.RetryAfterSeconds);
+
+    public static TooLargeError TooLarge(Failure failure) => new(ErrorBody.Of(failure));
 
     /// <summary>The fields the grain refused (<see cref="Failure.Fields"/>, or <see cref="Failure.Field"/>; dotted), as FastAPI's <c>value_error</c>s.</summary>
     public static UnprocessableEntity<ValidationErrors> Invalid(Failure failure) =>
@@ -70,6 +78,25 @@ public sealed class UnavailableError(ErrorBody body, int retryAfterSeconds) : Er
     }
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => Document(builder, StatusCodes.Status503ServiceUnavailable);
+}
+
+/// <summary>409 with NoETL's error document and, when the refusal says when to retry, <c>Retry-After</c>.</summary>
+public sealed class ConflictError(ErrorBody body, int? retryAfterSeconds) : ErrorResult(body, StatusCodes.Status409Conflict), IEndpointMetadataProvider
+{
+    public override Task ExecuteAsync(HttpContext httpContext)
+    {
+        if (retryAfterSeconds is { } seconds)
+            httpContext.Response.Headers.RetryAfter = seconds.ToString();
+        return base.ExecuteAsync(httpContext);
+    }
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => Document(builder, StatusCodes.Status409Conflict);
+}
+
+/// <summary>413: the request carries more than the server keeps (an inline result past its cap, a stored result past the store's).</summary>
+public sealed class TooLargeError(ErrorBody body) : ErrorResult(body, StatusCodes.Status413PayloadTooLarge), IEndpointMetadataProvider
+{
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => Document(builder, StatusCodes.Status413PayloadTooLarge);
 }
 
 /// <summary>An error status the built-in typed results do not offer, with <see cref="ErrorBody"/> as its document.</summary>

@@ -1,10 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NoEtl.ApiGateway.Catalog;
+using NoEtl.ApiGateway.Commands;
 using NoEtl.ApiGateway.Credentials;
+using NoEtl.ApiGateway.Events;
+using NoEtl.ApiGateway.Executions;
 using NoEtl.ApiGateway.Health;
 using NoEtl.ApiGateway.Internal;
 using NoEtl.ApiGateway.Keychain;
+using NoEtl.ApiGateway.ResultStore;
 using NoEtl.ApiGateway.Runtime;
 using NoEtl.Grains;
 
@@ -60,6 +64,23 @@ namespace NoEtl.ApiGateway.Http;
 [JsonSerializable(typeof(OutboxPending))]
 [JsonSerializable(typeof(DeadLetters))]
 [JsonSerializable(typeof(OutboxRequeued))]
+[JsonSerializable(typeof(WorkerEventRequest))]
+[JsonSerializable(typeof(WorkerEventBatchRequest))]
+[JsonSerializable(typeof(EventAccepted))]
+[JsonSerializable(typeof(BatchAccepted))]
+[JsonSerializable(typeof(ClaimRequest))]
+[JsonSerializable(typeof(CommandClaim))]
+[JsonSerializable(typeof(CommandView))]
+[JsonSerializable(typeof(ExecuteRequest))]
+[JsonSerializable(typeof(CancelRequest))]
+[JsonSerializable(typeof(RerunRequest))]
+[JsonSerializable(typeof(AnalyzeRequest))]
+[JsonSerializable(typeof(ExecutionStatusReport))]
+[JsonSerializable(typeof(CancellationState))]
+[JsonSerializable(typeof(Cancellation))]
+[JsonSerializable(typeof(ResultRequest))]
+[JsonSerializable(typeof(StoredResult))]
+[JsonSerializable(typeof(ResultView))]
 public sealed partial class GatewayJson : JsonSerializerContext
 {
     /// <summary>The HTTP JSON settings of every route: these records first, the reflection resolver for the rest.</summary>

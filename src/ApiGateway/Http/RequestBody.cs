@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.HttpResults;
 using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.Http;
@@ -88,11 +89,11 @@ public sealed class RequestBody
     /// <c>Idempotency-Key</c>, or the <c>X-Idempotency-Key</c> some clients send; null when neither is sent, a 422
     /// problem when it is empty or longer than <see cref="MaxIdempotencyKeyLength"/>.
     /// </summary>
-    public static (string? Key, IResult? Problem) IdempotencyKey(HttpRequest request)
+    public static (string? Key, UnprocessableEntity<ValidationErrors>? Problem) IdempotencyKey(HttpRequest request)
     {
         var key = request.Headers["Idempotency-Key"].FirstOrDefault() ?? request.Headers["X-Idempotency-Key"].FirstOrDefault();
         return key is { Length: 0 or > MaxIdempotencyKeyLength }
-            ? (null, Problem("string_too_long", ["header", "Idempotency-Key"], $"Idempotency-Key must have 1 to {MaxIdempotencyKeyLength} characters"))
+            ? (null, ContractResults.FieldProblem("string_too_long", ["header", "Idempotency-Key"], $"Idempotency-Key must have 1 to {MaxIdempotencyKeyLength} characters"))
             : (key, null);
     }
 

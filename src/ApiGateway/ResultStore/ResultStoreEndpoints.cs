@@ -1,9 +1,36 @@
+using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
 using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.ResultStore;
+
+/// <summary>
+/// A result as put to <c>PUT /api/result/{execution_id}</c>: <c>data</c> is any JSON value (null included) and must be
+/// sent. <c>compress</c> is accepted and checked; results are stored as jsonb, whose compression is PostgreSQL's (TOAST).
+/// </summary>
+public sealed record ResultRequest(
+    [property: Required] string Name,
+    [property: AnyJson] JsonText? Data,
+    string? Scope,
+    string? Store,
+    string? Ttl,
+    string? SourceStep,
+    bool? Compress,
+    [property: AnyJson] JsonText? Correlation,
+    [property: AnyJson] JsonText? Extracted) : IRequestRules<ResultRequest>
+{
+    public static void Check(RequestBody body)
+    {
+        if (body.Raw("name") is JsonValue name && name.TryGetValue<string>(out var text) && ResultStoreEndpoints.NameProblem(text) is { } problem)
+            body.Add("value_error", "name", problem);
+        if (!body.Fields.ContainsKey("data"))
+            body.Add("missing", "data", "Field required");
+    }
+}
 
 /// <summary>
 /// NoETL's result store (noetl-api.md §1.1 (12/13)): workers put <c>call.done</c> results too large to inline and
@@ -22,56 +49,65 @@ public static partial class ResultStoreEndpoints
     public static void MapResultStoreEndpoints(this IEndpointRouteBuilder app)
     {
         var results = app.MapGroup("/api/result");
-
-        results.MapPut("/{execution_id}", async (string execution_id, HttpRequest request, IGrainFactory grains) =>
-        {
-            if (!long.TryParse(execution_id, out var executionId))
-                return ExecutionIdProblem();
-            var (body, error) = await RequestBody.ReadAsync(request);
-            if (body is null)
-                return error!;
-            var name = body.RequiredString("name");
-            if (NameProblem(name) is { } problem)
-                body.Add("value_error", "name", problem);
-            if (!body.Fields.ContainsKey("data"))
-                body.Add("missing", "data", "Field required");
-            var scope = body.String("scope") ?? "execution";
-            var store = body.String("store");
-            var ttl = body.String("ttl");
-            var sourceStep = body.String("source_step");
-            body.Bool("compress", false); // results are stored as jsonb; compression is PostgreSQL's (TOAST)
-            if (body.HasErrors)
-                return body.Errors();
-            if (!Scopes.Contains(scope))
-                return BadRequest($"Invalid scope '{scope}'; expected one of: {string.Join(", ", Scopes)}");
-            if (store is not null && !StoreTiers.Contains(store))
-                return BadRequest($"Invalid store tier '{store}'; expected one of: {string.Join(", ", StoreTiers)}");
-            if (!TryParseTtl(ttl, out var ttlSeconds, out var forever))
-                return BadRequest($"Invalid ttl '{ttl}'; expected a duration such as '30s', '30m', '1h', '7d', or 'forever'");
-            var input = new ResultInput(name, body.Fields["data"]?.ToJsonString() ?? "null", scope, sourceStep,
-                body.Raw("correlation")?.ToJsonString(), body.Raw("extracted")?.ToJsonString(), ttlSeconds, forever);
-            return await grains.Reference<IExecutionGrain>(executionId).StoreResult(input).ToHttp();
-        }).ForWorkers();
-
-        results.MapGet("/resolve", async (string? @ref, IGrainFactory grains) =>
-        {
-            if (@ref is null || ReferencePattern().Match(@ref) is not { Success: true } match || !long.TryParse(match.Groups[1].Value, out var executionId))
-                return RequestBody.Problem("value_error", ["query", "ref"], "ref must look like noetl://execution/<execution_id>/result/<name>/<id>");
-            return await grains.Reference<IExecutionGrain>(executionId).ReadResult(null, @ref).ToHttp();
-        }).ForAnyPrincipal();
-
-        results.MapGet("/{execution_id}/{name}", async (string execution_id, string name, IGrainFactory grains) =>
-        {
-            if (!long.TryParse(execution_id, out var executionId))
-                return ExecutionIdProblem();
-            if (NameProblem(name) is { } problem)
-                return RequestBody.Problem("value_error", ["path", "name"], problem);
-            return await grains.Reference<IExecutionGrain>(executionId).ReadResult(name, null).ToHttp();
-        }).ForAnyPrincipal();
+        results.MapPut("/{execution_id}", Store).ForWorkers();
+        results.MapGet("/resolve", Resolve).ForAnyPrincipal();
+        results.MapGet("/{execution_id}/{name}", Read).ForAnyPrincipal();
     }
 
+    private static async Task<Results<Ok<StoredResult>, BadRequest<ErrorBody>, NotFound<ErrorBody>, ForbiddenError, UnprocessableEntity<ValidationErrors>, TooLargeError>> Store(
+        string execution_id, JsonBody<ResultRequest> body, IGrainFactory grains)
+    {
+        if (!long.TryParse(execution_id, out var executionId))
+            return ExecutionIdProblem();
+        var request = body.Value;
+        var scope = request.Scope ?? "execution";
+        if (!Scopes.Contains(scope))
+            return BadRequest($"Invalid scope '{scope}'; expected one of: {string.Join(", ", Scopes)}");
+        if (request.Store is { } store && !StoreTiers.Contains(store))
+            return BadRequest($"Invalid store tier '{store}'; expected one of: {string.Join(", ", StoreTiers)}");
+        if (!TryParseTtl(request.Ttl, out var ttlSeconds, out var forever))
+            return BadRequest($"Invalid ttl '{request.Ttl}'; expected a duration such as '30s', '30m', '1h', '7d', or 'forever'");
+        var input = new ResultInput(request.Name, request.Data?.Json ?? "null", scope, request.SourceStep, request.Correlation?.Json,
+            request.Extracted?.Json, ttlSeconds, forever);
+        var outcome = await grains.Reference<IExecutionGrain>(executionId).StoreResult(input);
+        return outcome switch
+        {
+            { Value: { } stored } => TypedResults.Ok(stored),
+            { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+            { Failure: { Kind: FailureKind.Forbidden } failure } => ContractResults.Forbidden(failure),
+            { Failure: { Kind: FailureKind.TooLarge } failure } => ContractResults.TooLarge(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
+
+    private static async Task<Results<Ok<ResultView>, NotFound<ErrorBody>, ForbiddenError, UnprocessableEntity<ValidationErrors>>> Resolve(
+        string? @ref, IGrainFactory grains)
+    {
+        if (@ref is null || ReferencePattern().Match(@ref) is not { Success: true } match || !long.TryParse(match.Groups[1].Value, out var executionId))
+            return ContractResults.FieldProblem("value_error", ["query", "ref"], "ref must look like noetl://execution/<execution_id>/result/<name>/<id>");
+        return ReadAnswer(await grains.Reference<IExecutionGrain>(executionId).ReadResult(null, @ref));
+    }
+
+    private static async Task<Results<Ok<ResultView>, NotFound<ErrorBody>, ForbiddenError, UnprocessableEntity<ValidationErrors>>> Read(
+        string execution_id, string name, IGrainFactory grains)
+    {
+        if (!long.TryParse(execution_id, out var executionId))
+            return ExecutionIdProblem();
+        if (NameProblem(name) is { } problem)
+            return ContractResults.FieldProblem("value_error", ["path", "name"], problem);
+        return ReadAnswer(await grains.Reference<IExecutionGrain>(executionId).ReadResult(name, null));
+    }
+
+    private static Results<Ok<ResultView>, NotFound<ErrorBody>, ForbiddenError, UnprocessableEntity<ValidationErrors>> ReadAnswer(Outcome<ResultView> outcome) => outcome switch
+    {
+        { Value: { } result } => TypedResults.Ok(result),
+        { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+        { Failure: { Kind: FailureKind.Forbidden } failure } => ContractResults.Forbidden(failure),
+        _ => throw ContractResults.Undeclared(outcome.Failure),
+    };
+
     /// <summary>A name is part of the ref and of a route: one path segment of printable characters.</summary>
-    private static string? NameProblem(string name) =>
+    internal static string? NameProblem(string name) =>
         name.Length > MaxNameLength ? $"name must have at most {MaxNameLength} characters"
         : name.Any(char.IsControl) ? "name must not contain control characters"
         : name.Contains('/') ? "name must not contain '/'"
@@ -94,9 +130,10 @@ public static partial class ResultStoreEndpoints
         return true;
     }
 
-    private static IResult BadRequest(string message) => Results.Json(new { detail = message }, statusCode: StatusCodes.Status400BadRequest);
+    private static BadRequest<ErrorBody> BadRequest(string message) => TypedResults.BadRequest(new ErrorBody(JsonValue.Create(message)));
 
-    private static IResult ExecutionIdProblem() => RequestBody.Problem("int_parsing", ["path", "execution_id"], "execution_id must be an integer");
+    private static UnprocessableEntity<ValidationErrors> ExecutionIdProblem() =>
+        ContractResults.FieldProblem("int_parsing", ["path", "execution_id"], "execution_id must be an integer");
 
     [GeneratedRegex(@"^(\d{1,12})\s*(s|m|h|d)?$")]
     private static partial Regex TtlPattern();

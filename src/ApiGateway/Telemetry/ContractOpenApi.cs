@@ -15,18 +15,6 @@ public static class ContractOpenApi
     {
         ["POST api/auth/validate"] = (["session_token"], [("session_token", JsonSchemaType.String)]),
         ["POST api/auth/session/validate"] = (["session_token"], [("session_token", JsonSchemaType.String)]),
-        ["POST api/execute"] = ([], [("path", JsonSchemaType.String), ("catalog_id", JsonSchemaType.String), ("version", JsonSchemaType.Integer),
-            ("payload", JsonSchemaType.Object), ("workload", JsonSchemaType.Object), ("parent_execution_id", JsonSchemaType.String)]),
-        ["POST api/commands/{eventId}/claim"] = (["worker_id"], [("worker_id", JsonSchemaType.String), ("locality", JsonSchemaType.Object)]),
-        ["POST api/events"] = (["execution_id", "step", "name"], [("execution_id", JsonSchemaType.String), ("step", JsonSchemaType.String),
-            ("name", JsonSchemaType.String), ("worker_id", JsonSchemaType.String), ("payload", JsonSchemaType.Object), ("meta", JsonSchemaType.Object),
-            ("actionable", JsonSchemaType.Boolean), ("informative", JsonSchemaType.Boolean)]),
-        ["POST api/events/batch"] = (["execution_id", "events"], [("execution_id", JsonSchemaType.String), ("worker_id", JsonSchemaType.String),
-            ("events", JsonSchemaType.Array)]),
-        ["POST api/executions/{id}/cancel"] = ([], [("reason", JsonSchemaType.String), ("cascade", JsonSchemaType.Boolean)]),
-        ["POST api/executions/{id}/stop"] = ([], [("reason", JsonSchemaType.String)]),
-        ["POST api/executions/{id}/rerun"] = ([], [("workload", JsonSchemaType.Object)]),
-        ["POST api/executions/{id}/analyze"] = ([], [("limit", JsonSchemaType.Integer)]),
         ["POST api/internal/events/project"] = (["events"], [("events", JsonSchemaType.Array), ("source_execution_id", JsonSchemaType.String)]),
     };
 

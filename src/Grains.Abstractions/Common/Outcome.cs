@@ -19,8 +19,8 @@ public enum FailureKind
 
 /// <summary>
 /// A grain's refusal, independent of HTTP: a kind, a machine-readable code (null for a plain message), a message, the
-/// request field it concerns (<see cref="FailureKind.Invalid"/>, dotted: <c>body.token_data</c>) and the name of the
-/// thing refused. The gateway renders it as the contract's <c>{"detail": ...}</c> document; grains never see that shape.
+/// request field it concerns (<see cref="FailureKind.Invalid"/>, dotted: <c>body.token_data</c>), the name of the
+/// thing refused, and further members of a coded refusal (<see cref="Extra"/>: a claim's holder, a lease epoch). The gateway renders it as the contract's <c>{"detail": ...}</c> document; grains never see that shape.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("noetl.Failure")]
 public sealed record Failure(
@@ -30,7 +30,8 @@ public sealed record Failure(
     [property: Id(3)] int? RetryAfterSeconds = null,
     [property: Id(4)] string? Field = null,
     [property: Id(5)] string? Subject = null,
-    [property: Id(6)] IReadOnlyList<FieldFailure>? Fields = null)
+    [property: Id(6)] IReadOnlyList<FieldFailure>? Fields = null,
+    [property: Id(7)] JsonText? Extra = null)
 {
     public static Failure Invalid(string field, string message) => new(FailureKind.Invalid, null, message, Field: field);
 
@@ -41,6 +42,8 @@ public sealed record Failure(
     public static Failure Invalid(string message) => new(FailureKind.Invalid, null, message);
 
     public static Failure Conflict(string code, string message, string? subject = null) => new(FailureKind.Conflict, code, message, Subject: subject);
+
+    public static Failure TooLarge(string message) => new(FailureKind.TooLarge, null, message);
 
     public static Failure NotFound(string message) => new(FailureKind.NotFound, null, message);
 

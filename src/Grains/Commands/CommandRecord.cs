@@ -23,6 +23,9 @@ public sealed class CommandRecord(long commandId, long eventId, string step, str
     /// <summary>A new copy of <c>{tool_config, input, render_context, spec}</c> as handed to the claiming worker.</summary>
     public JsonObject ContextCopy() => JsonNode.Parse(_context)!.AsObject();
 
+    /// <summary>The same context as JSON text, for answers that pass it on unchanged (a claim).</summary>
+    public string ContextJson => System.Text.Encoding.UTF8.GetString(_context);
+
     /// <summary>A new copy of the command's meta as issued.</summary>
     public JsonObject MetaCopy() => JsonNode.Parse(_meta)!.AsObject();
     public int Attempt { get; } = attempt;

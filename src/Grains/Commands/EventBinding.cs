@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using NoEtl.Grains.Hosting;
-using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
 
 namespace NoEtl.Grains.Commands;
@@ -25,19 +24,17 @@ public static class EventBinding
         && (eventType.StartsWith("command.", StringComparison.Ordinal) || eventType.StartsWith("call.", StringComparison.Ordinal) || eventType == "step.exit");
 
     /// <summary>A worker principal may write only into executions whose commands are routed to its pool (and read their results).</summary>
-    public static Reply? CheckPool(Caller caller, string executionPool, long executionId, string action = "report events for it") =>
+    public static Failure? CheckPool(Caller caller, string executionPool, long executionId, string action = "report events for it") =>
         caller.Role == Caller.WorkerRole && caller.Pool != executionPool
-            ? new Reply(ReplyStatus.Forbidden, JsonReplies.Detail("wrong_pool",
-                $"Execution {executionId} runs on pool '{executionPool}'; pool '{caller.Pool}' may not {action}"))
+            ? Failure.Forbidden("wrong_pool", $"Execution {executionId} runs on pool '{executionPool}'; pool '{caller.Pool}' may not {action}")
             : null;
 
-    public static Reply? CheckUnbound(string eventType) =>
+    public static Failure? CheckUnbound(string eventType) =>
         IsEngineType(eventType)
-            ? new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.name",
-                $"'{eventType}' reports on a command: it needs the command_id of a command of this execution")]))
+            ? Failure.Invalid("body.name", $"'{eventType}' reports on a command: it needs the command_id of a command of this execution")
             : null;
 
-    public static Reply? CheckHolder(CommandRecord command, WorkerEvent workerEvent, JsonObject? meta, JsonObject payload,
+    public static Failure? CheckHolder(CommandRecord command, WorkerEvent workerEvent, JsonObject? meta, JsonObject payload,
         long executionId, LeaseTokens leases, ServerOptions options)
     {
         var name = workerEvent.Name;
@@ -48,27 +45,25 @@ public static class EventBinding
             || epoch is null && command.LeaseEpoch > 1 && name != "command.claimed"
                && workerEvent.WorkerId is not null && command.WorkerId is not null && workerEvent.WorkerId != command.WorkerId)
         {
-            return new Reply(ReplyStatus.Conflict, JsonReplies.Detail("stale_lease",
+            return new Failure(FailureKind.Conflict, "stale_lease",
                 $"Command {command.CommandId} was claimed again by {command.WorkerId} (lease epoch {command.LeaseEpoch}); events of the earlier claim are rejected",
-                new JsonObject { ["lease_epoch"] = command.LeaseEpoch }));
+                Extra: new JsonText(new JsonObject { ["lease_epoch"] = command.LeaseEpoch }.ToJsonString()));
         }
         if (!IsClaimBound(name))
             return null;
         if (command.WorkerId is null || workerEvent.WorkerId != command.WorkerId)
-            return new Reply(ReplyStatus.Conflict, JsonReplies.Detail("not_claim_holder",
+            return Failure.Conflict("not_claim_holder",
                 command.WorkerId is null
                     ? $"Command {command.CommandId} has not been claimed; claim it before reporting '{name}'"
-                    : $"Command {command.CommandId} is held by another worker; only the holder reports '{name}'"));
+                    : $"Command {command.CommandId} is held by another worker; only the holder reports '{name}'");
         var presented = LeaseTokenOf(meta) ?? LeaseTokenOf(payload);
         if (presented is null)
             return options.RequireLeaseToken
-                ? new Reply(ReplyStatus.Conflict, JsonReplies.Detail("lease_token_required",
-                    $"'{name}' for command {command.CommandId} must echo the claim's lease_token in meta"))
+                ? Failure.Conflict("lease_token_required", $"'{name}' for command {command.CommandId} must echo the claim's lease_token in meta")
                 : null;
         return leases.Verify(presented, executionId, command.CommandId, command.LeaseEpoch)
             ? null
-            : new Reply(ReplyStatus.Conflict, JsonReplies.Detail("lease_token_mismatch",
-                $"The lease_token does not belong to the current claim of command {command.CommandId}"));
+            : Failure.Conflict("lease_token_mismatch", $"The lease_token does not belong to the current claim of command {command.CommandId}");
     }
 
     /// <summary>The echoed lease token is a credential of the claim: it is checked, never stored.</summary>

@@ -19,19 +19,18 @@ public sealed class ChildCascade(Grain grain, IGrainFactory grains, ExecutionLog
     private TimeSpan _delay = FirstRetry;
 
     /// <summary>Cancels every child (each cascades on to its own, durably); answers the executions this call cancelled.</summary>
-    public async Task<JsonArray> RunAsync(ExecutionAggregate execution)
+    public async Task<List<string>> RunAsync(ExecutionAggregate execution)
     {
-        var cancelled = new JsonArray();
+        var cancelled = new List<string>();
         var settled = true;
         try
         {
             foreach (var child in await log.ReadChildrenAsync())
             {
-                var reply = await grains.Reference<IExecutionGrain>(child).Cancel(execution.OwedCascade!, cascade: true);
-                settled &= reply.Status == ReplyStatus.Ok;
-                if (reply.Status == ReplyStatus.Ok && JsonNode.Parse(reply.Body)?["cancelled_executions"] is JsonArray nested)
-                    foreach (var id in nested)
-                        cancelled.Add(id?.DeepClone());
+                var outcome = await grains.Reference<IExecutionGrain>(child).Cancel(execution.OwedCascade!, cascade: true);
+                settled &= outcome.Value is not null;
+                if (outcome.Value is { } nested)
+                    cancelled.AddRange(nested.CancelledExecutions);
             }
         }
         catch (Exception e)

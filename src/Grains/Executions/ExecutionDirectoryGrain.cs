@@ -184,7 +184,7 @@ public sealed class ExecutionDirectoryGrain(
             return DatabaseUnavailable.Reply(code);
         }
         if (EventBinding.CheckPool(Caller.Current, SystemPlaybooks.PoolOf(path), executionId, "rerun it") is { } foreignPool)
-            return foreignPool;
+            return ForeignPool(foreignPool);
         if (SystemPlaybooks.IsSystemPath(path) && await playbooks.GetAsync(catalogId) is { } playbook)
             foreach (var key in SystemPlaybooks.FixedKeys(playbook.Playbook.Document))
                 original.Remove(key);
@@ -203,7 +203,7 @@ public sealed class ExecutionDirectoryGrain(
             return JsonReplies.NotFound("Execution not found");
         var path = summary["path"]!.GetValue<string>();
         if (EventBinding.CheckPool(Caller.Current, SystemPlaybooks.PoolOf(path), executionId, "analyze it") is { } foreignPool)
-            return foreignPool;
+            return ForeignPool(foreignPool);
 
         var byType = new JsonObject();
         long eventCount = 0;
@@ -523,4 +523,6 @@ public sealed class ExecutionDirectoryGrain(
         Text(reader, ordinal) is { } text ? Redactor.Redact(JsonValue.Create(text))?.GetValue<string>() : null;
 
     private static JsonNode? Json(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : JsonNode.Parse(reader.GetString(ordinal));
+
+    private static Reply ForeignPool(Failure refusal) => new(ReplyStatus.Forbidden, JsonReplies.Detail(refusal.Code!, refusal.Message));
 }

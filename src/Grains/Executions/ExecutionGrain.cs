@@ -86,8 +86,8 @@ public sealed class ExecutionGrain(
         _aggregate = start.Aggregate;
         try
         {
-            if (await CommitAsync(start.Turn) is { } failure)
-                return failure;
+            if (await CommitAsync(start.Turn) is { Code: { } code })
+                return DatabaseUnavailable.Reply(code);
         }
         catch (Exception e) when (IdempotentStarts.IsDuplicate(e))
         {
@@ -103,10 +103,10 @@ public sealed class ExecutionGrain(
         return IdempotentStarts.Started(ExecutionId, start.Generated);
     }
 
-    public async Task<Reply> Claim(long eventId, string workerId, string? localityJson)
+    public async Task<Outcome<CommandClaim>> Claim(long eventId, string workerId, JsonText? locality)
     {
         if (_aggregate is not { } execution)
-            return JsonReplies.NotFound($"command not found: {eventId}");
+            return ExecutionAggregate.CommandNotFound(eventId);
         var caller = Caller.Current;
         // An unknown command or a foreign pool is refused before the secrets are read, a secret as worker id after.
         if ((execution.ClaimRefusal(eventId, workerId, caller, []) ?? execution.ClaimRefusal(eventId, workerId, caller, await SecretValuesAsync())) is { } refusal)
@@ -117,9 +117,9 @@ public sealed class ExecutionGrain(
         if (execution.HolderToCheck(eventId, workerId, now) is { } holderId)
         {
             try { holder = await _log.ReadLivenessAsync(holderId); }
-            catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code) { return DatabaseUnavailable.Reply(code); }
+            catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code) { return DatabaseUnavailable.Failure(code); }
         }
-        var decision = execution.Claim(eventId, workerId, localityJson, caller, secrets, now, holder);
+        var decision = execution.Claim(eventId, workerId, locality, caller, secrets, now, holder);
         if (decision.Turn is not null && await CommitAsync(decision.Turn) is { } failure)
             return failure;
         if (decision.Reclaim is { } reclaim)
@@ -127,23 +127,23 @@ public sealed class ExecutionGrain(
         return decision.Reply;
     }
 
-    public Task<Reply> GetCommand(long eventId) =>
-        Task.FromResult(_aggregate?.GetCommand(eventId) ?? JsonReplies.NotFound($"command not found: {eventId}"));
+    public Task<Outcome<CommandView>> GetCommand(long eventId) =>
+        Task.FromResult(_aggregate?.GetCommand(eventId) ?? ExecutionAggregate.CommandNotFound(eventId));
 
-    public async Task<Reply> Append(WorkerEvent workerEvent)
+    public async Task<Outcome<EventAccepted>> Append(WorkerEvent workerEvent)
     {
         if (_aggregate is not { } execution)
-            return JsonReplies.NotFound($"Execution not found: {ExecutionId}");
+            return Failure.NotFound($"Execution not found: {ExecutionId}");
         if (EventBinding.CheckPool(Caller.Current, execution.Pool, ExecutionId) is { } foreignPool)
             return foreignPool;
         var referenced = await _log.ReferencedDataAsync([ExecutionAggregate.ReferenceIn(workerEvent)]);
         return await CommitAndReplyAsync(execution.Append(workerEvent, Caller.Current, await SecretValuesAsync(), referenced));
     }
 
-    public async Task<Reply> AppendBatch(IReadOnlyList<WorkerEvent> events, string? workerId, string? idempotencyKey)
+    public async Task<Outcome<BatchAccepted>> AppendBatch(IReadOnlyList<WorkerEvent> events, string? workerId, string? idempotencyKey)
     {
         if (_aggregate is not { } execution)
-            return JsonReplies.NotFound($"Execution not found: {ExecutionId}");
+            return Failure.NotFound($"Execution not found: {ExecutionId}");
         var caller = Caller.Current;
         if (execution.BatchReplay(caller, idempotencyKey, writer.QueueDepth) is { } replay)
             return replay; // a foreign pool, or a replay: it stores nothing
@@ -175,22 +175,25 @@ public sealed class ExecutionGrain(
         return turn.ProjectedEvents.Count;
     }
 
-    public Task<Reply> Status() => Task.FromResult(_aggregate?.Status() ?? JsonReplies.NotFound("Execution not found"));
+    public Task<Outcome<ExecutionStatusReport>> Status() =>
+        Task.FromResult<Outcome<ExecutionStatusReport>>(_aggregate is { } execution ? execution.Status() : ExecutionNotFound);
 
     public Task<string?> FinalResult() => Task.FromResult(_aggregate?.FinalResult()?.ToJsonString());
 
-    public Task<Reply> CancellationCheck() =>
-        Task.FromResult(_aggregate?.CancellationCheck() ?? JsonReplies.NotFound("Execution not found"));
+    public Task<Outcome<CancellationState>> CancellationCheck() =>
+        Task.FromResult<Outcome<CancellationState>>(_aggregate is { } execution ? execution.CancellationCheck() : ExecutionNotFound);
 
-    public async Task<Reply> StoreResult(ResultInput input) =>
-        ResultRefusal("store results for it") ?? _results.TooLarge(input) ?? await _results.StoreAsync(input, await SecretValuesAsync());
+    public async Task<Outcome<StoredResult>> StoreResult(ResultInput input) =>
+        (ResultRefusal("store results for it") ?? _results.TooLarge(input)) is { } refusal ? refusal : await _results.StoreAsync(input, await SecretValuesAsync());
 
-    public async Task<Reply> ReadResult(string? name, string? reference) =>
-        ResultRefusal("read its results") ?? await _results.ReadAsync(name, reference);
+    public async Task<Outcome<ResultView>> ReadResult(string? name, string? reference) =>
+        ResultRefusal("read its results") is { } refusal ? refusal : await _results.ReadAsync(name, reference);
+
+    private static readonly Failure ExecutionNotFound = Failure.NotFound("Execution not found");
 
     /// <summary>Only the execution's own pool stores or reads its results.</summary>
-    private Reply? ResultRefusal(string action) => _aggregate is not { } execution
-        ? JsonReplies.NotFound("Execution not found")
+    private Failure? ResultRefusal(string action) => _aggregate is not { } execution
+        ? ExecutionNotFound
         : EventBinding.CheckPool(Caller.Current, execution.Pool, ExecutionId, action);
 
     public Task SecretsIssued()
@@ -202,14 +205,15 @@ public sealed class ExecutionGrain(
     private async Task<IReadOnlyCollection<string>> SecretValuesAsync() => _secretValues ??= await _log.ReadSecretValuesAsync(cipher);
 
     /// <summary>Commits the decision's turn (if any) and answers its reply, or the commit's failure.</summary>
-    private async Task<Reply> CommitAndReplyAsync(TurnDecision decision)
+    private async Task<Outcome<T>> CommitAndReplyAsync<T>(TurnDecision<T> decision)
+        where T : class
     {
         if (decision.Dirty)
             DeactivateOnIdle(); // the aggregate folded rows that are not committed: rebuild from the log rather than unwind
-        return decision.Turn is null ? decision.Reply : await CommitAsync(decision.Turn) ?? decision.Reply;
+        return decision.Turn is not null && await CommitAsync(decision.Turn) is { } failure ? failure : decision.Reply;
     }
 
-    private async Task<Reply?> CommitAsync(Turn turn)
+    private async Task<Failure?> CommitAsync(Turn turn)
     {
         var execution = _aggregate!;
         try
@@ -225,7 +229,7 @@ public sealed class ExecutionGrain(
             else if (e is not CommitQueueFullException) // seen in noetl_commit_queue_depth; a line per refused turn adds to the overload
                 ExecutionLogMessages.CommitFailed(logger, e, ExecutionId);
             if (DatabaseUnavailable.CodeOf(e) is { } code)
-                return DatabaseUnavailable.Reply(code);
+                return DatabaseUnavailable.Failure(code);
             throw;
         }
         if (_writerEpoch == ExecutionLog.UnclaimedWriterEpoch)
@@ -239,10 +243,10 @@ public sealed class ExecutionGrain(
         return null;
     }
 
-    public async Task<Reply> Cancel(string reason, bool cascade)
+    public async Task<Outcome<Cancellation>> Cancel(string reason, bool cascade)
     {
         if (_aggregate is not { } execution)
-            return JsonReplies.NotFound("Execution not found");
+            return ExecutionNotFound;
         var decision = execution.Cancel(reason, cascade, Caller.Current);
         if (decision.Turn is not null && await CommitAsync(decision.Turn) is { } failure)
             return failure;

@@ -5,7 +5,6 @@ using Npgsql;
 using NpgsqlTypes;
 using NoEtl.Grains.Executions.Aggregate;
 using NoEtl.Grains.Hosting;
-using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
 
 namespace NoEtl.Grains.Executions;
@@ -24,16 +23,15 @@ public sealed class ResultStore(NpgsqlDataSource database, ServerOptions options
         "ref, name, scope, source_step, data::text, correlation::text, extracted::text, bytes, sha256, created_at, expires_at";
 
     /// <summary>Refuses a result past <c>NOETL_RESULT_STORE_MAX_BYTES</c> before anything is read for it.</summary>
-    public Reply? TooLarge(ResultInput input)
+    public Failure? TooLarge(ResultInput input)
     {
         var received = Encoding.UTF8.GetByteCount(input.DataJson);
         return received > options.ResultStoreMaxBytes
-            ? new Reply(ReplyStatus.TooLarge, JsonReplies.Detail(
-                $"The result is {received} bytes; the result store keeps at most {options.ResultStoreMaxBytes} (NOETL_RESULT_STORE_MAX_BYTES)"))
+            ? Failure.TooLarge($"The result is {received} bytes; the result store keeps at most {options.ResultStoreMaxBytes} (NOETL_RESULT_STORE_MAX_BYTES)")
             : null;
     }
 
-    public async Task<Reply> StoreAsync(ResultInput input, IReadOnlyCollection<string> secrets)
+    public async Task<StoredResult> StoreAsync(ResultInput input, IReadOnlyCollection<string> secrets)
     {
         var json = ExecutionAggregate.ScrubPart(input.DataJson, secrets) ?? "null";
         var data = Encoding.UTF8.GetBytes(json);
@@ -60,18 +58,10 @@ public sealed class ResultStore(NpgsqlDataSource database, ServerOptions options
         command.Parameters.AddWithValue(sha256);
         command.Parameters.Add(new NpgsqlParameter { Value = expiresAt?.UtcDateTime ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         await command.ExecuteNonQueryAsync();
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["ref"] = reference,
-            ["store"] = Tier,
-            ["scope"] = input.Scope,
-            ["expires_at"] = expiresAt?.ToString("O"),
-            ["bytes"] = data.Length,
-            ["sha256"] = sha256,
-        });
+        return new StoredResult(reference, Tier, input.Scope, expiresAt?.ToString("O"), data.Length, sha256);
     }
 
-    public async Task<Reply> ReadAsync(string? name, string? reference)
+    public async Task<Outcome<ResultView>> ReadAsync(string? name, string? reference)
     {
         // Expired rows are never served, even before the cleanup purge deletes them.
         await using var command = database.CreateCommand(
@@ -87,22 +77,14 @@ public sealed class ResultStore(NpgsqlDataSource database, ServerOptions options
         command.Parameters.Add(new NpgsqlParameter { Value = name ?? (object)DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         await using var reader = await command.ExecuteReaderAsync();
         if (!await reader.ReadAsync())
-            return JsonReplies.NotFound("Result not found");
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["ref"] = reader.GetString(0),
-            ["execution_id"] = executionId.ToString(),
-            ["name"] = reader.GetString(1),
-            ["scope"] = reader.GetString(2),
-            ["store"] = Tier,
-            ["source_step"] = reader.IsDBNull(3) ? null : reader.GetString(3),
-            ["data"] = Redactor.Redact(JsonNode.Parse(reader.GetString(4))),
-            ["correlation"] = reader.IsDBNull(5) ? null : Redactor.Redact(JsonNode.Parse(reader.GetString(5))),
-            ["extracted"] = reader.IsDBNull(6) ? null : Redactor.Redact(JsonNode.Parse(reader.GetString(6))),
-            ["bytes"] = reader.GetInt32(7),
-            ["sha256"] = reader.GetString(8),
-            ["created_at"] = reader.GetFieldValue<DateTimeOffset>(9).ToString("O"),
-            ["expires_at"] = reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10).ToString("O"),
-        });
+            return Failure.NotFound("Result not found");
+        return new ResultView(reader.GetString(0), executionId, reader.GetString(1), reader.GetString(2), Tier,
+            reader.IsDBNull(3) ? null : reader.GetString(3), Redacted(reader.GetString(4)),
+            reader.IsDBNull(5) ? null : Redacted(reader.GetString(5)), reader.IsDBNull(6) ? null : Redacted(reader.GetString(6)),
+            reader.GetInt32(7), reader.GetString(8), reader.GetFieldValue<DateTimeOffset>(9).ToString("O"),
+            reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10).ToString("O"));
     }
+
+    /// <summary>A stored JSON column as answered: redacted (values are scrubbed when stored; keys by name when read).</summary>
+    private static JsonText Redacted(string json) => new(Redactor.Redact(JsonNode.Parse(json))?.ToJsonString() ?? "null");
 }

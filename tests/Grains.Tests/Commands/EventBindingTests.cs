@@ -17,10 +17,10 @@ public sealed class EventBindingTests
 
     private static WorkerEvent Event(string name, string? worker = "w1") => new("start", name, "{}", null, worker, true, true);
 
-    private static Reply? Check(CommandRecord command, string name, string? worker = "w1", JsonObject? meta = null, ServerOptions? options = null) =>
+    private static Failure? Check(CommandRecord command, string name, string? worker = "w1", JsonObject? meta = null, ServerOptions? options = null) =>
         EventBinding.CheckHolder(command, Event(name, worker), meta, [], ExecutionId, Leases, options ?? Lenient);
 
-    private static string? Code(Reply? reply) => reply is null ? null : JsonNode.Parse(reply.Body)!["detail"]!["code"]!.GetValue<string>();
+    private static string? Code(Failure? refusal) => refusal?.Code;
 
     [Theory]
     [InlineData("command.started")]

@@ -56,9 +56,6 @@ public sealed class ExecutionAggregateTests
         return start.Aggregate;
     }
 
-    private static JsonObject Body(Reply reply) => JsonNode.Parse(reply.Body)!.AsObject();
-
-    private static string? Code(Reply reply) => Body(reply)["detail"]?["code"]?.GetValue<string>();
 
     private static ClaimDecision Claim(ExecutionAggregate execution, long eventId, string workerId) =>
         execution.Claim(eventId, workerId, null, Worker, NoSecrets, At, holder: null);
@@ -74,15 +71,15 @@ public sealed class ExecutionAggregateTests
         var execution = Started(out var eventId);
 
         var granted = Claim(execution, eventId, "w1");
-        Assert.Equal(ReplyStatus.Ok, granted.Reply.Status);
+        Assert.NotNull(granted.Reply.Value);
         Assert.Equal("command.claimed", Assert.Single(granted.Turn!.Events).EventType);
         Assert.Equal("CLAIMED", Assert.Single(granted.Turn.CommandChanges).Status);
-        Assert.Equal(1, Body(granted.Reply)["lease_epoch"]!.GetValue<int>());
+        Assert.Equal(1, granted.Reply.Value.LeaseEpoch);
 
         var refused = Claim(execution, eventId, "w2");
-        Assert.Equal(ReplyStatus.Conflict, refused.Reply.Status);
-        Assert.Equal("active_claim", Code(refused.Reply));
-        Assert.Equal("w1", Body(refused.Reply)["detail"]!["worker_id"]!.GetValue<string>());
+        Assert.Equal(FailureKind.Conflict, refused.Reply.Failure?.Kind);
+        Assert.Equal("active_claim", refused.Reply.Failure!.Code);
+        Assert.Equal("w1", JsonNode.Parse(refused.Reply.Failure.Extra!.Json)!["worker_id"]!.GetValue<string>());
         Assert.Null(refused.Turn); // nothing is written for a refusal
     }
 
@@ -95,8 +92,8 @@ public sealed class ExecutionAggregateTests
 
         var intruder = execution.Append(CallDone(commandId, "w2"), Worker, NoSecrets, NothingReferenced);
 
-        Assert.Equal(ReplyStatus.Conflict, intruder.Reply.Status);
-        Assert.Equal("not_claim_holder", Code(intruder.Reply));
+        Assert.Equal(FailureKind.Conflict, intruder.Reply.Failure?.Kind);
+        Assert.Equal("not_claim_holder", intruder.Reply.Failure!.Code);
         Assert.Null(intruder.Turn);
     }
 
@@ -110,8 +107,8 @@ public sealed class ExecutionAggregateTests
 
         var refused = execution.Append(CallDone(commandId, "w1", otherClaimsToken), Worker, NoSecrets, NothingReferenced);
 
-        Assert.Equal(ReplyStatus.Conflict, refused.Reply.Status);
-        Assert.Equal("lease_token_mismatch", Code(refused.Reply));
+        Assert.Equal(FailureKind.Conflict, refused.Reply.Failure?.Kind);
+        Assert.Equal("lease_token_mismatch", refused.Reply.Failure!.Code);
         Assert.Null(refused.Turn);
     }
 
@@ -120,16 +117,16 @@ public sealed class ExecutionAggregateTests
     {
         var execution = Started(out var eventId);
         var commandId = execution.Commands.Single().CommandId;
-        var token = Body(Claim(execution, eventId, "w1").Reply)["lease_token"]!.GetValue<string>();
+        var token = Claim(execution, eventId, "w1").Reply.Value!.LeaseToken;
 
         var first = execution.Append(CallDone(commandId, "w1", token), Worker, NoSecrets, NothingReferenced);
         var repeat = execution.Append(CallDone(commandId, "w1", token), Worker, NoSecrets, NothingReferenced);
 
-        Assert.Equal(1, Body(first.Reply)["commands_generated"]!.GetValue<int>()); // the engine issued `end`
+        Assert.Equal(1, first.Reply.Value!.CommandsGenerated); // the engine issued `end`
         Assert.Contains(first.Turn!.Events, e => e.EventType == "command.issued" && e.NodeName == "end");
         Assert.Null(repeat.Turn);
-        Assert.Equal(Body(first.Reply)["event_id"]!.GetValue<long>(), Body(repeat.Reply)["event_id"]!.GetValue<long>());
-        Assert.Equal(0, Body(repeat.Reply)["commands_generated"]!.GetValue<int>());
+        Assert.Equal(first.Reply.Value.EventId, repeat.Reply.Value!.EventId);
+        Assert.Equal(0, repeat.Reply.Value.CommandsGenerated);
     }
 
     [Fact]
@@ -149,9 +146,9 @@ public sealed class ExecutionAggregateTests
         Assert.Equal("stop", execution.OwedCascade);
         Assert.False(execution.HasCommandsInFlight);
 
-        var reply = Body(execution.CancelReply(cancel, [JsonValue.Create("43")]));
-        Assert.Equal("cancelled", reply["status"]!.GetValue<string>());
-        Assert.Equal("""["42","43"]""", reply["cancelled_executions"]!.ToJsonString());
+        var reply = execution.CancelReply(cancel, ["43"]);
+        Assert.Equal("cancelled", reply.Status);
+        Assert.Equal(["42", "43"], reply.CancelledExecutions);
 
         execution.CascadeSettled();
         Assert.Null(execution.OwedCascade);
@@ -159,7 +156,7 @@ public sealed class ExecutionAggregateTests
         Assert.True(again.AlreadyFinished);
         Assert.Null(again.Turn);
         Assert.Equal("once more", execution.OwedCascade); // a repeated cancel runs the cascade again: an earlier one may have failed
-        Assert.Equal("already_completed", Body(execution.CancelReply(again, []))["status"]!.GetValue<string>());
+        Assert.Equal("already_completed", execution.CancelReply(again, []).Status);
     }
 
     [Fact]

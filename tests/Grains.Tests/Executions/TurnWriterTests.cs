@@ -135,7 +135,7 @@ public sealed class TurnWriterTests : IAsyncLifetime
         var stale = await Assert.ThrowsAsync<StaleWriterException>(() => writer.CommitAsync(execution, oldEpoch, _catalogId, null, FollowUpTurn(execution, 1)));
         Assert.Equal(execution, stale.ExecutionId);
         Assert.Equal("stale_writer", DatabaseUnavailable.CodeOf(stale)); // a retryable 503, not a 500
-        Assert.Equal(ReplyStatus.Unavailable, DatabaseUnavailable.Reply("stale_writer").Status);
+        Assert.Equal(FailureKind.Unavailable, DatabaseUnavailable.Failure("stale_writer").Kind);
         Assert.Equal(1L, await Scalar($"SELECT count(*) FROM noetl.event WHERE execution_id = {execution}"));
         Assert.Equal("command.issued", await Text($"SELECT last_event_type FROM noetl.execution WHERE execution_id = {execution}"));
 
@@ -238,10 +238,10 @@ public sealed class TurnWriterTests : IAsyncLifetime
         var audit = writer.RecordAsync(AuditLog.Entry("catalog.register", "ok", "tests/dropped"));
         Assert.True(audit.IsCompletedSuccessfully, "an audit record must not wait for a full queue");
         Assert.Equal("overloaded", DatabaseUnavailable.CodeOf(full));
-        var reply = DatabaseUnavailable.Reply("overloaded");
-        Assert.Equal(ReplyStatus.Unavailable, reply.Status);
-        Assert.Equal(DatabaseUnavailable.RetryAfterSeconds, reply.RetryAfterSeconds);
-        Assert.Equal("overloaded", JsonNode.Parse(reply.Body)!["detail"]!["code"]!.GetValue<string>());
+        var refusal = DatabaseUnavailable.Failure("overloaded");
+        Assert.Equal(FailureKind.Unavailable, refusal.Kind);
+        Assert.Equal(DatabaseUnavailable.RetryAfterSeconds, refusal.RetryAfterSeconds);
+        Assert.Equal("overloaded", refusal.Code);
         Assert.Equal(1L, Interlocked.Read(ref dropped));
         listener.RecordObservableInstruments();
         Assert.Equal(2, depth); // the gauge shows the full queue

@@ -24,18 +24,17 @@ public sealed partial class ExecutionAggregate
             : null;
 
     /// <summary>A claim refused before the holder's liveness matters: unknown command, foreign pool, a secret as worker id.</summary>
-    public Reply? ClaimRefusal(long eventId, string workerId, Caller caller, IReadOnlyCollection<string> secrets)
+    public Failure? ClaimRefusal(long eventId, string workerId, Caller caller, IReadOnlyCollection<string> secrets)
     {
         if (FindCommand(eventId) is not { } command)
-            return JsonReplies.NotFound($"command not found: {eventId}");
+            return CommandNotFound(eventId);
         if (caller.Pool is { } callerPool && callerPool != Pool)
-            return new Reply(ReplyStatus.Forbidden, JsonReplies.Detail("wrong_pool",
-                $"Command {command.CommandId} is routed to pool '{Pool}'; pool '{callerPool}' may not claim it"));
+            return Failure.Forbidden("wrong_pool", $"Command {command.CommandId} is routed to pool '{Pool}'; pool '{callerPool}' may not claim it");
         return SecretInIdentifiers(secrets, ("worker_id", workerId));
     }
 
     /// <param name="holder">The liveness of the current holder when <see cref="HolderToCheck"/> named one.</param>
-    public ClaimDecision Claim(long eventId, string workerId, string? localityJson, Caller caller, IReadOnlyCollection<string> secrets,
+    public ClaimDecision Claim(long eventId, string workerId, JsonText? locality, Caller caller, IReadOnlyCollection<string> secrets,
         DateTime nowUtc, HolderLiveness? holder)
     {
         if (ClaimRefusal(eventId, workerId, caller, secrets) is { } refusal)
@@ -46,17 +45,16 @@ public sealed partial class ExecutionAggregate
         switch (decision.Verdict)
         {
             case ClaimVerdict.Terminal:
-                return new ClaimDecision(new Reply(ReplyStatus.Conflict, JsonReplies.Detail("already_terminal",
-                    IsTerminal ? $"Execution {ExecutionId} is terminal ({_terminalEventType})" : $"Command {commandId} is {command.Status}")));
+                return new ClaimDecision(Failure.Conflict("already_terminal",
+                    IsTerminal ? $"Execution {ExecutionId} is terminal ({_terminalEventType})" : $"Command {commandId} is {command.Status}"));
             case ClaimVerdict.Held:
-                var extra = new JsonObject { ["worker_id"] = command.WorkerId };
+                var held = new JsonObject { ["worker_id"] = command.WorkerId };
                 if (decision.HolderRunning)
-                    extra["worker_status"] = "running";
-                return new ClaimDecision(new Reply(ReplyStatus.Conflict,
-                    JsonReplies.Detail("active_claim", $"Command {commandId} is claimed by {command.WorkerId}", extra),
-                    Options.ClaimRetryAfterSeconds));
+                    held["worker_status"] = "running";
+                return new ClaimDecision(new Failure(FailureKind.Conflict, "active_claim", $"Command {commandId} is claimed by {command.WorkerId}",
+                    Options.ClaimRetryAfterSeconds, Extra: new JsonText(held.ToJsonString())));
             case ClaimVerdict.Repeat:
-                return new ClaimDecision(JsonReplies.Ok(ClaimResponse(command, eventId, null)));
+                return new ClaimDecision(ClaimResponse(command, eventId, null));
         }
 
         var previousHolder = command.WorkerId;
@@ -68,8 +66,8 @@ public sealed partial class ExecutionAggregate
             ["actionable"] = false,
             ["informative"] = true,
         };
-        if (JsonReplies.ParseOrNull(localityJson) is JsonObject locality)
-            meta["locality"] = Scrub(locality, secrets);
+        if (JsonReplies.ParseOrNull(locality?.Json) is JsonObject place)
+            meta["locality"] = Scrub(place, secrets);
         if (decision.ReclaimReason is { } reason)
         {
             meta["reclaimed"] = true;
@@ -85,14 +83,14 @@ public sealed partial class ExecutionAggregate
         turn.Events.Add(row);
         ProjectCommand(command, row, turn);
         Fold(row);
-        return new ClaimDecision(JsonReplies.Ok(ClaimResponse(command, eventId, decision.ReclaimReason is null ? null : meta)), turn,
+        return new ClaimDecision(ClaimResponse(command, eventId, decision.ReclaimReason is null ? null : meta), turn,
             decision.ReclaimReason is { } why ? new Reclaim(commandId, previousHolder, why) : null);
     }
 
     private CommandRecord? FindCommand(long eventId) =>
         _commandByEvent.TryGetValue(eventId, out var commandId) ? _commands[commandId] : null;
 
-    private JsonObject ClaimResponse(CommandRecord command, long eventId, JsonObject? reclaim)
+    private CommandClaim ClaimResponse(CommandRecord command, long eventId, JsonObject? reclaim)
     {
         var leaseToken = _context.Leases.Mint(ExecutionId, command.CommandId, command.LeaseEpoch);
         var meta = command.MetaCopy();
@@ -102,36 +100,21 @@ public sealed partial class ExecutionAggregate
         if (reclaim is not null)
             foreach (var key in new[] { "reclaimed", "reclaimed_from_worker", "reclaimed_reason" })
                 meta[key] = reclaim[key]?.DeepClone();
-        return new JsonObject
-        {
-            ["status"] = "ok",
-            ["event_id"] = eventId,
-            ["execution_id"] = ExecutionId,
-            ["lease_epoch"] = command.LeaseEpoch, // fencing token: workers that know it send it back with their events
-            [EventBinding.LeaseTokenKey] = leaseToken, // proves the events come from this claim's holder
-            ["node_id"] = command.Step,
-            ["node_name"] = command.Step,
-            ["action"] = command.ToolKind,
-            ["context"] = command.ContextCopy(),
-            ["meta"] = meta,
-        };
+        // The lease epoch is the fencing token workers that know it send back; the lease token proves their events
+        // come from this claim's holder.
+        return new CommandClaim(eventId, ExecutionId, command.LeaseEpoch, leaseToken, command.Step, command.Step, command.ToolKind,
+            new JsonText(command.ContextJson), new JsonText(meta.ToJsonString()));
     }
 
-    public Reply GetCommand(long eventId)
+    public Outcome<CommandView> GetCommand(long eventId)
     {
         if (FindCommand(eventId) is not { } command)
-            return JsonReplies.NotFound($"command not found: {eventId}");
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["execution_id"] = ExecutionId,
-            ["node_id"] = command.Step,
-            ["node_name"] = command.Step,
-            ["action"] = command.ToolKind,
-            ["context"] = Redactor.Redact(command.ContextCopy()),
-            ["meta"] = Redactor.Redact(command.MetaCopy()),
-            ["status"] = command.Status,
-        });
+            return CommandNotFound(eventId);
+        return new CommandView(ExecutionId, command.Step, command.Step, command.ToolKind, JsonText.From(Redactor.Redact(command.ContextCopy())?.ToJsonString()),
+            JsonText.From(Redactor.Redact(command.MetaCopy())?.ToJsonString()), command.Status);
     }
+
+    public static Failure CommandNotFound(long eventId) => Failure.NotFound($"command not found: {eventId}");
 
     /// <summary>The holders whose liveness a sweep at <paramref name="nowUtc"/> needs (<see cref="Sweep"/>).</summary>
     public List<string> HoldersToSweep(DateTime nowUtc) =>
@@ -176,7 +159,7 @@ public sealed partial class ExecutionAggregate
     /// Cancels a running execution: <c>execution.cancelled</c> (owing the children a cascade when asked) and every open
     /// command CANCELLED. A finished one answers NoETL's <c>already_completed</c>, a cancelled one owing its cascade again
     /// (an earlier cascade may have failed). The grain commits the turn, runs the owed cascade, then answers
-    /// <see cref="CancelReply(CancelDecision, JsonArray)"/>.
+    /// <see cref="CancelReply(CancelDecision, IReadOnlyList{string})"/>.
     /// </summary>
     public CancelDecision Cancel(string reason, bool cascade, Caller caller)
     {
@@ -209,21 +192,11 @@ public sealed partial class ExecutionAggregate
     }
 
     /// <summary>NoETL's cancel answer, once the cascade ran: <paramref name="cascaded"/> are the descendants it cancelled.</summary>
-    public Reply CancelReply(CancelDecision decision, JsonArray cascaded)
+    public Cancellation CancelReply(CancelDecision decision, IReadOnlyList<string> cascaded)
     {
         if (decision.AlreadyFinished)
-            return CancelReply("already_completed", cascaded, $"Execution {ExecutionId} already finished ({StatusText})");
-        var cancelled = new JsonArray { ExecutionId.ToString() };
-        foreach (var id in cascaded)
-            cancelled.Add(id?.DeepClone());
-        return CancelReply("cancelled", cancelled, $"Cancelled {cancelled.Count} execution(s)");
+            return new Cancellation("already_completed", ExecutionId, cascaded, $"Execution {ExecutionId} already finished ({StatusText})");
+        List<string> cancelled = [ExecutionId.ToString(), .. cascaded];
+        return new Cancellation("cancelled", ExecutionId, cancelled, $"Cancelled {cancelled.Count} execution(s)");
     }
-
-    private Reply CancelReply(string status, JsonArray cancelled, string message) => JsonReplies.Ok(new JsonObject
-    {
-        ["status"] = status,
-        ["execution_id"] = ExecutionId.ToString(),
-        ["cancelled_executions"] = cancelled,
-        ["message"] = message,
-    });
 }

@@ -8,11 +8,11 @@ namespace NoEtl.Grains.Executions.Aggregate;
 // Worker events: who may report what (EventBinding), NoETL's idempotency, scrubbing, and the engine's reaction.
 public sealed partial class ExecutionAggregate
 {
-    private sealed record StoredBatch(string RequestId, List<long> EventIds);
+    private sealed record StoredBatch(long RequestId, List<long> EventIds);
 
-    private readonly record struct Accepted(long EventId, int Generated, bool Duplicate = false, Reply? Rejection = null)
+    private readonly record struct Accepted(long EventId, int Generated, bool Duplicate = false, Failure? Rejection = null)
     {
-        public static Accepted Reject(Reply reply) => new(0, 0, Rejection: reply);
+        public static Accepted Reject(Failure failure) => new(0, 0, Rejection: failure);
     }
 
     /// <summary>The ref of a posted event's <c>result_ref</c> result; payloads without the marker are not parsed here.</summary>
@@ -23,71 +23,56 @@ public sealed partial class ExecutionAggregate
 
     /// <param name="secrets">Values of the credentials read for this execution: scrubbed from what is stored.</param>
     /// <param name="referenced">What the event's <c>result_ref</c> points at (<see cref="ReferenceIn(WorkerEvent)"/>).</param>
-    public TurnDecision Append(WorkerEvent workerEvent, Caller caller, IReadOnlyCollection<string> secrets,
+    public TurnDecision<EventAccepted> Append(WorkerEvent workerEvent, Caller caller, IReadOnlyCollection<string> secrets,
         IReadOnlyDictionary<string, JsonNode?> referenced)
     {
         if (EventBinding.CheckPool(caller, Pool, ExecutionId) is { } foreignPool)
-            return new TurnDecision(foreignPool);
+            return new(foreignPool);
         var turn = new Turn();
         var outcome = Accept(workerEvent, turn, batchMeta: null, secrets, referenced);
-        if (outcome.Rejection is not null)
-            return new TurnDecision(outcome.Rejection);
-        var reply = JsonReplies.Ok(new JsonObject
-        {
-            ["status"] = "ok",
-            ["event_id"] = outcome.EventId,
-            ["commands_generated"] = outcome.Duplicate ? 0 : outcome.Generated,
-        });
-        return new TurnDecision(reply, outcome.Duplicate ? null : turn);
+        if (outcome.Rejection is { } rejection)
+            return new(rejection);
+        return new(new EventAccepted(outcome.EventId, outcome.Duplicate ? 0 : outcome.Generated), outcome.Duplicate ? null : turn);
     }
 
     /// <summary>A replayed batch (same <c>Idempotency-Key</c>) stores nothing and is answered with the first one's event ids.</summary>
-    public Reply? BatchReplay(Caller caller, string? idempotencyKey, int queueDepth)
+    public Outcome<BatchAccepted>? BatchReplay(Caller caller, string? idempotencyKey, int queueDepth)
     {
         if (EventBinding.CheckPool(caller, Pool, ExecutionId) is { } foreignPool)
             return foreignPool;
-        return idempotencyKey is not null && _batches.TryGetValue(idempotencyKey, out var stored)
-            ? BatchReply(stored, commandsGenerated: 0, idempotencyKey, duplicate: true, queueDepth)
-            : null;
+        if (idempotencyKey is null || !_batches.TryGetValue(idempotencyKey, out var stored))
+            return null;
+        return BatchReply(stored, commandsGenerated: 0, idempotencyKey, duplicate: true, queueDepth);
     }
 
     /// <summary>All events of a batch or none: a refused event refuses the batch (and leaves the aggregate dirty).</summary>
     /// <param name="queueDepth">Turns of this silo waiting for a group commit, reported in the reply.</param>
-    public TurnDecision AppendBatch(IReadOnlyList<WorkerEvent> events, string? workerId, string? idempotencyKey, Caller caller,
+    public TurnDecision<BatchAccepted> AppendBatch(IReadOnlyList<WorkerEvent> events, string? workerId, string? idempotencyKey, Caller caller,
         IReadOnlyCollection<string> secrets, IReadOnlyDictionary<string, JsonNode?> referenced, int queueDepth)
     {
         if (BatchReplay(caller, idempotencyKey, queueDepth) is { } replay)
-            return new TurnDecision(replay);
+            return new(replay);
         if (SecretInIdentifiers(secrets, ("worker_id", workerId), ("Idempotency-Key", idempotencyKey)) is { } leak)
-            return new TurnDecision(leak);
-        var requestId = _context.Clock.NextId().ToString();
-        var batchMeta = new JsonObject { ["batch_request_id"] = requestId, ["idempotency_key"] = idempotencyKey };
+            return new(leak);
+        var requestId = _context.Clock.NextId();
+        var batchMeta = new JsonObject { ["batch_request_id"] = requestId.ToString(), ["idempotency_key"] = idempotencyKey };
         var turn = new Turn();
         var outcomes = new List<Accepted>();
         foreach (var workerEvent in events)
         {
             var outcome = Accept(workerEvent with { WorkerId = workerEvent.WorkerId ?? workerId }, turn, batchMeta, secrets, referenced);
-            if (outcome.Rejection is not null)
-                return new TurnDecision(outcome.Rejection, Dirty: true); // nothing of the batch is kept: rebuild, not unwind
+            if (outcome.Rejection is { } rejection)
+                return new(rejection, Dirty: true); // nothing of the batch is kept: rebuild, not unwind
             outcomes.Add(outcome);
         }
         var batch = new StoredBatch(requestId, [.. outcomes.Select(o => o.EventId)]);
         if (idempotencyKey is not null)
             _batches[idempotencyKey] = batch; // the exact reply, duplicates within the batch included
-        return new TurnDecision(BatchReply(batch, outcomes.Sum(o => o.Generated), idempotencyKey, duplicate: false, queueDepth), turn);
+        return new(BatchReply(batch, outcomes.Sum(o => o.Generated), idempotencyKey, duplicate: false, queueDepth), turn);
     }
 
-    private static Reply BatchReply(StoredBatch batch, int commandsGenerated, string? idempotencyKey, bool duplicate, int queueDepth) =>
-        new(ReplyStatus.Accepted, new JsonObject
-        {
-            ["status"] = "accepted",
-            ["request_id"] = batch.RequestId,
-            ["event_ids"] = new JsonArray([.. batch.EventIds.Select(id => (JsonNode)id)]),
-            ["commands_generated"] = commandsGenerated,
-            ["queue_depth"] = queueDepth,
-            ["duplicate"] = duplicate,
-            ["idempotency_key"] = idempotencyKey,
-        }.ToJsonString());
+    private static BatchAccepted BatchReply(StoredBatch batch, int commandsGenerated, string? idempotencyKey, bool duplicate, int queueDepth) =>
+        new(batch.RequestId, batch.EventIds, commandsGenerated, queueDepth, duplicate, idempotencyKey);
 
     /// <summary>The event envelopes of <c>POST /api/internal/events/project</c>, one per event id.</summary>
     public static List<JsonObject> ProjectionEnvelopes(string envelopesJson) =>
@@ -103,11 +88,11 @@ public sealed partial class ExecutionAggregate
         IReadOnlyDictionary<string, JsonNode?> referenced)
     {
         if (JsonReplies.ParseOrNull(workerEvent.PayloadJson) is not JsonObject payload)
-            return Accepted.Reject(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.payload", "payload must be an object")])));
+            return Accepted.Reject(Failure.Invalid("body.payload", "payload must be an object"));
         if (WorkerEvents.Validate(payload) is { } problem)
-            return Accepted.Reject(new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.payload", problem)])));
+            return Accepted.Reject(Failure.Invalid("body.payload", problem));
         if (WorkerEvents.InlineTooLarge(workerEvent.PayloadJson, payload) is { } tooLarge)
-            return Accepted.Reject(new Reply(ReplyStatus.TooLarge, JsonReplies.Detail(tooLarge)));
+            return Accepted.Reject(Failure.TooLarge(tooLarge));
         if (SecretInIdentifiers(secrets, ("step", workerEvent.Step), ("name", workerEvent.Name), ("worker_id", workerEvent.WorkerId)) is { } leak)
             return Accepted.Reject(leak);
 
@@ -120,7 +105,7 @@ public sealed partial class ExecutionAggregate
 
         CommandRecord? command = null;
         if (commandId is { } id && !_commands.TryGetValue(id, out command))
-            return Accepted.Reject(JsonReplies.NotFound($"Command {id} is not a command of execution {ExecutionId}"));
+            return Accepted.Reject(Failure.NotFound($"Command {id} is not a command of execution {ExecutionId}"));
         var binding = command is null
             ? EventBinding.CheckUnbound(name)
             : EventBinding.CheckHolder(command, workerEvent, requestMeta, payload, ExecutionId, _context.Leases, Options);
@@ -130,7 +115,7 @@ public sealed partial class ExecutionAggregate
         {
             return holder == workerEvent.WorkerId
                 ? new Accepted(0, 0, Duplicate: true)
-                : Accepted.Reject(new Reply(ReplyStatus.Conflict, JsonReplies.Detail($"Command already claimed by {holder}")));
+                : Accepted.Reject(new Failure(FailureKind.Conflict, null, $"Command already claimed by {holder}"));
         }
 
         EventBinding.RemoveLeaseToken(payload);
@@ -214,12 +199,11 @@ public sealed partial class ExecutionAggregate
     /// Identifiers (event name, step, worker id) are indexed and shown as they are, so one that carries a secret
     /// is refused rather than stored in a mangled form.
     /// </summary>
-    private static Reply? SecretInIdentifiers(IReadOnlyCollection<string> secrets, params (string Field, string? Value)[] identifiers)
+    private static Failure? SecretInIdentifiers(IReadOnlyCollection<string> secrets, params (string Field, string? Value)[] identifiers)
     {
         foreach (var (field, value) in identifiers)
             if (value is not null && Redactor.ContainsSecretValue(value, secrets))
-                return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([($"body.{field}",
-                    $"{field} carries the value of a credential read for this execution; secrets are never stored")]));
+                return Failure.Invalid($"body.{field}", $"{field} carries the value of a credential read for this execution; secrets are never stored");
         return null;
     }
 }

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
 
 namespace NoEtl.Grains.Executions.Aggregate;
@@ -7,32 +6,15 @@ namespace NoEtl.Grains.Executions.Aggregate;
 // What the execution answers about itself; read paths are redacted at the response boundary.
 public sealed partial class ExecutionAggregate
 {
-    public Reply Status()
+    public ExecutionStatusReport Status()
     {
         var duration = ((_endTime ?? _context.Clock.UtcNow) - StartTime).TotalSeconds;
-        var completedSteps = new JsonArray();
-        foreach (var step in _state.CompletedSteps)
-            completedSteps.Add(step);
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["execution_id"] = ExecutionId.ToString(),
-            ["path"] = Catalog.Path,
-            ["status"] = StatusText,
-            ["current_step"] = _state.CurrentStep,
-            ["completed_steps"] = completedSteps,
-            ["failed"] = StatusText is "FAILED",
-            ["completed"] = IsTerminal,
-            ["completion_inferred"] = false,
-            ["error"] = _state.Error,
-            // Step results by name, ctx and the workload, as NoETL exposes them: the playbook tool reads return_step here.
-            ["variables"] = Redactor.Redact(_state.BuildRenderContext()),
-            ["result"] = FinalResult(),
-            ["start_time"] = WireTimes.Utc(StartTime),
-            ["end_time"] = WireTimes.Utc(_endTime),
-            ["duration_seconds"] = Math.Round(duration, 3),
-            ["duration_human"] = Durations.Human(duration),
-            ["parent_execution_id"] = ParentExecutionId?.ToString(),
-        });
+        // Step results by name, ctx and the workload, as NoETL exposes them: the playbook tool reads return_step here.
+        var variables = Redactor.Redact(_state.BuildRenderContext());
+        return new ExecutionStatusReport(ExecutionId, Catalog.Path, StatusText, _state.CurrentStep, [.. _state.CompletedSteps],
+            Failed: StatusText is "FAILED", Completed: IsTerminal, _state.Error, JsonText.From(variables?.ToJsonString()),
+            JsonText.From(FinalResult()?.ToJsonString()), WireTimes.Utc(StartTime), WireTimes.Utc(_endTime), Math.Round(duration, 3),
+            Durations.Human(duration), ParentExecutionId);
     }
 
     /// <summary>
@@ -47,17 +29,5 @@ public sealed partial class ExecutionAggregate
         return Redactor.Redact(last?.Result?.DeepClone());
     }
 
-    public Reply CancellationCheck()
-    {
-        var status = StatusText;
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["execution_id"] = ExecutionId.ToString(),
-            ["status"] = status,
-            ["event_type"] = _lastEventType,
-            ["cancelled"] = status == "CANCELLED",
-            ["completed"] = status == "COMPLETED",
-            ["failed"] = status == "FAILED",
-        });
-    }
+    public CancellationState CancellationCheck() => new(ExecutionId, StatusText, _lastEventType);
 }

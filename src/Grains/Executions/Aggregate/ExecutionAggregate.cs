@@ -159,7 +159,8 @@ public sealed partial class ExecutionAggregate
         if (row.CommandId is { } commandId && WorkerEvents.IdempotentNames.Contains(row.EventType))
             _firstWorkerEvent.TryAdd((row.EventType, row.NodeName ?? "", commandId), row.EventId);
         if (row.Meta?["idempotency_key"] is JsonValue key && key.TryGetValue<string>(out var batchKey)
-            && row.Meta["batch_request_id"] is JsonValue request && request.TryGetValue<string>(out var requestId))
+            && row.Meta["batch_request_id"] is JsonValue request && request.TryGetValue<string>(out var requestText)
+            && long.TryParse(requestText, out var requestId))
         {
             if (!_batches.TryGetValue(batchKey, out var batch))
                 _batches[batchKey] = batch = new StoredBatch(requestId, []);

@@ -19,10 +19,11 @@ public sealed record AggregateContext(ServerOptions Options, LeaseTokens Leases,
 /// The outcome of one call: the reply, and the rows to commit before it is sent (null: nothing to write).
 /// <paramref name="Dirty"/> says the aggregate folded rows that will not be committed: the shell drops the activation.
 /// </summary>
-public record TurnDecision(Reply Reply, Turn? Turn = null, bool Dirty = false);
+public sealed record TurnDecision<T>(Outcome<T> Reply, Turn? Turn = null, bool Dirty = false)
+    where T : class;
 
 /// <summary>A claim; one granted on a reclaim says whom it took the command from, and why (for the log).</summary>
-public sealed record ClaimDecision(Reply Reply, Turn? Turn = null, Reclaim? Reclaim = null);
+public sealed record ClaimDecision(Outcome<CommandClaim> Reply, Turn? Turn = null, Reclaim? Reclaim = null);
 
 public sealed record Reclaim(long CommandId, string? From, string Reason);
 
