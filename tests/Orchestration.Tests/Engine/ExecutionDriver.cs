@@ -134,11 +134,11 @@ public sealed class ExecutionDriver
         var step = Commands.Single(c => c.CommandId == commandId).Step;
         var posted = _aggregate.Append(new WorkerEvent(step, name, payload.ToJsonString(), meta.ToJsonString(), WorkerId, true, false),
             _worker, NoSecrets, _referenced);
-        Assert.True(posted.Reply.Status == ReplyStatus.Ok, posted.Reply.Body);
+        var accepted = posted.Reply.Value ?? throw new Xunit.Sdk.XunitException($"event refused: {posted.Reply.Failure}");
         if (posted.Turn is null)
         {
             // NoETL's idempotency: a repeated outcome of a command is answered with the first event and writes nothing.
-            var first = JsonNode.Parse(posted.Reply.Body)!["event_id"]!.GetValue<long>();
+            var first = accepted.EventId;
             return new Reaction(Log.FindIndex(e => e.EventId == first), []);
         }
         var reaction = Commit(posted.Turn);
@@ -169,8 +169,8 @@ public sealed class ExecutionDriver
             var command = new IssuedCommand(issued);
             Commands.Add(command);
             var claim = _aggregate.Claim(command.EventId, WorkerId, null, _worker, NoSecrets, _clock.UtcNow, holder: null);
-            Assert.True(claim.Reply.Status == ReplyStatus.Ok, claim.Reply.Body);
-            _leaseTokens[command.CommandId] = JsonNode.Parse(claim.Reply.Body)![EventBinding.LeaseTokenKey]!.GetValue<string>();
+            var claimed = claim.Reply.Value ?? throw new Xunit.Sdk.XunitException($"claim refused: {claim.Reply.Failure}");
+            _leaseTokens[command.CommandId] = claimed.LeaseToken;
             Commit(claim.Turn!);
         }
         return reaction;
