@@ -82,7 +82,8 @@ public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) :
 
     /// <summary>
     /// A poison row that kills every publisher before it can mark-failed: each claimer vanishes (the test ages the claim
-    /// past the visibility timeout instead of waiting 30 s), and the reclaims count as attempts until the cap makes it DEAD.
+    /// past the visibility timeout instead of waiting 30 s), and the reclaims count as attempts until the cap makes it
+    /// DEAD. A row abandoned beside it is reclaimed in a claim of its own, so its publisher publishes it.
     /// </summary>
     [Fact]
     public async Task A_row_whose_publishers_all_vanish_is_dead_after_the_cap_of_claims()
@@ -90,18 +91,22 @@ public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) :
         var executionId = Random.Shared.NextInt64(1, long.MaxValue);
         var ids = await InsertRowsAsync(executionId, 2);
 
-        // Attempt 1 (one row): the later row waits behind the held one. The claimer vanishes; once the visibility timeout
-        // passed the reclaim is attempt 2 (the cap), handed out in order with the later row, which its publisher publishes.
-        Assert.Equal([ids[0]], await ClaimAsync(limit: 1));
-        Assert.Empty(await ClaimAsync(limit: 10));
-        await AdminAsync("UPDATE noetl.outbox SET locked_at = now() - interval '31 seconds' WHERE outbox_id = $1", ids[0]);
+        // Attempt 1: one claim takes both rows, and its publisher vanishes.
         Assert.Equal(ids, await ClaimAsync(limit: 10));
+        Assert.Empty(await ClaimAsync(limit: 10));
+        await AdminAsync("UPDATE noetl.outbox SET locked_at = now() - interval '31 seconds' WHERE outbox_id = ANY($1)", ids);
+
+        // Attempt 2 (the cap): each abandoned row comes back alone. The poison row's publisher vanishes again; the
+        // other row's publisher publishes it.
+        Assert.Equal([ids[0]], await ClaimAsync(limit: 10));
+        Assert.Equal([ids[1]], await ClaimAsync(limit: 10));
         await Internal(HttpMethod.Post, "/api/internal/outbox/mark-published", new { outbox_ids = new[] { ids[1] } });
 
-        // Its claimer vanishes too: the next claim finds it abandoned at the cap and dead-letters it instead.
+        // The next claim finds the poison row abandoned at the cap and dead-letters it instead.
         await AdminAsync("UPDATE noetl.outbox SET locked_at = now() - interval '31 seconds' WHERE outbox_id = $1", ids[0]);
         Assert.Empty(await ClaimAsync(limit: 10));
         Assert.Equal("DEAD", await StatusAsync(ids[0]));
+        Assert.Equal("PUBLISHED", await StatusAsync(ids[1]));
         var dead = (await Internal(HttpMethod.Get, "/api/internal/outbox/dead?limit=1000")).Json["items"]!.AsArray()
             .Single(i => i!["outbox_id"]!.GetValue<long>() == ids[0])!;
         Assert.Equal(2, dead["attempts"]!.GetValue<int>());
@@ -246,13 +251,15 @@ public sealed class OutboxHardeningTests(OutboxHardeningTests.Fixture fixture) :
         // C's first row waits for its retry (its second row is claimable all the same).
         await AdminAsync("UPDATE noetl.outbox SET status = 'FAILED', attempts = 1, available_at = now() + interval '1 hour' WHERE outbox_id = ANY($1)", [c[0]]);
 
-        // The expired row and the due rows merge in outbox_id order, across the limit.
+        // The expired row comes back alone (a row a vanished publisher abandoned never shares a claim: it may be the
+        // poison that killed it), as its second attempt.
         var first = await Internal(HttpMethod.Post, "/api/internal/outbox/claim", new { limit = 3 });
-        var rows = first.Json["rows"]!.AsArray();
-        Assert.Equal([d[0], d[1], a[0]], rows.Select(r => r!["outbox_id"]!.GetValue<long>()).ToList());
-        Assert.Equal([2, 1, 1], rows.Select(r => r!["attempts"]!.GetValue<int>()).ToList());
-        // Then the rest: A's later rows beside its first (in flight), B, and C's second row beside its failed first.
-        Assert.Equal([a[1], a[2], .. b, c[1]], await ClaimAsync(limit: 100));
+        var row = Assert.Single(first.Json["rows"]!.AsArray())!;
+        Assert.Equal((d[0], 2), (row["outbox_id"]!.GetValue<long>(), row["attempts"]!.GetValue<int>()));
+        // Then the due rows in outbox_id order, across the limit: D's second row beside its first (in flight), A, B,
+        // and C's second row beside its failed first.
+        Assert.Equal([d[1], a[0], a[1]], await ClaimAsync(limit: 3));
+        Assert.Equal([a[2], .. b, c[1]], await ClaimAsync(limit: 100));
         Assert.Empty(await ClaimAsync(limit: 100));
 
         await AdminAsync("DELETE FROM noetl.outbox WHERE outbox_id = ANY($1)", [.. history, .. d, .. a, .. b, .. c]);
