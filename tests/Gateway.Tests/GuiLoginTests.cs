@@ -9,9 +9,9 @@ public sealed class GuiLoginTests
     public void Operators_are_admins_of_the_gui_and_a_pool_is_never_a_role()
     {
         var operatorUser = AuthEndpoints.User(new ApiPrincipal("operator", "operator", null, new byte[32]));
-        Assert.Equal(["admin", "operator"], operatorUser["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+        Assert.Equal(["admin", "operator"], operatorUser.Roles);
         var worker = AuthEndpoints.User(new ApiPrincipal("admin-pool", "worker", "admin", new byte[32]));
-        Assert.Equal(["worker"], worker["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
-        Assert.Equal("admin", worker["pool"]!.GetValue<string>());
+        Assert.Equal(["worker"], worker.Roles);
+        Assert.Equal("admin", worker.Pool);
     }
 }

@@ -188,17 +188,22 @@ public sealed class ObservabilityTests(ObservedSystemFixture fixture) : IClassFi
 
         Assert.NotNull(paths["/api/catalog/playbook/content"]!["put"]);
         Assert.NotNull(paths["/api/playbook-tests/suites/{rest}"]!["delete"]!["responses"]!["501"]);
-        Assert.Equal("session_token", paths["/api/auth/validate"]!["post"]!["requestBody"]!["content"]!["application/json"]!["schema"]!["required"]![0]!.GetValue<string>());
+        Assert.Equal(["session_token"], RequiredFields(document.Json, paths["/api/auth/validate"]!["post"]!));
         Assert.Contains("error", paths["/api/catalog/register"]!["post"]!["responses"]!["4XX"]!["content"]!["application/json"]!["schema"]!["required"]!.AsArray()
             .Select(r => r!.GetValue<string>()));
 
         var claim = paths["/api/commands/{eventId}/claim"]!["post"]!;
         Assert.Equal("commands", claim["tags"]![0]!.GetValue<string>());
-        // A typed route's body schema is a $ref to the document's components.
-        var claimBody = claim["requestBody"]!["content"]!["application/json"]!["schema"]!;
-        if (claimBody["$ref"] is JsonValue reference)
-            claimBody = document.Json["components"]!["schemas"]![reference.GetValue<string>().Split('/')[^1]]!;
-        Assert.Contains("worker_id", claimBody["required"]!.AsArray().Select(r => r!.GetValue<string>()));
+        Assert.Contains("worker_id", RequiredFields(document.Json, claim));
+    }
+
+    /// <summary>The required fields of an operation's request body; a typed route's body schema is a $ref to the document's components.</summary>
+    private static string[] RequiredFields(JsonNode document, JsonNode operation)
+    {
+        var body = operation["requestBody"]!["content"]!["application/json"]!["schema"]!;
+        if (body["$ref"] is JsonValue reference)
+            body = document["components"]!["schemas"]![reference.GetValue<string>().Split('/')[^1]]!;
+        return [.. body["required"]!.AsArray().Select(r => r!.GetValue<string>())];
     }
 }
 

@@ -1,8 +1,31 @@
-using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
 
 namespace NoEtl.ApiGateway.Auth;
+
+/// <summary>
+/// The GUI's login body: <c>{"session_token"}</c> (or <c>token</c>). An empty token is a refusal (<c>valid: false</c>),
+/// not a 422, so the field is required only to be present.
+/// </summary>
+public sealed record SessionTokenRequest([property: FreeText, AlsoNamed("token"), JsonRequired] string? SessionToken) : IRequestRules<SessionTokenRequest>
+{
+    public static void Check(RequestBody body)
+    {
+        if (body.Raw("session_token", "token") is null)
+            body.Add("missing", "session_token", "Field required");
+    }
+}
+
+/// <summary>The login's answer: <c>{"valid": true, "user"}</c>, or <c>{"valid": false}</c> without a user.</summary>
+public sealed record SessionValidation(bool Valid, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] GuiUser? User);
+
+/// <summary>
+/// The GUI's user: principals have names, not mail addresses, so both fields carry the name. A worker's pool is a
+/// field of its own, never a role: a pool named "admin" must not open the GUI's admin pages.
+/// </summary>
+public sealed record GuiUser(string Email, string DisplayName, IReadOnlyList<string> Roles, string? Pool);
 
 /// <summary>
 /// The token login of NoETL's web GUI: <c>POST /api/auth/validate {"session_token"}</c>, sent without an
@@ -27,35 +50,21 @@ public static class AuthEndpoints
             app.MapPost(route, Validate);
     }
 
-    private static async Task<IResult> Validate(HttpContext context, ApiPrincipals principals, DeniedRequests denied)
+    /// <returns>The validation, or nothing once the address's failure budget is spent (<see cref="DeniedRequests"/> wrote the 429).</returns>
+    private static async Task<Results<Ok<SessionValidation>, EmptyHttpResult>> Validate(
+        JsonBody<SessionTokenRequest> body, HttpContext context, ApiPrincipals principals, DeniedRequests denied)
     {
-        var (body, error) = await RequestBody.ReadAsync(context.Request);
-        if (body is null)
-            return error!;
-        var token = body.Text("session_token", "token");
-        if (token is null && !body.HasErrors)
-            body.Add("missing", "session_token", "Field required");
-        if (body.HasErrors)
-            return body.Errors();
-        if (token!.Trim() is { Length: > 0 } presented && principals.Authenticate(presented) is { } principal)
-            return Results.Json(new JsonObject { ["valid"] = true, ["user"] = User(principal) });
+        if (body.Value.SessionToken!.Trim() is { Length: > 0 } presented && principals.Authenticate(presented) is { } principal)
+            return TypedResults.Ok(new SessionValidation(true, User(principal)));
         if (await denied.ThrottleFailureAsync(context))
-            return Results.Empty;
+            return TypedResults.Empty;
         denied.Count(context, "anonymous", null, "unauthenticated");
-        return Results.Json(new JsonObject { ["valid"] = false });
+        return TypedResults.Ok(new SessionValidation(false, null));
     }
 
-    /// <summary>
-    /// The GUI's user: principals have names, not mail addresses, so both fields carry the name. A worker's pool is a
-    /// field of its own, never a role: a pool named "admin" must not open the GUI's admin pages.
-    /// </summary>
-    public static JsonObject User(ApiPrincipal principal) => new()
-    {
-        ["email"] = principal.Name,
-        ["display_name"] = principal.Name,
-        ["roles"] = principal.Role == Caller.OperatorRole
-            ? new JsonArray(AdminRole, Caller.OperatorRole)
-            : new JsonArray(principal.Role),
-        ["pool"] = principal.Pool,
-    };
+    public static GuiUser User(ApiPrincipal principal) => new(
+        principal.Name,
+        principal.Name,
+        principal.Role == Caller.OperatorRole ? [AdminRole, Caller.OperatorRole] : [principal.Role],
+        principal.Pool);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Catalog;
 using NoEtl.ApiGateway.Commands;
 using NoEtl.ApiGateway.Credentials;
@@ -20,6 +21,8 @@ namespace NoEtl.ApiGateway.Http;
 /// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ErrorBody))]
+[JsonSerializable(typeof(SessionTokenRequest))]
+[JsonSerializable(typeof(SessionValidation))]
 [JsonSerializable(typeof(ValidationErrors))]
 [JsonSerializable(typeof(Liveness))]
 [JsonSerializable(typeof(HealthReport))]
@@ -64,6 +67,8 @@ namespace NoEtl.ApiGateway.Http;
 [JsonSerializable(typeof(OutboxPending))]
 [JsonSerializable(typeof(DeadLetters))]
 [JsonSerializable(typeof(OutboxRequeued))]
+[JsonSerializable(typeof(ProjectEventsRequest))]
+[JsonSerializable(typeof(EventsProjected))]
 [JsonSerializable(typeof(WorkerEventRequest))]
 [JsonSerializable(typeof(WorkerEventBatchRequest))]
 [JsonSerializable(typeof(EventAccepted))]

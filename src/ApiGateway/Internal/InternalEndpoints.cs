@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using NoEtl.ApiGateway.Http;
@@ -60,6 +61,19 @@ public sealed record OutboxRequeueRequest(long[]? OutboxIds, bool? All) : IReque
     }
 }
 
+/// <summary>
+/// <c>POST /api/internal/events/project</c>: formed envelopes (checked one by one by the directory grain) and the
+/// execution that projects them.
+/// </summary>
+public sealed record ProjectEventsRequest([property: JsonRequired] JsonArray? Events, long? SourceExecutionId) : IRequestRules<ProjectEventsRequest>
+{
+    public static void Check(RequestBody body)
+    {
+        if (body.Fields["events"] is not JsonArray { Count: > 0 })
+            body.Add("too_short", "events", "List should have at least 1 item");
+    }
+}
+
 /// <summary>The system pool's surface: outbox claims and acknowledgements, and event projection.</summary>
 public static class InternalEndpoints
 {
@@ -77,19 +91,7 @@ public static class InternalEndpoints
 
         group.MapPost("/cleanup/purge", Purge);
 
-        group.MapPost("/events/project", async (HttpRequest request, IGrainFactory grains) =>
-        {
-            var (body, error) = await RequestBody.ReadAsync(request);
-            if (body is null)
-                return error!;
-            var events = body.Array("events");
-            var sourceExecutionId = body.Id("source_execution_id");
-            if (events is null || events.Count == 0)
-                body.Add("too_short", "events", "List should have at least 1 item");
-            if (body.HasErrors)
-                return body.Errors();
-            return await grains.Reference<IExecutionDirectoryGrain>(0).Project(events!.ToJsonString(), sourceExecutionId).ToHttp();
-        });
+        group.MapPost("/events/project", Project);
     }
 
     private static async Task<Results<Ok<OutboxClaim>, UnavailableError>> Claim(JsonBody<OutboxClaimRequest> body, HttpContext http, IGrainFactory grains) =>
@@ -107,6 +109,20 @@ public static class InternalEndpoints
         {
             { Value: { } failed } => TypedResults.Ok(failed),
             { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
+
+    private static async Task<Results<Ok<EventsProjected>, UnprocessableEntity<ValidationErrors>, UnavailableError>> Project(
+        JsonBody<ProjectEventsRequest> body, IGrainFactory grains)
+    {
+        var events = new JsonText(body.Value.Events!.ToJsonString());
+        var outcome = await grains.Reference<IExecutionDirectoryGrain>(0).Project(events, body.Value.SourceExecutionId);
+        return outcome switch
+        {
+            { Value: { } projected } => TypedResults.Ok(projected),
+            { Failure: { Kind: FailureKind.Invalid } failure } => ContractResults.Invalid(failure),
             { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
             _ => throw ContractResults.Undeclared(outcome.Failure),
         };

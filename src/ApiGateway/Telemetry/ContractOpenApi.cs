@@ -4,20 +4,12 @@ using Microsoft.OpenApi;
 namespace NoEtl.ApiGateway.Telemetry;
 
 /// <summary>
-/// Completes the generated OpenAPI document with what the handlers cannot declare: they read their JSON bodies
-/// themselves (to answer NoETL's 422 shapes), so the request bodies of the contract's main routes, the feature tags
-/// and the <c>{"detail": ...}</c> error shape are added here, from the route alone.
+/// Completes the generated OpenAPI document with what the handlers cannot declare: the feature tags, operation ids
+/// and the <c>{"detail": ...}</c> error shape, from the route alone. Request bodies come from the routes' typed
+/// records (<c>JsonBody&lt;T&gt;</c>).
 /// </summary>
 public static class ContractOpenApi
 {
-    /// <summary>The request bodies of every body route, as noetl-api.md defines them (the fuzz suite sends its mutations from these).</summary>
-    private static readonly Dictionary<string, (string[] Required, (string Name, JsonSchemaType Type)[] Properties)> Bodies = new()
-    {
-        ["POST api/auth/validate"] = (["session_token"], [("session_token", JsonSchemaType.String)]),
-        ["POST api/auth/session/validate"] = (["session_token"], [("session_token", JsonSchemaType.String)]),
-        ["POST api/internal/events/project"] = (["events"], [("events", JsonSchemaType.Array), ("source_execution_id", JsonSchemaType.String)]),
-    };
-
     public static OpenApiOptions AddContractShapes(this OpenApiOptions options)
     {
         options.AddDocumentTransformer((document, _, _) =>
@@ -36,12 +28,6 @@ public static class ContractOpenApi
             // One tag per feature folder instead of the generator's assembly/class names.
             operation.Tags = new HashSet<OpenApiTagReference> { new(Feature(route), context.Document) };
             operation.OperationId ??= method.ToLowerInvariant() + "_" + string.Concat(route.Split('/', '-', '{', '}').Where(s => s.Length > 0).Select(s => "_" + s)).TrimStart('_');
-            if (Bodies.TryGetValue($"{method} {route.TrimEnd('/')}", out var body))
-                operation.RequestBody = new OpenApiRequestBody
-                {
-                    Required = true,
-                    Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = Object(body.Required, body.Properties) } },
-                };
             operation.Responses ??= [];
             operation.Responses.TryAdd("200", new OpenApiResponse
             {

@@ -126,3 +126,7 @@ public sealed record ResultView(
     [property: Id(10)] string Sha256,
     [property: Id(11)] string CreatedAt,
     [property: Id(12)] string? ExpiresAt);
+
+/// <summary>What <c>POST /api/internal/events/project</c> stored: new envelopes, and those already there.</summary>
+[GenerateSerializer, Immutable, Alias("noetl.EventsProjected")]
+public sealed record EventsProjected([property: Id(0)] int Projected, [property: Id(1)] int Duplicates);

@@ -26,5 +26,6 @@ public interface IExecutionDirectoryGrain : IGrainWithIntegerKey
     /// The internal projection route: validates the envelopes, groups them by execution and hands each group to its
     /// grain. <paramref name="sourceExecutionId"/> is the execution that projects (the system projector's own).
     /// </summary>
-    [Alias("Project")] Task<Reply> Project(string eventsJson, long? sourceExecutionId);
+    /// <remarks>Invalid (the envelopes refused, <c>body.events.{i}.{field}</c>); Unavailable.</remarks>
+    [Alias("Project")] Task<Outcome<EventsProjected>> Project(JsonText events, long? sourceExecutionId);
 }

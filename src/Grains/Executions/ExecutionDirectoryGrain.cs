@@ -350,18 +350,18 @@ public sealed class ExecutionDirectoryGrain(
     /// owning grain alone. All envelopes are checked before any is written. The audit row credits the principal that
     /// started the projecting execution (<paramref name="sourceExecutionId"/>), not the system pool that ran it.
     /// </summary>
-    public async Task<Reply> Project(string eventsJson, long? sourceExecutionId)
+    public async Task<Outcome<EventsProjected>> Project(JsonText eventsJson, long? sourceExecutionId)
     {
-        if (JsonReplies.ParseOrNull(eventsJson) is not JsonArray events || events.Count == 0)
-            return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.events", "events must be a non-empty list")]));
+        if (JsonReplies.ParseOrNull(eventsJson.Json) is not JsonArray events || events.Count == 0)
+            return Failure.Invalid("body.events", "events must be a non-empty list");
         var newestId = ids.Next();
         var groups = new Dictionary<long, JsonArray>();
-        var errors = new List<(string, string)>();
+        var errors = new List<FieldFailure>();
         for (var i = 0; i < events.Count; i++)
         {
             if (ProjectionProblem(events[i], newestId) is { } problem)
             {
-                errors.Add(($"body.events.{i}.{problem.Field}", problem.Message));
+                errors.Add(new($"body.events.{i}.{problem.Field}", problem.Message));
                 continue;
             }
             var envelope = (JsonObject)events[i]!;
@@ -371,7 +371,7 @@ public sealed class ExecutionDirectoryGrain(
             group.Add(envelope.DeepClone());
         }
         if (errors.Count > 0)
-            return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(errors));
+            return Failure.Invalid(errors);
 
         try
         {
@@ -381,22 +381,22 @@ public sealed class ExecutionDirectoryGrain(
                 var envelope = (JsonObject)events[i]!;
                 var executionId = WireIds.Read(envelope["execution_id"])!.Value;
                 if (!catalogs.TryGetValue(executionId, out var catalogId))
-                    errors.Add(($"body.events.{i}.execution_id", $"execution {executionId} does not exist"));
+                    errors.Add(new($"body.events.{i}.execution_id", $"execution {executionId} does not exist"));
                 else if (WireIds.Read(envelope["catalog_id"]) is { } given && given != catalogId)
-                    errors.Add(($"body.events.{i}.catalog_id", $"execution {executionId} runs catalog entry {catalogId}, not {given}"));
+                    errors.Add(new($"body.events.{i}.catalog_id", $"execution {executionId} runs catalog entry {catalogId}, not {given}"));
             }
             if (errors.Count > 0)
-                return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(errors));
+                return Failure.Invalid(errors);
 
             var projected = 0;
             foreach (var (executionId, group) in groups)
                 projected += await GrainFactory.Reference<IExecutionGrain>(executionId).Project(group.ToJsonString());
             await writer.RecordAsync(await ProjectionAuditAsync(sourceExecutionId, projected, [.. groups.Keys]));
-            return JsonReplies.Ok(new JsonObject { ["projected"] = projected, ["duplicates"] = events.Count - projected });
+            return new EventsProjected(projected, events.Count - projected);
         }
         catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code)
         {
-            return DatabaseUnavailable.Reply(code);
+            return DatabaseUnavailable.Failure(code);
         }
     }
 
