@@ -163,15 +163,10 @@ public sealed class ExecutionGrain(
         turn.ProjectedEvents.AddRange(ExecutionAggregate.ProjectedEvents(envelopes, present, await SecretValuesAsync()));
         if (turn.ProjectedEvents.Count == 0)
             return 0;
-        try
-        {
-            // Through the group commit, so the writer fence holds projections to this activation too.
-            await writer.CommitAsync(ExecutionId, _writerEpoch, execution.Catalog.CatalogId, execution.ParentExecutionId, turn);
-        }
-        finally
-        {
-            DeactivateOnIdle(); // the log changed beside the fold (or the turn failed): rebuild from it on the next call
-        }
+        // The log changes beside the fold (or the turn fails): the next call rebuilds from it, once this one is done.
+        DeactivateOnIdle();
+        // Through the group commit, so the writer fence holds projections to this activation too.
+        await writer.CommitAsync(ExecutionId, _writerEpoch, execution.Catalog.CatalogId, execution.ParentExecutionId, turn);
         return turn.ProjectedEvents.Count;
     }
 
