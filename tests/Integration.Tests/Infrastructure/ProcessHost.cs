@@ -131,11 +131,26 @@ public sealed class ProcessHost : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// A port free now, chosen below the kernel's ephemeral range (32768+): a port the kernel hands out for port 0 is
+    /// also what outgoing connections get, so one could take it before the process that is given it binds it.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            var port = Random.Shared.Next(20_000, 32_000);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // in use: try another
+            }
+        }
     }
 
     private void Append(string? line)
