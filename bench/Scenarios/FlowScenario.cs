@@ -30,6 +30,7 @@ public sealed class FlowScenario : IScenario
         foreach (var inFlight in context.Options.FlowInFlight)
         {
             var phase = $"{inFlight} in flight";
+            await context.DrainOutboxAsync();
             await context.PhaseAsync(Name, phase, async () =>
             {
                 var executions = context.NewRecorder();

@@ -20,6 +20,7 @@ public sealed class OutboxScenario : IScenario
     {
         var options = context.Options;
         await context.Client.RegisterAsync(Playbooks.FanOutYaml);
+        await context.DrainOutboxAsync();
         // Enough rows to drain for about the phase length at ~2,000 rows/s; the drain ends the window earlier if faster.
         var executionCount = (int)Math.Clamp(options.DurationSeconds * 2000 / Playbooks.FanOutWidth, 10, 400);
         var started = Stopwatch.GetTimestamp();

@@ -82,6 +82,27 @@ public sealed class ScenarioContext(BenchOptions options, SystemUnderTest system
     }
 
     /// <summary>
+    /// Acknowledges every outbox row still pending (re-notifications of an earlier scenario's unclaimed commands), so
+    /// that a phase that reads the outbox starts on an empty one and does not count another scenario's rows.
+    /// </summary>
+    public async Task DrainOutboxAsync()
+    {
+        var drained = 0;
+        while (true)
+        {
+            var (status, claimed, body) = await Client.ClaimOutboxAsync(1000, 0);
+            NoEtlClient.Ensure(status, body, "outbox claim");
+            if (claimed.Count == 0)
+                break;
+            var (marked, markBody) = await Client.MarkPublishedAsync(claimed.Select(r => r.OutboxId));
+            NoEtlClient.Ensure(marked, markBody, "mark-published");
+            drained += claimed.Count;
+        }
+        if (drained > 0)
+            Log($"drained {drained} pending outbox rows of earlier scenarios");
+    }
+
+    /// <summary>
     /// Cancels a scenario's executions once it is done: their unfinished commands would otherwise be notified again
     /// by the command reaper (a new outbox row each) in the middle of later scenarios.
     /// </summary>
