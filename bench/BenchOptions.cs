@@ -39,6 +39,13 @@ public sealed class BenchOptions
     /// <summary>The topologies to run the scenarios against, one system each, in this order (the baseline runs once).</summary>
     public List<string> Hosting { get; set; } = ["separate"];
 
+    /// <summary>
+    /// Silos of the cluster we start, behind one gateway. More than one: every silo and the gateway run with the Helm
+    /// chart's fast-failover settings (<see cref="Harness.HelmFastFailover"/>), and every phase checks that no silo
+    /// was declared dead.
+    /// </summary>
+    public int Silos { get; set; } = 1;
+
     /// <summary>Five-step executions the memory scenario holds active at once.</summary>
     public int MemoryExecutions { get; set; } = 1000;
 
@@ -97,6 +104,7 @@ public sealed class BenchOptions
                 case "--outbox-batch": options.OutboxBatch = Positive(name, Value()); break;
                 case "--pool": options.PoolSize = Positive(name, Value()); break;
                 case "--hosting": options.Hosting = Topology(name, Value()); break;
+                case "--silos": options.Silos = Positive(name, Value()); break;
                 case "--memory-executions": options.MemoryExecutions = Positive(name, Value()); break;
                 case "--loop-iterations": options.LoopIterations = Positive(name, Value()); break;
                 case "--target": options.TargetUrl = Value().TrimEnd('/'); break;
@@ -114,6 +122,10 @@ public sealed class BenchOptions
             throw new ArgumentException("--target drives one running system: --hosting takes one topology there");
         if (options.TargetUrl is not null && (options.InternalToken is null || options.AdminDsn is null))
             throw new ArgumentException("--target needs --internal-token and --admin-dsn");
+        if (options.Silos > 1 && options.TargetUrl is not null)
+            throw new ArgumentException($"--silos {options.Silos}: the bench starts that cluster itself, so it cannot drive a running system (--target)");
+        if (options.Silos > 1 && options.Hosting.Contains("combined"))
+            throw new ArgumentException($"--silos {options.Silos}: several silos run behind a gateway (--hosting separate); combined hosting serves the API from a single silo");
         if (options.EventBatches.Any(b => b > 256))
             throw new ArgumentException("--event-batch: at most 256 events per request");
         return options;
@@ -127,6 +139,8 @@ public sealed class BenchOptions
           --event-batch L      events per request (1,10)              --inflight L      flow executions in flight (4,64)
           --outbox-batch B     rows per outbox claim (100)
           --hosting L          separate (gateway + silo, default), combined (the silo serves the API), or both: separate,combined
+          --silos N            silos in the cluster, behind one gateway (1); more than 1: separate hosting only, the Helm
+                               chart's fast-failover settings on silos and gateway, and a check that no silo was declared dead
           --memory-executions N  five-step executions held active (1000)   --loop-iterations N  long-loop iterations (2000)
           --target URL --internal-token T --admin-dsn DSN [--operator-token T --worker-token T]
                                drive a running system instead of starting one (worker token: a pool "shared" principal)

@@ -25,9 +25,11 @@ public static class BenchRunner
         var filledResults = new List<Measurement>();
         HistorySize? history = null;
         MachineInfo? machine = null;
+        HelmFastFailover? fastFailover = null;
         foreach (var hosting in options.Hosting)
         {
             await using var system = await SystemUnderTest.StartAsync(options, hosting, log);
+            fastFailover ??= system.FastFailover;
             await using var admin = DataSource(system, "noetl-bench-admin");
             await using var monitor = DataSource(system, "noetl-bench-monitor");
             if (machine is null)
@@ -60,7 +62,7 @@ public static class BenchRunner
         }
 
         var filled = history is null ? null : new HistoryPass(history, filledResults);
-        var markdown = Report.Markdown(machine!, options, empty, filled, startedUtc);
+        var markdown = Report.Markdown(machine!, options, empty, filled, startedUtc, fastFailover);
         string? recordedTo = null;
         if (!options.NoRecord && machine!.Durable)
         {

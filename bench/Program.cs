@@ -17,4 +17,5 @@ Console.WriteLine();
 Console.WriteLine(outcome.Markdown);
 if (outcome.RecordedTo is not null)
     Console.WriteLine($"appended to {outcome.RecordedTo}");
-return outcome.All.Any(r => r.Errors > 0) ? 1 : 0;
+// A silo declared dead fails the run like an error: the figures after it are not the cluster's.
+return outcome.All.Any(r => r.Errors > 0 || r.Resources?.DeadSilos is { Count: > 0 }) ? 1 : 0;

@@ -7,7 +7,9 @@ namespace NoEtl.Bench;
 public static class Report
 {
     /// <summary>One run; with a history pass, both passes' tables and the history-scale comparison between them.</summary>
-    public static string Markdown(MachineInfo machine, BenchOptions options, IReadOnlyList<Measurement> results, HistoryPass? filled, DateTime startedUtc)
+    /// <param name="fastFailover">The chart's settings the silos ran with (several silos), for the record.</param>
+    public static string Markdown(MachineInfo machine, BenchOptions options, IReadOnlyList<Measurement> results, HistoryPass? filled, DateTime startedUtc,
+        HelmFastFailover? fastFailover)
     {
         var text = new StringBuilder();
         text.AppendLine($"## {startedUtc:yyyy-MM-dd HH:mm} UTC");
@@ -19,9 +21,16 @@ public static class Report
             $"- Run: `{string.Join(',', options.Scenarios)} --duration {options.DurationSeconds} --warmup {options.WarmupSeconds} --workers {options.Workers} --pool {options.PoolSize}"
             + $" --baseline-batch {string.Join(',', options.BaselineBatches)} --event-batch {string.Join(',', options.EventBatches)}"
             + $" --inflight {string.Join(',', options.FlowInFlight)} --outbox-batch {options.OutboxBatch} --hosting {string.Join(',', options.Hosting)}"
+            + (options.Silos > 1 ? $" --silos {options.Silos}" : "")
             + (options.Scenarios.Contains("memory") ? $" --memory-executions {options.MemoryExecutions} --loop-iterations {options.LoopIterations}" : "")
             + (options.HistoryEvents is { } history ? $" --history {history}" : "") + "`"
-            + (options.TargetUrl is null ? $" (own system per topology: {string.Join("; ", options.Hosting.Select(Topology))})" : $" against {options.TargetUrl}") + ".");
+            + (options.TargetUrl is null ? $" (own system per topology: {string.Join("; ", options.Hosting.Select(h => Topology(h, options.Silos)))})" : $" against {options.TargetUrl}") + ".");
+        if (fastFailover is not null)
+            text.AppendLine($"- Several silos, with the Helm chart's fast-failover settings (helm/noetl/values.yaml): {fastFailover.Describe()}. "
+                + "After every phase orleans.membership must hold no silo declared dead (status 6).");
+        if (results.Concat(filled?.Results ?? []).FirstOrDefault(m => m.Resources?.DeadSilos is { Count: > 0 }) is { } first)
+            text.AppendLine($"- **FALSE DEATH DECLARATION: {first.Resources!.DeadSilos!.Count} silo(s) declared dead by the end of {first.Scenario} / {first.Phase} "
+                + $"({string.Join(", ", first.Resources.DeadSilos)}); the figures from then on are not the cluster's.**");
         text.AppendLine();
         if (filled is null)
         {
@@ -67,13 +76,13 @@ public static class Report
 
     private static void Results(StringBuilder text, IReadOnlyList<Measurement> results, MachineInfo machine)
     {
-        text.AppendLine("| scenario | phase | figure | latency p50 / p95 / p99 (ms) | ratio to baseline | errors | silo conns max / pool | targets |");
+        text.AppendLine("| scenario | phase | figure | latency p50 / p95 / p99 (ms) | ratio to baseline | errors | silo conns max / pools | targets |");
         text.AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var m in results)
         {
             var latency = string.Join("<br>", m.Latencies.Select(l => $"{l.Name}: {l.Latency.P50:0.0} / {l.Latency.P95:0.0} / {l.Latency.P99:0.0}"));
             var ratio = m.Ratio is { } r ? $"{r:0.00}× {m.RatioAgainst}" : m.Scenario == "baseline" ? "(reference)" : "—";
-            var connections = m.Resources is { } res ? $"{res.ServerConnectionsMax} / {res.PoolSize}" + (res.ServerConnectionsMax > res.PoolSize ? " **over**" : "") : "—";
+            var connections = m.Resources is { } res ? $"{res.ServerConnectionsMax} / {res.SiloConnectionBound}" + (res.ServerConnectionsMax > res.SiloConnectionBound ? " **over**" : "") : "—";
             var targets = m.Targets.Count == 0 ? "—" : string.Join("<br>", m.Targets.Select(t => $"{(t.Met ? "✅" : "❌")} {t.Target}: {t.Actual}"));
             text.AppendLine($"| {m.Scenario} | {m.Phase} | **{m.Value:#,0.#} {m.Unit}** | {latency} | {ratio} | {m.Errors} | {connections} | {targets} |");
         }
@@ -91,7 +100,8 @@ public static class Report
         text.AppendLine();
     }
 
-    private static string Topology(string hosting) => hosting == "combined" ? "1 silo serving the API" : "1 silo, 1 gateway";
+    private static string Topology(string hosting, int silos) =>
+        hosting == "combined" ? "1 silo serving the API" : $"{silos} silo{(silos == 1 ? "" : "s")}, 1 gateway";
 
     private static readonly string[] SystemGroups = ["silo", "gateway", "postgres backends", "postgres wal/bg"];
 

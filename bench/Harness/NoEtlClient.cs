@@ -113,16 +113,24 @@ public sealed class NoEtlClient : IDisposable
         return (status, rows, body);
     }
 
-    /// <summary>The silo's managed heap in bytes after a forced full collection (<c>/diagnostics/memory</c>, operator token).</summary>
-    public async Task<long> SiloHeapBytesAsync(string siloUrl)
+    /// <summary>
+    /// The silos' managed heaps in bytes, added up, each after a forced full collection (<c>/diagnostics/memory</c>,
+    /// operator token): with several silos the executions spread over all of them.
+    /// </summary>
+    public async Task<long> SiloHeapBytesAsync(IEnumerable<string> siloUrls)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"{siloUrl}/diagnostics/memory");
-        request.Headers.Authorization = _operator;
-        using var response = await _http.SendAsync(request);
-        var body = await response.Content.ReadAsStringAsync();
-        Ensure(response.StatusCode, body, "silo memory");
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.GetProperty("managed_bytes").GetInt64();
+        long total = 0;
+        foreach (var siloUrl in siloUrls)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"{siloUrl}/diagnostics/memory");
+            request.Headers.Authorization = _operator;
+            using var response = await _http.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            Ensure(response.StatusCode, body, "silo memory");
+            using var json = JsonDocument.Parse(body);
+            total += json.RootElement.GetProperty("managed_bytes").GetInt64();
+        }
+        return total;
     }
 
     public async Task<(HttpStatusCode Status, string Body)> MarkPublishedAsync(IEnumerable<long> outboxIds) =>

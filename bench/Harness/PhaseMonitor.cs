@@ -4,13 +4,16 @@ using Npgsql;
 namespace NoEtl.Bench.Harness;
 
 /// <summary>What the machine did during a phase: database connections by role, where the CPU went, database work.</summary>
+/// <param name="SiloConnectionBound">The silos' pools together (<see cref="SystemUnderTest.SiloConnectionBound"/>).</param>
+/// <param name="DeadSilos">Silos of the cluster recorded dead once the phase ended; null with one silo (not checked).</param>
 public sealed record PhaseResources(
     int ServerConnectionsMax,
-    int PoolSize,
+    int SiloConnectionBound,
     IReadOnlyDictionary<string, int> ConnectionsMaxByRole,
     IReadOnlyList<(string Group, double Percent)> Cpu,
     DatabaseWork Database,
-    double WindowSeconds);
+    double WindowSeconds,
+    IReadOnlyList<string>? DeadSilos);
 
 /// <summary>
 /// <c>pg_stat_database</c> counters of the system's database over the window. Every statement outside an explicit
@@ -26,7 +29,9 @@ public sealed record DatabaseWork(long Commits, long Inserted, long Updated)
 /// Samples <c>pg_stat_activity</c> of the system's database every 200 ms through the whole phase, and CPU ticks of
 /// the processes involved (from /proc) and the database's counters at the start and end of its measured window
 /// (or when the phase ends, if sooner).
-/// The silo role's connections must stay within the configured pool.
+/// The silo role's connections must stay within the silos' pools. PostgreSQL's parallel query workers carry their
+/// leader's role and application name but are no connection of any pool: they are listed apart and not counted.
+/// With several silos, the membership table is read when the phase ends for silos declared dead.
 /// </summary>
 public sealed class PhaseMonitor : IAsyncDisposable
 {
@@ -55,8 +60,9 @@ public sealed class PhaseMonitor : IAsyncDisposable
         _stop.Cancel();
         await _sampling;
         var (cpu, database, seconds) = await _window;
+        var dead = _system.SiloCount > 1 ? await _system.DeadSilosAsync(_monitor) : null;
         lock (_maxByRole)
-            return new PhaseResources(_serverMax, _system.PoolSize, new Dictionary<string, int>(_maxByRole), cpu, database, seconds);
+            return new PhaseResources(_serverMax, _system.SiloConnectionBound, new Dictionary<string, int>(_maxByRole), cpu, database, seconds, dead);
     }
 
     public async ValueTask DisposeAsync()
@@ -96,12 +102,15 @@ public sealed class PhaseMonitor : IAsyncDisposable
             await using var connection = await _monitor.OpenConnectionAsync(_stop.Token);
             await using var query = new NpgsqlCommand(
                 """
-                SELECT coalesce(usename, backend_type) || ' / ' || coalesce(nullif(application_name, ''), '-'), coalesce(usename, backend_type), count(*)::int
+                SELECT coalesce(usename, backend_type) || ' / ' || coalesce(nullif(application_name, ''), '-')
+                           || CASE WHEN backend_type = 'parallel worker' THEN ' (parallel workers)' ELSE '' END,
+                       usename IS NOT DISTINCT FROM $2 AND backend_type = 'client backend', count(*)::int
                   FROM pg_stat_activity
                  WHERE datname = $1 AND pid <> pg_backend_pid() AND application_name NOT LIKE 'noetl-bench%'
                  GROUP BY 1, 2
                 """, connection);
             query.Parameters.AddWithValue(_system.DatabaseName);
+            query.Parameters.AddWithValue(ServerRole);
             while (!_stop.IsCancellationRequested)
             {
                 var server = 0;
@@ -110,7 +119,7 @@ public sealed class PhaseMonitor : IAsyncDisposable
                     while (await reader.ReadAsync(_stop.Token))
                     {
                         var count = reader.GetInt32(2);
-                        if (reader.GetString(1) == ServerRole)
+                        if (reader.GetBoolean(1))
                             server += count;
                         lock (_maxByRole)
                             _maxByRole[reader.GetString(0)] = Math.Max(count, _maxByRole.GetValueOrDefault(reader.GetString(0)));
@@ -181,10 +190,12 @@ public static class CpuTicks
     {
         if (pid == self)
             return "bench";
-        if (pid == system.SiloPid || system.SiloPid is null && commandLine.Contains("NoEtl.Silo.dll"))
+        // Every silo of the cluster counts as "silo": the figure is the cluster's, whatever the number of silos.
+        var targetMode = system.SiloPids.Count == 0;
+        if (system.SiloPids.Contains(pid) || targetMode && commandLine.Contains("NoEtl.Silo.dll"))
             return "silo";
         // Only in target mode (no pids of our own) is a process found by its command line; a combined system has no gateway.
-        if (pid == system.GatewayPid || system.SiloPid is null && commandLine.Contains("NoEtl.ApiGateway.dll"))
+        if (pid == system.GatewayPid || targetMode && commandLine.Contains("NoEtl.ApiGateway.dll"))
             return "gateway";
         // Backend titles read "postgres: <user> <database> <client> <state>"; the rest are PostgreSQL's own processes.
         if (commandLine.StartsWith("postgres: ", StringComparison.Ordinal))

@@ -8,8 +8,8 @@ namespace NoEtl.Bench.Harness;
 
 /// <summary>
 /// What the scenarios drive: by default a system of our own (PostgreSQL from scripts/pg.sh, a fresh migrated
-/// database, one silo and — unless the silo serves the API itself — one gateway from the build output), or a running
-/// one given by <c>--target</c>.
+/// database, one or more silos and — unless the silo serves the API itself — one gateway from the build output), or a
+/// running one given by <c>--target</c>.
 /// </summary>
 public sealed class SystemUnderTest : IAsyncDisposable
 {
@@ -37,19 +37,33 @@ public sealed class SystemUnderTest : IAsyncDisposable
     public string AdminDsn { get; }
 
     public string DatabaseName { get; }
+
+    /// <summary><c>NOETL_POSTGRES_POOL_MAX</c> of each silo: its grain pool and its cluster pool together.</summary>
     public int PoolSize { get; }
+
+    /// <summary>Silos we started (target mode: 1, the one pool <c>--pool</c> describes).</summary>
+    public int SiloCount { get; private init; } = 1;
+
+    /// <summary>The most connections the silos may hold between them: each silo's whole pool.</summary>
+    public int SiloConnectionBound => SiloCount * PoolSize;
 
     /// <summary><c>separate</c> or <c>combined</c> (<see cref="BenchOptions.Topologies"/>).</summary>
     public string Hosting { get; private init; } = "separate";
 
-    /// <summary>The silo's own HTTP endpoint (the API's in combined hosting); null in target mode.</summary>
-    public string? SiloUrl { get; private set; }
+    /// <summary>The Orleans cluster id (<c>deployment_id</c> in <c>orleans.membership</c>); null in target mode.</summary>
+    public string? ClusterId { get; private init; }
 
-    /// <summary>Process ids of the silo and gateway we started (empty in target mode: CPU is then found by command line).</summary>
-    public int? SiloPid { get; private set; }
+    /// <summary>The chart's fast-failover settings the silos and gateway run with (several silos only).</summary>
+    public HelmFastFailover? FastFailover { get; private init; }
+
+    /// <summary>The silos' own HTTP endpoints (the API's in combined hosting); empty in target mode.</summary>
+    public IReadOnlyList<string> SiloUrls { get; private set; } = [];
+
+    /// <summary>Process ids of the silos and gateway we started (none in target mode: CPU is then found by command line).</summary>
+    public IReadOnlyList<int> SiloPids { get; private set; } = [];
     public int? GatewayPid { get; private set; }
 
-    /// <param name="hosting"><c>separate</c>: a silo and a gateway; <c>combined</c>: one silo serving the API itself.</param>
+    /// <param name="hosting"><c>separate</c>: <see cref="BenchOptions.Silos"/> silos and a gateway; <c>combined</c>: one silo serving the API itself.</param>
     public static async Task<SystemUnderTest> StartAsync(BenchOptions options, string hosting, Action<string> log)
     {
         if (options.TargetUrl is not null)
@@ -62,8 +76,15 @@ public sealed class SystemUnderTest : IAsyncDisposable
         var clusterId = "bench-" + Guid.NewGuid().ToString("N")[..10];
         var gatewayUrl = $"http://127.0.0.1:{ServerProcess.FreePort()}";
         var tokens = new ApiTokens(NewToken(), NewToken(), NewToken());
-        var system = new SystemUnderTest(gatewayUrl, tokens, database.AdminConnectionString, options.PoolSize, database) { Hosting = hosting };
         var combined = hosting == "combined";
+        var failover = options.Silos > 1 ? HelmFastFailover.Read() : null;
+        var system = new SystemUnderTest(gatewayUrl, tokens, database.AdminConnectionString, options.PoolSize, database)
+        {
+            Hosting = hosting,
+            ClusterId = clusterId,
+            SiloCount = options.Silos,
+            FastFailover = failover,
+        };
         // Authentication stays on, as in production: an operator principal and the shared worker pool.
         var api = new Dictionary<string, string>
         {
@@ -76,34 +97,45 @@ public sealed class SystemUnderTest : IAsyncDisposable
             ["NOETL_OPERATOR_TOKEN"] = tokens.Operator!,
             ["Logging__LogLevel__Default"] = "Warning",
         };
+        if (failover is not null)
+            log($"several silos: the Helm chart's fast-failover settings ({failover.Describe()})");
         try
         {
-            system.SiloUrl = combined ? gatewayUrl : $"http://127.0.0.1:{ServerProcess.FreePort()}";
-            var silo = system.Start("silo", Output("Silo", "NoEtl.Silo"), new Dictionary<string, string>(combined ? api : [])
+            var silos = new List<(ServerProcess Process, string Url)>();
+            for (var number = 1; number <= options.Silos; number++)
             {
-                ["ConnectionStrings__Noetl"] = database.ServerConnectionString,
-                ["NOETL_CLUSTERING"] = "postgres",
-                ["NOETL_HOSTING"] = hosting,
-                ["ORLEANS_CLUSTER_ID"] = clusterId,
-                ["ORLEANS_SERVICE_ID"] = clusterId,
-                ["ORLEANS_SILO_PORT"] = ServerProcess.FreePort().ToString(),
-                ["ORLEANS_GATEWAY_PORT"] = ServerProcess.FreePort().ToString(),
-                ["ASPNETCORE_URLS"] = system.SiloUrl,
-                ["NOETL_POSTGRES_POOL_MAX"] = options.PoolSize.ToString(),
-                ["NOETL_SERVER_URL"] = gatewayUrl, // server_url in command notifications
-                // The memory scenario's forced collections (/diagnostics/memory) answer the operator only.
-                ["NOETL_OPERATOR_TOKEN"] = tokens.Operator!,
-                // A throwaway credential key: the benchmark stores no credentials, but the silo will not start without one.
-                ["NOETL_ENCRYPTION_KEY"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-                ["Logging__LogLevel__Default"] = "Warning",
-            });
-            log($"starting silo (pid {silo.Pid}, pool {options.PoolSize}, hosting {hosting}) on database {database.DatabaseName}");
-            await silo.WaitHealthyAsync(combined ? $"{gatewayUrl}/api/health" : $"{system.SiloUrl}/health", StartupTimeout);
-            system.SiloPid = silo.Pid;
+                var url = combined ? gatewayUrl : $"http://127.0.0.1:{ServerProcess.FreePort()}";
+                var silo = system.Start(options.Silos == 1 ? "silo" : $"silo-{number}", Output("Silo", "NoEtl.Silo"), new Dictionary<string, string>(
+                    (combined ? api : []).Concat(failover?.Silo ?? new Dictionary<string, string>()))
+                {
+                    ["ConnectionStrings__Noetl"] = database.ServerConnectionString,
+                    ["NOETL_CLUSTERING"] = "postgres",
+                    ["NOETL_HOSTING"] = hosting,
+                    ["ORLEANS_CLUSTER_ID"] = clusterId,
+                    ["ORLEANS_SERVICE_ID"] = clusterId,
+                    ["ORLEANS_SILO_PORT"] = ServerProcess.FreePort().ToString(),
+                    ["ORLEANS_GATEWAY_PORT"] = ServerProcess.FreePort().ToString(),
+                    ["ASPNETCORE_URLS"] = url,
+                    ["NOETL_POSTGRES_POOL_MAX"] = options.PoolSize.ToString(),
+                    ["NOETL_SERVER_URL"] = gatewayUrl, // server_url in command notifications
+                    // The memory scenario's forced collections (/diagnostics/memory) answer the operator only.
+                    ["NOETL_OPERATOR_TOKEN"] = tokens.Operator!,
+                    // A throwaway credential key: the benchmark stores no credentials, but the silo will not start without one.
+                    ["NOETL_ENCRYPTION_KEY"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+                    ["Logging__LogLevel__Default"] = "Warning",
+                });
+                log($"starting {silo.Name} (pid {silo.Pid}, pool {options.PoolSize}, hosting {hosting}) on database {database.DatabaseName}");
+                silos.Add((silo, url));
+            }
+            // Started together, as a deployment's replicas are: the schema migration and node-id allocation serialize themselves.
+            await Task.WhenAll(silos.Select(s => s.Process.WaitHealthyAsync(combined ? $"{gatewayUrl}/api/health" : $"{s.Url}/health", StartupTimeout)));
+            system.SiloUrls = [.. silos.Select(s => s.Url)];
+            system.SiloPids = [.. silos.Select(s => s.Process.Pid)];
             if (combined)
                 return system;
 
-            var gateway = system.Start("gateway", Output("ApiGateway", "NoEtl.ApiGateway"), new Dictionary<string, string>(api)
+            var gateway = system.Start("gateway", Output("ApiGateway", "NoEtl.ApiGateway"), new Dictionary<string, string>(
+                api.Concat(failover?.Gateway ?? new Dictionary<string, string>()))
             {
                 ["ConnectionStrings__Discovery"] = database.DiscoveryConnectionString,
                 ["NOETL_CLUSTERING"] = "postgres",
@@ -121,6 +153,24 @@ public sealed class SystemUnderTest : IAsyncDisposable
             await system.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Silos of this cluster that <c>orleans.membership</c> records as dead (status 6): voted out by the others, or
+    /// stopped. Empty in target mode (no cluster id of our own).
+    /// </summary>
+    public async Task<List<string>> DeadSilosAsync(NpgsqlDataSource admin)
+    {
+        if (ClusterId is null)
+            return [];
+        await using var command = admin.CreateCommand(
+            "SELECT address || ':' || port || ' (generation ' || generation || ')' FROM orleans.membership WHERE deployment_id = $1 AND status = 6 ORDER BY 1");
+        command.Parameters.AddWithValue(ClusterId);
+        var dead = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            dead.Add(reader.GetString(0));
+        return dead;
     }
 
     public string Logs() => string.Join("\n", _processes.Select(p => $"===== {p.Name}\n{p.Tail()}"));

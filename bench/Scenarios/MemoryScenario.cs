@@ -5,11 +5,11 @@ using NoEtl.Bench.Harness;
 namespace NoEtl.Bench.Scenarios;
 
 /// <summary>
-/// Silo memory per active execution: the managed heap after a forced full collection (<c>/diagnostics/memory</c>),
-/// before and after. (a) N five-step executions, each taken through its first step (a small result), so each holds a
-/// finished command and the issued, unclaimed command of step two; the difference divided by N. (b) One execution of a
-/// loop over L items (8 in flight) followed by a last step: the heap as iterations finish, so the growth per finished
-/// iteration up to the loop's end (its last step issued).
+/// Silo memory per active execution: the managed heap (of every silo, added up) after a forced full collection
+/// (<c>/diagnostics/memory</c>), before and after. (a) N five-step executions, each taken through its first step (a
+/// small result), so each holds a finished command and the issued, unclaimed command of step two; the difference
+/// divided by N. (b) One execution of a loop over L items (8 in flight) followed by a last step: the heap as
+/// iterations finish, so the growth per finished iteration up to the loop's end (its last step issued).
 /// </summary>
 public sealed class MemoryScenario : IScenario
 {
@@ -22,21 +22,22 @@ public sealed class MemoryScenario : IScenario
 
     public async Task RunAsync(ScenarioContext context)
     {
-        if (context.System.SiloUrl is not { } siloUrl)
+        var siloUrls = context.System.SiloUrls;
+        if (siloUrls.Count == 0)
         {
             context.Log("memory: needs a system of its own (the silo's /diagnostics/memory); skipped");
             return;
         }
         await context.Client.RegisterAsync(Playbooks.FiveStepsYaml);
         await context.Client.RegisterAsync(Playbooks.LongLoopYaml(context.Options.LoopIterations));
-        await context.PhaseAsync(Name, "five-step, mid-flight", () => FiveStepsAsync(context, siloUrl), warmupSeconds: 0);
-        await context.PhaseAsync(Name, $"loop of {context.Options.LoopIterations}", () => LoopAsync(context, siloUrl), warmupSeconds: 0);
+        await context.PhaseAsync(Name, "five-step, mid-flight", () => FiveStepsAsync(context, siloUrls), warmupSeconds: 0);
+        await context.PhaseAsync(Name, $"loop of {context.Options.LoopIterations}", () => LoopAsync(context, siloUrls), warmupSeconds: 0);
     }
 
-    private async Task<Measurement> FiveStepsAsync(ScenarioContext context, string siloUrl)
+    private async Task<Measurement> FiveStepsAsync(ScenarioContext context, IReadOnlyList<string> siloUrls)
     {
         var count = context.Options.MemoryExecutions;
-        var before = await context.Client.SiloHeapBytesAsync(siloUrl);
+        var before = await context.Client.SiloHeapBytesAsync(siloUrls);
         var executions = await context.ExecuteManyAsync(Playbooks.FiveSteps, count);
         var measurement = new Measurement(Name, "five-step, mid-flight", 0, "KB per active execution");
         var first = await context.CollectCommandsAsync(executions, count);
@@ -48,7 +49,7 @@ public sealed class MemoryScenario : IScenario
                 await RunCommandAsync(context.Client, row.EventId, StepResult, measurement);
         }));
         await context.CollectCommandsAsync(executions, count); // step two issued everywhere: the state being measured
-        var after = await context.Client.SiloHeapBytesAsync(siloUrl);
+        var after = await context.Client.SiloHeapBytesAsync(siloUrls);
         await context.CancelAllAsync(executions);
 
         var perExecution = (after - before) / 1024.0 / count;
@@ -58,12 +59,12 @@ public sealed class MemoryScenario : IScenario
         return measurement;
     }
 
-    private async Task<Measurement> LoopAsync(ScenarioContext context, string siloUrl)
+    private async Task<Measurement> LoopAsync(ScenarioContext context, IReadOnlyList<string> siloUrls)
     {
         var iterations = context.Options.LoopIterations;
         var phase = $"loop of {iterations}";
         var measurement = new Measurement(Name, phase, 0, "KB per finished iteration");
-        var before = await context.Client.SiloHeapBytesAsync(siloUrl);
+        var before = await context.Client.SiloHeapBytesAsync(siloUrls);
         var (status, id, body) = await context.Client.ExecuteAsync(Playbooks.LongLoop);
         NoEtlClient.Ensure(status, body, "execute long loop");
         var execution = id!.Value;
@@ -90,10 +91,10 @@ public sealed class MemoryScenario : IScenario
             if (checkpoints.TryPeek(out var next) && finished >= next)
             {
                 checkpoints.Dequeue();
-                heapAt.Add((finished, await context.Client.SiloHeapBytesAsync(siloUrl)));
+                heapAt.Add((finished, await context.Client.SiloHeapBytesAsync(siloUrls)));
             }
         }
-        var after = await context.Client.SiloHeapBytesAsync(siloUrl);
+        var after = await context.Client.SiloHeapBytesAsync(siloUrls);
         heapAt.Add((finished, after));
         await context.CancelAllAsync([execution]);
 

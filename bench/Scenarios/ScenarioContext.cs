@@ -28,6 +28,9 @@ public sealed class ScenarioContext(BenchOptions options, SystemUnderTest system
 
     public void Log(string message) => log(message);
 
+    /// <summary>The check of every phase with several silos: a live silo voted out under load is a false death declaration.</summary>
+    public const string NoDeadSilo = "no silo declared dead";
+
     public Recorder NewRecorder() => new(Options.WarmupSeconds, Options.DurationSeconds);
 
     /// <summary>Rows/s of the baseline phase with <paramref name="rowsPerTransaction"/>, if it ran.</summary>
@@ -47,10 +50,20 @@ public sealed class ScenarioContext(BenchOptions options, SystemUnderTest system
                 measurement = measurement with { Phase = $"{measurement.Phase} [{System.Hosting}]" };
             measurement.Resources = await phaseMonitor.StopAsync();
         }
+        var resources = measurement.Resources;
         if (scenario != "baseline")
         {
-            var (max, pool) = (measurement.Resources.ServerConnectionsMax, measurement.Resources.PoolSize);
-            measurement.Targets.Add(new TargetCheck("silo connections ≤ pool", max <= pool, $"max {max} of {pool}"));
+            var pools = System.SiloCount == 1 ? $"{System.PoolSize}" : $"{System.SiloCount} × {System.PoolSize}";
+            measurement.Targets.Add(new TargetCheck("silo connections ≤ pools (grains + cluster)", resources.ServerConnectionsMax <= resources.SiloConnectionBound,
+                $"max {resources.ServerConnectionsMax} of {pools}"));
+        }
+        if (resources.DeadSilos is { } dead)
+        {
+            measurement.Targets.Add(new TargetCheck(NoDeadSilo, dead.Count == 0, dead.Count == 0
+                ? $"0 of {System.SiloCount} silos dead"
+                : $"**{dead.Count} of {System.SiloCount} silos declared dead by the end of this phase: {string.Join(", ", dead)}**"));
+            if (dead.Count > 0)
+                Log($"{scenario} / {phase}: FALSE DEATH DECLARATION: {dead.Count} silo(s) dead in orleans.membership: {string.Join(", ", dead)}");
         }
         Results.Add(measurement);
         var latency = measurement.Latencies.Count == 0 ? "" : $", {measurement.Latencies[0].Name} p50 {measurement.Latencies[0].Latency.P50:0.0} ms p99 {measurement.Latencies[0].Latency.P99:0.0} ms";

@@ -1,3 +1,6 @@
+using System.Text.RegularExpressions;
+using NoEtl.Bench.Harness;
+using NoEtl.Bench.Scenarios;
 using Xunit.Abstractions;
 
 namespace NoEtl.Bench.Tests;
@@ -24,7 +27,7 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
             Assert.True(r.Value > 0, $"{r.Scenario} / {r.Phase}: no throughput");
             Assert.True(r.Errors == 0, $"{r.Scenario} / {r.Phase}: {r.Errors} errors: {string.Join("; ", r.ErrorSamples)}");
             Assert.All(r.Latencies, l => Assert.True(l.Latency.Count > 0, $"{r.Scenario} / {r.Phase}: no {l.Name} samples"));
-            Assert.True(r.Resources!.ServerConnectionsMax <= r.Resources.PoolSize, $"{r.Scenario} / {r.Phase}: silo connections over the pool");
+            Assert.True(r.Resources!.ServerConnectionsMax <= r.Resources.SiloConnectionBound, $"{r.Scenario} / {r.Phase}: silo connections over the pool");
         });
         Assert.Contains("| events | 1 event/request |", outcome.Markdown);
         Assert.Null(outcome.RecordedTo);
@@ -55,6 +58,58 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
         });
         Assert.Contains("| reads | execution detail (10,000 events, page 1 of 100) |", outcome.Markdown);
         Assert.Contains("### After the history fill (100,000 events)", outcome.Markdown);
+    }
+
+    /// <summary>
+    /// Two silos behind the gateway, with the chart's fast-failover settings: both silos' CPU is the "silo" figure and
+    /// every phase reports the membership check passing.
+    /// </summary>
+    [Fact]
+    public async Task Several_silos_run_with_the_fast_failover_settings_and_none_is_declared_dead()
+    {
+        var options = BenchOptions.Parse(["events", "--silos", "2", "--duration", "1", "--warmup", "0.5", "--workers", "4", "--baseline-batch", "1",
+            "--event-batch", "1", "--no-record"]);
+
+        var outcome = await BenchRunner.RunAsync(options, output.WriteLine);
+        output.WriteLine(outcome.Markdown);
+
+        Assert.Equal(["1 row/tx", "1 event/request"], outcome.Results.Select(r => r.Phase));
+        Assert.All(outcome.Results, r =>
+        {
+            Assert.True(r.Errors == 0, $"{r.Scenario} / {r.Phase}: {r.Errors} errors: {string.Join("; ", r.ErrorSamples)}");
+            Assert.Equal([], r.Resources!.DeadSilos!);
+            Assert.Equal(2 * options.PoolSize, r.Resources.SiloConnectionBound);
+            Assert.Contains(new TargetCheck(ScenarioContext.NoDeadSilo, true, "0 of 2 silos dead"), r.Targets);
+        });
+        Assert.Contains(outcome.Results[1].Resources!.Cpu, c => c.Group == "silo");
+        Assert.Contains("--silos 2`", outcome.Markdown);
+        Assert.Contains("silo.membership.probeTimeoutSeconds=", outcome.Markdown);
+        Assert.Contains($"✅ {ScenarioContext.NoDeadSilo}: 0 of 2 silos dead", outcome.Markdown);
+    }
+
+    /// <summary>The bench's map of the chart's values to variables is the one the chart's templates apply.</summary>
+    [Fact]
+    public void The_fast_failover_settings_are_the_charts()
+    {
+        var failover = HelmFastFailover.Read();
+        foreach (var (values, template) in new[] { (HelmFastFailover.SiloValues, "silo.yaml"), (HelmFastFailover.GatewayValues, "gateway.yaml") })
+        {
+            var text = File.ReadAllText(Path.Combine(HelmFastFailover.ChartDirectory, "templates", template));
+            foreach (var (path, variable) in values)
+                Assert.Matches($@"- name: {variable}\s+value: \{{\{{ \.Values\.{Regex.Escape(path)} \| quote \}}\}}", text);
+        }
+        Assert.All(failover.Silo.Values.Concat(failover.Gateway.Values), v => Assert.True(int.TryParse(v, out _), v));
+    }
+
+    [Fact]
+    public void The_command_line_takes_several_silos_with_a_gateway_of_its_own_only()
+    {
+        Assert.Equal(1, BenchOptions.Parse(["events"]).Silos);
+        Assert.Equal(3, BenchOptions.Parse(["events", "--silos", "3"]).Silos);
+        Assert.Contains("combined", Assert.Throws<ArgumentException>(() => BenchOptions.Parse(["events", "--silos", "2", "--hosting", "separate,combined"])).Message);
+        Assert.Contains("--target", Assert.Throws<ArgumentException>(() => BenchOptions.Parse(["events", "--silos", "2", "--target", "http://127.0.0.1:8082",
+            "--internal-token", "t", "--admin-dsn", "Host=127.0.0.1"])).Message);
+        Assert.Throws<ArgumentException>(() => BenchOptions.Parse(["events", "--silos", "0"]));
     }
 
     [Fact]
