@@ -166,15 +166,19 @@ public static class Report
         With `--history N` every scenario runs twice: on the empty tables, then after PostgreSQL generated N events of
         history (N/10 commands over N/100 executions, N/10 published outbox rows); a table compares the two passes.
 
-        Latencies are exact percentiles over every sample of the window. "silo conns" is the most connections of role
-        `noetl_server` seen in `pg_stat_activity` (sampled every 200 ms) against `NOETL_POSTGRES_POOL_MAX`. CPU shares
-        come from `/proc` ticks: `postgres backends` are the backends of the benchmark database, `postgres wal/bg` the
+        Latencies are exact percentiles over every sample of the window. "silo conns" is the most client connections of role
+        `noetl_server` seen in `pg_stat_activity` (sampled every 200 ms) against the silos' pools: silos ×
+        `NOETL_POSTGRES_POOL_MAX`, each silo's grain pool (the setting − 2) and its cluster pool (2: membership, reminders,
+        watchdog) together. PostgreSQL's parallel query workers carry their leader's role and application name but belong to
+        no pool: they are listed apart ("(parallel workers)") and not counted. CPU shares come from `/proc` ticks: `silo` is
+        every silo of the cluster together, `postgres backends` the backends of the benchmark database, `postgres wal/bg` the
         server's own processes, `other processes` everything else on the machine (other users' work included).
         "CPU ms per unit" divides each part's CPU time by the work done, and the "CPU ceiling" is the rate the
         system (silo + gateway + PostgreSQL, without the bench) would reach with every core to itself: unlike the
         raw figures, these do not depend on what else ran on a shared machine. "PostgreSQL per unit" is the change of
-        `pg_stat_database` over the window (every statement outside a transaction block counts as a commit, reads too). In `--target` mode the silo and
-        gateway are found by command line, so every `NoEtl.Silo`/`NoEtl.ApiGateway` process on the host counts.
+        `pg_stat_database` over the window (every statement outside a transaction block counts as a commit, reads too). In
+        `--target` mode the silo and gateway are found by command line, so every `NoEtl.Silo`/`NoEtl.ApiGateway` process on
+        the host counts.
 
         """;
 }
