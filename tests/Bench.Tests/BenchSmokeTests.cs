@@ -87,6 +87,23 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
         Assert.Contains($"✅ {ScenarioContext.NoDeadSilo}: 0 of 2 silos dead", outcome.Markdown);
     }
 
+    /// <summary>A silo declared dead under load heads the report, as well as failing its phase's check.</summary>
+    [Fact]
+    public void A_silo_declared_dead_heads_the_report()
+    {
+        var machine = new MachineInfo(2, "cpu", "1 GiB", "os", ".NET", "15", new Dictionary<string, string> { ["synchronous_commit"] = "on", ["fsync"] = "on" });
+        var options = BenchOptions.Parse(["events", "--silos", "2"]);
+        Measurement Phase(string phase, IReadOnlyList<string> dead) => new("events", phase, 100, "events/s")
+        {
+            Resources = new PhaseResources(5, 40, new Dictionary<string, int>(), [], new DatabaseWork(0, 0, 0), 1, dead),
+        };
+
+        var markdown = Report.Markdown(machine, options, [Phase("first", []), Phase("second", ["127.0.0.1:40001 (generation 7)"])], null, DateTime.UtcNow,
+            fastFailover: null);
+
+        Assert.Contains("**FALSE DEATH DECLARATION: 1 silo(s) declared dead by the end of events / second (127.0.0.1:40001 (generation 7))", markdown);
+    }
+
     /// <summary>The bench's map of the chart's values to variables is the one the chart's templates apply.</summary>
     [Fact]
     public void The_fast_failover_settings_are_the_charts()
