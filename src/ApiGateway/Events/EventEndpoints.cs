@@ -61,7 +61,7 @@ public static class EventEndpoints
     {
         var request = body.Value;
         var outcome = await failover.CallAsync(() => grains.Reference<IExecutionGrain>(request.ExecutionId).Append(request.ToGrain(actionable: true)),
-            http.RequestAborted);
+            http.RequestAborted, repeatAfterTimeout: DeduplicatedEvents.Names.Contains(request.Name));
         return outcome switch
         {
             { Value: { } accepted } => TypedResults.Ok(accepted),
@@ -78,7 +78,7 @@ public static class EventEndpoints
         var request = body.Value;
         var events = request.Events.Select(item => item.ToGrain(actionable: false)).ToList();
         var outcome = await failover.CallAsync(() => grains.Reference<IExecutionGrain>(request.ExecutionId).AppendBatch(events, request.WorkerId, key),
-            http.RequestAborted);
+            http.RequestAborted, repeatAfterTimeout: key is not null);
         return outcome switch
         {
             { Value: { } accepted } => TypedResults.Accepted((string?)null, accepted),

@@ -7,10 +7,6 @@ public static class WorkerEvents
 {
     private static readonly HashSet<string> ResultKeys = ["status", "reference", "context", "command_id"];
 
-    /// <summary>Event names whose repeat for the same command is answered with the first event (idempotency).</summary>
-    public static readonly HashSet<string> IdempotentNames =
-        ["call.done", "call.error", "step.exit", "command.started", "command.completed", "command.failed"];
-
     public const int MaxErrorLength = 2000;
     public const int MaxResultContextBytes = 102_400;
 

@@ -99,7 +99,7 @@ public sealed partial class ExecutionAggregate
         var requestMeta = JsonReplies.ParseObject(workerEvent.MetaJson);
         var commandId = WorkerEvents.CommandId(payload, requestMeta);
         var name = workerEvent.Name;
-        if (commandId is { } idempotent && WorkerEvents.IdempotentNames.Contains(name)
+        if (commandId is { } idempotent && DeduplicatedEvents.Names.Contains(name)
             && _firstWorkerEvent.TryGetValue((name, workerEvent.Step, idempotent), out var existing))
             return new Accepted(existing, 0, Duplicate: true);
 

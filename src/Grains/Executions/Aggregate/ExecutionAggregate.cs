@@ -156,7 +156,7 @@ public sealed partial class ExecutionAggregate
             if (row.EventType == "execution.cancelled" && row.Meta?["cascade"] is JsonValue cascade && cascade.TryGetValue<bool>(out var owed) && owed)
                 OwedCascade = row.Error ?? "Parent execution cancelled";
         }
-        if (row.CommandId is { } commandId && WorkerEvents.IdempotentNames.Contains(row.EventType))
+        if (row.CommandId is { } commandId && DeduplicatedEvents.Names.Contains(row.EventType))
             _firstWorkerEvent.TryAdd((row.EventType, row.NodeName ?? "", commandId), row.EventId);
         if (row.Meta?["idempotency_key"] is JsonValue key && key.TryGetValue<string>(out var batchKey)
             && row.Meta["batch_request_id"] is JsonValue request && request.TryGetValue<string>(out var requestText)
