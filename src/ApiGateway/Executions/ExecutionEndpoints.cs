@@ -4,6 +4,13 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using NoEtl.ApiGateway.Auth;
 using NoEtl.ApiGateway.Http;
 using NoEtl.Grains;
+using StartAnswer = Microsoft.AspNetCore.Http.HttpResults.Results<
+    Microsoft.AspNetCore.Http.HttpResults.Ok<NoEtl.Grains.ExecutionStarted>,
+    Microsoft.AspNetCore.Http.HttpResults.NotFound<NoEtl.ApiGateway.Http.ErrorBody>,
+    NoEtl.ApiGateway.Http.ForbiddenError,
+    Microsoft.AspNetCore.Http.HttpResults.Conflict<NoEtl.ApiGateway.Http.ErrorBody>,
+    Microsoft.AspNetCore.Http.HttpResults.UnprocessableEntity<NoEtl.ApiGateway.Http.ValidationErrors>,
+    NoEtl.ApiGateway.Http.UnavailableError>;
 
 namespace NoEtl.ApiGateway.Executions;
 
@@ -51,16 +58,7 @@ public static class ExecutionEndpoints
 
         var executions = app.MapGroup("/api/executions");
 
-        executions.MapGet("/", (IGrainFactory grains, int? page, int? page_size) =>
-        {
-            var size = page_size ?? 100;
-            var number = page ?? 1;
-            if (number < 1 || size < 1 || size > 200)
-                return Task.FromResult(RequestBody.Problem("value_error", ["query", "page_size"], "page >= 1 and 1 <= page_size <= 200"));
-            if ((number - 1L) * size > RequestLimits.MaxExecutionOffset)
-                return Task.FromResult(RequestBody.Problem("value_error", ["query", "page"], $"(page - 1) * page_size must not exceed {RequestLimits.MaxExecutionOffset}"));
-            return grains.Reference<IExecutionDirectoryGrain>(0).List(number, size).ToHttp();
-        }).ForAnyPrincipal();
+        executions.MapGet("/", List).ForAnyPrincipal();
 
         executions.MapGet("/{id}", Detail).ForAnyPrincipal();
         executions.MapGet("/{id}/events", Detail).ForAnyPrincipal();
@@ -75,20 +73,11 @@ public static class ExecutionEndpoints
             Cancel(id, body.Value.Reason ?? "Stopped by user", cascade: true, grains)).ForOperators();
 
         // Same callers and rules as /api/execute: the new execution is started by the same directory path.
-        executions.MapPost("/{id}/rerun", (string id, JsonBody<RerunRequest> body, HttpRequest request, IGrainFactory grains) =>
-        {
-            var (key, badKey) = RequestBody.IdempotencyKey(request);
-            if (badKey is not null)
-                return Task.FromResult<IResult>(badKey);
-            return WithExecution(id, executionId =>
-                grains.Reference<IExecutionDirectoryGrain>(0).Rerun(executionId, body.Value.Workload?.ToJsonString() ?? "{}", key));
-        }).ForAnyPrincipal();
-
-        executions.MapPost("/{id}/analyze", (string id, JsonBody<AnalyzeRequest> body, IGrainFactory grains) =>
-            WithExecution(id, executionId => grains.Reference<IExecutionDirectoryGrain>(0).Analyze(executionId, body.Value.Limit ?? 10))).ForAnyPrincipal();
+        executions.MapPost("/{id}/rerun", Rerun).ForAnyPrincipal();
+        executions.MapPost("/{id}/analyze", Analyze).ForAnyPrincipal();
     }
 
-    private static async Task<IResult> Execute(JsonBody<ExecuteRequest> body, HttpRequest http, IGrainFactory grains)
+    private static async Task<StartAnswer> Execute(JsonBody<ExecuteRequest> body, HttpRequest http, IGrainFactory grains)
     {
         var (key, badKey) = RequestBody.IdempotencyKey(http);
         if (badKey is not null)
@@ -96,7 +85,63 @@ public static class ExecutionEndpoints
         var request = body.Value;
         var start = new StartExecution(request.Path, request.CatalogId, request.VersionNumber, request.Payload?.ToJsonString() ?? "{}",
             request.ParentExecutionId, key);
-        return await grains.Reference<IExecutionDirectoryGrain>(0).Execute(start, request.ResourceKind).ToHttp();
+        return Started(await grains.Reference<IExecutionDirectoryGrain>(0).Execute(start, request.ResourceKind));
+    }
+
+    private static async Task<StartAnswer> Rerun(string id, JsonBody<RerunRequest> body, HttpRequest http, IGrainFactory grains)
+    {
+        var (key, badKey) = RequestBody.IdempotencyKey(http);
+        if (badKey is not null)
+            return badKey;
+        if (!long.TryParse(id, out var executionId))
+            return ExecutionIdProblem();
+        return Started(await grains.Reference<IExecutionDirectoryGrain>(0).Rerun(executionId, body.Value.Workload?.ToJsonString() ?? "{}", key));
+    }
+
+    /// <summary>The answer of a start, by <c>/api/execute</c> or a rerun.</summary>
+    private static StartAnswer Started(Outcome<ExecutionStarted> outcome) => outcome switch
+    {
+        { Value: { } started } => TypedResults.Ok(started),
+        { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+        { Failure: { Kind: FailureKind.Forbidden } failure } => ContractResults.Forbidden(failure),
+        { Failure: { Kind: FailureKind.Conflict } failure } => ContractResults.Conflict(failure),
+        { Failure: { Kind: FailureKind.Invalid } failure } => ContractResults.Invalid(failure),
+        { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+        _ => throw ContractResults.Undeclared(outcome.Failure),
+    };
+
+    private static async Task<Results<Ok<IReadOnlyList<ExecutionSummary>>, UnprocessableEntity<ValidationErrors>, UnavailableError>> List(
+        IGrainFactory grains, int? page, int? page_size)
+    {
+        var size = page_size ?? 100;
+        var number = page ?? 1;
+        if (number < 1 || size < 1 || size > 200)
+            return ContractResults.FieldProblem("value_error", ["query", "page_size"], "page >= 1 and 1 <= page_size <= 200");
+        if ((number - 1L) * size > RequestLimits.MaxExecutionOffset)
+            return ContractResults.FieldProblem("value_error", ["query", "page"], $"(page - 1) * page_size must not exceed {RequestLimits.MaxExecutionOffset}");
+        var outcome = await grains.Reference<IExecutionDirectoryGrain>(0).List(number, size);
+        return outcome switch
+        {
+            { Value: { } summaries } => TypedResults.Ok(summaries),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
+    }
+
+    private static async Task<Results<Ok<ExecutionAnalysis>, NotFound<ErrorBody>, ForbiddenError, UnprocessableEntity<ValidationErrors>, UnavailableError>> Analyze(
+        string id, JsonBody<AnalyzeRequest> body, IGrainFactory grains)
+    {
+        if (!long.TryParse(id, out var executionId))
+            return ExecutionIdProblem();
+        var outcome = await grains.Reference<IExecutionDirectoryGrain>(0).Analyze(executionId, body.Value.Limit ?? 10);
+        return outcome switch
+        {
+            { Value: { } analysis } => TypedResults.Ok(analysis),
+            { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+            { Failure: { Kind: FailureKind.Forbidden } failure } => ContractResults.Forbidden(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
     }
 
     private static async Task<Results<Ok<ExecutionStatusReport>, NotFound<ErrorBody>, UnprocessableEntity<ValidationErrors>>> Status(string id, IGrainFactory grains)
@@ -141,25 +186,31 @@ public static class ExecutionEndpoints
         };
     }
 
-    private static Task<IResult> Detail(
+    private static async Task<Results<Ok<ExecutionDetail>, NotFound<ErrorBody>, UnprocessableEntity<ValidationErrors>, UnavailableError>> Detail(
         string id, IGrainFactory grains, GrainFailover failover, HttpContext context, int? page, int? page_size, long? since_event_id, string? event_type,
         bool? include_events)
     {
         var size = page_size ?? 100;
         if (size is < 10 or > 500 || page is < 1)
-            return Task.FromResult(RequestBody.Problem("value_error", ["query", "page_size"], "page >= 1 and 10 <= page_size <= 500"));
+            return ContractResults.FieldProblem("value_error", ["query", "page_size"], "page >= 1 and 10 <= page_size <= 500");
         if (((page ?? 1) - 1L) * size > RequestLimits.MaxEventOffset)
-            return Task.FromResult(RequestBody.Problem("value_error", ["query", "page"],
-                $"(page - 1) * page_size must not exceed {RequestLimits.MaxEventOffset}; narrow the events with since_event_id or event_type"));
+            return ContractResults.FieldProblem("value_error", ["query", "page"],
+                $"(page - 1) * page_size must not exceed {RequestLimits.MaxEventOffset}; narrow the events with since_event_id or event_type");
+        if (!long.TryParse(id, out var executionId))
+            return ExecutionIdProblem();
         var eventPage = new EventPage(page ?? 1, size, since_event_id, event_type, include_events ?? true);
         // A read: repeating it after its silo died is harmless.
-        return WithExecution(id, executionId => failover.CallAsync(() => grains.Reference<IExecutionDirectoryGrain>(0).Detail(executionId, eventPage), context.RequestAborted));
+        var outcome = await failover.CallAsync(() => grains.Reference<IExecutionDirectoryGrain>(0).Detail(executionId, eventPage), context.RequestAborted);
+        return outcome switch
+        {
+            { Value: { } detail } => TypedResults.Ok(detail),
+            { Failure: { Kind: FailureKind.NotFound } failure } => ContractResults.NotFound(failure),
+            { Failure: { Kind: FailureKind.Unavailable } failure } => ContractResults.Unavailable(failure),
+            _ => throw ContractResults.Undeclared(outcome.Failure),
+        };
     }
 
     /// <summary>Path ids must be integers; anything else is a 422 before any grain is touched.</summary>
-    private static async Task<IResult> WithExecution(string id, Func<long, Task<Reply>> call) =>
-        long.TryParse(id, out var executionId) ? await call(executionId).ToHttp() : ExecutionIdProblem();
-
     private static UnprocessableEntity<ValidationErrors> ExecutionIdProblem() =>
         ContractResults.FieldProblem("int_parsing", ["path", "execution_id"], "execution_id must be an integer");
 }

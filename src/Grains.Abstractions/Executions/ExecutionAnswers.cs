@@ -5,6 +5,18 @@ namespace NoEtl.Grains;
 // What the execution grain answers, as the wire carries it: ids the workers post back are numbers, ids the GUI and
 // CLI read are strings, times are ISO 8601 text made by the grain, documents travel as JsonText.
 
+/// <summary>
+/// <c>POST /api/execute</c> and a rerun: the execution started. A start repeated under its <c>Idempotency-Key</c> gets
+/// the first one's answer.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("noetl.ExecutionStarted")]
+public sealed record ExecutionStarted(
+    [property: Id(0), JsonNumberHandling(JsonNumberHandling.WriteAsString)] long ExecutionId,
+    [property: Id(1), JsonPropertyOrder(1)] int CommandsGenerated)
+{
+    public string Status => "started";
+}
+
 /// <summary><c>POST /api/events</c>: the stored event (the first one, for a repeated idempotent event).</summary>
 [GenerateSerializer, Immutable, Alias("noetl.EventAccepted")]
 public sealed record EventAccepted([property: Id(0)] long EventId, [property: Id(1)] int CommandsGenerated)

@@ -9,7 +9,12 @@ namespace NoEtl.Grains;
 [Alias("noetl.IExecutionGrain")]
 public interface IExecutionGrain : IGrainWithIntegerKey
 {
-    [Alias("Start")] Task<Reply> Start(StartExecution request, long catalogId, string path, int version);
+    /// <summary>The execution's first turn; a start under an <c>Idempotency-Key</c> that another start committed answers that one.</summary>
+    /// <remarks>
+    /// NotFound (the catalog entry); Forbidden (<c>system_playbook</c>: a user pool starting a system playbook); Invalid
+    /// (<c>body.workload.{key}</c>: a key the system playbook fixes); Conflict (<c>already_started</c>); Unavailable.
+    /// </remarks>
+    [Alias("Start")] Task<Outcome<ExecutionStarted>> Start(StartExecution request, long catalogId, string path, int version);
 
     /// <remarks>
     /// NotFound; Forbidden (<c>wrong_pool</c>); Conflict (<c>already_terminal</c>, <c>active_claim</c> with the holder and

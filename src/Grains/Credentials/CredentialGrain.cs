@@ -27,7 +27,7 @@ public sealed class CredentialGrain(NpgsqlDataSource database, SecretCipher ciph
 
     public Task<Outcome<CredentialView>> Upsert(CredentialInput input) => Audited<CredentialView>("credential.write", input.Name, async (connection, transaction) =>
     {
-        if (JsonReplies.ParseOrNull(input.DataJson) is not JsonObject data)
+        if (JsonInput.ParseOrNull(input.DataJson) is not JsonObject data)
             return Failure.Invalid("body.data", "Input should be a valid dictionary");
 
         await using var command = new NpgsqlCommand(

@@ -4,6 +4,7 @@ using Npgsql;
 using NpgsqlTypes;
 using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Commands;
+using NoEtl.Grains.Executions.Aggregate;
 using NoEtl.Grains.Hosting;
 using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
@@ -24,13 +25,13 @@ public sealed class ExecutionDirectoryGrain(
         ["agents"] = "agent",
     };
 
-    public async Task<Reply> Execute(StartExecution request, string? resourceKind)
+    public async Task<Outcome<ExecutionStarted>> Execute(StartExecution request, string? resourceKind)
     {
         string[] kinds = ["playbook", "agent"];
         if (resourceKind is not null)
         {
             if (!ExecutableKinds.TryGetValue(resourceKind, out var kind))
-                return new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors([("body.resource_kind", "resource_kind must be 'playbook' or 'agent'")]));
+                return Failure.Invalid("body.resource_kind", "resource_kind must be 'playbook' or 'agent'");
             kinds = [kind];
         }
 
@@ -43,12 +44,12 @@ public sealed class ExecutionDirectoryGrain(
         }
         catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code)
         {
-            return DatabaseUnavailable.Reply(code);
+            return DatabaseUnavailable.Failure(code);
         }
         if (entry is not { } found)
-            return JsonReplies.NotFound($"Executable catalog entry not found: {request.Path ?? request.CatalogId?.ToString()}");
+            return Failure.NotFound($"Executable catalog entry not found: {request.Path ?? request.CatalogId?.ToString()}");
         if (request.ParentExecutionId is { } parent && await ExecutionExistsAsync(parent) is false)
-            return JsonReplies.NotFound($"Parent execution not found: {parent}");
+            return Failure.NotFound($"Parent execution not found: {parent}");
 
         var executionId = ids.Next();
         return await GrainFactory.Reference<IExecutionGrain>(executionId).Start(request, found.CatalogId, found.Path, found.Version);
@@ -56,7 +57,7 @@ public sealed class ExecutionDirectoryGrain(
 
     public Task<long?> LocateCommand(long eventId) => locations.FindAsync(eventId);
 
-    public Task<Reply> List(int page, int pageSize) => DatabaseCall.Run(async () =>
+    public Task<Outcome<IReadOnlyList<ExecutionSummary>>> List(int page, int pageSize) => DatabaseCall.Run<IReadOnlyList<ExecutionSummary>>(async () =>
     {
         // NULLS LAST as in idx_execution_list_page (the COALESCE is never null): with DESC's default NULLS FIRST the
         // index could not serve the order, and every page sorted the whole execution table.
@@ -69,19 +70,19 @@ public sealed class ExecutionDirectoryGrain(
             """);
         command.Parameters.AddWithValue(pageSize);
         command.Parameters.AddWithValue((page - 1) * pageSize);
-        var items = new JsonArray();
+        var items = new List<ExecutionSummary>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
             items.Add(ReadSummary(reader));
-        return JsonReplies.Ok(items);
+        return items;
     });
 
-    public Task<Reply> Detail(long executionId, EventPage page) => DatabaseCall.Run(async () =>
+    public Task<Outcome<ExecutionDetail>> Detail(long executionId, EventPage page) => DatabaseCall.Run<ExecutionDetail>(async () =>
     {
         if (await SummaryAsync(executionId) is not { } summary)
-            return JsonReplies.NotFound("Execution not found");
-        if (summary["status"]?.GetValue<string>() == "COMPLETED")
-            summary["result"] = JsonReplies.ParseOrNull(await GrainFactory.Reference<IExecutionGrain>(executionId).FinalResult());
+            return ExecutionAggregate.ExecutionNotFound;
+        if (summary.Status == "COMPLETED")
+            summary = summary with { Result = JsonText.From(await GrainFactory.Reference<IExecutionGrain>(executionId).FinalResult()) };
 
         // Both statements are range scans of the primary key (execution_id, event_id): the count reads the index
         // only, and the page is a backward scan that stops after OFFSET + LIMIT rows, so page 1 is cheap however
@@ -94,7 +95,7 @@ public sealed class ExecutionDirectoryGrain(
             total = (long)(await count.ExecuteScalarAsync())!;
         }
 
-        var events = new JsonArray();
+        var events = new List<ExecutionEventView>();
         if (page.IncludeEvents)
         {
             // Newest first, as NoETL's GUI reads it: the end of a running execution is on page 1.
@@ -112,42 +113,15 @@ public sealed class ExecutionDirectoryGrain(
             await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync())
             {
-                var created = WireTimes.Utc(reader.GetDateTime(5));
-                events.Add(new JsonObject
-                {
-                    ["event_id"] = reader.GetInt64(0).ToString(),
-                    ["event_type"] = reader.GetString(1),
-                    ["node_id"] = Text(reader, 2),
-                    ["node_name"] = Text(reader, 3),
-                    ["status"] = Text(reader, 4),
-                    ["created_at"] = created,
-                    ["timestamp"] = created,
-                    ["context"] = Redactor.Redact(Json(reader, 6)),
-                    ["result"] = Redactor.Redact(Json(reader, 7)),
-                    ["error"] = RedactedText(reader, 8),
-                    ["catalog_id"] = reader.GetInt64(9).ToString(),
-                    ["parent_execution_id"] = reader.IsDBNull(10) ? null : reader.GetInt64(10).ToString(),
-                    ["parent_event_id"] = reader.IsDBNull(11) ? null : reader.GetInt64(11).ToString(),
-                    ["duration"] = reader.IsDBNull(12) ? null : reader.GetDouble(12),
-                    ["meta"] = IdsAsStrings(Redactor.Redact(Json(reader, 13))),
-                });
+                events.Add(new ExecutionEventView(reader.GetInt64(0), reader.GetString(1), Text(reader, 2), Text(reader, 3), Text(reader, 4),
+                    WireTimes.Utc(reader.GetDateTime(5)), RedactedJson(reader, 6), RedactedJson(reader, 7), RedactedText(reader, 8),
+                    reader.GetInt64(9), Id(reader, 10), Id(reader, 11), reader.IsDBNull(12) ? null : reader.GetDouble(12),
+                    Written(IdsAsStrings(Redactor.Redact(Json(reader, 13))))));
             }
         }
 
-        var totalPages = (int)Math.Ceiling(total / (double)page.PageSize);
-        summary["events"] = events;
-        summary["events_included"] = page.IncludeEvents;
-        summary["events_endpoint"] = $"/api/executions/{executionId}/events";
-        summary["pagination"] = new JsonObject
-        {
-            ["page"] = page.Page,
-            ["page_size"] = page.PageSize,
-            ["total_events"] = total,
-            ["total_pages"] = totalPages,
-            ["has_next"] = page.Page < totalPages,
-            ["has_prev"] = page.Page > 1,
-        };
-        return JsonReplies.Ok(summary);
+        var pagination = new EventPagination(page.Page, page.PageSize, total, (int)Math.Ceiling(total / (double)page.PageSize));
+        return new ExecutionDetail(summary, events, page.IncludeEvents, pagination);
     });
 
     /// <summary>
@@ -156,7 +130,7 @@ public sealed class ExecutionDirectoryGrain(
     /// system playbook fixes are left out of the original's part: they hold the playbook's own values, which the new
     /// execution gets again, and an overlay that names them is refused as on <c>/api/execute</c>.
     /// </summary>
-    public async Task<Reply> Rerun(long executionId, string workloadJson, string? idempotencyKey)
+    public async Task<Outcome<ExecutionStarted>> Rerun(long executionId, string workloadJson, string? idempotencyKey)
     {
         long catalogId;
         string path;
@@ -175,20 +149,20 @@ public sealed class ExecutionDirectoryGrain(
             command.Parameters.AddWithValue(executionId);
             await using var reader = await command.ExecuteReaderAsync();
             if (!await reader.ReadAsync())
-                return JsonReplies.NotFound("Execution not found");
+                return ExecutionAggregate.ExecutionNotFound;
             (catalogId, path) = (reader.GetInt64(0), reader.GetString(1));
             original = (reader.IsDBNull(2) ? null : JsonNode.Parse(reader.GetString(2)) as JsonObject) ?? [];
         }
         catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code)
         {
-            return DatabaseUnavailable.Reply(code);
+            return DatabaseUnavailable.Failure(code);
         }
         if (EventBinding.CheckPool(Caller.Current, SystemPlaybooks.PoolOf(path), executionId, "rerun it") is { } foreignPool)
-            return ForeignPool(foreignPool);
+            return foreignPool;
         if (SystemPlaybooks.IsSystemPath(path) && await playbooks.GetAsync(catalogId) is { } playbook)
             foreach (var key in SystemPlaybooks.FixedKeys(playbook.Playbook.Document))
                 original.Remove(key);
-        var workload = Orchestrator.DeepMerge(original, JsonReplies.ParseObject(workloadJson) ?? []);
+        var workload = Orchestrator.DeepMerge(original, JsonInput.ParseObject(workloadJson) ?? []);
         return await Execute(new StartExecution(null, catalogId, null, workload.ToJsonString(), null, idempotencyKey), null);
     }
 
@@ -197,15 +171,14 @@ public sealed class ExecutionDirectoryGrain(
     /// there): duration, event counts by type, the steps that failed with their latest error, and the steps that took
     /// longest. Each list holds at most <paramref name="limit"/> entries.
     /// </summary>
-    public Task<Reply> Analyze(long executionId, int limit) => DatabaseCall.Run(async () =>
+    public Task<Outcome<ExecutionAnalysis>> Analyze(long executionId, int limit) => DatabaseCall.Run<ExecutionAnalysis>(async () =>
     {
         if (await SummaryAsync(executionId) is not { } summary)
-            return JsonReplies.NotFound("Execution not found");
-        var path = summary["path"]!.GetValue<string>();
-        if (EventBinding.CheckPool(Caller.Current, SystemPlaybooks.PoolOf(path), executionId, "analyze it") is { } foreignPool)
-            return ForeignPool(foreignPool);
+            return ExecutionAggregate.ExecutionNotFound;
+        if (EventBinding.CheckPool(Caller.Current, SystemPlaybooks.PoolOf(summary.Path), executionId, "analyze it") is { } foreignPool)
+            return foreignPool;
 
-        var byType = new JsonObject();
+        var byType = new Dictionary<string, long>();
         long eventCount = 0;
         await using (var command = database.CreateCommand(
             "SELECT event_type, count(*) FROM noetl.event WHERE execution_id = $1 GROUP BY event_type ORDER BY count(*) DESC, event_type"))
@@ -220,7 +193,7 @@ public sealed class ExecutionDirectoryGrain(
             }
         }
 
-        var failed = new JsonArray();
+        var failed = new List<FailedStep>();
         await using (var command = database.CreateCommand(
             """
             SELECT node_name, count(*), (array_agg(error ORDER BY event_id DESC))[1], max(event_id), max(created_at)
@@ -235,21 +208,12 @@ public sealed class ExecutionDirectoryGrain(
             command.Parameters.AddWithValue(limit);
             await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync())
-            {
-                failed.Add(new JsonObject
-                {
-                    ["step"] = Text(reader, 0),
-                    ["failures"] = reader.GetInt64(1),
-                    ["error"] = RedactedText(reader, 2),
-                    ["last_event_id"] = reader.GetInt64(3).ToString(),
-                    ["last_failed_at"] = WireTimes.Utc(reader.GetDateTime(4)),
-                });
-            }
+                failed.Add(new FailedStep(Text(reader, 0), reader.GetInt64(1), RedactedText(reader, 2), reader.GetInt64(3), WireTimes.Utc(reader.GetDateTime(4))));
         }
 
         // A step's commands (one per run or loop iteration) start when a worker reports command.started (else when
         // claimed, else issued) and end with their terminal worker event; the step's span is first start to last end.
-        var slowest = new JsonArray();
+        var slowest = new List<SlowStep>();
         await using (var command = database.CreateCommand(
             """
             WITH run AS (
@@ -277,39 +241,16 @@ public sealed class ExecutionDirectoryGrain(
             await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync())
             {
-                slowest.Add(new JsonObject
-                {
-                    ["step"] = Text(reader, 0),
-                    ["commands"] = reader.GetInt64(1),
-                    ["started_at"] = WireTimes.Utc(reader.GetDateTime(2)),
-                    ["finished_at"] = WireTimes.Utc(reader.GetDateTime(3)),
-                    ["duration_seconds"] = Math.Round(reader.GetDouble(4), 3),
-                    ["max_command_seconds"] = Math.Round(reader.GetDouble(5), 3),
-                });
+                slowest.Add(new SlowStep(Text(reader, 0), reader.GetInt64(1), WireTimes.Utc(reader.GetDateTime(2)), WireTimes.Utc(reader.GetDateTime(3)),
+                    Math.Round(reader.GetDouble(4), 3), Math.Round(reader.GetDouble(5), 3)));
             }
         }
 
-        return JsonReplies.Ok(new JsonObject
-        {
-            ["execution_id"] = summary["execution_id"]?.DeepClone(),
-            ["path"] = path,
-            ["version"] = summary["version"]?.DeepClone(),
-            ["status"] = summary["status"]?.DeepClone(),
-            ["error"] = summary["error"]?.DeepClone(),
-            ["start_time"] = summary["start_time"]?.DeepClone(),
-            ["end_time"] = summary["end_time"]?.DeepClone(),
-            ["duration_seconds"] = summary["duration_seconds"]?.DeepClone(),
-            ["duration_human"] = summary["duration_human"]?.DeepClone(),
-            ["event_count"] = eventCount,
-            ["events_by_type"] = byType,
-            ["failed_steps"] = failed,
-            ["slowest_steps"] = slowest,
-            ["limit"] = limit,
-            ["analyzed_at"] = WireTimes.Utc(DateTime.UtcNow),
-        });
+        return new ExecutionAnalysis(summary.ExecutionId, summary.Path, summary.Version, summary.Status, summary.Error, summary.StartTime,
+            summary.EndTime, summary.DurationSeconds, summary.DurationHuman, eventCount, byType, failed, slowest, limit, WireTimes.Utc(DateTime.UtcNow));
     });
 
-    private async Task<JsonObject?> SummaryAsync(long executionId)
+    private async Task<ExecutionSummary?> SummaryAsync(long executionId)
     {
         await using var command = database.CreateCommand(
             $"SELECT {SummaryColumns} FROM noetl.execution x JOIN noetl.catalog c ON c.catalog_id = x.catalog_id WHERE x.execution_id = $1");
@@ -352,7 +293,7 @@ public sealed class ExecutionDirectoryGrain(
     /// </summary>
     public async Task<Outcome<EventsProjected>> Project(JsonText eventsJson, long? sourceExecutionId)
     {
-        if (JsonReplies.ParseOrNull(eventsJson.Json) is not JsonArray events || events.Count == 0)
+        if (JsonInput.ParseOrNull(eventsJson.Json) is not JsonArray events || events.Count == 0)
             return Failure.Invalid("body.events", "events must be a non-empty list");
         var newestId = ids.Next();
         var groups = new Dictionary<long, JsonArray>();
@@ -485,28 +426,14 @@ public sealed class ExecutionDirectoryGrain(
     private const string SummaryColumns =
         "x.execution_id, x.catalog_id, c.path, c.version, x.status, x.start_time, x.end_time, x.error, x.parent_execution_id";
 
-    private static JsonObject ReadSummary(NpgsqlDataReader reader)
+    private static ExecutionSummary ReadSummary(NpgsqlDataReader reader)
     {
         DateTime? start = reader.IsDBNull(5) ? null : reader.GetDateTime(5);
         DateTime? end = reader.IsDBNull(6) ? null : reader.GetDateTime(6);
-        var status = reader.GetString(4);
         var duration = start is null ? (double?)null : ((end ?? DateTime.UtcNow) - start.Value).TotalSeconds;
-        return new JsonObject
-        {
-            ["execution_id"] = reader.GetInt64(0).ToString(),
-            ["catalog_id"] = reader.GetInt64(1).ToString(),
-            ["path"] = reader.GetString(2),
-            ["version"] = (int)reader.GetInt16(3),
-            ["status"] = status,
-            ["start_time"] = WireTimes.Utc(start),
-            ["end_time"] = WireTimes.Utc(end),
-            ["duration_seconds"] = duration is null ? null : Math.Round(duration.Value, 3),
-            ["duration_human"] = duration is null ? null : Durations.Human(duration.Value),
-            ["progress"] = status is "RUNNING" ? 0 : 100,
-            ["result"] = null,
-            ["error"] = RedactedText(reader, 7),
-            ["parent_execution_id"] = reader.IsDBNull(8) ? null : reader.GetInt64(8).ToString(),
-        };
+        return new ExecutionSummary(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), reader.GetInt16(3), reader.GetString(4),
+            WireTimes.Utc(start), WireTimes.Utc(end), duration is { } seconds ? Math.Round(seconds, 3) : null,
+            duration is { } human ? Durations.Human(human) : null, Result: null, RedactedText(reader, 7), Id(reader, 8));
     }
 
     private static void AddEventFilters(NpgsqlCommand command, long executionId, EventPage page)
@@ -522,7 +449,12 @@ public sealed class ExecutionDirectoryGrain(
     private static string? RedactedText(NpgsqlDataReader reader, int ordinal) =>
         Text(reader, ordinal) is { } text ? Redactor.Redact(JsonValue.Create(text))?.GetValue<string>() : null;
 
+    private static long? Id(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
+
     private static JsonNode? Json(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : JsonNode.Parse(reader.GetString(ordinal));
 
-    private static Reply ForeignPool(Failure refusal) => new(ReplyStatus.Forbidden, JsonReplies.Detail(refusal.Code!, refusal.Message));
+    /// <summary>A logged document as the GUI may see it: parsed once to be redacted, written once.</summary>
+    private static JsonText? RedactedJson(NpgsqlDataReader reader, int ordinal) => Written(Redactor.Redact(Json(reader, ordinal)));
+
+    private static JsonText? Written(JsonNode? node) => JsonText.From(node?.ToJsonString());
 }

@@ -67,13 +67,13 @@ public sealed class ExecutionGrain(
         await _cascade.ResumeAsync(_aggregate);
     }
 
-    public async Task<Reply> Start(StartExecution request, long catalogId, string path, int version)
+    public async Task<Outcome<ExecutionStarted>> Start(StartExecution request, long catalogId, string path, int version)
     {
         if (_aggregate is not null)
-            return new Reply(ReplyStatus.Conflict, JsonReplies.Detail("already_started", $"execution {ExecutionId} already exists"));
+            return Failure.Conflict("already_started", $"execution {ExecutionId} already exists");
         if (await playbooks.GetAsync(catalogId) is not { } catalog)
-            return JsonReplies.NotFound($"Executable catalog entry not found: {path}");
-        var workload = JsonReplies.ParseObject(request.WorkloadJson) ?? [];
+            return Failure.NotFound($"Executable catalog entry not found: {path}");
+        var workload = JsonInput.ParseObject(request.WorkloadJson) ?? [];
         var caller = Caller.Current;
         if (ExecutionAggregate.SystemPlaybookRefusal(catalog.Playbook, path, workload, caller) is { } refusal)
             return refusal;
@@ -81,13 +81,13 @@ public sealed class ExecutionGrain(
         PlaybookKeychain.Outcome? keychain = null;
         if (catalog.Playbook.Keychain is { Count: > 0 } section)
             try { keychain = await PlaybookKeychain.ResolveAsync(database, cipher, writer, section, catalogId, ExecutionId, request.ParentExecutionId); }
-            catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code) { return DatabaseUnavailable.Reply(code); }
+            catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code) { return DatabaseUnavailable.Failure(code); }
         var start = ExecutionAggregate.Start(ExecutionId, catalog, request, path, version, workload, caller, keychain?.Rows ?? [], _context);
         _aggregate = start.Aggregate;
         try
         {
-            if (await CommitAsync(start.Turn) is { Code: { } code })
-                return DatabaseUnavailable.Reply(code);
+            if (await CommitAsync(start.Turn) is { } failure)
+                return failure;
         }
         catch (Exception e) when (IdempotentStarts.IsDuplicate(e))
         {
@@ -100,7 +100,7 @@ public sealed class ExecutionGrain(
         ExecutionLogMessages.Started(logger, ExecutionId, LogText.Escape(path), version, start.Generated);
         if (keychain?.Skipped is { Count: > 0 } skipped)
             ExecutionLogMessages.KeychainSkipped(logger, ExecutionId, LogText.Escape(string.Join(", ", skipped)));
-        return IdempotentStarts.Started(ExecutionId, start.Generated);
+        return new ExecutionStarted(ExecutionId, start.Generated);
     }
 
     public async Task<Outcome<CommandClaim>> Claim(long eventId, string workerId, JsonText? locality)
@@ -171,12 +171,12 @@ public sealed class ExecutionGrain(
     }
 
     public Task<Outcome<ExecutionStatusReport>> Status() =>
-        Task.FromResult<Outcome<ExecutionStatusReport>>(_aggregate is { } execution ? execution.Status() : ExecutionNotFound);
+        Task.FromResult<Outcome<ExecutionStatusReport>>(_aggregate is { } execution ? execution.Status() : ExecutionAggregate.ExecutionNotFound);
 
     public Task<string?> FinalResult() => Task.FromResult(_aggregate?.FinalResult()?.ToJsonString());
 
     public Task<Outcome<CancellationState>> CancellationCheck() =>
-        Task.FromResult<Outcome<CancellationState>>(_aggregate is { } execution ? execution.CancellationCheck() : ExecutionNotFound);
+        Task.FromResult<Outcome<CancellationState>>(_aggregate is { } execution ? execution.CancellationCheck() : ExecutionAggregate.ExecutionNotFound);
 
     public async Task<Outcome<StoredResult>> StoreResult(ResultInput input) =>
         (ResultRefusal("store results for it") ?? _results.TooLarge(input)) is { } refusal ? refusal : await _results.StoreAsync(input, await SecretValuesAsync());
@@ -184,11 +184,9 @@ public sealed class ExecutionGrain(
     public async Task<Outcome<ResultView>> ReadResult(string? name, string? reference) =>
         ResultRefusal("read its results") is { } refusal ? refusal : await _results.ReadAsync(name, reference);
 
-    private static readonly Failure ExecutionNotFound = Failure.NotFound("Execution not found");
-
     /// <summary>Only the execution's own pool stores or reads its results.</summary>
     private Failure? ResultRefusal(string action) => _aggregate is not { } execution
-        ? ExecutionNotFound
+        ? ExecutionAggregate.ExecutionNotFound
         : EventBinding.CheckPool(Caller.Current, execution.Pool, ExecutionId, action);
 
     public Task SecretsIssued()
@@ -241,7 +239,7 @@ public sealed class ExecutionGrain(
     public async Task<Outcome<Cancellation>> Cancel(string reason, bool cascade)
     {
         if (_aggregate is not { } execution)
-            return ExecutionNotFound;
+            return ExecutionAggregate.ExecutionNotFound;
         var decision = execution.Cancel(reason, cascade, Caller.Current);
         if (decision.Turn is not null && await CommitAsync(decision.Turn) is { } failure)
             return failure;

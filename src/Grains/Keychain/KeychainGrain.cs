@@ -72,7 +72,7 @@ public sealed class KeychainGrain(NpgsqlDataSource database, SecretCipher cipher
             return foreignPool;
         if (KeychainEntries.CacheKey(name, catalogId, input.Scope, input.ExecutionId) is not { } cacheKey)
             return MissingExecution(input.Scope);
-        if (JsonReplies.ParseOrNull(input.TokenDataJson) is not JsonObject data)
+        if (JsonInput.ParseOrNull(input.TokenDataJson) is not JsonObject data)
             return Failure.Invalid("body.token_data", "Input should be a valid dictionary");
 
         var now = DateTimeOffset.UtcNow;

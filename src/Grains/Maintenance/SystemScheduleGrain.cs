@@ -34,16 +34,16 @@ public sealed partial class SystemScheduleGrain(ServerOptions options, ILogger<S
     {
         if (!reminderName.StartsWith(CleanupReminderPrefix, StringComparison.Ordinal))
             return;
-        var reply = await GrainFactory.Reference<IExecutionDirectoryGrain>(0).Execute(new StartExecution(CleanupPath, null, null, "{}", null), null);
-        if (reply.IsOk)
-            LogStarted(CleanupPath);
+        var outcome = await GrainFactory.Reference<IExecutionDirectoryGrain>(0).Execute(new StartExecution(CleanupPath, null, null, "{}", null), null);
+        if (outcome.Failure is { } failure)
+            LogNotStarted(CleanupPath, failure.Kind);
         else
-            LogNotStarted(CleanupPath, reply.Status);
+            LogStarted(CleanupPath);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Scheduled run of {Path} started")]
     private partial void LogStarted(string path);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduled run of {Path} was not started: {Status}")]
-    private partial void LogNotStarted(string path, ReplyStatus status);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduled run of {Path} was not started: {Kind}")]
+    private partial void LogNotStarted(string path, FailureKind kind);
 }

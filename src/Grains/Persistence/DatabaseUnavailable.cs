@@ -35,6 +35,4 @@ public static class DatabaseUnavailable
     };
 
     public static Failure Failure(string code) => NoEtl.Grains.Failure.Unavailable(code, Message(code), RetryAfterSeconds);
-
-    public static Reply Reply(string code) => new(ReplyStatus.Unavailable, JsonReplies.Detail(code, Message(code)), RetryAfterSeconds);
 }

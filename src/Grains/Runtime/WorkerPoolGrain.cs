@@ -103,7 +103,7 @@ public sealed class WorkerPoolGrain(NpgsqlDataSource database, SnowflakeIds ids)
     /// <summary>The runtime id, or null when the name belongs to another pool's worker.</summary>
     private async Task<long?> UpsertAsync(WorkerRegistration registration)
     {
-        var runtime = JsonReplies.ParseObject(registration.MetaJson) ?? [];
+        var runtime = JsonInput.ParseObject(registration.MetaJson) ?? [];
         runtime["type"] = registration.Runtime;
         runtime["pid"] = registration.Pid;
         runtime["hostname"] = registration.Hostname;

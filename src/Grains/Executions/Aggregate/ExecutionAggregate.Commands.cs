@@ -66,7 +66,7 @@ public sealed partial class ExecutionAggregate
             ["actionable"] = false,
             ["informative"] = true,
         };
-        if (JsonReplies.ParseOrNull(locality?.Json) is JsonObject place)
+        if (JsonInput.ParseOrNull(locality?.Json) is JsonObject place)
             meta["locality"] = Scrub(place, secrets);
         if (decision.ReclaimReason is { } reason)
         {
@@ -115,6 +115,8 @@ public sealed partial class ExecutionAggregate
     }
 
     public static Failure CommandNotFound(long eventId) => Failure.NotFound($"command not found: {eventId}");
+
+    public static readonly Failure ExecutionNotFound = Failure.NotFound("Execution not found");
 
     /// <summary>The holders whose liveness a sweep at <paramref name="nowUtc"/> needs (<see cref="Sweep"/>).</summary>
     public List<string> HoldersToSweep(DateTime nowUtc) =>

@@ -18,7 +18,7 @@ public sealed partial class ExecutionAggregate
     /// <summary>The ref of a posted event's <c>result_ref</c> result; payloads without the marker are not parsed here.</summary>
     public static string? ReferenceIn(WorkerEvent workerEvent) =>
         workerEvent.PayloadJson.Contains("result_ref", StringComparison.Ordinal)
-            ? WorkerEvents.ResultRef(JsonReplies.ParseOrNull(workerEvent.PayloadJson) as JsonObject)
+            ? WorkerEvents.ResultRef(JsonInput.ParseOrNull(workerEvent.PayloadJson) as JsonObject)
             : null;
 
     /// <param name="secrets">Values of the credentials read for this execution: scrubbed from what is stored.</param>
@@ -87,7 +87,7 @@ public sealed partial class ExecutionAggregate
     private Accepted Accept(WorkerEvent workerEvent, Turn turn, JsonObject? batchMeta, IReadOnlyCollection<string> secrets,
         IReadOnlyDictionary<string, JsonNode?> referenced)
     {
-        if (JsonReplies.ParseOrNull(workerEvent.PayloadJson) is not JsonObject payload)
+        if (JsonInput.ParseOrNull(workerEvent.PayloadJson) is not JsonObject payload)
             return Accepted.Reject(Failure.Invalid("body.payload", "payload must be an object"));
         if (WorkerEvents.Validate(payload) is { } problem)
             return Accepted.Reject(Failure.Invalid("body.payload", problem));
@@ -96,7 +96,7 @@ public sealed partial class ExecutionAggregate
         if (SecretInIdentifiers(secrets, ("step", workerEvent.Step), ("name", workerEvent.Name), ("worker_id", workerEvent.WorkerId)) is { } leak)
             return Accepted.Reject(leak);
 
-        var requestMeta = JsonReplies.ParseObject(workerEvent.MetaJson);
+        var requestMeta = JsonInput.ParseObject(workerEvent.MetaJson);
         var commandId = WorkerEvents.CommandId(payload, requestMeta);
         var name = workerEvent.Name;
         if (commandId is { } idempotent && DeduplicatedEvents.Names.Contains(name)

@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using NoEtl.Grains.Catalog;
 using NoEtl.Grains.Commands;
 using NoEtl.Grains.Hosting;
-using NoEtl.Grains.Persistence;
 using NoEtl.Grains.Security;
 
 namespace NoEtl.Grains.Executions.Aggregate;
@@ -127,18 +126,17 @@ public sealed partial class ExecutionAggregate
     }
 
     /// <summary>User pools may not start system playbooks, and nobody may override the workload keys they fix.</summary>
-    public static Reply? SystemPlaybookRefusal(Playbook playbook, string path, JsonObject workload, Caller caller)
+    public static Failure? SystemPlaybookRefusal(Playbook playbook, string path, JsonObject workload, Caller caller)
     {
         if (!SystemPlaybooks.IsSystemPath(path))
             return null;
         if (!SystemPlaybooks.MayExecute(caller))
-            return new Reply(ReplyStatus.Forbidden, JsonReplies.Detail(SystemPlaybooks.RefusalCode,
-                $"{path} is a system playbook: pool '{caller.Pool}' may not start it"));
+            return Failure.Forbidden(SystemPlaybooks.RefusalCode, $"{path} is a system playbook: pool '{caller.Pool}' may not start it");
         var fixedKeys = SystemPlaybooks.FixedKeys(playbook.Document).Where(workload.ContainsKey).ToList();
         return fixedKeys.Count == 0
             ? null
-            : new Reply(ReplyStatus.Invalid, JsonReplies.FieldErrors(fixedKeys.Select(key =>
-                ($"body.workload.{key}", $"'{key}' is fixed by the system playbook {path} and cannot be overridden"))));
+            : Failure.Invalid([.. fixedKeys.Select(key =>
+                new FieldFailure($"body.workload.{key}", $"'{key}' is fixed by the system playbook {path} and cannot be overridden"))]);
     }
 
     /// <param name="referencedData">What a <c>result_ref</c> in the row's payload points at.</param>
