@@ -76,11 +76,12 @@ public class ScaleTests
         for (var run = 0; run < 3; run++)
         {
             GC.Collect();
-            var watch = Stopwatch.StartNew();
+            // Processor time, not wall time: other test assemblies run beside this one on two shared cores.
+            var before = Process.GetCurrentProcess().TotalProcessorTime;
             var decision = Orchestrator.Decide(execution.Playbook, state, done);
-            watch.Stop();
+            var spent = Process.GetCurrentProcess().TotalProcessorTime - before;
             Assert.Equal(arcs, decision.Emissions.Count);
-            best = watch.Elapsed < best ? watch.Elapsed : best;
+            best = spent < best ? spent : best;
         }
         return best;
     }
