@@ -52,6 +52,20 @@ public sealed class BenchOptions
     /// <summary>Iterations of the memory scenario's long loop.</summary>
     public int LoopIterations { get; set; } = 2000;
 
+    /// <summary>
+    /// Where the memory scenario writes a heap dump of the silo (<c>dotnet-dump collect --type Heap</c>, on PATH) at
+    /// each of its measurements, for a breakdown by type (<c>dumpheap -live -stat</c>); null: no dumps. Needs a silo
+    /// the bench started.
+    /// </summary>
+    public string? HeapDumpDirectory { get; set; }
+
+    /// <summary>
+    /// <c>NOETL_COMMAND_REAPER_PENDING_RETRY_SECONDS</c> of the silo we start (null: its default). Holding 100,000
+    /// executions mid-flight takes the bench many minutes, during which the reaper would notify every unclaimed command
+    /// again each minute, although the bench takes every notification from the outbox.
+    /// </summary>
+    public int? PendingRetrySeconds { get; set; }
+
     /// <summary>A running gateway to drive instead of starting a system.</summary>
     public string? TargetUrl { get; set; }
 
@@ -107,6 +121,8 @@ public sealed class BenchOptions
                 case "--silos": options.Silos = Positive(name, Value()); break;
                 case "--memory-executions": options.MemoryExecutions = Positive(name, Value()); break;
                 case "--loop-iterations": options.LoopIterations = Positive(name, Value()); break;
+                case "--heap-dump": options.HeapDumpDirectory = Value(); break;
+                case "--pending-retry": options.PendingRetrySeconds = Positive(name, Value()); break;
                 case "--target": options.TargetUrl = Value().TrimEnd('/'); break;
                 case "--internal-token": options.InternalToken = Value(); break;
                 case "--operator-token": options.OperatorToken = Value(); break;
@@ -126,6 +142,8 @@ public sealed class BenchOptions
             throw new ArgumentException($"--silos {options.Silos}: the bench starts that cluster itself, so it cannot drive a running system (--target)");
         if (options.Silos > 1 && options.Hosting.Contains("combined"))
             throw new ArgumentException($"--silos {options.Silos}: several silos run behind a gateway (--hosting separate); combined hosting serves the API from a single silo");
+        if (options.TargetUrl is not null && (options.HeapDumpDirectory is not null || options.PendingRetrySeconds is not null))
+            throw new ArgumentException("--heap-dump and --pending-retry apply to a silo the bench starts, not to a --target");
         if (options.EventBatches.Any(b => b > 256))
             throw new ArgumentException("--event-batch: at most 256 events per request");
         return options;
@@ -142,6 +160,8 @@ public sealed class BenchOptions
           --silos N            silos in the cluster, behind one gateway (1); more than 1: separate hosting only, the Helm
                                chart's fast-failover settings on silos and gateway, and a check that no silo was declared dead
           --memory-executions N  five-step executions held active (1000)   --loop-iterations N  long-loop iterations (2000)
+          --heap-dump DIR      memory scenario: a heap dump of the silo (dotnet-dump) at each measurement, into DIR
+          --pending-retry S    the silo's NOETL_COMMAND_REAPER_PENDING_RETRY_SECONDS (its default: 60)
           --target URL --internal-token T --admin-dsn DSN [--operator-token T --worker-token T]
                                drive a running system instead of starting one (worker token: a pool "shared" principal)
           --history N          run on empty tables, then again after filling N events (at least 1000) of history

@@ -115,8 +115,8 @@ public static class Report
     /// </summary>
     private static string CpuPerUnit(Measurement m, int cores)
     {
-        if (m.Resources is null || m.Value <= 0 || m.Unit.StartsWith("KB", StringComparison.Ordinal))
-            return ""; // memory figures are sizes, not rates
+        if (m.Resources is null || m.Value <= 0 || !m.Unit.EndsWith("/s", StringComparison.Ordinal))
+            return ""; // memory figures are sizes and latencies, not rates
 
         var unit = m.Unit.Split('/')[0].TrimEnd('s');
         var perUnit = m.Resources.Cpu.Where(c => SystemGroups.Contains(c.Group) || c.Group == "bench")

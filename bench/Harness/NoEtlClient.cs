@@ -14,6 +14,9 @@ public sealed record ApiTokens(string Internal, string? Operator, string? Worker
 /// <summary>A command the outbox announced: what a worker receives in a NATS notification.</summary>
 public readonly record struct OutboxRow(long OutboxId, long EventId, long ExecutionId, string Step);
 
+/// <summary>What <c>/diagnostics/memory</c> reports of the silo.</summary>
+public readonly record struct SiloMemory(long ManagedBytes, long WorkingSetBytes, int ExecutionActivations);
+
 /// <summary>What a worker needs from a claim response to report the run.</summary>
 public readonly record struct Claimed(long ExecutionId, string Step, long CommandId);
 
@@ -113,24 +116,31 @@ public sealed class NoEtlClient : IDisposable
         return (status, rows, body);
     }
 
-    /// <summary>
-    /// The silos' managed heaps in bytes, added up, each after a forced full collection (<c>/diagnostics/memory</c>,
-    /// operator token): with several silos the executions spread over all of them.
-    /// </summary>
-    public async Task<long> SiloHeapBytesAsync(IEnumerable<string> siloUrls)
+    /// <summary>The silo's managed heap after a forced full collection, its working set and the execution activations (<c>/diagnostics/memory</c>, operator token).</summary>
+    public async Task<SiloMemory> SiloMemoryAsync(string siloUrl)
     {
-        long total = 0;
-        foreach (var siloUrl in siloUrls)
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{siloUrl}/diagnostics/memory");
+        request.Headers.Authorization = _operator;
+        using var response = await _http.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Ensure(response.StatusCode, body, "silo memory");
+        using var json = JsonDocument.Parse(body);
+        var root = json.RootElement;
+        return new SiloMemory(root.GetProperty("managed_bytes").GetInt64(), root.GetProperty("working_set_bytes").GetInt64(),
+            root.GetProperty("execution_activations").GetInt32());
+    }
+
+    /// <summary>Asks the silo to deactivate these executions' activations (<c>/diagnostics/deactivate</c>, operator token).</summary>
+    public async Task DeactivateAsync(string siloUrl, IEnumerable<long> executionIds)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{siloUrl}/diagnostics/deactivate")
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, $"{siloUrl}/diagnostics/memory");
-            request.Headers.Authorization = _operator;
-            using var response = await _http.SendAsync(request);
-            var body = await response.Content.ReadAsStringAsync();
-            Ensure(response.StatusCode, body, "silo memory");
-            using var json = JsonDocument.Parse(body);
-            total += json.RootElement.GetProperty("managed_bytes").GetInt64();
-        }
-        return total;
+            Content = new StringContent($$"""{"execution_ids":[{{string.Join(',', executionIds)}}]}""", Encoding.UTF8),
+        };
+        request.Content.Headers.ContentType = Json;
+        request.Headers.Authorization = _operator;
+        using var response = await _http.SendAsync(request);
+        Ensure(response.StatusCode, await response.Content.ReadAsStringAsync(), "deactivate executions");
     }
 
     public async Task<(HttpStatusCode Status, string Body)> MarkPublishedAsync(IEnumerable<long> outboxIds) =>

@@ -105,8 +105,7 @@ public sealed class SystemUnderTest : IAsyncDisposable
             for (var number = 1; number <= options.Silos; number++)
             {
                 var url = combined ? gatewayUrl : $"http://127.0.0.1:{ServerProcess.FreePort()}";
-                var silo = system.Start(options.Silos == 1 ? "silo" : $"silo-{number}", Output("Silo", "NoEtl.Silo"), new Dictionary<string, string>(
-                    (combined ? api : []).Concat(failover?.Silo ?? new Dictionary<string, string>()))
+                var environment = new Dictionary<string, string>((combined ? api : []).Concat(failover?.Silo ?? new Dictionary<string, string>()))
                 {
                     ["ConnectionStrings__Noetl"] = database.ServerConnectionString,
                     ["NOETL_CLUSTERING"] = "postgres",
@@ -123,7 +122,10 @@ public sealed class SystemUnderTest : IAsyncDisposable
                     // A throwaway credential key: the benchmark stores no credentials, but the silo will not start without one.
                     ["NOETL_ENCRYPTION_KEY"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
                     ["Logging__LogLevel__Default"] = "Warning",
-                });
+                };
+                if (options.PendingRetrySeconds is { } pendingRetry)
+                    environment["NOETL_COMMAND_REAPER_PENDING_RETRY_SECONDS"] = pendingRetry.ToString();
+                var silo = system.Start(options.Silos == 1 ? "silo" : $"silo-{number}", Output("Silo", "NoEtl.Silo"), environment);
                 log($"starting {silo.Name} (pid {silo.Pid}, pool {options.PoolSize}, hosting {hosting}) on database {database.DatabaseName}");
                 silos.Add((silo, url));
             }

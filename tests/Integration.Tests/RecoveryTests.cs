@@ -9,7 +9,9 @@ public sealed class RecoveryTests : IAsyncLifetime
 {
     private NoEtlSystem _system = null!;
 
-    public async Task InitializeAsync() => _system = await NoEtlSystem.StartAsync(silos: 1, poolSize: 6);
+    // The operator token opens the silo's diagnostics routes (/diagnostics/memory, /diagnostics/deactivate).
+    public async Task InitializeAsync() => _system = await NoEtlSystem.StartAsync(silos: 1, poolSize: 6,
+        siloSettings: new Dictionary<string, string> { ["NOETL_OPERATOR_TOKEN"] = PrincipalTokens.Operator });
 
     public async Task DisposeAsync() => await _system.DisposeAsync();
 
@@ -47,6 +49,46 @@ public sealed class RecoveryTests : IAsyncLifetime
         var types = (await http.Events(executionId)).Select(e => e!["event_type"]!.GetValue<string>()).ToList();
         Assert.Equal(3, types.Count(t => t == "command.issued"));
         Assert.Equal(1, types.Count(t => t == "playbook.completed"));
+    }
+
+    [Fact]
+    public async Task A_deactivated_execution_is_rebuilt_from_its_log_by_its_next_call()
+    {
+        var http = _system.Http;
+        var path = $"tests/deactivated_{Guid.NewGuid():N}";
+        await http.Register(Playbooks.ThreeSteps(path));
+        var executionId = await http.Execute(path);
+        var worker = new SimulatedWorker(http, "patient");
+        var first = Assert.Single(await worker.PendingCommandEventsAsync(executionId));
+        var claim = await http.Claim(first, "patient");
+        await worker.CompleteAsync(claim.Json, new JsonObject { ["message"] = "before deactivation" });
+
+        using var silo = new HttpClient(new RoleAwareTokens()) { BaseAddress = new Uri(_system.SiloUrls[0]) };
+        var deactivate = new { execution_ids = new[] { executionId } };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await silo.Send(HttpMethod.Post, "/diagnostics/deactivate", deactivate, bearer: "")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await silo.Send(HttpMethod.Post, "/diagnostics/deactivate", deactivate, bearer: "Bearer wrong")).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Post, "/diagnostics/deactivate", rawBody: "{\"execution_ids\": \"1\"}")).Status);
+        var active = await ExecutionActivationsAsync(silo);
+        Assert.True(active >= 1, $"{active} execution activations");
+
+        Assert.Equal(HttpStatusCode.OK, (await silo.Post("/diagnostics/deactivate", deactivate)).Status);
+        await Eventually.WaitForAsync(async () => await ExecutionActivationsAsync(silo) == active - 1, "the execution deactivated");
+
+        // The first call activates it again: the state rebuilt from the log goes on where the old activation stopped.
+        Assert.Equal("RUNNING", (await http.Status(executionId))["status"]!.GetValue<string>());
+        Assert.Equal(active, await ExecutionActivationsAsync(silo));
+        var status = await worker.RunToCompletionAsync(executionId,
+            c => c["node_name"]!.GetValue<string>() == "double" ? new JsonObject { ["value"] = 1 } : new JsonObject(), TimeSpan.FromSeconds(60));
+        Assert.Equal("COMPLETED", status["status"]!.GetValue<string>());
+        var second = worker.Claims.Single(c => c["node_name"]!.GetValue<string>() == "double");
+        Assert.Equal("before deactivation", second["context"]!["input"]!["previous"]!.GetValue<string>());
+    }
+
+    private static async Task<int> ExecutionActivationsAsync(HttpClient silo)
+    {
+        var memory = await silo.Get("/diagnostics/memory");
+        Assert.Equal(HttpStatusCode.OK, memory.Status);
+        return memory.Json!["execution_activations"]!.GetValue<int>();
     }
 
     /// <summary>Calls made while the gateway still lists the stopped silo may fail once; the work itself is idempotent.</summary>
