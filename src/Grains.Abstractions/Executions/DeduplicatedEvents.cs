@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+
 namespace NoEtl.Grains;
 
 /// <summary>
@@ -6,6 +8,7 @@ namespace NoEtl.Grains;
 /// </summary>
 public static class DeduplicatedEvents
 {
-    public static readonly IReadOnlySet<string> Names =
-        new HashSet<string>(["call.done", "call.error", "step.exit", "command.started", "command.completed", "command.failed"]);
+    /// <summary>A frozen set, so callers can reuse its string instances (<c>TryGetValue</c>) in keys kept per event.</summary>
+    public static readonly FrozenSet<string> Names =
+        FrozenSet.ToFrozenSet(["call.done", "call.error", "step.exit", "command.started", "command.completed", "command.failed"]);
 }

@@ -130,6 +130,27 @@ public sealed class ExecutionAggregateTests
     }
 
     [Fact]
+    public void A_call_done_repeated_after_a_rebuild_is_answered_with_the_first_event()
+    {
+        var playbook = Started(out _).Catalog;
+        var context = new AggregateContext(new ServerOptions(), _leases, "silo-1", new CountingClock());
+        var start = ExecutionAggregate.Start(ExecutionId, playbook, new StartExecution("tests/demo", 7, 1, "{}", null), "tests/demo", 1,
+            [], Caller.System, [], context);
+        var execution = start.Aggregate;
+        var commandId = execution.Commands.Single().CommandId;
+        var claim = Claim(execution, start.Turn.NewCommands.Single().EventId, "w1");
+        var first = execution.Append(CallDone(commandId, "w1"), Worker, NoSecrets, NothingReferenced);
+
+        // The first-event index of the rebuilt aggregate comes from the log: the same retry must still find it.
+        var rebuilt = ExecutionAggregate.Rebuild(ExecutionId, playbook, [.. start.Turn.Events, .. claim.Turn!.Events, .. first.Turn!.Events],
+            execution.Commands, NothingReferenced, new AggregateContext(new ServerOptions(), _leases, "silo-2", new CountingClock()));
+        var repeat = rebuilt.Append(CallDone(commandId, "w1"), Worker, NoSecrets, NothingReferenced);
+
+        Assert.Null(repeat.Turn);
+        Assert.Equal(first.Reply.Value!.EventId, repeat.Reply.Value!.EventId);
+    }
+
+    [Fact]
     public void A_cancel_with_cascade_owes_the_children_until_the_cascade_is_settled()
     {
         var execution = Started(out _);

@@ -154,8 +154,12 @@ public sealed partial class ExecutionAggregate
             if (row.EventType == "execution.cancelled" && row.Meta?["cascade"] is JsonValue cascade && cascade.TryGetValue<bool>(out var owed) && owed)
                 OwedCascade = row.Error ?? "Parent execution cancelled";
         }
-        if (row.CommandId is { } commandId && DeduplicatedEvents.Names.Contains(row.EventType))
-            _firstWorkerEvent.TryAdd((row.EventType, row.NodeName ?? "", commandId), row.EventId);
+        // The key holds the name set's and the command's own strings: the row's copies would stay once per event.
+        if (row.CommandId is { } commandId && DeduplicatedEvents.Names.TryGetValue(row.EventType, out var name))
+        {
+            var step = _commands.TryGetValue(commandId, out var issued) && issued.Step == row.NodeName ? issued.Step : row.NodeName ?? "";
+            _firstWorkerEvent.TryAdd((name, step, commandId), row.EventId);
+        }
         if (row.Meta?["idempotency_key"] is JsonValue key && key.TryGetValue<string>(out var batchKey)
             && row.Meta["batch_request_id"] is JsonValue request && request.TryGetValue<string>(out var requestText)
             && long.TryParse(requestText, out var requestId))
