@@ -131,11 +131,17 @@ public sealed class NoEtlClient : IDisposable
     }
 
     /// <summary>Asks the silo to deactivate these executions' activations (<c>/diagnostics/deactivate</c>, operator token).</summary>
-    public async Task DeactivateAsync(string siloUrl, IEnumerable<long> executionIds)
+    public Task DeactivateAsync(string siloUrl, IEnumerable<long> executionIds) =>
+        DeactivateAsync(siloUrl, $$"""{"execution_ids":[{{string.Join(',', executionIds)}}]}""");
+
+    /// <summary>Asks the cluster to deactivate every active execution (<c>/diagnostics/deactivate</c>, operator token).</summary>
+    public Task DeactivateAllAsync(string siloUrl) => DeactivateAsync(siloUrl, """{"all":true}""");
+
+    private async Task DeactivateAsync(string siloUrl, string body)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, $"{siloUrl}/diagnostics/deactivate")
         {
-            Content = new StringContent($$"""{"execution_ids":[{{string.Join(',', executionIds)}}]}""", Encoding.UTF8),
+            Content = new StringContent(body, Encoding.UTF8),
         };
         request.Content.Headers.ContentType = Json;
         request.Headers.Authorization = _operator;

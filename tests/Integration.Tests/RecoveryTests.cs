@@ -84,6 +84,29 @@ public sealed class RecoveryTests : IAsyncLifetime
         Assert.Equal("before deactivation", second["context"]!["input"]!["previous"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task Every_active_execution_can_be_deactivated_at_once_and_each_goes_on_afterwards()
+    {
+        var http = _system.Http;
+        var path = $"tests/deactivate_all_{Guid.NewGuid():N}";
+        await http.Register(Playbooks.ThreeSteps(path));
+        var executions = new[] { await http.Execute(path), await http.Execute(path) };
+        using var silo = new HttpClient(new RoleAwareTokens()) { BaseAddress = new Uri(_system.SiloUrls[0]) };
+        Assert.True(await ExecutionActivationsAsync(silo) >= 2);
+        Assert.Equal(HttpStatusCode.BadRequest, (await silo.Send(HttpMethod.Post, "/diagnostics/deactivate", rawBody: "{\"all\": \"yes\"}")).Status);
+
+        Assert.Equal(HttpStatusCode.OK, (await silo.Post("/diagnostics/deactivate", new { all = true })).Status);
+        await Eventually.WaitForAsync(async () => await ExecutionActivationsAsync(silo) == 0, "every execution deactivated");
+
+        var worker = new SimulatedWorker(http, "after-deactivate-all");
+        foreach (var execution in executions)
+        {
+            var status = await worker.RunToCompletionAsync(execution,
+                c => c["node_name"]!.GetValue<string>() == "double" ? new JsonObject { ["value"] = 1 } : new JsonObject(), TimeSpan.FromSeconds(60));
+            Assert.Equal("COMPLETED", status["status"]!.GetValue<string>());
+        }
+    }
+
     private static async Task<int> ExecutionActivationsAsync(HttpClient silo)
     {
         var memory = await silo.Get("/diagnostics/memory");

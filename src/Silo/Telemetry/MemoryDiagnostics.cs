@@ -14,7 +14,8 @@ namespace NoEtl.Silo.Telemetry;
 /// collection (which pauses the whole silo), its working set and the execution activations of the cluster.
 /// <c>POST /diagnostics/deactivate</c> with <c>{"execution_ids": [...]}</c>: asks those executions' activations to
 /// deactivate, as idle collection would, so the next call measures a re-activation (an execution that is not active
-/// is activated first, then deactivated).
+/// is activated first, then deactivated); with <c>{"all": true}</c> every active execution of the cluster, so a
+/// measurement does not see earlier work's activations collected in its middle.
 /// </summary>
 public static class MemoryDiagnostics
 {
@@ -63,7 +64,9 @@ public static class MemoryDiagnostics
             try
             {
                 using var body = await JsonDocument.ParseAsync(request.Body);
-                ids = [.. body.RootElement.GetProperty("execution_ids").EnumerateArray().Select(id => id.GetInt64())];
+                ids = body.RootElement.TryGetProperty("all", out var all) && all.GetBoolean()
+                    ? await ActiveExecutionsAsync(grains)
+                    : [.. body.RootElement.GetProperty("execution_ids").EnumerateArray().Select(id => id.GetInt64())];
             }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {
@@ -76,5 +79,13 @@ public static class MemoryDiagnostics
             return Results.Content($$"""{"requested": {{ids.Count}}}""", "application/json");
         }).ExcludeFromDescription();
         return app;
+    }
+
+    /// <summary>Every execution active in the cluster (at most <see cref="MaxDeactivations"/> are then deactivated per request).</summary>
+    private static async Task<List<long>> ActiveExecutionsAsync(IGrainFactory grains)
+    {
+        var executionType = grains.GetGrain<IExecutionGrain>(0).GetGrainId().Type; // a reference only: nothing is activated
+        var active = await grains.GetGrain<IManagementGrain>(0).GetActiveGrains(executionType);
+        return [.. active.Select(id => id.GetIntegerKey()).Take(MaxDeactivations)];
     }
 }
