@@ -35,6 +35,36 @@ public sealed class NoetlSchemaTests(MigratedDatabaseFixture fixture) : IClassFi
         Assert.Equal("chk_event_result_shape", error.ConstraintName);
     }
 
+    /// <summary>
+    /// PostgreSQL vacuums a table once its dead rows exceed threshold + scale factor × rows. For the queues in front of
+    /// a history (every row updated within seconds, then kept until the retention) that must not grow with the history.
+    /// </summary>
+    [Theory]
+    [InlineData("outbox", 5_000)]
+    [InlineData("command", 10_000)]
+    public async Task Queue_tables_are_vacuumed_after_a_fixed_number_of_dead_rows_whatever_the_history(string table, int deadRows)
+    {
+        await using var connection = new NpgsqlConnection(fixture.Database.ServerConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT COALESCE((SELECT split_part(o, '=', 2) FROM unnest(c.reloptions) o WHERE o LIKE 'autovacuum_vacuum_threshold=%'),
+                            current_setting('autovacuum_vacuum_threshold'))::float8,
+                   COALESCE((SELECT split_part(o, '=', 2) FROM unnest(c.reloptions) o WHERE o LIKE 'autovacuum_vacuum_scale_factor=%'),
+                            current_setting('autovacuum_vacuum_scale_factor'))::float8
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'noetl' AND c.relname = $1
+            """, connection);
+        command.Parameters.AddWithValue(table);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync(), $"noetl.{table} exists");
+        var (threshold, scaleFactor) = (reader.GetDouble(0), reader.GetDouble(1));
+        double DeadRowsBeforeVacuum(long rows) => threshold + scaleFactor * rows;
+
+        Assert.Equal(deadRows, DeadRowsBeforeVacuum(1_000));
+        Assert.Equal(deadRows, DeadRowsBeforeVacuum(10_000_000));
+    }
+
     [Fact]
     public async Task Db_side_snowflake_ids_follow_the_spec_layout()
     {
