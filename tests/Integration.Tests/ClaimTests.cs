@@ -151,4 +151,19 @@ public sealed class ClaimTests(SystemFixture fixture)
         Assert.Equal("start", command.Json["node_name"]!.GetValue<string>());
         Assert.DoesNotContain(await Http.Events(executionId), e => e!["event_type"]!.GetValue<string>() == "command.claimed");
     }
+
+    [Fact]
+    public async Task Get_command_of_a_finished_command_answers_the_same_shape_from_its_stored_row()
+    {
+        var (executionId, eventId) = await IssueOneCommandAsync();
+        var open = await Http.Get($"/api/commands/{eventId}");
+        await new SimulatedWorker(Http, "finisher").RunToCompletionAsync(executionId, _ => new JsonObject());
+
+        // The grain keeps no context or meta of a finished command: they come from noetl.command, as issued.
+        var finished = await Http.Get($"/api/commands/{eventId}");
+        Assert.Equal(HttpStatusCode.OK, finished.Status);
+        Assert.Equal("COMPLETED", finished.Json["status"]!.GetValue<string>());
+        foreach (var key in new[] { "execution_id", "node_id", "node_name", "action", "context", "meta" })
+            Assert.True(JsonNode.DeepEquals(open.Json[key], finished.Json[key]), $"{key}: {open.Json[key]?.ToJsonString()} / {finished.Json[key]?.ToJsonString()}");
+    }
 }

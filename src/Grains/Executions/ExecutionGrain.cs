@@ -127,8 +127,18 @@ public sealed class ExecutionGrain(
         return decision.Reply;
     }
 
-    public Task<Outcome<CommandView>> GetCommand(long eventId) =>
-        Task.FromResult(_aggregate?.GetCommand(eventId) ?? ExecutionAggregate.CommandNotFound(eventId));
+    public async Task<Outcome<CommandView>> GetCommand(long eventId)
+    {
+        if (_aggregate is not { } execution)
+            return ExecutionAggregate.CommandNotFound(eventId);
+        CommandBody? stored = null;
+        if (execution.CommandBodyToRead(eventId) is { } commandId)
+        {
+            try { stored = await _log.ReadCommandBodyAsync(commandId); }
+            catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code) { return DatabaseUnavailable.Failure(code); }
+        }
+        return execution.GetCommand(eventId, stored);
+    }
 
     public async Task<Outcome<EventAccepted>> Append(WorkerEvent workerEvent)
     {

@@ -65,21 +65,24 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
         return rows;
     }
 
+    /// <summary>The commands' rows; context and meta only for those still open (finished ones keep them here, not in memory).</summary>
     public async Task<List<CommandRecord>> ReadCommandsAsync()
     {
         await using var command = database.CreateCommand(
             """
             SELECT command_id, event_id, step_name, tool_kind, status, worker_id, claimed_at, started_at, completed_at,
-                   context::text, meta::text, attempt, updated_at
+                   CASE WHEN status = ANY($2) THEN NULL ELSE context::text END,
+                   CASE WHEN status = ANY($2) THEN NULL ELSE meta::text END, attempt, updated_at
               FROM noetl.command WHERE execution_id = $1
             """);
         command.Parameters.AddWithValue(executionId);
+        command.Parameters.AddWithValue(CommandRecord.TerminalStatuses.ToArray());
         var rows = new List<CommandRecord>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
             rows.Add(new CommandRecord(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), NullableString(reader, 3) ?? "",
-                NullableObject(reader, 9) ?? [], NullableObject(reader, 10) ?? [], reader.GetInt32(11))
+                NullableObject(reader, 9), NullableObject(reader, 10), reader.GetInt32(11))
             {
                 Status = reader.GetString(4),
                 WorkerId = NullableString(reader, 5),
@@ -89,6 +92,17 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
             });
         }
         return rows;
+    }
+
+    /// <summary>A command's context and meta as issued (a finished command's lookup); null if its row is gone.</summary>
+    public async Task<CommandBody?> ReadCommandBodyAsync(long commandId)
+    {
+        await using var command = database.CreateCommand(
+            "SELECT context::text, meta::text FROM noetl.command WHERE execution_id = $1 AND command_id = $2");
+        command.Parameters.AddWithValue(executionId);
+        command.Parameters.AddWithValue(commandId);
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync() ? new CommandBody(NullableObject(reader, 0) ?? [], NullableObject(reader, 1) ?? []) : null;
     }
 
     /// <summary>

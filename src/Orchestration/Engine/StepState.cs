@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace NoEtl.Orchestration.Engine;
@@ -58,13 +60,16 @@ public sealed class LoopRun
     /// </summary>
     public const int MaxResultBytes = 1_048_576;
 
-    private SortedDictionary<int, JsonNode?> _results = [];
+    // Each iteration's data as UTF-8 JSON by index (null: unfinished, failed or past MaxResultBytes): as node trees they
+    // were about 800 B per finished iteration of a long loop (docs/benchmarks.md, "Memory per execution").
+    private byte[]?[] _results;
     private long _resultBytes;
 
     internal LoopRun(JsonArray items, string? loopEventId)
     {
         Items = items;
         LoopEventId = loopEventId;
+        _results = new byte[]?[items.Count];
     }
 
     public JsonArray Items { get; }
@@ -87,9 +92,9 @@ public sealed class LoopRun
 
     internal void Record(int index, JsonNode? data)
     {
-        var bytes = data is null ? 4 : System.Text.Encoding.UTF8.GetByteCount(data.ToJsonString());
-        _resultBytes += bytes;
-        _results[index] = _resultBytes <= MaxResultBytes ? data : null;
+        var json = Utf8(data);
+        _resultBytes += json.Length;
+        _results[index] = _resultBytes <= MaxResultBytes ? json : null;
     }
 
     /// <summary>
@@ -100,17 +105,27 @@ public sealed class LoopRun
     {
         var shape = new JsonObject
         {
-            ["results"] = new JsonArray(Enumerable.Range(0, Total).Select(i => _results.GetValueOrDefault(i)?.DeepClone()).ToArray()),
+            ["results"] = new JsonArray([.. _results.Select(json => json is null ? null : JsonNode.Parse(json))]),
             ["stats"] = new JsonObject { ["total"] = Total, ["success"] = Total - FailedCount, ["failed"] = FailedCount },
         };
         shape["context"] = shape.DeepClone();
         return shape;
     }
 
+    private static byte[] Utf8(JsonNode? data)
+    {
+        if (data is null)
+            return "null"u8.ToArray();
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+            data.WriteTo(writer);
+        return buffer.WrittenSpan.ToArray();
+    }
+
     internal LoopRun Clone()
     {
         var copy = (LoopRun)MemberwiseClone();
-        copy._results = new SortedDictionary<int, JsonNode?>(_results);
+        copy._results = (byte[]?[])_results.Clone(); // the arrays themselves are never changed
         return copy;
     }
 }

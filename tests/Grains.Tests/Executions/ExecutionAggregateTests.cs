@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
 using NoEtl.Grains.Catalog;
+using CommandRecord = NoEtl.Grains.Commands.CommandRecord;
+using CommandBody = NoEtl.Grains.Commands.CommandBody;
 using NoEtl.Grains.Executions;
 using NoEtl.Grains.Executions.Aggregate;
 using NoEtl.Grains.Hosting;
@@ -54,6 +56,15 @@ public sealed class ExecutionAggregateTests
             [], Caller.System, [], context);
         eventIdOfStart = start.Turn.NewCommands.Single().EventId;
         return start.Aggregate;
+    }
+
+    private StartDecision StartedTurn(out ExecutionAggregate execution)
+    {
+        var context = new AggregateContext(new ServerOptions(), _leases, "silo-1", new CountingClock());
+        var start = ExecutionAggregate.Start(ExecutionId, Started(out _).Catalog, new StartExecution("tests/demo", 7, 1, "{}", null), "tests/demo", 1,
+            [], Caller.System, [], context);
+        execution = start.Aggregate;
+        return start;
     }
 
 
@@ -148,6 +159,73 @@ public sealed class ExecutionAggregateTests
 
         Assert.Null(repeat.Turn);
         Assert.Equal(first.Reply.Value!.EventId, repeat.Reply.Value!.EventId);
+    }
+
+    private static WorkerEvent Reported(string name, string step, long commandId, string leaseToken) => new(step, name,
+        new JsonObject { ["command_id"] = commandId, ["result"] = new JsonObject { ["status"] = "ok", ["context"] = new JsonObject { ["n"] = 1 } } }
+            .ToJsonString(),
+        new JsonObject { ["lease_token"] = leaseToken }.ToJsonString(), "w1", true, false);
+
+    [Fact]
+    public void A_finished_command_keeps_no_context_and_its_lookup_answers_the_same_shape_from_the_stored_row()
+    {
+        var start = StartedTurn(out var execution);
+        var issued = start.Turn.NewCommands.Single();
+        var token = Claim(execution, issued.EventId, "w1").Reply.Value!.LeaseToken;
+        var running = execution.GetCommand(issued.EventId).Value!;
+        Assert.Null(execution.CommandBodyToRead(issued.EventId));
+
+        execution.Append(Reported("call.done", "start", issued.CommandId, token), Worker, NoSecrets, NothingReferenced);
+        execution.Append(Reported("command.completed", "start", issued.CommandId, token), Worker, NoSecrets, NothingReferenced);
+
+        var record = execution.Commands.Single(c => c.CommandId == issued.CommandId);
+        Assert.False(record.HasBody); // only ids, status and epoch stay for fencing and de-duplication
+        Assert.Equal(issued.CommandId, execution.CommandBodyToRead(issued.EventId));
+        // What the grain reads from noetl.command: the row as issued.
+        var finished = execution.GetCommand(issued.EventId, new CommandBody(issued.Context, issued.Meta)).Value!;
+        Assert.Equal("COMPLETED", finished.Status);
+        Assert.Equal((running.NodeId, running.NodeName, running.Action), (finished.NodeId, finished.NodeName, finished.Action));
+        Assert.Equal(running.Context!.Json, finished.Context!.Json);
+        Assert.Equal(running.Meta!.Json, finished.Meta!.Json);
+        Assert.Equal(FailureKind.NotFound, execution.GetCommand(issued.EventId, stored: null).Failure?.Kind); // its row was purged
+    }
+
+    [Fact]
+    public void Retries_for_a_long_finished_command_are_answered_with_the_first_events_also_after_a_rebuild()
+    {
+        var start = StartedTurn(out var execution);
+        var issued = start.Turn.NewCommands.Single();
+        var claim = Claim(execution, issued.EventId, "w1");
+        var token = claim.Reply.Value!.LeaseToken;
+        var log = new List<EventRow>([.. start.Turn.Events, .. claim.Turn!.Events]);
+        var firsts = new Dictionary<string, long>();
+        foreach (var (name, step) in new[] { ("command.started", "start"), ("call.done", "start"), ("step.exit", "elsewhere"), ("command.completed", "start") })
+        {
+            var accepted = execution.Append(Reported(name, step, issued.CommandId, token), Worker, NoSecrets, NothingReferenced);
+            firsts[name] = accepted.Reply.Value!.EventId;
+            log.AddRange(accepted.Turn!.Events);
+        }
+        // The next step runs to its end: the first command is long finished.
+        var next = execution.Commands.Single(c => c.Step == "end");
+        var nextToken = Claim(execution, next.EventId, "w1").Reply.Value!.LeaseToken;
+        execution.Append(Reported("call.done", "end", next.CommandId, nextToken), Worker, NoSecrets, NothingReferenced);
+        execution.Append(Reported("command.completed", "end", next.CommandId, nextToken), Worker, NoSecrets, NothingReferenced);
+
+        // As noetl.command hands a finished command to a new activation: no context or meta.
+        var row = new CommandRecord(issued.CommandId, issued.EventId, issued.Step, issued.ToolKind, null, null, 1) { Status = "COMPLETED", WorkerId = "w1" };
+        var rebuilt = ExecutionAggregate.Rebuild(ExecutionId, execution.Catalog, log, [row], NothingReferenced,
+            new AggregateContext(new ServerOptions(), _leases, "silo-2", new CountingClock()));
+        foreach (var aggregate in new[] { execution, rebuilt })
+        {
+            foreach (var (name, step) in new[] { ("command.started", "start"), ("call.done", "start"), ("step.exit", "elsewhere"), ("command.completed", "start") })
+            {
+                var repeat = aggregate.Append(Reported(name, step, issued.CommandId, token), Worker, NoSecrets, NothingReferenced);
+                Assert.Null(repeat.Turn);
+                Assert.Equal(firsts[name], repeat.Reply.Value!.EventId);
+            }
+            // The same name under another step is another event, as before.
+            Assert.NotNull(aggregate.Append(Reported("step.exit", "start", issued.CommandId, token), Worker, NoSecrets, NothingReferenced).Turn);
+        }
     }
 
     [Fact]

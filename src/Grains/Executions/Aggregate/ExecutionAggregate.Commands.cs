@@ -106,12 +106,22 @@ public sealed partial class ExecutionAggregate
             new JsonText(command.ContextJson), new JsonText(meta.ToJsonString()));
     }
 
-    public Outcome<CommandView> GetCommand(long eventId)
+    /// <summary>
+    /// The command whose context and meta <see cref="GetCommand"/> needs from <c>noetl.command</c>: a finished one keeps
+    /// neither in memory.
+    /// </summary>
+    public long? CommandBodyToRead(long eventId) => FindCommand(eventId) is { HasBody: false } command ? command.CommandId : null;
+
+    /// <param name="stored">The body the grain read for <see cref="CommandBodyToRead"/> (null: its row is gone).</param>
+    public Outcome<CommandView> GetCommand(long eventId, CommandBody? stored = null)
     {
         if (FindCommand(eventId) is not { } command)
             return CommandNotFound(eventId);
-        return new CommandView(ExecutionId, command.Step, command.Step, command.ToolKind, JsonText.From(Redactor.Redact(command.ContextCopy())?.ToJsonString()),
-            JsonText.From(Redactor.Redact(command.MetaCopy())?.ToJsonString()), command.Status);
+        var (context, meta) = command.HasBody ? (command.ContextCopy(), command.MetaCopy()) : (stored?.Context, stored?.Meta);
+        if (context is null)
+            return CommandNotFound(eventId);
+        return new CommandView(ExecutionId, command.Step, command.Step, command.ToolKind, JsonText.From(Redactor.Redact(context)?.ToJsonString()),
+            JsonText.From(Redactor.Redact(meta)?.ToJsonString()), command.Status);
     }
 
     public static Failure CommandNotFound(long eventId) => Failure.NotFound($"command not found: {eventId}");

@@ -100,7 +100,7 @@ public sealed partial class ExecutionAggregate
         var commandId = WorkerEvents.CommandId(payload, requestMeta);
         var name = workerEvent.Name;
         if (commandId is { } idempotent && DeduplicatedEvents.Names.Contains(name)
-            && _firstWorkerEvent.TryGetValue((name, workerEvent.Step, idempotent), out var existing))
+            && FirstWorkerEvent(name, workerEvent.Step, idempotent) is { } existing)
             return new Accepted(existing, 0, Duplicate: true);
 
         CommandRecord? command = null;

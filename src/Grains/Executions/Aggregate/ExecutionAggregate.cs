@@ -19,6 +19,7 @@ public sealed partial class ExecutionAggregate
 
     private readonly Dictionary<long, CommandRecord> _commands = [];
     private readonly Dictionary<long, long> _commandByEvent = [];
+    // The first stored event of a deduplicated name whose step is not its command's (CommandRecord keeps the others).
     private readonly Dictionary<(string Name, string Step, long CommandId), long> _firstWorkerEvent = [];
     // Event batches stored under an Idempotency-Key, by key: a replay is answered from here (rebuilt from event meta).
     private readonly Dictionary<string, StoredBatch> _batches = [];
@@ -154,11 +155,14 @@ public sealed partial class ExecutionAggregate
             if (row.EventType == "execution.cancelled" && row.Meta?["cascade"] is JsonValue cascade && cascade.TryGetValue<bool>(out var owed) && owed)
                 OwedCascade = row.Error ?? "Parent execution cancelled";
         }
-        // The key holds the name set's and the command's own strings: the row's copies would stay once per event.
+        // Events under their command's step are remembered by the command itself, a few bytes each; the index holds the
+        // rest (a step other than the command's), with the name set's strings rather than the row's copies.
         if (row.CommandId is { } commandId && DeduplicatedEvents.Names.TryGetValue(row.EventType, out var name))
         {
-            var step = _commands.TryGetValue(commandId, out var issued) && issued.Step == row.NodeName ? issued.Step : row.NodeName ?? "";
-            _firstWorkerEvent.TryAdd((name, step, commandId), row.EventId);
+            if (_commands.TryGetValue(commandId, out var issued) && issued.Step == row.NodeName)
+                issued.RememberFirstEvent(name, row.EventId);
+            else
+                _firstWorkerEvent.TryAdd((name, row.NodeName ?? "", commandId), row.EventId);
         }
         if (row.Meta?["idempotency_key"] is JsonValue key && key.TryGetValue<string>(out var batchKey)
             && row.Meta["batch_request_id"] is JsonValue request && request.TryGetValue<string>(out var requestText)
@@ -172,6 +176,12 @@ public sealed partial class ExecutionAggregate
             record.LeaseEpoch++;
         return logged;
     }
+
+    /// <summary>The first stored event of a deduplicated <paramref name="name"/> for a command under a step, if any.</summary>
+    private long? FirstWorkerEvent(string name, string step, long commandId) =>
+        _commands.TryGetValue(commandId, out var command) && command.Step == step
+            ? command.FirstEvent(name)
+            : _firstWorkerEvent.TryGetValue((name, step, commandId), out var first) ? first : null;
 
     /// <summary>Turns an engine decision into rows; returns the number of commands issued.</summary>
     private int Record(Decision decision, Turn turn, long? parentEventId, string triggeredBy)
