@@ -199,6 +199,11 @@ public sealed class ExecutionState
         if (CommandIdOf(e) is not { } commandId || !_commands.TryGetValue(commandId, out var command) || command.Outcome != CommandOutcome.Pending)
             return;
         command.Outcome = succeeded ? CommandOutcome.Succeeded : CommandOutcome.Failed;
+        // A finished iteration is forgotten, so a long loop keeps no state per finished iteration: a repeat of its
+        // finishing event finds no pending command either way, and a decision it triggers reads the iteration's data
+        // from the event itself (DecisionBuilder.TriggerOutput).
+        if (command.IterationIndex is not null)
+            _commands.Remove(commandId);
         var step = _steps[command.Step];
         if (step.Status != StepStatus.Running)
             return;

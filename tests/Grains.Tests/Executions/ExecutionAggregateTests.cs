@@ -228,6 +228,70 @@ public sealed class ExecutionAggregateTests
         }
     }
 
+    private const string LoopThenEnd = """
+        apiVersion: noetl.io/v2
+        kind: Playbook
+        metadata:
+          name: loop
+          path: tests/loop
+        workflow:
+          - step: each
+            loop: {in: [a, b, c, d, e], iterator: x, spec: {mode: parallel}}
+            tool: { kind: noop }
+            next:
+              arcs:
+                - step: end
+                  when: "{{ event.name == 'loop.done' }}"
+          - step: end
+            tool: { kind: noop }
+            input: {results: "{{ each.results }}"}
+        """;
+
+    [Fact]
+    public void Loop_results_keep_index_order_and_shape_across_a_rebuild_mid_loop()
+    {
+        var playbook = Playbook.Parse(PlaybookDocument.LoadYaml(LoopThenEnd)).Playbook!;
+        var catalog = new CatalogPlaybook(8, "tests/loop", 1, "Playbook", playbook);
+        var start = ExecutionAggregate.Start(ExecutionId, catalog, new StartExecution("tests/loop", 8, 1, "{}", null), "tests/loop", 1,
+            [], Caller.System, [], new AggregateContext(new ServerOptions(), _leases, "silo-1", new CountingClock()));
+        var execution = start.Aggregate;
+        var log = new List<EventRow>(start.Turn.Events);
+        var iterations = start.Turn.NewCommands.ToDictionary(c => (int)c.Meta["iteration_index"]!, c => c);
+        var tokens = new Dictionary<int, string>();
+        foreach (var (index, issued) in iterations)
+        {
+            var claim = Claim(execution, issued.EventId, "w1");
+            tokens[index] = claim.Reply.Value!.LeaseToken;
+            log.AddRange(claim.Turn!.Events);
+        }
+        // Iteration data of every kind, finished out of index order: an object, a string, null, a number, an array.
+        var data = new JsonNode?[] { new JsonObject { ["n"] = 0, ["tags"] = new JsonArray("x") }, "one", null, 3.5, new JsonArray(1, 2) };
+        WorkerEvent Done(int index) => new("each", "call.done",
+            new JsonObject { ["command_id"] = iterations[index].CommandId, ["result"] = new JsonObject { ["status"] = "ok", ["context"] = new JsonObject { ["data"] = data[index]?.DeepClone() } } }
+                .ToJsonString(), new JsonObject { ["lease_token"] = tokens[index] }.ToJsonString(), "w1", true, false);
+        var finished = new[] { 3, 0 };
+        foreach (var index in finished)
+        {
+            log.AddRange(execution.Append(Done(index), Worker, NoSecrets, NothingReferenced).Turn!.Events);
+            log.AddRange(execution.Append(Reported("command.completed", "each", iterations[index].CommandId, tokens[index]), Worker, NoSecrets,
+                NothingReferenced).Turn!.Events);
+        }
+
+        // A new activation mid-loop: noetl.command hands the finished iterations over without context or meta.
+        var rows = iterations.Select(p => finished.Contains(p.Key)
+            ? new CommandRecord(p.Value.CommandId, p.Value.EventId, "each", "noop", null, null, 1) { Status = "COMPLETED", WorkerId = "w1", ClaimedAt = At }
+            : new CommandRecord(p.Value.CommandId, p.Value.EventId, "each", "noop", p.Value.Context, p.Value.Meta, 1) { Status = "CLAIMED", WorkerId = "w1", ClaimedAt = At });
+        var rebuilt = ExecutionAggregate.Rebuild(ExecutionId, catalog, log, [.. rows], NothingReferenced,
+            new AggregateContext(new ServerOptions(), _leases, "silo-2", new CountingClock()));
+        var turns = new[] { 4, 1, 2 }.Select(index => rebuilt.Append(Done(index), Worker, NoSecrets, NothingReferenced).Turn!).ToList();
+
+        const string Shape = """{"results":[{"n":0,"tags":["x"]},"one",null,3.5,[1,2]],"stats":{"total":5,"success":5,"failed":0}""";
+        var loopDone = turns[^1].Events.Single(e => e.EventType == "loop.done");
+        Assert.Equal(Shape + ""","context":""" + Shape + "}}", loopDone.Context!["result"]!.ToJsonString());
+        var end = turns[^1].NewCommands.Single(c => c.Step == "end");
+        Assert.Equal("""{"results":[{"n":0,"tags":["x"]},"one",null,3.5,[1,2]]}""", end.Context["input"]!.ToJsonString());
+    }
+
     [Fact]
     public void A_cancel_with_cascade_owes_the_children_until_the_cascade_is_settled()
     {

@@ -207,6 +207,9 @@ public class OrchestratorTests
 
         Assert.Equal(1, MaxInFlight(execution, "visit"));
         Assert.Equal("""{"visited":["OSLO","LIMA","PUNE"]}""", execution.Commands.Last().Input.ToJsonString());
+        // Finished iterations leave no command state behind; plain steps' commands stay.
+        Assert.DoesNotContain(execution.State.Commands.Values, c => c.IterationIndex is not null);
+        Assert.Contains(execution.State.Commands.Values, c => c.Step == "start");
     }
 
     [Fact]
