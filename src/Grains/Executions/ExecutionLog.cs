@@ -78,14 +78,15 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
         command.Parameters.AddWithValue(executionId);
         command.Parameters.AddWithValue(CommandRecord.TerminalStatuses.ToArray());
         var rows = new List<CommandRecord>();
+        var names = new NamePool();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            rows.Add(new CommandRecord(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), NullableString(reader, 3) ?? "",
+            rows.Add(new CommandRecord(reader.GetInt64(0), reader.GetInt64(1), names.Shared(reader.GetString(2)), names.Shared(NullableString(reader, 3) ?? ""),
                 NullableObject(reader, 9), NullableObject(reader, 10), reader.GetInt32(11))
             {
-                Status = reader.GetString(4),
-                WorkerId = NullableString(reader, 5),
+                Status = names.Shared(reader.GetString(4)),
+                WorkerId = names.Shared(NullableString(reader, 5)),
                 ClaimedAt = reader.IsDBNull(6) ? null : reader.GetDateTime(6),
                 StartedAt = reader.IsDBNull(7) ? null : reader.GetDateTime(7),
                 CompletedAt = reader.IsDBNull(8) ? null : reader.GetDateTime(8),

@@ -152,7 +152,7 @@ public sealed partial class ExecutionAggregate
     }
 
     /// <summary>The <c>noetl.command</c> updates NoETL derives from worker events; a status never moves backwards.</summary>
-    private static void ProjectCommand(CommandRecord command, EventRow row, Turn turn)
+    private void ProjectCommand(CommandRecord command, EventRow row, Turn turn)
     {
         var now = row.CreatedAt;
         switch (row.EventType)
@@ -164,7 +164,7 @@ public sealed partial class ExecutionAggregate
                 break;
             case "command.claimed":
                 command.Status = "CLAIMED";
-                command.WorkerId = row.WorkerId;
+                command.WorkerId = _names.Shared(row.WorkerId);
                 command.ClaimedAt = now;
                 turn.CommandChanges.Add(new CommandChange(command.CommandId, "CLAIMED", row.WorkerId, now, null, null, null, null, row.EventId));
                 break;

@@ -21,6 +21,7 @@ public sealed partial class ExecutionAggregate
     private readonly Dictionary<long, long> _commandByEvent = [];
     // The first stored event of a deduplicated name whose step is not its command's (CommandRecord keeps the others).
     private readonly Dictionary<(string Name, string Step, long CommandId), long> _firstWorkerEvent = [];
+    private readonly NamePool _names = new();
     // Event batches stored under an Idempotency-Key, by key: a replay is answered from here (rebuilt from event meta).
     private readonly Dictionary<string, StoredBatch> _batches = [];
     private readonly AggregateContext _context;
@@ -240,7 +241,7 @@ public sealed partial class ExecutionAggregate
             commandId, parentEventId, now);
         turn.Events.Add(row);
         turn.NewCommands.Add(new NewCommandRow(commandId, eventId, issued.Step, issued.ToolKind, context, meta, now));
-        var command = new CommandRecord(commandId, eventId, issued.Step, issued.ToolKind, context, meta, 1) { NotifiedAt = _context.Clock.UtcNow };
+        var command = new CommandRecord(commandId, eventId, issued.Step, _names.Shared(issued.ToolKind), context, meta, 1) { NotifiedAt = _context.Clock.UtcNow };
         _commands[commandId] = command;
         _commandByEvent[eventId] = commandId;
         turn.Outbox.Add(new OutboxRow(eventId, Subject, Notification(command)));
