@@ -131,12 +131,8 @@ public sealed class ExecutionGrain(
     {
         if (_aggregate is not { } execution)
             return ExecutionAggregate.CommandNotFound(eventId);
-        CommandBody? stored = null;
-        if (execution.CommandBodyToRead(eventId) is { } commandId)
-        {
-            try { stored = await _log.ReadCommandBodyAsync(commandId); }
-            catch (Exception e) when (DatabaseUnavailable.CodeOf(e) is { } code) { return DatabaseUnavailable.Failure(code); }
-        }
+        // A database error escapes, as for result reads: the route declares no 503 of its own.
+        var stored = execution.CommandBodyToRead(eventId) is { } commandId ? await _log.ReadCommandBodyAsync(commandId) : null;
         return execution.GetCommand(eventId, stored);
     }
 
