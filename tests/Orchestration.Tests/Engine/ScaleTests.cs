@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
 using NoEtl.Orchestration.Engine;
@@ -52,10 +53,11 @@ public class ScaleTests
     [Fact]
     public void Deciding_a_step_with_ten_thousand_arcs_is_linear()
     {
-        // Four times the arcs: linear work takes about 4×, quadratic 16×; 8× leaves room for a busy machine.
-        var fiveThousand = FanOutDecisionTime(5_000);
-        var twentyThousand = FanOutDecisionTime(20_000);
-        Assert.True(twentyThousand < fiveThousand * 8, $"5,000 arcs took {fiveThousand}, 20,000 took {twentyThousand}");
+        // Eight times the arcs: linear work takes about 8×, quadratic 64×. The bound, 24×, leaves a factor of three for
+        // noise; a CI run once measured 14× for a 4× step with the whole process's processor time (GC threads included).
+        var small = FanOutDecisionTime(2_500);
+        var large = FanOutDecisionTime(20_000);
+        Assert.True(large < small * 24, $"2,500 arcs took {small}, 20,000 took {large}");
     }
 
     /// <summary>The best of three decisions after <c>start</c>, whose inclusive arcs reach <paramref name="arcs"/> distinct steps, completed.</summary>
@@ -76,13 +78,33 @@ public class ScaleTests
         for (var run = 0; run < 3; run++)
         {
             GC.Collect();
-            // Processor time, not wall time: other test assemblies run beside this one on two shared cores.
-            var before = Process.GetCurrentProcess().TotalProcessorTime;
+            // This thread's processor time: other test assemblies share the two cores, and the GC's own threads
+            // would charge a collection of any earlier garbage to the decision.
+            var before = ThreadProcessorTime();
             var decision = Orchestrator.Decide(execution.Playbook, state, done);
-            var spent = Process.GetCurrentProcess().TotalProcessorTime - before;
+            var spent = ThreadProcessorTime() - before;
             Assert.Equal(arcs, decision.Emissions.Count);
             best = spent < best ? spent : best;
         }
         return best;
     }
+
+    private static TimeSpan ThreadProcessorTime()
+    {
+        if (clock_gettime(ThreadCpuTimeClock, out var now) != 0)
+            throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+        return TimeSpan.FromTicks(now.Seconds * TimeSpan.TicksPerSecond + now.Nanoseconds / 100);
+    }
+
+    private const int ThreadCpuTimeClock = 3; // CLOCK_THREAD_CPUTIME_ID on Linux
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [DllImport("libc", SetLastError = false)]
+    private static extern int clock_gettime(int clock, out TimeSpec time);
 }
