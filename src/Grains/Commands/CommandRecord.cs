@@ -1,7 +1,6 @@
-using System.Buffers;
 using System.Collections.Frozen;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using NoEtl.Orchestration;
 
 namespace NoEtl.Grains.Commands;
 
@@ -21,8 +20,8 @@ public sealed class CommandRecord(long commandId, long eventId, string step, str
     private static readonly FrozenDictionary<string, int> FirstEventSlots =
         DeduplicatedEvents.Names.Select((name, slot) => KeyValuePair.Create(name, slot)).ToFrozenDictionary(StringComparer.Ordinal);
 
-    private byte[]? _context = context is null ? null : Utf8(context);
-    private byte[]? _meta = meta is null ? null : Utf8(meta);
+    private byte[]? _context = context is null ? null : JsonBytes.Of(context);
+    private byte[]? _meta = meta is null ? null : JsonBytes.Of(meta);
     private string _status = "PENDING";
     // The first event id stored per deduplicated name under this command's step (0: none yet): a worker's retry is
     // answered with it. Six longs per command, where an index entry per event cost about 70 B.
@@ -93,11 +92,4 @@ public sealed class CommandRecord(long commandId, long eventId, string step, str
     private byte[] Kept(byte[]? body) =>
         body ?? throw new InvalidOperationException($"command {CommandId} is {_status}: its context and meta are in noetl.command only");
 
-    private static byte[] Utf8(JsonObject node)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
-            node.WriteTo(writer);
-        return buffer.WrittenSpan.ToArray();
-    }
 }

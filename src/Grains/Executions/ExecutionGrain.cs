@@ -59,9 +59,10 @@ public sealed class ExecutionGrain(
         var catalogId = ExecutionAggregate.CatalogIdOf(ExecutionId, events);
         var catalog = await playbooks.GetAsync(catalogId)
             ?? throw new InvalidOperationException($"execution {ExecutionId}: catalog entry {catalogId} is gone");
-        var commands = await _log.ReadCommandsAsync();
+        var names = new NamePool();
+        var commands = await _log.ReadCommandsAsync(names);
         var referenced = await _log.ReferencedDataAsync(ExecutionAggregate.ReferencesIn(events));
-        _aggregate = ExecutionAggregate.Rebuild(ExecutionId, catalog, events, commands, referenced, _context);
+        _aggregate = ExecutionAggregate.Rebuild(ExecutionId, catalog, events, commands, names, referenced, _context);
         ExecutionLogMessages.Rebuilt(logger, ExecutionId, events.Count, commands.Count);
         TrackInFlightCommands();
         await _cascade.ResumeAsync(_aggregate);

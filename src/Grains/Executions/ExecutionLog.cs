@@ -66,7 +66,8 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
     }
 
     /// <summary>The commands' rows; context and meta only for those still open (finished ones keep them here, not in memory).</summary>
-    public async Task<List<CommandRecord>> ReadCommandsAsync()
+    /// <param name="names">The execution's name pool, which the records' step, tool kind, status and worker id come from.</param>
+    public async Task<List<CommandRecord>> ReadCommandsAsync(NamePool names)
     {
         await using var command = database.CreateCommand(
             """
@@ -78,7 +79,6 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
         command.Parameters.AddWithValue(executionId);
         command.Parameters.AddWithValue(CommandRecord.TerminalStatuses.ToArray());
         var rows = new List<CommandRecord>();
-        var names = new NamePool();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {

@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace NoEtl.Orchestration.Engine;
@@ -92,7 +90,7 @@ public sealed class LoopRun
 
     internal void Record(int index, JsonNode? data)
     {
-        var json = Utf8(data);
+        var json = JsonBytes.Of(data);
         _resultBytes += json.Length;
         _results[index] = _resultBytes <= MaxResultBytes ? json : null;
     }
@@ -110,16 +108,6 @@ public sealed class LoopRun
         };
         shape["context"] = shape.DeepClone();
         return shape;
-    }
-
-    private static byte[] Utf8(JsonNode? data)
-    {
-        if (data is null)
-            return "null"u8.ToArray();
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
-            data.WriteTo(writer);
-        return buffer.WrittenSpan.ToArray();
     }
 
     internal LoopRun Clone()

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using NoEtl.Grains.Catalog;
 using CommandRecord = NoEtl.Grains.Commands.CommandRecord;
 using CommandBody = NoEtl.Grains.Commands.CommandBody;
+using NamePool = NoEtl.Grains.Commands.NamePool;
 using NoEtl.Grains.Executions;
 using NoEtl.Grains.Executions.Aggregate;
 using NoEtl.Grains.Hosting;
@@ -154,7 +155,7 @@ public sealed class ExecutionAggregateTests
 
         // The first-event index of the rebuilt aggregate comes from the log: the same retry must still find it.
         var rebuilt = ExecutionAggregate.Rebuild(ExecutionId, playbook, [.. start.Turn.Events, .. claim.Turn!.Events, .. first.Turn!.Events],
-            execution.Commands, NothingReferenced, new AggregateContext(new ServerOptions(), _leases, "silo-2", new CountingClock()));
+            execution.Commands, new NamePool(), NothingReferenced, new AggregateContext(new ServerOptions(), _leases, "silo-2", new CountingClock()));
         var repeat = rebuilt.Append(CallDone(commandId, "w1"), Worker, NoSecrets, NothingReferenced);
 
         Assert.Null(repeat.Turn);
@@ -213,7 +214,7 @@ public sealed class ExecutionAggregateTests
 
         // As noetl.command hands a finished command to a new activation: no context or meta.
         var row = new CommandRecord(issued.CommandId, issued.EventId, issued.Step, issued.ToolKind, null, null, 1) { Status = "COMPLETED", WorkerId = "w1" };
-        var rebuilt = ExecutionAggregate.Rebuild(ExecutionId, execution.Catalog, log, [row], NothingReferenced,
+        var rebuilt = ExecutionAggregate.Rebuild(ExecutionId, execution.Catalog, log, [row], new NamePool(), NothingReferenced,
             new AggregateContext(new ServerOptions(), _leases, "silo-2", new CountingClock()));
         foreach (var aggregate in new[] { execution, rebuilt })
         {
@@ -281,7 +282,7 @@ public sealed class ExecutionAggregateTests
         var rows = iterations.Select(p => finished.Contains(p.Key)
             ? new CommandRecord(p.Value.CommandId, p.Value.EventId, "each", "noop", null, null, 1) { Status = "COMPLETED", WorkerId = "w1", ClaimedAt = At }
             : new CommandRecord(p.Value.CommandId, p.Value.EventId, "each", "noop", p.Value.Context, p.Value.Meta, 1) { Status = "CLAIMED", WorkerId = "w1", ClaimedAt = At });
-        var rebuilt = ExecutionAggregate.Rebuild(ExecutionId, catalog, log, [.. rows], NothingReferenced,
+        var rebuilt = ExecutionAggregate.Rebuild(ExecutionId, catalog, log, [.. rows], new NamePool(), NothingReferenced,
             new AggregateContext(new ServerOptions(), _leases, "silo-2", new CountingClock()));
         var turns = new[] { 4, 1, 2 }.Select(index => rebuilt.Append(Done(index), Worker, NoSecrets, NothingReferenced).Turn!).ToList();
 
@@ -341,7 +342,7 @@ public sealed class ExecutionAggregateTests
             [], Caller.System, [], new AggregateContext(new ServerOptions(), _leases, "silo-1", new CountingClock()));
         var cancel = start.Aggregate.Cancel("stop", cascade: true, Operator);
 
-        var rebuilt = ExecutionAggregate.Rebuild(ExecutionId, playbook, [.. start.Turn.Events, .. cancel.Turn!.Events], [],
+        var rebuilt = ExecutionAggregate.Rebuild(ExecutionId, playbook, [.. start.Turn.Events, .. cancel.Turn!.Events], [], new NamePool(),
             NothingReferenced, new AggregateContext(new ServerOptions(), _leases, "silo-2", new CountingClock()));
 
         Assert.Equal("stop", rebuilt.OwedCascade);

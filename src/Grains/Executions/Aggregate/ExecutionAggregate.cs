@@ -21,7 +21,7 @@ public sealed partial class ExecutionAggregate
     private readonly Dictionary<long, long> _commandByEvent = [];
     // The first stored event of a deduplicated name whose step is not its command's (CommandRecord keeps the others).
     private readonly Dictionary<(string Name, string Step, long CommandId), long> _firstWorkerEvent = [];
-    private readonly NamePool _names = new();
+    private readonly NamePool _names;
     // Event batches stored under an Idempotency-Key, by key: a replay is answered from here (rebuilt from event meta).
     private readonly Dictionary<string, StoredBatch> _batches = [];
     private readonly AggregateContext _context;
@@ -32,8 +32,10 @@ public sealed partial class ExecutionAggregate
     private DateTime? _endTime;
     private string? _terminalEventType;
 
-    private ExecutionAggregate(long executionId, CatalogPlaybook catalog, long? parentExecutionId, DateTime startTime, AggregateContext context)
+    private ExecutionAggregate(long executionId, CatalogPlaybook catalog, long? parentExecutionId, DateTime startTime, AggregateContext context,
+        NamePool names)
     {
+        _names = names;
         ExecutionId = executionId;
         Catalog = catalog;
         ParentExecutionId = parentExecutionId;
@@ -81,13 +83,14 @@ public sealed partial class ExecutionAggregate
             ?? throw new InvalidOperationException($"execution {executionId}: playbook.initialized lacks catalog_id");
     }
 
+    /// <param name="names">The pool <paramref name="commands"/> were read with: the records made later share its strings.</param>
     /// <param name="referenced">What the <c>result_ref</c>s among the events point at (<see cref="ReferencesIn(IEnumerable{EventRow})"/>).</param>
     public static ExecutionAggregate Rebuild(long executionId, CatalogPlaybook catalog, IReadOnlyList<EventRow> events,
-        IEnumerable<CommandRecord> commands, IReadOnlyDictionary<string, JsonNode?> referenced, AggregateContext context)
+        IEnumerable<CommandRecord> commands, NamePool names, IReadOnlyDictionary<string, JsonNode?> referenced, AggregateContext context)
     {
         var initialized = InitializedOf(executionId, events);
         var aggregate = new ExecutionAggregate(executionId, catalog, WireIds.Read(initialized.Context?["parent_execution_id"]),
-            initialized.CreatedAt, context);
+            initialized.CreatedAt, context, names);
         foreach (var command in commands)
         {
             aggregate._commands[command.CommandId] = command;
@@ -113,7 +116,7 @@ public sealed partial class ExecutionAggregate
         JsonObject workload, Caller caller, IReadOnlyList<Keychain.KeychainRow> keychain, AggregateContext context)
     {
         var aggregate = new ExecutionAggregate(executionId, catalog, request.ParentExecutionId,
-            DateTime.SpecifyKind(context.Clock.UtcNow, DateTimeKind.Unspecified), context);
+            DateTime.SpecifyKind(context.Clock.UtcNow, DateTimeKind.Unspecified), context, new NamePool());
         var turn = new Turn();
         var decision = Orchestrator.Start(catalog.Playbook, executionId, catalog.CatalogId, path, version, workload, request.ParentExecutionId,
             context.Options.Limits);
