@@ -7,6 +7,8 @@ namespace NoEtl.Grains.Hosting;
 /// Keeps driver exceptions on the silo: they are not serializable, and their text is not for clients.
 /// Database outages become <see cref="DatabaseUnavailableException"/>, data errors caused by client input
 /// <see cref="InvalidInputException"/>; anything else is logged here in full and crosses as a <see cref="GrainFailedException"/>.
+/// Orleans' own failures of a call this grain made to another silo (gone, unreachable, no answer in time) cross as they
+/// are: the caller answers them 503/504 and may send the call again, where a <see cref="GrainFailedException"/> is a 500.
 /// </summary>
 public sealed partial class GrainExceptionFilter(ILogger<GrainExceptionFilter> logger) : IIncomingGrainCallFilter
 {
@@ -16,7 +18,9 @@ public sealed partial class GrainExceptionFilter(ILogger<GrainExceptionFilter> l
         {
             await context.Invoke();
         }
-        catch (Exception e) when (e is not (DatabaseUnavailableException or GrainFailedException or InvalidInputException) && IsOurs(context))
+        catch (Exception e) when (e is not (DatabaseUnavailableException or GrainFailedException or InvalidInputException
+                                            or SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+                                  && IsOurs(context))
         {
             if (DatabaseUnavailable.CodeOf(e) is { } code)
             {
