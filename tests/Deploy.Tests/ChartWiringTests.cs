@@ -30,7 +30,7 @@ public class ChartWiringTests
         var gateway = Container(r.Deployment("gateway"), "gateway");
         Assert.Equal("3", EnvValue(gateway, "NOETL_FAILOVER_ATTEMPTS"));
         Assert.Equal("2000", EnvValue(gateway, "NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS"));
-        Assert.Equal("1", EnvValue(gateway, "NOETL_GATEWAY_LIST_REFRESH_SECONDS"));
+        Assert.Equal("0.5", EnvValue(gateway, "NOETL_GATEWAY_LIST_REFRESH_SECONDS"));
 
         var tuned = HelmChart.RenderWith(profile, "silo.membership.probeTimeoutSeconds=3", "gateway.failover.attempts=1");
         Assert.Equal("3", EnvValue(Container(tuned.Deployment("silo"), "silo"), "NOETL_MEMBERSHIP_PROBE_TIMEOUT_SECONDS"));

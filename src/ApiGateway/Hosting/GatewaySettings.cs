@@ -28,7 +28,8 @@ public sealed class GatewaySettings
 
     /// <summary>
     /// How often the gateway re-reads the silo list from the membership table (NOETL_GATEWAY_LIST_REFRESH_SECONDS,
-    /// default 5): a silo voted out is no longer used as an entry point after at most this long. A silo cut off from
+    /// default 5, fractions allowed, at least 0.25): a silo voted out is no longer used as an entry point after at most
+    /// this long. A silo cut off from
     /// the others but not from this gateway would otherwise keep receiving calls it can only forward into the void.
     /// </summary>
     public TimeSpan GatewayListRefreshPeriod { get; init; } = TimeSpan.FromSeconds(5);
@@ -55,7 +56,7 @@ public sealed class GatewaySettings
             GrainResponseTimeout = configuration.GetValue<int?>("NOETL_GRAIN_RESPONSE_TIMEOUT_SECONDS") is int seconds and > 0
                 ? TimeSpan.FromSeconds(seconds)
                 : null,
-            GatewayListRefreshPeriod = TimeSpan.FromSeconds(Math.Clamp(configuration.GetValue("NOETL_GATEWAY_LIST_REFRESH_SECONDS", 5), 1, 300)),
+            GatewayListRefreshPeriod = TimeSpan.FromSeconds(Math.Clamp(configuration.GetValue("NOETL_GATEWAY_LIST_REFRESH_SECONDS", 5.0), 0.25, 300)),
             FailoverAttempts = Math.Clamp(configuration.GetValue("NOETL_FAILOVER_ATTEMPTS", 1), 1, 10),
             FailoverAttemptTimeout = TimeSpan.FromMilliseconds(Math.Clamp(configuration.GetValue("NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS", 2000), 100, 60_000)),
         };

@@ -1,3 +1,4 @@
+using NoEtl.ApiGateway.Http;
 using Orleans.Configuration;
 
 namespace NoEtl.ApiGateway.Hosting;
@@ -29,7 +30,21 @@ public static class OrleansClientSetup
                 // A silo that died is dropped from the gateway list quickly instead of after the default minute.
                 client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = settings.GatewayListRefreshPeriod);
             }
+            client.AddGatewayCountChangedHandler(services => (_, change) =>
+            {
+                if (change.NumberOfConnectedGateways >= change.PreviousNumberOfConnectedGateways)
+                    return;
+                GatewayConnectionMessages.Lost(services.GetRequiredService<ILoggerFactory>().CreateLogger(nameof(GrainFailover)),
+                    change.PreviousNumberOfConnectedGateways, change.NumberOfConnectedGateways);
+                services.GetRequiredService<GrainFailover>().GatewayLost();
+            });
         });
         return builder;
     }
+}
+
+internal static partial class GatewayConnectionMessages
+{
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A gateway connection closed ({Previous} -> {Current} connected): idempotent calls in flight are sent again")]
+    public static partial void Lost(ILogger logger, int previous, int current);
 }

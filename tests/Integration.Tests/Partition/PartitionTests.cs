@@ -28,7 +28,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
     {
         ["NOETL_FAILOVER_ATTEMPTS"] = "3",
         ["NOETL_FAILOVER_ATTEMPT_TIMEOUT_MS"] = "2000",
-        ["NOETL_GATEWAY_LIST_REFRESH_SECONDS"] = "1",
+        ["NOETL_GATEWAY_LIST_REFRESH_SECONDS"] = "0.5",
     };
 
     private static readonly TimeSpan WorkerHttpTimeout = TimeSpan.FromSeconds(5);
