@@ -14,8 +14,9 @@ namespace NoEtl.Grains.Executions;
 
 /// <summary>
 /// The single writer of one execution, as a shell around its <see cref="ExecutionAggregate"/>: it reads what a decision
-/// needs (the log on activation, secrets, holders' liveness, stored results), lets the aggregate decide, commits the
-/// turn through the <see cref="TurnWriter"/> and replies. Placement hashes the execution id over the silos, so executions
+/// needs (the log on activation, secrets, holders' liveness, stored results, a completing loop's iterations), lets the
+/// aggregate decide, commits the turn through the <see cref="TurnWriter"/> and replies; once a turn is committed the
+/// aggregate forgets the loop iterations' data it holds, which the log now keeps. Placement hashes the execution id over the silos, so executions
 /// spread evenly and deterministically. If a commit fails the activation is dropped, so the next call rebuilds the
 /// aggregate from what the log really holds.
 /// </summary>

@@ -7,7 +7,8 @@ namespace NoEtl.Grains.Executions;
 
 /// <summary>
 /// Reads an execution's slice of PostgreSQL for its grain: the log when it activates, and what a decision needs besides the
-/// aggregate's state (secrets, holders' liveness, stored results, children). Turns are written by <see cref="TurnWriter"/>.
+/// aggregate's state (secrets, holders' liveness, stored results, a completing loop's iterations, children). Turns are
+/// written by <see cref="TurnWriter"/>.
 /// </summary>
 public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
 {
@@ -43,12 +44,14 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
         return present;
     }
 
-    private const string EventColumns =
-        "event_id, event_type, node_name, node_type, status, context::text, result::text, meta::text, error, worker_id, command_id, parent_event_id, created_at";
-
     public async Task<List<EventRow>> ReadEventsAsync()
     {
-        await using var command = database.CreateCommand($"SELECT {EventColumns} FROM noetl.event WHERE execution_id = $1 ORDER BY event_id");
+        await using var command = database.CreateCommand(
+            """
+            SELECT event_id, event_type, node_name, node_type, status, context::text, result::text, meta::text,
+                   error, worker_id, command_id, parent_event_id, created_at
+              FROM noetl.event WHERE execution_id = $1 ORDER BY event_id
+            """);
         command.Parameters.AddWithValue(executionId);
         var rows = new List<EventRow>();
         await using var reader = await command.ExecuteReaderAsync();
@@ -60,13 +63,15 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
     /// <summary>
     /// The finished iterations of the loop fan-out entered at <paramref name="enteredEventId"/>: for each iteration command
     /// of <paramref name="step"/> issued since, its index and its first finishing event, in event-id order — what the
-    /// engine folded when each iteration finished.
+    /// engine folded when each iteration finished. Their meta is left out: the engine reads an iteration's data from the
+    /// context and result only, and a long loop's rows are all in memory at once.
     /// </summary>
     public async Task<List<(int Index, EventRow Row)>> ReadIterationFinishesAsync(string step, long enteredEventId)
     {
         await using var command = database.CreateCommand(
-            $"""
-            SELECT iteration_index, {EventColumns} FROM (
+            """
+            SELECT iteration_index, event_id, event_type, node_name, node_type, status, context::text, result::text, NULL,
+                   error, worker_id, command_id, parent_event_id, created_at FROM (
                 SELECT DISTINCT ON (f.command_id) (i.meta->>'iteration_index')::int AS iteration_index, f.*
                   FROM noetl.event i
                   JOIN noetl.event f ON f.execution_id = i.execution_id AND f.command_id = i.command_id AND f.event_type = ANY($4)
