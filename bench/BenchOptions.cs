@@ -52,6 +52,9 @@ public sealed class BenchOptions
     /// <summary>Iterations of the memory scenario's long loop.</summary>
     public int LoopIterations { get; set; } = 2000;
 
+    /// <summary>Characters of padding in each long-loop iteration's result (0: the bare <c>{"ok": true}</c>).</summary>
+    public int LoopResultBytes { get; set; }
+
     /// <summary>
     /// Where the memory scenario writes a heap dump of the silo (<c>dotnet-dump collect --type Heap</c>, on PATH) at
     /// each of its measurements, for a breakdown by type (<c>dumpheap -live -stat</c>); null: no dumps. Needs a silo
@@ -121,6 +124,7 @@ public sealed class BenchOptions
                 case "--silos": options.Silos = Positive(name, Value()); break;
                 case "--memory-executions": options.MemoryExecutions = Positive(name, Value()); break;
                 case "--loop-iterations": options.LoopIterations = Positive(name, Value()); break;
+                case "--loop-result-bytes": options.LoopResultBytes = Positive(name, Value()); break;
                 case "--heap-dump": options.HeapDumpDirectory = Value(); break;
                 case "--pending-retry": options.PendingRetrySeconds = Positive(name, Value()); break;
                 case "--target": options.TargetUrl = Value().TrimEnd('/'); break;
@@ -160,6 +164,7 @@ public sealed class BenchOptions
           --silos N            silos in the cluster, behind one gateway (1); more than 1: separate hosting only, the Helm
                                chart's fast-failover settings on silos and gateway, and a check that no silo was declared dead
           --memory-executions N  five-step executions held active (1000)   --loop-iterations N  long-loop iterations (2000)
+          --loop-result-bytes N  padding in each long-loop iteration's result (none: {"ok": true})
           --heap-dump DIR      memory scenario: a heap dump of the silo (dotnet-dump) at each measurement, into DIR
           --pending-retry S    the silo's NOETL_COMMAND_REAPER_PENDING_RETRY_SECONDS (its default: 60)
           --target URL --internal-token T --admin-dsn DSN [--operator-token T --worker-token T]

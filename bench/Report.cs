@@ -22,7 +22,8 @@ public static class Report
             + $" --baseline-batch {string.Join(',', options.BaselineBatches)} --event-batch {string.Join(',', options.EventBatches)}"
             + $" --inflight {string.Join(',', options.FlowInFlight)} --outbox-batch {options.OutboxBatch} --hosting {string.Join(',', options.Hosting)}"
             + (options.Silos > 1 ? $" --silos {options.Silos}" : "")
-            + (options.Scenarios.Contains("memory") ? $" --memory-executions {options.MemoryExecutions} --loop-iterations {options.LoopIterations}" : "")
+            + (options.Scenarios.Contains("memory") ? $" --memory-executions {options.MemoryExecutions} --loop-iterations {options.LoopIterations}"
+                + (options.LoopResultBytes > 0 ? $" --loop-result-bytes {options.LoopResultBytes}" : "") : "")
             + (options.HistoryEvents is { } history ? $" --history {history}" : "") + "`"
             + (options.TargetUrl is null ? $" (own system per topology: {string.Join("; ", options.Hosting.Select(h => Topology(h, options.Silos)))})" : $" against {options.TargetUrl}") + ".");
         if (fastFailover is not null)

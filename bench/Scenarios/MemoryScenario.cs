@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Text.Json.Nodes;
 using NoEtl.Bench.Harness;
 
 namespace NoEtl.Bench.Scenarios;
@@ -161,6 +162,13 @@ public sealed class MemoryScenario : IScenario
         var heapAt = new List<(int Finished, long Bytes)>();
         var finished = 0;
         var lastIssued = false;
+        var result = new JsonObject
+        {
+            ["status"] = "COMPLETED",
+            ["context"] = context.Options.LoopResultBytes == 0
+                ? new JsonObject { ["ok"] = true }
+                : new JsonObject { ["ok"] = true, ["pad"] = new string('x', context.Options.LoopResultBytes) },
+        }.ToJsonString();
         // A long loop on a loaded machine (and a heap dump per checkpoint) takes long: only a stall is a failure.
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (!lastIssued)
@@ -174,7 +182,7 @@ public sealed class MemoryScenario : IScenario
                 if (row.Step == Playbooks.LongLoopLastStep)
                     lastIssued = true;
                 else
-                    commands.Add(RunCommandAsync(context.Client, row.EventId, """{"status": "COMPLETED", "context": {"ok": true}}""", measurement));
+                    commands.Add(RunCommandAsync(context.Client, row.EventId, result, measurement));
             }
             await Task.WhenAll(commands);
             finished += commands.Count;

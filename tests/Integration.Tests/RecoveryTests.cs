@@ -107,6 +107,104 @@ public sealed class RecoveryTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_long_loop_deactivated_midway_collects_every_iterations_result_in_index_order()
+    {
+        const int Iterations = 300;
+        var http = _system.Http;
+        var path = $"tests/long_loop_{Guid.NewGuid():N}";
+        await http.Register($$$"""
+            apiVersion: noetl.io/v2
+            kind: Playbook
+            metadata:
+              name: long_loop
+              path: {{{path}}}
+            workflow:
+              - step: each
+                loop: {in: {{{Iterations}}}, iterator: i, spec: {mode: parallel, max_in_flight: 40}}
+                tool: {kind: noop}
+                next: report
+              - step: report
+                tool: {kind: noop}
+                input: {results: "{{ each.results }}", stats: "{{ each.stats }}"}
+            """);
+        var executionId = await http.Execute(path);
+        var worker = new SimulatedWorker(http, "long-loop");
+        using var silo = new HttpClient(new RoleAwareTokens()) { BaseAddress = new Uri(_system.SiloUrls[0]) };
+        var finished = 0;
+        var deactivated = false;
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        JsonNode? report = null;
+        while (report is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the loop did not finish: {finished} iterations done");
+            var claims = new List<JsonNode>();
+            foreach (var eventId in await worker.PendingCommandEventsAsync(executionId))
+            {
+                var claim = await http.Claim(eventId, "long-loop");
+                Assert.True(claim.Status == HttpStatusCode.OK, $"claim {eventId}: {(int)claim.Status} {claim.Text}");
+                claims.Add(claim.Json);
+            }
+            report = claims.FirstOrDefault(c => c["node_name"]!.GetValue<string>() == "report");
+            if (report is not null || claims.Count == 0)
+            {
+                await Task.Delay(50);
+                continue;
+            }
+            // Every claimed iteration's outcome in one batch: the last one holds several iterations that complete the loop.
+            var batch = new JsonObject
+            {
+                ["execution_id"] = executionId.ToString(),
+                ["worker_id"] = "long-loop",
+                ["events"] = new JsonArray([.. claims.SelectMany(IterationEvents)]),
+            };
+            Assert.Equal(HttpStatusCode.Accepted, (await http.Post("/api/events/batch", batch)).Status);
+            if (finished == 0) // a worker's retry of the first batch: de-duplicated, it changes no result
+                Assert.Equal(HttpStatusCode.Accepted, (await http.Post("/api/events/batch", batch)).Status);
+            finished += claims.Count;
+            if (!deactivated && finished >= Iterations / 2)
+            {
+                // Half the iterations are finished: the next activation rebuilds the loop from the log and forgets their data.
+                var active = await ExecutionActivationsAsync(silo);
+                Assert.Equal(HttpStatusCode.OK, (await silo.Post("/diagnostics/deactivate", new { execution_ids = new[] { executionId } })).Status);
+                await Eventually.WaitForAsync(async () => await ExecutionActivationsAsync(silo) == active - 1, "the execution deactivated");
+                deactivated = true;
+            }
+        }
+
+        Assert.True(deactivated);
+        var input = report["context"]!["input"]!;
+        var results = input["results"]!.AsArray();
+        Assert.Equal(Iterations, results.Count);
+        Assert.All(results, (result, index) => Assert.Equal($$"""{"i":{{index}},"square":{{index * index}}}""", result!.ToJsonString()));
+        Assert.Equal("""{"total":300,"success":300,"failed":0}""", input["stats"]!.ToJsonString());
+    }
+
+    /// <summary>A loop iteration's call.done (its data: the index and its square) and command.completed, as batch items.</summary>
+    private static IEnumerable<JsonNode> IterationEvents(JsonNode claim)
+    {
+        var commandId = claim["meta"]!["command_id"]!.GetValue<long>();
+        var index = claim["context"]!["input"]!["i"]!.GetValue<int>();
+        var meta = new JsonObject { ["lease_token"] = claim["lease_token"]!.DeepClone() };
+        var data = new JsonObject { ["i"] = index, ["square"] = index * index };
+        yield return new JsonObject
+        {
+            ["step"] = "each",
+            ["name"] = "call.done",
+            ["actionable"] = true,
+            ["payload"] = new JsonObject { ["command_id"] = commandId, ["result"] = new JsonObject { ["status"] = "COMPLETED", ["context"] = new JsonObject { ["data"] = data } } },
+            ["meta"] = meta.DeepClone(),
+        };
+        yield return new JsonObject
+        {
+            ["step"] = "each",
+            ["name"] = "command.completed",
+            ["actionable"] = true,
+            ["payload"] = new JsonObject { ["command_id"] = commandId, ["result"] = new JsonObject { ["status"] = "COMPLETED" } },
+            ["meta"] = meta,
+        };
+    }
+
     private static async Task<int> ExecutionActivationsAsync(HttpClient silo)
     {
         var memory = await silo.Get("/diagnostics/memory");

@@ -14,8 +14,9 @@ namespace NoEtl.Grains.Executions;
 
 /// <summary>
 /// The single writer of one execution, as a shell around its <see cref="ExecutionAggregate"/>: it reads what a decision
-/// needs (the log on activation, secrets, holders' liveness, stored results), lets the aggregate decide, commits the
-/// turn through the <see cref="TurnWriter"/> and replies. Placement hashes the execution id over the silos, so executions
+/// needs (the log on activation, secrets, holders' liveness, stored results, a completing loop's iterations), lets the
+/// aggregate decide, commits the turn through the <see cref="TurnWriter"/> and replies; once a turn is committed the
+/// aggregate forgets the loop iterations' data it holds, which the log now keeps. Placement hashes the execution id over the silos, so executions
 /// spread evenly and deterministically. If a commit fails the activation is dropped, so the next call rebuilds the
 /// aggregate from what the log really holds.
 /// </summary>
@@ -63,6 +64,7 @@ public sealed class ExecutionGrain(
         var commands = await _log.ReadCommandsAsync(names);
         var referenced = await _log.ReferencedDataAsync(ExecutionAggregate.ReferencesIn(events));
         _aggregate = ExecutionAggregate.Rebuild(ExecutionId, catalog, events, commands, names, referenced, _context);
+        _aggregate.ForgetLoggedIterations(); // the loops' iteration data is in the log just read
         ExecutionLogMessages.Rebuilt(logger, ExecutionId, events.Count, commands.Count);
         TrackInFlightCommands();
         await _cascade.ResumeAsync(_aggregate);
@@ -144,7 +146,8 @@ public sealed class ExecutionGrain(
         if (EventBinding.CheckPool(Caller.Current, execution.Pool, ExecutionId) is { } foreignPool)
             return foreignPool;
         var referenced = await _log.ReferencedDataAsync([ExecutionAggregate.ReferenceIn(workerEvent)]);
-        return await CommitAndReplyAsync(execution.Append(workerEvent, Caller.Current, await SecretValuesAsync(), referenced));
+        var loopHistory = await LoopHistoryAsync(execution, [workerEvent]);
+        return await CommitAndReplyAsync(execution.Append(workerEvent, Caller.Current, await SecretValuesAsync(), referenced, loopHistory));
     }
 
     public async Task<Outcome<BatchAccepted>> AppendBatch(IReadOnlyList<WorkerEvent> events, string? workerId, string? idempotencyKey)
@@ -156,7 +159,28 @@ public sealed class ExecutionGrain(
             return replay; // a foreign pool, or a replay: it stores nothing
         var secrets = await SecretValuesAsync();
         var referenced = await _log.ReferencedDataAsync(events.Select(ExecutionAggregate.ReferenceIn));
-        return await CommitAndReplyAsync(execution.AppendBatch(events, workerId, idempotencyKey, caller, secrets, referenced, writer.QueueDepth));
+        var loopHistory = await LoopHistoryAsync(execution, events);
+        return await CommitAndReplyAsync(execution.AppendBatch(events, workerId, idempotencyKey, caller, secrets, referenced, writer.QueueDepth, loopHistory));
+    }
+
+    /// <summary>
+    /// The finished iterations of the loops <paramref name="events"/> may complete, read from the log (with their
+    /// <c>result_ref</c> data): the aggregate keeps no iteration data once it is logged. Null when no loop can complete.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, IReadOnlyList<IterationFinish>>?> LoopHistoryAsync(ExecutionAggregate execution,
+        IReadOnlyList<WorkerEvent> events)
+    {
+        var loops = execution.LoopsToRead(events);
+        if (loops.Count == 0)
+            return null;
+        var history = new Dictionary<string, IReadOnlyList<IterationFinish>>(StringComparer.Ordinal);
+        foreach (var loop in loops)
+        {
+            var rows = await _log.ReadIterationFinishesAsync(loop.Step, loop.EnteredEventId);
+            var referenced = await _log.ReferencedDataAsync(ExecutionAggregate.ReferencesIn(rows.Select(r => r.Row)));
+            history[loop.Step] = ExecutionAggregate.IterationFinishes(rows, referenced);
+        }
+        return history;
     }
 
     public async Task<int> Project(string envelopesJson)
@@ -234,6 +258,7 @@ public sealed class ExecutionGrain(
         }
         if (_writerEpoch == ExecutionLog.UnclaimedWriterEpoch)
             _writerEpoch = ExecutionLog.FirstWriterEpoch; // that commit created the execution's writer row
+        execution.ForgetLoggedIterations(); // the turn's iteration data is in the log now
         NoEtlMetrics.TurnCommitted(turn, execution.Pool);
         foreach (var issued in turn.NewCommands)
             locations.Remember(issued.EventId, ExecutionId);

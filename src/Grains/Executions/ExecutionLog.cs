@@ -7,7 +7,8 @@ namespace NoEtl.Grains.Executions;
 
 /// <summary>
 /// Reads an execution's slice of PostgreSQL for its grain: the log when it activates, and what a decision needs besides the
-/// aggregate's state (secrets, holders' liveness, stored results, children). Turns are written by <see cref="TurnWriter"/>.
+/// aggregate's state (secrets, holders' liveness, stored results, a completing loop's iterations, children). Turns are
+/// written by <see cref="TurnWriter"/>.
 /// </summary>
 public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
 {
@@ -55,15 +56,45 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
         var rows = new List<EventRow>();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
-        {
-            rows.Add(new EventRow(
-                reader.GetInt64(0), reader.GetString(1), NullableString(reader, 2), NullableString(reader, 3), NullableString(reader, 4),
-                NullableObject(reader, 5), NullableObject(reader, 6), NullableObject(reader, 7), NullableString(reader, 8),
-                NullableString(reader, 9), reader.IsDBNull(10) ? null : reader.GetInt64(10), reader.IsDBNull(11) ? null : reader.GetInt64(11),
-                reader.GetDateTime(12)));
-        }
+            rows.Add(ReadEvent(reader, 0));
         return rows;
     }
+
+    /// <summary>
+    /// The finished iterations of the loop fan-out entered at <paramref name="enteredEventId"/>: for each iteration command
+    /// of <paramref name="step"/> issued since, its index and its first finishing event, in event-id order — what the
+    /// engine folded when each iteration finished. Their meta is left out: the engine reads an iteration's data from the
+    /// context and result only, and a long loop's rows are all in memory at once.
+    /// </summary>
+    public async Task<List<(int Index, EventRow Row)>> ReadIterationFinishesAsync(string step, long enteredEventId)
+    {
+        await using var command = database.CreateCommand(
+            """
+            SELECT iteration_index, event_id, event_type, node_name, node_type, status, context::text, result::text, NULL,
+                   error, worker_id, command_id, parent_event_id, created_at FROM (
+                SELECT DISTINCT ON (f.command_id) (i.meta->>'iteration_index')::int AS iteration_index, f.*
+                  FROM noetl.event i
+                  JOIN noetl.event f ON f.execution_id = i.execution_id AND f.command_id = i.command_id AND f.event_type = ANY($4)
+                 WHERE i.execution_id = $1 AND i.event_type = 'command.issued' AND i.event_id > $2 AND i.meta->>'loop_step' = $3
+                 ORDER BY f.command_id, f.event_id) first_finish
+             ORDER BY event_id
+            """);
+        command.Parameters.AddWithValue(executionId);
+        command.Parameters.AddWithValue(enteredEventId);
+        command.Parameters.AddWithValue(step);
+        command.Parameters.AddWithValue(Orchestrator.TriggerEventTypes.ToArray());
+        var rows = new List<(int, EventRow)>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+            rows.Add((reader.GetInt32(0), ReadEvent(reader, 1)));
+        return rows;
+    }
+
+    private static EventRow ReadEvent(NpgsqlDataReader reader, int first) => new(
+        reader.GetInt64(first), reader.GetString(first + 1), NullableString(reader, first + 2), NullableString(reader, first + 3),
+        NullableString(reader, first + 4), NullableObject(reader, first + 5), NullableObject(reader, first + 6), NullableObject(reader, first + 7),
+        NullableString(reader, first + 8), NullableString(reader, first + 9), reader.IsDBNull(first + 10) ? null : reader.GetInt64(first + 10),
+        reader.IsDBNull(first + 11) ? null : reader.GetInt64(first + 11), reader.GetDateTime(first + 12));
 
     /// <summary>The commands' rows; context and meta only for those still open (finished ones keep them here, not in memory).</summary>
     /// <param name="names">The execution's name pool, which the records' step, tool kind, status and worker id come from.</param>

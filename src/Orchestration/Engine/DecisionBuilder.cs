@@ -448,7 +448,7 @@ internal sealed class DecisionBuilder
         }));
         if (items.Count == 0)
         {
-            var empty = new LoopRun([], loopEventId).Result();
+            var empty = LoopRun.EmptyResult();
             _emissions.Add(new EmitEvent("step.exit", target.Name, "COMPLETED",
                 Context: new JsonObject { ["step"] = target.Name, ["result"] = empty.DeepClone() },
                 Result: new JsonObject { ["status"] = "COMPLETED", ["context"] = new JsonObject { ["result"] = empty } }));

@@ -15,6 +15,8 @@ public sealed class ExecutionState
     private Dictionary<long, CommandState> _commands;
     private List<string> _completedOrder;
     private long _sequence;
+    // The forgotten iterations' finishing events of loops a call may complete, by step, for the duration of that call.
+    private IReadOnlyDictionary<string, IReadOnlyList<IterationFinish>>? _loopHistory;
 
     public ExecutionState(Playbook playbook)
     {
@@ -153,7 +155,7 @@ public sealed class ExecutionState
         if (StepOf(e.NodeName) is not { } step || e.Context is not { } context || context["iterations_expected"] is null)
             return;
         Enter(step);
-        step.Loop = new LoopRun(context["items"] is JsonArray items ? (JsonArray)items.DeepClone() : [], (string?)context["loop_event_id"]);
+        step.Loop = new LoopRun(context["items"] is JsonArray items ? (JsonArray)items.DeepClone() : [], (string?)context["loop_event_id"], e.EventId);
     }
 
     private void Enter(StepState step)
@@ -207,12 +209,11 @@ public sealed class ExecutionState
         var step = _steps[command.Step];
         if (step.Status != StepStatus.Running)
             return;
-        var data = succeeded ? Outcome(e, command.Step) : null;
         var error = succeeded ? null : e.Error ?? ErrorText(e.Context) ?? ErrorText(e.Result) ?? "command failed";
         if (command.IterationIndex is not { } index || step.Loop is not { } loop)
         {
             if (succeeded)
-                Complete(step, data, e.Result ?? (JsonNode?)e.Context?["result"]);
+                Complete(step, Outcome(e, command.Step), e.Result ?? (JsonNode?)e.Context?["result"]);
             else
                 Fail(step, error!);
             return;
@@ -220,7 +221,7 @@ public sealed class ExecutionState
         loop.Finished++;
         if (succeeded)
         {
-            loop.Record(index, data);
+            loop.Record(index, Outcome(e, command.Step));
         }
         else
         {
@@ -231,15 +232,64 @@ public sealed class ExecutionState
         if (loop.Failed && loop.InFlight == 0)
             Fail(step, step.Error!);
         else if (!loop.Failed && loop.Finished >= loop.Total)
-            Complete(step, loop.Result(), null);
+            Complete(step, LoopResult(step.Name, loop), null);
+    }
+
+    /// <summary>The result of a loop whose last iteration just finished, with the forgotten iterations' data read back from the log.</summary>
+    private JsonObject LoopResult(string stepName, LoopRun loop)
+    {
+        if (loop.ForgottenResults == 0)
+            return loop.Result([]);
+        var history = _loopHistory?.GetValueOrDefault(stepName)
+            ?? throw new InvalidOperationException($"loop step '{stepName}' completed without the log's finishing events of its {loop.ForgottenResults} earlier iterations");
+        return loop.Result(history.Select(finish => (finish.Index, JsonBytes.Of(Data(finish.Event, stepName, out _)))));
     }
 
     /// <summary>
-    /// A successful command's result as the step's result: the user data, with a task sequence's response promoted
-    /// (<see cref="PromoteTaskSequence"/>) and its <c>ctx</c> written into the variables before the step's set and arcs.
+    /// Running loops that <paramref name="finishingEvents"/> more finishing events could complete and whose earlier
+    /// iterations' data was forgotten: a call with that many must first hand in their finishing events
+    /// (<see cref="SupplyLoopHistory"/>).
     /// </summary>
-    internal JsonNode? Outcome(LoggedEvent e, string stepName)
+    public IReadOnlyList<LoopFanOut> LoopsFinishableBy(int finishingEvents) =>
+        [.. _steps.Values
+            .Where(s => s is { Status: StepStatus.Running, Loop: { Failed: false, ForgottenResults: > 0 } loop } && loop.Total - loop.Finished <= finishingEvents)
+            .Select(s => new LoopFanOut(s.Name, s.Loop!.EnteredEventId))];
+
+    /// <summary>
+    /// Hands in, for the next events applied, each loop's iterations finished before them as the log holds them (event-id
+    /// order): where a completing loop takes its forgotten iterations' data from. Null clears it.
+    /// </summary>
+    public void SupplyLoopHistory(IReadOnlyDictionary<string, IReadOnlyList<IterationFinish>>? history) => _loopHistory = history;
+
+    /// <summary>
+    /// Drops the data of the iterations finished so far (the owner calls it once their events are in the log): a long
+    /// loop then holds no data per finished iteration, and its completion reads them back (<see cref="SupplyLoopHistory"/>).
+    /// </summary>
+    public void ForgetIterationData()
     {
+        foreach (var step in _steps.Values)
+            step.Loop?.Forget();
+    }
+
+    /// <summary>
+    /// A successful command's result as the step's result (<see cref="Data"/>); a task sequence's <c>ctx</c> is written into
+    /// the variables before the step's set and arcs, for every iteration of a loop too.
+    /// </summary>
+    private JsonNode? Outcome(LoggedEvent e, string stepName)
+    {
+        var data = Data(e, stepName, out var sequenceContext);
+        if (sequenceContext is not null)
+            Merge(sequenceContext);
+        return data;
+    }
+
+    /// <summary>
+    /// The user data of a successful command, with a task sequence's response promoted (<see cref="PromoteTaskSequence"/>);
+    /// <paramref name="sequenceContext"/> is that response's <c>ctx</c>.
+    /// </summary>
+    private JsonNode? Data(LoggedEvent e, string stepName, out JsonObject? sequenceContext)
+    {
+        sequenceContext = null;
         var data = UserData(e);
         if (Playbook.FindStep(stepName) is not { IssuesTaskSequence: true } definition || data is not JsonObject response)
             return data;
@@ -251,8 +301,7 @@ public sealed class ExecutionState
                 return data;
             response["results"] = response.DeepClone();
         }
-        if (response["ctx"] is JsonObject updates)
-            Merge(updates);
+        sequenceContext = response["ctx"] as JsonObject;
         return PromoteTaskSequence(definition, response);
     }
 
@@ -279,8 +328,8 @@ public sealed class ExecutionState
     /// <summary>An engine-emitted <c>step.exit</c> closes a loop step with no iterations.</summary>
     private void ExitWithoutCommand(LoggedEvent e)
     {
-        if (StepOf(e.NodeName) is { Status: StepStatus.Running, Loop: { Total: 0 } loop } step)
-            Complete(step, loop.Result(), e.Result);
+        if (StepOf(e.NodeName) is { Status: StepStatus.Running, Loop.Total: 0 } step)
+            Complete(step, LoopRun.EmptyResult(), e.Result);
     }
 
     private void Complete(StepState step, JsonNode? data, JsonNode? envelope)

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using NoEtl.Orchestration.Playbooks;
@@ -7,9 +8,12 @@ namespace NoEtl.Orchestration.Engine;
 /// <summary>The decision function of the execution grain: pure, deterministic, driven only by the folded log.</summary>
 public static class Orchestrator
 {
+    /// <summary>The events that finish a command; after each the grain must call <see cref="Decide"/>.</summary>
+    public static readonly FrozenSet<string> TriggerEventTypes =
+        new[] { "call.done", "call.error", "step.exit", "command.completed", "command.failed" }.ToFrozenSet(StringComparer.Ordinal);
+
     /// <summary>Events after which the grain must call <see cref="Decide"/>.</summary>
-    public static bool IsTrigger(string eventType) =>
-        eventType is "call.done" or "call.error" or "step.exit" or "command.completed" or "command.failed";
+    public static bool IsTrigger(string eventType) => TriggerEventTypes.Contains(eventType);
 
     /// <summary>
     /// The first turn of an execution: <c>playbook.initialized</c>, <c>workflow.initialized</c>, then the entry step

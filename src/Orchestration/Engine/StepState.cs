@@ -49,31 +49,36 @@ public sealed class StepState
     }
 }
 
-/// <summary>One fan-out of a loop step: the collection, and which iterations were dispatched and finished.</summary>
+/// <summary>
+/// One fan-out of a loop step: the collection, and which iterations were dispatched and finished. The iterations' data
+/// stays in the log: a run holds only the data of iterations finished since the owner last called
+/// <see cref="ExecutionState.ForgetIterationData"/>, and takes the others from the log when its last iteration finishes.
+/// </summary>
 public sealed class LoopRun
 {
     /// <summary>
     /// What the loop result keeps of the iterations' data, in serialized bytes. NoETL keeps only the last iteration's result;
-    /// this engine keeps all of them in index order up to this size, and null for the iterations past it.
+    /// this engine keeps all of them in index order up to this size (counted in finish order), and null for the iterations past it.
     /// </summary>
     public const int MaxResultBytes = 1_048_576;
 
-    // Each iteration's data as UTF-8 JSON by index (null: unfinished, failed or past MaxResultBytes): as node trees they
-    // were about 800 B per finished iteration of a long loop (docs/benchmarks.md, "Memory per execution").
-    private byte[]?[] _results;
-    private long _resultBytes;
+    // Data of the iterations finished since the last forget, as UTF-8 JSON in finish order.
+    private List<(int Index, byte[] Json)> _held = [];
 
-    internal LoopRun(JsonArray items, string? loopEventId)
+    internal LoopRun(JsonArray items, string? loopEventId, long enteredEventId)
     {
         Items = items;
         LoopEventId = loopEventId;
-        _results = new byte[]?[items.Count];
+        EnteredEventId = enteredEventId;
     }
 
     public JsonArray Items { get; }
 
     /// <summary>Identifies this fan-out (<c>iter.loop_event_id</c>); recorded in the loop's <c>step.enter</c>.</summary>
     public string? LoopEventId { get; }
+
+    /// <summary>The event id of the loop's <c>step.enter</c>: this fan-out's iterations are issued after it.</summary>
+    public long EnteredEventId { get; }
 
     public int Total => Items.Count;
 
@@ -88,23 +93,55 @@ public sealed class LoopRun
 
     public int InFlight => Dispatched - Finished;
 
-    internal void Record(int index, JsonNode? data)
+    /// <summary>Finished iterations whose data this run holds (those finished since the last forget).</summary>
+    public int HeldResults => _held.Count;
+
+    /// <summary>Succeeded iterations whose data was forgotten: the log hands it back when the loop completes.</summary>
+    public int ForgottenResults { get; private set; }
+
+    internal void Record(int index, JsonNode? data) => _held.Add((index, JsonBytes.Of(data)));
+
+    internal void Forget()
     {
-        var json = JsonBytes.Of(data);
-        _resultBytes += json.Length;
-        _results[index] = _resultBytes <= MaxResultBytes ? json : null;
+        ForgottenResults += _held.Count;
+        _held = [];
     }
 
     /// <summary>
     /// NoETL's loop step result <c>{results, stats: {total, success, failed}}</c> with a <c>context</c> copy: here
-    /// <c>results</c> holds every iteration's user data in index order (within <see cref="MaxResultBytes"/>).
+    /// <c>results</c> holds every iteration's user data in index order (within <see cref="MaxResultBytes"/>, counted in
+    /// finish order). <paramref name="earlier"/> are the forgotten iterations' data in finish order; afterwards the run holds none.
     /// </summary>
-    internal JsonObject Result()
+    internal JsonObject Result(IEnumerable<(int Index, byte[] Json)> earlier)
+    {
+        var slots = new byte[]?[Total];
+        var seen = new bool[Total];
+        var count = 0;
+        long bytes = 0;
+        foreach (var (index, json) in earlier.Concat(_held))
+        {
+            if (seen[index])
+                continue;
+            seen[index] = true;
+            count++;
+            bytes += json.Length;
+            slots[index] = bytes <= MaxResultBytes ? json : null;
+        }
+        if (count != Total)
+            throw new InvalidOperationException($"loop {LoopEventId}: the data of {count} of its {Total} iterations was handed in");
+        _held = [];
+        return Shape(slots.Select(json => json is null ? null : JsonNode.Parse(json)), Total, FailedCount);
+    }
+
+    /// <summary>The result of a loop over an empty collection.</summary>
+    internal static JsonObject EmptyResult() => Shape([], 0, 0);
+
+    private static JsonObject Shape(IEnumerable<JsonNode?> results, int total, int failed)
     {
         var shape = new JsonObject
         {
-            ["results"] = new JsonArray([.. _results.Select(json => json is null ? null : JsonNode.Parse(json))]),
-            ["stats"] = new JsonObject { ["total"] = Total, ["success"] = Total - FailedCount, ["failed"] = FailedCount },
+            ["results"] = new JsonArray([.. results]),
+            ["stats"] = new JsonObject { ["total"] = total, ["success"] = total - failed, ["failed"] = failed },
         };
         shape["context"] = shape.DeepClone();
         return shape;
@@ -113,10 +150,19 @@ public sealed class LoopRun
     internal LoopRun Clone()
     {
         var copy = (LoopRun)MemberwiseClone();
-        copy._results = (byte[]?[])_results.Clone(); // the arrays themselves are never changed
+        copy._held = [.. _held]; // the byte arrays themselves are never changed
         return copy;
     }
 }
+
+/// <summary>
+/// A finished iteration of a loop as the log holds it: its index and its command's first finishing event
+/// (<c>call.done</c>, <c>command.completed</c>, <c>step.exit</c>, <c>call.error</c> or <c>command.failed</c>).
+/// </summary>
+public sealed record IterationFinish(int Index, LoggedEvent Event);
+
+/// <summary>A running loop whose forgotten iterations' finishing events a call must hand in (<see cref="ExecutionState.LoopsFinishableBy"/>).</summary>
+public sealed record LoopFanOut(string Step, long EnteredEventId);
 
 public enum CommandOutcome { Pending, Succeeded, Failed }
 

@@ -7,6 +7,7 @@ using NoEtl.Grains.Executions;
 using NoEtl.Grains.Executions.Aggregate;
 using NoEtl.Grains.Hosting;
 using NoEtl.Grains.Security;
+using NoEtl.Orchestration.Engine;
 using NoEtl.Orchestration.Playbooks;
 
 namespace NoEtl.Grains.Tests.Executions;
@@ -291,6 +292,42 @@ public sealed class ExecutionAggregateTests
         Assert.Equal(Shape + ""","context":""" + Shape + "}}", loopDone.Context!["result"]!.ToJsonString());
         var end = turns[^1].NewCommands.Single(c => c.Step == "end");
         Assert.Equal("""{"results":[{"n":0,"tags":["x"]},"one",null,3.5,[1,2]]}""", end.Context["input"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void A_batch_that_completes_a_loop_takes_the_iterations_the_aggregate_forgot_from_the_log()
+    {
+        var playbook = Playbook.Parse(PlaybookDocument.LoadYaml(LoopThenEnd)).Playbook!;
+        var start = ExecutionAggregate.Start(ExecutionId, new CatalogPlaybook(8, "tests/loop", 1, "Playbook", playbook),
+            new StartExecution("tests/loop", 8, 1, "{}", null), "tests/loop", 1, [], Caller.System, [],
+            new AggregateContext(new ServerOptions(), _leases, "silo-1", new CountingClock()));
+        var execution = start.Aggregate;
+        var enteredEventId = start.Turn.Events.Single(e => e.EventType == "step.enter").EventId;
+        var iterations = start.Turn.NewCommands.ToDictionary(c => (int)c.Meta["iteration_index"]!, c => c);
+        var tokens = iterations.ToDictionary(p => p.Key, p => Claim(execution, p.Value.EventId, "w1").Reply.Value!.LeaseToken);
+        WorkerEvent Done(int index) => new("each", "call.done",
+            new JsonObject { ["command_id"] = iterations[index].CommandId, ["result"] = new JsonObject { ["status"] = "ok", ["context"] = new JsonObject { ["data"] = index * 10 } } }
+                .ToJsonString(), new JsonObject { ["lease_token"] = tokens[index] }.ToJsonString(), "w1", true, false);
+        // As the grain does: each committed turn's iteration data is forgotten, and the log keeps each iteration's first finish.
+        execution.ForgetLoggedIterations();
+        var logged = new List<(int Index, EventRow Row)>();
+        foreach (var index in new[] { 3, 0 })
+        {
+            logged.Add((index, execution.Append(Done(index), Worker, NoSecrets, NothingReferenced).Turn!.Events.Single(e => e.EventType == "call.done")));
+            execution.Append(Reported("command.completed", "each", iterations[index].CommandId, tokens[index]), Worker, NoSecrets, NothingReferenced);
+            execution.ForgetLoggedIterations();
+        }
+
+        // Three iterations are left: a batch of two finishing events cannot complete the loop, one of three (a retry among them) may.
+        List<WorkerEvent> batch = [Done(4), Done(1), Done(4), Done(2)];
+        Assert.Empty(execution.LoopsToRead(batch.Take(2)));
+        Assert.Equal(new LoopFanOut("each", enteredEventId), Assert.Single(execution.LoopsToRead(batch)));
+        var history = new Dictionary<string, IReadOnlyList<IterationFinish>> { ["each"] = ExecutionAggregate.IterationFinishes(logged, NothingReferenced) };
+        var turn = execution.AppendBatch(batch, "w1", null, Worker, NoSecrets, NothingReferenced, 0, history).Turn!;
+
+        const string Shape = """{"results":[0,10,20,30,40],"stats":{"total":5,"success":5,"failed":0}""";
+        Assert.Equal(Shape + ""","context":""" + Shape + "}}", turn.Events.Single(e => e.EventType == "loop.done").Context!["result"]!.ToJsonString());
+        Assert.Equal("""{"results":[0,10,20,30,40]}""", turn.NewCommands.Single(c => c.Step == "end").Context["input"]!.ToJsonString());
     }
 
     [Fact]

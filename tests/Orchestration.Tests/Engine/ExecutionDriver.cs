@@ -16,7 +16,9 @@ namespace NoEtl.Orchestration.Tests.Engine;
 /// Runs an execution through the real <see cref="ExecutionAggregate"/> as its execution and one worker would: the start, a claim
 /// of every command as soon as it is issued (workers claim on notification), then the worker events a test scripts, each
 /// sent by the claim holder with its lease token. Every turn's rows are appended to <see cref="Log"/> as the execution commits
-/// them and folded into <see cref="State"/> as a reactivated execution rebuilds them.
+/// them and folded into <see cref="State"/> as a reactivated execution rebuilds them. Like the grain, the driver makes the
+/// aggregate forget loop iterations' data once their turn is committed and hands the log's finishing events back when a
+/// worker event may complete a loop.
 /// </summary>
 public sealed class ExecutionDriver
 {
@@ -132,8 +134,9 @@ public sealed class ExecutionDriver
             _referenced[resultRef] = referencedData;
         var meta = new JsonObject { ["command_id"] = commandId, [EventBinding.LeaseTokenKey] = _leaseTokens[commandId] };
         var step = Commands.Single(c => c.CommandId == commandId).Step;
-        var posted = _aggregate.Append(new WorkerEvent(step, name, payload.ToJsonString(), meta.ToJsonString(), WorkerId, true, false),
-            _worker, NoSecrets, _referenced);
+        var workerEvent = new WorkerEvent(step, name, payload.ToJsonString(), meta.ToJsonString(), WorkerId, true, false);
+        var loopHistory = _aggregate.LoopsToRead([workerEvent]).ToDictionary(l => l.Step, IterationFinishes, StringComparer.Ordinal);
+        var posted = _aggregate.Append(workerEvent, _worker, NoSecrets, _referenced, loopHistory);
         var accepted = posted.Reply.Value ?? throw new Xunit.Sdk.XunitException($"event refused: {posted.Reply.Failure}");
         if (posted.Turn is null)
         {
@@ -152,7 +155,23 @@ public sealed class ExecutionDriver
         Commit(_aggregate.Cancel("cancelled by the test", cascade: false, Operator).Turn!);
     }
 
-    /// <summary>Appends the turn's rows to the log, then claims the commands it issued; returns the turn's reaction.</summary>
+    /// <summary>
+    /// What the grain reads from <c>noetl.event</c> for a loop the next event may complete
+    /// (<c>ExecutionLog.ReadIterationFinishesAsync</c>): each iteration's first finishing event, in event-id order.
+    /// </summary>
+    public IReadOnlyList<IterationFinish> IterationFinishes(LoopFanOut loop)
+    {
+        var indexes = Log.Where(e => e.EventType == "command.issued" && e.EventId > loop.EnteredEventId && (string?)e.Meta?["loop_step"] == loop.Step)
+            .ToDictionary(e => e.CommandId!.Value, e => (int)e.Meta!["iteration_index"]!);
+        return [.. Log.Where(e => Orchestrator.IsTrigger(e.EventType) && e.CommandId is { } id && indexes.ContainsKey(id))
+            .GroupBy(e => e.CommandId).Select(g => g.First()).OrderBy(e => e.EventId)
+            .Select(e => new IterationFinish(indexes[e.CommandId!.Value], e))];
+    }
+
+    /// <summary>
+    /// Appends the turn's rows to the log (the aggregate then forgets the iteration data they hold, as after a grain's
+    /// commit), then claims the commands it issued; returns the turn's reaction.
+    /// </summary>
     private Reaction Commit(Turn turn)
     {
         var first = Log.Count;
@@ -163,6 +182,7 @@ public sealed class ExecutionDriver
             Log.Add(logged);
             State.Apply(logged);
         }
+        _aggregate.ForgetLoggedIterations();
         var reaction = new Reaction(first, Log[(first + 1)..]);
         foreach (var issued in turn.NewCommands)
         {

@@ -23,16 +23,31 @@ public sealed partial class ExecutionAggregate
 
     /// <param name="secrets">Values of the credentials read for this execution: scrubbed from what is stored.</param>
     /// <param name="referenced">What the event's <c>result_ref</c> points at (<see cref="ReferenceIn(WorkerEvent)"/>).</param>
+    /// <param name="loopHistory">The finished iterations of the loops of <see cref="LoopsToRead"/>, by step.</param>
     public TurnDecision<EventAccepted> Append(WorkerEvent workerEvent, Caller caller, IReadOnlyCollection<string> secrets,
-        IReadOnlyDictionary<string, JsonNode?> referenced)
+        IReadOnlyDictionary<string, JsonNode?> referenced, IReadOnlyDictionary<string, IReadOnlyList<IterationFinish>>? loopHistory = null)
     {
         if (EventBinding.CheckPool(caller, Pool, ExecutionId) is { } foreignPool)
             return new(foreignPool);
         var turn = new Turn();
-        var outcome = Accept(workerEvent, turn, batchMeta: null, secrets, referenced);
+        var outcome = WithLoopHistory(loopHistory, () => Accept(workerEvent, turn, batchMeta: null, secrets, referenced));
         if (outcome.Rejection is { } rejection)
             return new(rejection);
         return new(new EventAccepted(outcome.EventId, outcome.Duplicate ? 0 : outcome.Generated), outcome.Duplicate ? null : turn);
+    }
+
+    /// <summary>Runs a call with the loop history the grain read for it; the history is not kept past the call.</summary>
+    private T WithLoopHistory<T>(IReadOnlyDictionary<string, IReadOnlyList<IterationFinish>>? loopHistory, Func<T> call)
+    {
+        _state.SupplyLoopHistory(loopHistory);
+        try
+        {
+            return call();
+        }
+        finally
+        {
+            _state.SupplyLoopHistory(null);
+        }
     }
 
     /// <summary>A replayed batch (same <c>Idempotency-Key</c>) stores nothing and is answered with the first one's event ids.</summary>
@@ -47,7 +62,13 @@ public sealed partial class ExecutionAggregate
 
     /// <summary>All events of a batch or none: a refused event refuses the batch (and leaves the aggregate dirty).</summary>
     /// <param name="queueDepth">Turns of this silo waiting for a group commit, reported in the reply.</param>
+    /// <param name="loopHistory">The finished iterations of the loops of <see cref="LoopsToRead"/>, by step.</param>
     public TurnDecision<BatchAccepted> AppendBatch(IReadOnlyList<WorkerEvent> events, string? workerId, string? idempotencyKey, Caller caller,
+        IReadOnlyCollection<string> secrets, IReadOnlyDictionary<string, JsonNode?> referenced, int queueDepth,
+        IReadOnlyDictionary<string, IReadOnlyList<IterationFinish>>? loopHistory = null) =>
+        WithLoopHistory(loopHistory, () => AcceptBatch(events, workerId, idempotencyKey, caller, secrets, referenced, queueDepth));
+
+    private TurnDecision<BatchAccepted> AcceptBatch(IReadOnlyList<WorkerEvent> events, string? workerId, string? idempotencyKey, Caller caller,
         IReadOnlyCollection<string> secrets, IReadOnlyDictionary<string, JsonNode?> referenced, int queueDepth)
     {
         if (BatchReplay(caller, idempotencyKey, queueDepth) is { } replay)

@@ -97,9 +97,32 @@ public sealed partial class ExecutionAggregate
             aggregate._commandByEvent[command.EventId] = command.CommandId;
         }
         foreach (var row in events)
-            aggregate.Fold(row, WorkerEvents.ResultRef(row.Context) is { } resultRef ? referenced.GetValueOrDefault(resultRef) : null);
+            aggregate.Fold(row, ReferencedBy(row, referenced));
         return aggregate;
     }
+
+    private static JsonNode? ReferencedBy(EventRow row, IReadOnlyDictionary<string, JsonNode?> referenced) =>
+        WorkerEvents.ResultRef(row.Context) is { } resultRef ? referenced.GetValueOrDefault(resultRef) : null;
+
+    /// <summary>
+    /// The running loops that <paramref name="events"/> may complete and whose finished iterations' data this aggregate
+    /// forgot (<see cref="ForgetLoggedIterations"/>): the grain reads their iterations' finishing events
+    /// (<see cref="IterationFinishes"/>) and hands them to the call as its loop history.
+    /// </summary>
+    public IReadOnlyList<LoopFanOut> LoopsToRead(IEnumerable<WorkerEvent> events) =>
+        _state.LoopsFinishableBy(events.Count(e => Orchestrator.IsTrigger(e.Name)));
+
+    /// <summary>A loop's finished iterations read from the log, with what their <c>result_ref</c>s point at.</summary>
+    public static IReadOnlyList<IterationFinish> IterationFinishes(IEnumerable<(int Index, EventRow Row)> rows,
+        IReadOnlyDictionary<string, JsonNode?> referenced) =>
+        [.. rows.Select(r => new IterationFinish(r.Index, r.Row.ToLogged(ReferencedBy(r.Row, referenced))))];
+
+    /// <summary>
+    /// Drops the data of the loop iterations folded so far: the grain calls it once they are in the log (after a rebuild and
+    /// after each commit), so a long loop holds no data per finished iteration. A loop's last iteration then needs its
+    /// history (<see cref="LoopsToRead"/>).
+    /// </summary>
+    public void ForgetLoggedIterations() => _state.ForgetIterationData();
 
     private static EventRow InitializedOf(long executionId, IReadOnlyList<EventRow> events) =>
         events.FirstOrDefault(e => e.EventType == "playbook.initialized")
