@@ -107,9 +107,9 @@ public static class HistoryFill
     }
 
     /// <summary>
-    /// Gigabytes of freshly written pages would otherwise be flushed during the next pass (a checkpoint paced over
-    /// minutes, the kernel's writeback), slowing every commit's WAL flush there: a production database is not in the
-    /// middle of writing out a bulk load (docs/benchmarks.md, "Re-activation").
+    /// Freshly written pages would otherwise be flushed during the next pass (a checkpoint paced over minutes), next to
+    /// its commits' WAL flushes: a production database is not in the middle of writing out a bulk load
+    /// (docs/benchmarks.md, "Re-activation").
     /// </summary>
     private static async Task CheckpointAsync(NpgsqlDataSource admin)
     {
