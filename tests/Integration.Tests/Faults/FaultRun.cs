@@ -110,11 +110,12 @@ public static class FaultRun
         var span = window ?? TimeSpan.FromSeconds(2);
         var step = TimeSpan.FromMilliseconds(Math.Min(250, span.TotalMilliseconds / 8));
         double Rate(DateTime t) => completions.Count(c => c >= t && c < t + span) / span.TotalSeconds;
-        // The dip: the first window after the fault below 95 %; none means the fault did not show in throughput.
+        // The dip: the first window after the fault below 95 %; none means the fault did not show in throughput — unless
+        // not one whole window of completions follows the fault: then nothing recovered.
         var dip = faultAt;
         while (dip + span <= last && Rate(dip) >= target)
             dip += step;
-        DateTime? recoveredAt = dip + span > last ? faultAt : null;
+        DateTime? recoveredAt = dip + span > last && faultAt + span <= last ? faultAt : null;
         for (var t = dip; recoveredAt is null && t + span <= last; t += step)
         {
             if (Rate(t) >= target)

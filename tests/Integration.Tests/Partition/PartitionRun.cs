@@ -89,8 +89,11 @@ public static class PartitionRun
         var survivors = completions.Count(c => c >= loadEnd - SteadyWindow) / SteadyWindow.TotalSeconds;
         // Recovered = back to 95 % of the survivors' steady rate, or of the pre-fault rate when that was lower: on two
         // shared cores a killed silo frees CPU, so the survivors can outrun the three silos (and the load still warms up).
+        // Survivors below half the pre-fault rate never settled (a run stalled to the end of its load once, and a bar
+        // of zero read as recovery at once): then the pre-fault rate is the bar.
         var preFault = completions.Count(c => c >= faultAt - SteadyWindow && c < faultAt) / SteadyWindow.TotalSeconds;
-        var (before, recovery, during, after) = FaultRun.Throughput(completions, faultAt, Math.Min(preFault, survivors), TimeSpan.FromSeconds(1));
+        var bar = survivors >= preFault / 2 ? Math.Min(preFault, survivors) : preFault;
+        var (before, recovery, during, after) = FaultRun.Throughput(completions, faultAt, bar, TimeSpan.FromSeconds(1));
         var faultEnd = faultAt + TimeSpan.FromSeconds(Math.Max(FaultWindow.TotalSeconds, recovery ?? 0));
         // Calls in flight at the fault count too: those are the ones a dead silo loses.
         var p99 = P99(driver.Calls.Where(c => c.At + c.Latency >= faultAt && c.At < faultEnd));
