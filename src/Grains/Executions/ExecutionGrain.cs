@@ -15,10 +15,8 @@ namespace NoEtl.Grains.Executions;
 /// <summary>
 /// The single writer of one execution, as a shell around its <see cref="ExecutionAggregate"/>: it reads what a decision
 /// needs (the log on activation, secrets, holders' liveness, stored results, a completing loop's iterations), lets the
-/// aggregate decide, commits the turn through the <see cref="TurnWriter"/> and replies; once a turn is committed the
-/// aggregate forgets the loop iterations' data it holds, which the log now keeps. Placement hashes the execution id over the silos, so executions
-/// spread evenly and deterministically. If a commit fails the activation is dropped, so the next call rebuilds the
-/// aggregate from what the log really holds.
+/// aggregate decide, commits the turn through the <see cref="TurnWriter"/> and replies. Placement hashes the execution
+/// id over the silos. If a commit fails the activation is dropped, so the next call rebuilds the aggregate from the log.
 /// </summary>
 [HashBasedPlacement]
 public sealed class ExecutionGrain(
@@ -40,7 +38,6 @@ public sealed class ExecutionGrain(
     private ResultStore _results = null!;
     private ChildCascade _cascade = null!;
     private InFlightReminder _reminder = null!;
-    private IGrainTimer? _reaper;
     // Values of the credentials read for this execution, scrubbed from what it stores; reloaded when new ones are issued.
     private HashSet<string>? _secretValues;
 
@@ -66,7 +63,7 @@ public sealed class ExecutionGrain(
         _aggregate = ExecutionAggregate.Rebuild(ExecutionId, catalog, events, commands, names, referenced, _context);
         _aggregate.ForgetLoggedIterations(); // the loops' iteration data is in the log just read
         ExecutionLogMessages.Rebuilt(logger, ExecutionId, events.Count, commands.Count);
-        TrackInFlightCommands();
+        _reminder.Track(_aggregate is { HasCommandsInFlight: true }, SweepAsync);
         await _cascade.ResumeAsync(_aggregate);
     }
 
@@ -146,7 +143,7 @@ public sealed class ExecutionGrain(
         if (EventBinding.CheckPool(Caller.Current, execution.Pool, ExecutionId) is { } foreignPool)
             return foreignPool;
         var referenced = await _log.ReferencedDataAsync([ExecutionAggregate.ReferenceIn(workerEvent)]);
-        var loopHistory = await LoopHistoryAsync(execution, [workerEvent]);
+        var loopHistory = await _log.ReadLoopHistoryAsync(execution.LoopsToRead([workerEvent]));
         return await CommitAndReplyAsync(execution.Append(workerEvent, Caller.Current, await SecretValuesAsync(), referenced, loopHistory));
     }
 
@@ -159,28 +156,8 @@ public sealed class ExecutionGrain(
             return replay; // a foreign pool, or a replay: it stores nothing
         var secrets = await SecretValuesAsync();
         var referenced = await _log.ReferencedDataAsync(events.Select(ExecutionAggregate.ReferenceIn));
-        var loopHistory = await LoopHistoryAsync(execution, events);
+        var loopHistory = await _log.ReadLoopHistoryAsync(execution.LoopsToRead(events));
         return await CommitAndReplyAsync(execution.AppendBatch(events, workerId, idempotencyKey, caller, secrets, referenced, writer.QueueDepth, loopHistory));
-    }
-
-    /// <summary>
-    /// The finished iterations of the loops <paramref name="events"/> may complete, read from the log (with their
-    /// <c>result_ref</c> data): the aggregate keeps no iteration data once it is logged. Null when no loop can complete.
-    /// </summary>
-    private async Task<IReadOnlyDictionary<string, IReadOnlyList<IterationFinish>>?> LoopHistoryAsync(ExecutionAggregate execution,
-        IReadOnlyList<WorkerEvent> events)
-    {
-        var loops = execution.LoopsToRead(events);
-        if (loops.Count == 0)
-            return null;
-        var history = new Dictionary<string, IReadOnlyList<IterationFinish>>(StringComparer.Ordinal);
-        foreach (var loop in loops)
-        {
-            var rows = await _log.ReadIterationFinishesAsync(loop.Step, loop.EnteredEventId);
-            var referenced = await _log.ReferencedDataAsync(ExecutionAggregate.ReferencesIn(rows.Select(r => r.Row)));
-            history[loop.Step] = ExecutionAggregate.IterationFinishes(rows, referenced);
-        }
-        return history;
     }
 
     public async Task<int> Project(string envelopesJson)
@@ -264,7 +241,7 @@ public sealed class ExecutionGrain(
             locations.Remember(issued.EventId, ExecutionId);
         if (turn.Outbox.Count > 0)
             GrainFactory.Reference<IOutboxGrain>(0).RowsCommitted().Ignore();
-        TrackInFlightCommands();
+        _reminder.Track(_aggregate is { HasCommandsInFlight: true }, SweepAsync);
         return null;
     }
 
@@ -284,7 +261,6 @@ public sealed class ExecutionGrain(
     // An activation is all it takes: OnActivateAsync rebuilds the aggregate and starts the reaper if commands are in flight.
     public Task Wake() => Task.CompletedTask;
 
-    // The reaper: while commands are in flight a timer commits the re-notifications the aggregate finds due.
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (reminderName != InFlightReminder.Name)
@@ -294,27 +270,12 @@ public sealed class ExecutionGrain(
             await _reminder.ForgetAsync();
     }
 
-    private void TrackInFlightCommands()
-    {
-        var inFlight = _aggregate is { HasCommandsInFlight: true };
-        if (inFlight && _reaper is null)
-        {
-            var period = TimeSpan.FromSeconds(options.CommandReaperIntervalSeconds);
-            _reaper = this.RegisterGrainTimer(SweepAsync, new GrainTimerCreationOptions(period, period) { KeepAlive = true });
-        }
-        else if (!inFlight && _reaper is not null)
-        {
-            _reaper.Dispose();
-            _reaper = null;
-            _reminder.NoLongerNeeded();
-        }
-    }
-
+    // The reaper's sweep (InFlightReminder.Track): commits the re-notifications the aggregate finds due.
     private async Task SweepAsync(CancellationToken cancellationToken)
     {
         var execution = _aggregate!;
         var now = DateTime.UtcNow;
-        await _reminder.KeepAsync(_reaper, now);
+        await _reminder.KeepAsync(now);
         var holders = new Dictionary<string, HolderLiveness?>();
         foreach (var worker in execution.HoldersToSweep(now))
             holders[worker] = await _log.ReadLivenessAsync(worker);

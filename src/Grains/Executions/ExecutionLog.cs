@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Npgsql;
 using NoEtl.Grains.Commands;
+using NoEtl.Grains.Executions.Aggregate;
 using NoEtl.Grains.Security;
 
 namespace NoEtl.Grains.Executions;
@@ -66,7 +67,7 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
     /// engine folded when each iteration finished. Their meta is left out: the engine reads an iteration's data from the
     /// context and result only, and a long loop's rows are all in memory at once.
     /// </summary>
-    public async Task<List<(int Index, EventRow Row)>> ReadIterationFinishesAsync(string step, long enteredEventId)
+    private async Task<List<(int Index, EventRow Row)>> ReadIterationFinishesAsync(string step, long enteredEventId)
     {
         await using var command = database.CreateCommand(
             """
@@ -88,6 +89,24 @@ public sealed class ExecutionLog(NpgsqlDataSource database, long executionId)
         while (await reader.ReadAsync())
             rows.Add((reader.GetInt32(0), ReadEvent(reader, 1)));
         return rows;
+    }
+
+    /// <summary>
+    /// The finished iterations of <paramref name="loops"/> (<see cref="ExecutionAggregate.LoopsToRead"/>) with their
+    /// <c>result_ref</c> data, by step: the aggregate keeps no iteration data once it is logged. Null when there is none to read.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<IterationFinish>>?> ReadLoopHistoryAsync(IReadOnlyList<LoopFanOut> loops)
+    {
+        if (loops.Count == 0)
+            return null;
+        var history = new Dictionary<string, IReadOnlyList<IterationFinish>>(StringComparer.Ordinal);
+        foreach (var loop in loops)
+        {
+            var rows = await ReadIterationFinishesAsync(loop.Step, loop.EnteredEventId);
+            var referenced = await ReferencedDataAsync(ExecutionAggregate.ReferencesIn(rows.Select(r => r.Row)));
+            history[loop.Step] = ExecutionAggregate.IterationFinishes(rows, referenced);
+        }
+        return history;
     }
 
     private static EventRow ReadEvent(NpgsqlDataReader reader, int first) => new(

@@ -157,7 +157,7 @@ public sealed class ExecutionDriver
 
     /// <summary>
     /// What the grain reads from <c>noetl.event</c> for a loop the next event may complete
-    /// (<c>ExecutionLog.ReadIterationFinishesAsync</c>): each iteration's first finishing event, in event-id order.
+    /// (<c>ExecutionLog.ReadLoopHistoryAsync</c>): each iteration's first finishing event, in event-id order.
     /// </summary>
     public IReadOnlyList<IterationFinish> IterationFinishes(LoopFanOut loop)
     {
